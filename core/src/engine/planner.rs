@@ -1,0 +1,532 @@
+//! Planning: walks the graph, refreshing recorded resources, reading data sources, checking and
+//! diffing inputs, and choosing each action with the pure [`decide`](crate::plan::decide).
+//! It never mutates anything.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use strake_state::{RecordKind, Snapshot};
+
+use super::providers::{ProviderCache, Slot};
+use super::walk::walk;
+use super::{env_value, stack_outputs_urn};
+use crate::error::{Diagnostic, Error, StepError};
+use crate::events::{Event, Observer};
+use crate::graph::{Graph, NodeKind};
+use crate::plan::{
+    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedStep, apply_ignore_changes, decide,
+};
+use crate::program::Program;
+use crate::provider::*;
+use crate::{Urn, Value};
+
+/// A recorded resource as the planner sees it (after refresh).
+#[derive(Debug, Clone)]
+pub(crate) struct Prior {
+    pub id: String,
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
+/// What refresh found for a recorded resource.
+#[derive(Debug, Clone)]
+pub(crate) enum Refreshed {
+    Found(Prior),
+    Gone,
+}
+
+/// A plan plus what the executor needs to carry it out.
+pub struct Planned {
+    pub plan: Plan,
+    pub(crate) graph: Graph,
+    /// Outputs known at plan time (unchanged resources, data sources), keyed by URN.
+    pub(crate) known: HashMap<Urn, Value>,
+    /// Recorded resources after refresh.
+    pub(crate) prior: HashMap<Urn, Prior>,
+    /// Resources whose refresh differed from state.
+    pub(crate) refreshed: HashMap<Urn, Refreshed>,
+}
+
+pub(crate) struct PlanRequest<'a> {
+    pub program: &'a Program,
+    pub snapshot: &'a Snapshot,
+    pub existed: bool,
+    pub providers: &'a ProviderCache,
+    pub mode: PlanMode,
+    pub targets: &'a [Urn],
+    pub refresh: bool,
+    pub parallelism: usize,
+}
+
+struct Walker<'a> {
+    req: &'a PlanRequest<'a>,
+    graph: &'a Graph,
+    included: Vec<bool>,
+    prior: HashMap<Urn, Prior>,
+    env: Mutex<HashMap<Urn, Value>>,
+    steps: Mutex<Vec<PlannedStep>>,
+    diags: Mutex<Vec<Diagnostic>>,
+    failures: Mutex<Vec<StepError>>,
+    refreshed: Mutex<HashMap<Urn, Refreshed>>,
+}
+
+pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
+    let graph = Graph::build(req.program, Some(req.snapshot)).map_err(Error::Diagnostics)?;
+    let mut diags = Vec::new();
+    for target in req.targets {
+        if graph.node_index(target).is_none() {
+            diags.push(Diagnostic::error(Some(target), None, "`--target` names a resource that is neither declared nor in state"));
+        }
+    }
+    for (urn, problem) in req.providers.configure_recorded(req.program, req.snapshot).await {
+        diags.push(Diagnostic::error(Some(&urn), None, problem));
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Diagnostics(diags));
+    }
+
+    let prior: HashMap<Urn, Prior> = req
+        .snapshot
+        .resources
+        .iter()
+        .filter(|r| r.kind == RecordKind::Resource)
+        .filter_map(|r| {
+            let urn = Urn::parse(&r.urn).ok()?;
+            let p = Prior { id: r.id.clone(), inputs: Value::from_json(r.inputs.clone()), outputs: Value::from_json(r.outputs.clone()) };
+            Some((urn, p))
+        })
+        .collect();
+    let included = included_nodes(&graph, &req.targets, req.mode);
+    let w = Walker {
+        req,
+        graph: &graph,
+        included,
+        prior,
+        env: Mutex::new(HashMap::new()),
+        steps: Mutex::new(Vec::new()),
+        diags: Mutex::new(diags),
+        failures: Mutex::new(Vec::new()),
+        refreshed: Mutex::new(HashMap::new()),
+    };
+    let outcome = walk(&graph.deps, req.parallelism, &Default::default(), |n| w.plan_node(n)).await;
+    debug_assert!(outcome.not_started.is_empty());
+
+    let Walker { env, steps, diags, failures, refreshed, prior, .. } = w;
+    let (env, mut steps, diags, failures) = (take(env), take(steps), take(diags), take(failures));
+    if !failures.is_empty() {
+        return Err(Error::StepsFailed(failures));
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Diagnostics(diags));
+    }
+    steps.sort_by(|a, b| a.urn.cmp(&b.urn));
+    let (outputs, outputs_changed) = plan_outputs(req, &env)?;
+    let refreshed = take(refreshed);
+    let mut notes = pending_notes(req.snapshot);
+    notes.extend(drift_notes(&refreshed));
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: req.program.stack.clone(),
+        mode: req.mode,
+        lineage: req.existed.then(|| req.snapshot.meta.lineage.clone()),
+        serial: req.snapshot.meta.serial,
+        steps,
+        outputs,
+        outputs_changed,
+        diagnostics: diags,
+        notes,
+        targets: req.targets.to_vec(),
+    };
+    Ok(Planned { plan, graph, known: env, prior, refreshed })
+}
+
+fn take<T: Default>(m: Mutex<T>) -> T {
+    m.into_inner().unwrap_or_default()
+}
+
+/// Which nodes the plan covers: all, or the targets with their dependencies (a destroy: with
+/// their dependents).
+fn included_nodes(graph: &Graph, targets: &[Urn], mode: PlanMode) -> Vec<bool> {
+    if targets.is_empty() {
+        return vec![true; graph.nodes.len()];
+    }
+    let roots = targets.iter().filter_map(|t| graph.node_index(t));
+    let set: BTreeSet<usize> = match mode {
+        PlanMode::Normal => graph.with_dependencies(roots),
+        PlanMode::Destroy => {
+            let mut out = BTreeSet::new();
+            let mut stack: Vec<usize> = roots.collect();
+            while let Some(n) = stack.pop() {
+                if out.insert(n) {
+                    stack.extend(graph.dependents[n].iter().copied());
+                }
+            }
+            out
+        }
+    };
+    (0..graph.nodes.len()).map(|n| set.contains(&n)).collect()
+}
+
+fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std::collections::BTreeMap<String, Value>, bool), Error> {
+    let recorded = req
+        .snapshot
+        .resources
+        .iter()
+        .find(|r| r.kind == RecordKind::StackOutputs && r.urn == stack_outputs_urn(&req.program.stack).as_str())
+        .map(|r| Value::from_json(r.outputs.clone()))
+        .unwrap_or_else(Value::map);
+    if req.mode == PlanMode::Destroy {
+        let changed = recorded != Value::map();
+        return Ok((Default::default(), changed));
+    }
+    let mut outputs = std::collections::BTreeMap::new();
+    for (name, o) in &req.program.exports {
+        let v = o.resolve_value(env).map_err(|e| Error::Diagnostics(vec![Diagnostic::error(None, Some(name), format!("stack output: {e}"))]))?;
+        outputs.insert(name.clone(), v);
+    }
+    let changed = Value::Map(outputs.clone()) != recorded;
+    Ok((outputs, changed))
+}
+
+fn pending_notes(snapshot: &Snapshot) -> Vec<String> {
+    snapshot
+        .pending
+        .iter()
+        .map(|p| {
+            let what = match p.kind {
+                strake_state::PendingKind::Create => "create",
+                strake_state::PendingKind::Update => "update",
+                strake_state::PendingKind::Delete => "delete",
+            };
+            format!(
+                "an earlier run was interrupted during the {what} of {}; `apply` first reads it back and records what it finds",
+                p.urn
+            )
+        })
+        .collect()
+}
+
+fn drift_notes(refreshed: &HashMap<Urn, Refreshed>) -> Vec<String> {
+    let mut notes: Vec<String> = refreshed
+        .iter()
+        .map(|(urn, r)| match r {
+            Refreshed::Found(_) => format!("{urn} was changed outside Strake"),
+            Refreshed::Gone => format!("{urn} was deleted outside Strake"),
+        })
+        .collect();
+    notes.sort();
+    notes
+}
+
+impl Walker<'_> {
+    fn diag(&self, d: Diagnostic) {
+        if let Ok(mut diags) = self.diags.lock() {
+            diags.push(d);
+        }
+    }
+
+    fn fail(&self, e: StepError) -> bool {
+        if let Ok(mut f) = self.failures.lock() {
+            f.push(e);
+        }
+        false
+    }
+
+    fn set_env(&self, urn: &Urn, value: Value) {
+        if let Ok(mut env) = self.env.lock() {
+            env.insert(urn.clone(), value);
+        }
+    }
+
+    fn push(&self, step: PlannedStep) {
+        if let Ok(mut steps) = self.steps.lock() {
+            steps.push(step);
+        }
+    }
+
+    fn resolve_inputs(&self, decl: &crate::program::Declaration) -> Option<Value> {
+        let env = self.env.lock().ok()?;
+        match decl.resolve_inputs(&*env) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                drop(env);
+                self.diag(Diagnostic::error(Some(&decl.urn), None, e.0));
+                None
+            }
+        }
+    }
+
+    async fn plan_node(&self, n: usize) -> bool {
+        let node = &self.graph.nodes[n];
+        match node.kind {
+            NodeKind::Provider => self.plan_provider(n).await,
+            NodeKind::DataSource => self.plan_data_source(n).await,
+            NodeKind::Resource => self.plan_resource(n).await,
+            NodeKind::Removed => self.plan_removed(n),
+        }
+    }
+
+    async fn plan_provider(&self, n: usize) -> bool {
+        let Some(decl) = self.graph.nodes[n].decl.map(|i| &self.req.program.providers[i]) else { return true };
+        let config = {
+            let Ok(env) = self.env.lock() else { return false };
+            decl.config.resolve_value(&*env)
+        };
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => {
+                self.diag(Diagnostic::error(Some(&decl.urn), None, e.0));
+                return false;
+            }
+        };
+        if config.is_known() {
+            let failures = decl.factory.check_config(&config);
+            if !failures.is_empty() {
+                for f in failures {
+                    self.diag(Diagnostic::error(Some(&decl.urn), Some(&f.property), f.reason));
+                }
+                return false;
+            }
+        }
+        match self.req.providers.configure(&decl.urn, &decl.factory, config).await {
+            Ok(_) => true,
+            Err(e) => self.fail(StepError::from_provider(&decl.urn, "configure", &e)),
+        }
+    }
+
+    fn provider_of(&self, n: usize) -> Slot {
+        self.req.providers.get(self.graph.nodes[n].provider.as_ref()).unwrap_or(Slot::Unknown)
+    }
+
+    async fn plan_data_source(&self, n: usize) -> bool {
+        let decl = &self.req.program.resources[self.graph.nodes[n].decl.unwrap_or_default()];
+        let Some(inputs) = self.resolve_inputs(decl) else { return true };
+        let type_token = decl.urn.type_token().to_string();
+        let provider = match self.provider_of(n) {
+            Slot::Ready(p) if inputs.is_known() => p,
+            _ => {
+                // Read during apply, once its inputs are known.
+                self.push(step(&decl.urn, Action::Read, None, Some(inputs), "inputs known only after apply"));
+                return true;
+            }
+        };
+        let check = provider.check(CheckRequest { urn: decl.urn.clone(), type_token: type_token.clone(), inputs, prior_inputs: None });
+        if !check.failures.is_empty() {
+            for f in check.failures {
+                self.diag(Diagnostic::error(Some(&decl.urn), Some(&f.property), f.reason));
+            }
+            return true;
+        }
+        let read = provider
+            .read(ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null })
+            .await;
+        match read {
+            Ok(ReadResponse::Found { id, outputs, .. }) => {
+                self.set_env(&decl.urn, env_value(Some(&id), &outputs));
+                true
+            }
+            Ok(ReadResponse::Gone) => {
+                self.diag(Diagnostic::error(Some(&decl.urn), None, "the data source found nothing matching its inputs; check the names and the provider's account and region"));
+                false
+            }
+            Err(e) => self.fail(StepError::from_provider(&decl.urn, "read", &e)),
+        }
+    }
+
+    /// Reads a recorded resource back from the cloud (when refresh is on).
+    async fn refresh(&self, urn: &Urn, provider: &Slot) -> Result<Option<Prior>, StepError> {
+        let Some(prior) = self.prior.get(urn) else { return Ok(None) };
+        let Slot::Ready(provider) = provider else { return Ok(Some(prior.clone())) };
+        if !self.req.refresh {
+            return Ok(Some(prior.clone()));
+        }
+        let read = provider
+            .read(ReadRequest {
+                urn: urn.clone(),
+                type_token: urn.type_token().to_string(),
+                id: Some(prior.id.clone()),
+                inputs: prior.inputs.clone(),
+                outputs: prior.outputs.clone(),
+            })
+            .await
+            .map_err(|e| StepError::from_provider(urn, "read", &e))?;
+        let (result, refreshed) = match read {
+            ReadResponse::Found { id, inputs, outputs } => {
+                let now = Prior { id, inputs, outputs };
+                let changed = now.id != prior.id || now.inputs != prior.inputs || now.outputs != prior.outputs;
+                (Some(now.clone()), changed.then_some(Refreshed::Found(now)))
+            }
+            ReadResponse::Gone => (None, Some(Refreshed::Gone)),
+        };
+        if let (Some(r), Ok(mut map)) = (refreshed, self.refreshed.lock()) {
+            map.insert(urn.clone(), r);
+        }
+        Ok(result)
+    }
+
+    async fn plan_resource(&self, n: usize) -> bool {
+        let node = &self.graph.nodes[n];
+        let decl = &self.req.program.resources[node.decl.unwrap_or_default()];
+        let urn = &decl.urn;
+        let provider = self.provider_of(n);
+        if !self.included[n] {
+            if let Some(p) = self.prior.get(urn) {
+                self.set_env(urn, env_value(Some(&p.id), &p.outputs));
+            }
+            return true;
+        }
+        let prior = match self.refresh(urn, &provider).await {
+            Ok(p) => p,
+            Err(e) => return self.fail(e),
+        };
+        let gone = prior.is_none() && self.prior.contains_key(urn);
+        if self.req.mode == PlanMode::Destroy {
+            return self.plan_delete(urn, prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
+        }
+        let Some(mut inputs) = self.resolve_inputs(decl) else { return true };
+        let type_token = urn.type_token().to_string();
+        let Slot::Ready(provider) = provider else {
+            // The provider's configuration is unknown until apply: plan with what we have.
+            let action = if prior.is_some() { Action::Update } else { Action::Create };
+            let mut s = step(urn, action, prior.as_ref().map(|p| p.inputs.clone()), Some(inputs), "provider configuration known only after apply");
+            if let Some(p) = &prior {
+                s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
+            }
+            self.push(s);
+            return true;
+        };
+        let check = provider.check(CheckRequest {
+            urn: urn.clone(),
+            type_token: type_token.clone(),
+            inputs,
+            prior_inputs: prior.as_ref().map(|p| p.inputs.clone()),
+        });
+        for f in &check.failures {
+            self.diag(Diagnostic::error(Some(urn), Some(&f.property), f.reason.clone()));
+        }
+        inputs = check.inputs;
+        let diff = prior.as_ref().map(|p| {
+            apply_ignore_changes(&decl.options, &p.inputs, &mut inputs);
+            provider.diff(DiffRequest {
+                urn: urn.clone(),
+                type_token: type_token.clone(),
+                id: p.id.clone(),
+                old_inputs: p.inputs.clone(),
+                old_outputs: p.outputs.clone(),
+                new_inputs: inputs.clone(),
+            })
+        });
+        let decided = decide(Decide {
+            urn,
+            prior_inputs: prior.as_ref().map(|p| &p.inputs),
+            diff: diff.as_ref(),
+            options: &decl.options,
+            gone,
+        });
+        let (action, reason) = match decided {
+            Ok(d) => d,
+            Err(d) => {
+                self.diag(d);
+                return true;
+            }
+        };
+        let outputs = match (action, &prior) {
+            (Action::NoOp, Some(p)) => env_value(Some(&p.id), &p.outputs),
+            _ => {
+                let preview = provider.preview(PreviewRequest {
+                    urn: urn.clone(),
+                    type_token,
+                    inputs: inputs.clone(),
+                    prior_outputs: prior.as_ref().map(|p| p.outputs.clone()),
+                });
+                let id = match (action, &prior) {
+                    (Action::Update, Some(p)) => Some(p.id.as_str()),
+                    _ => None,
+                };
+                env_value(id, &preview)
+            }
+        };
+        self.set_env(urn, outputs);
+        let diff = diff.unwrap_or_default();
+        self.push(PlannedStep {
+            urn: urn.clone(),
+            action,
+            reason,
+            before: prior.map(|p| p.inputs),
+            after: Some(inputs),
+            changes: diff.changes,
+            replace_paths: if matches!(action, Action::Replace(_)) { replace_paths(&diff.replaces, &decl.options) } else { Vec::new() },
+            retain: false,
+        });
+        true
+    }
+
+    fn plan_removed(&self, n: usize) -> bool {
+        if !self.included[n] {
+            return true;
+        }
+        let urn = &self.graph.nodes[n].urn;
+        let rec = self.req.snapshot.resources.iter().find(|r| r.urn == urn.as_str());
+        let (protect, retain) = rec.map(|r| (r.protect, r.retain_on_delete)).unwrap_or_default();
+        let prior = self.prior.get(urn).cloned();
+        self.plan_delete(urn, prior.as_ref(), protect, retain)
+    }
+
+    fn plan_delete(&self, urn: &Urn, prior: Option<&Prior>, protect: bool, retain: bool) -> bool {
+        let Some(prior) = prior else { return true };
+        if protect {
+            self.diag(Diagnostic::error(
+                Some(urn),
+                None,
+                "is protected and would be destroyed; remove `protect` from it (and apply) before destroying it",
+            ));
+            return true;
+        }
+        let reason = match self.req.mode {
+            PlanMode::Destroy => None,
+            PlanMode::Normal => Some("no longer in the program".to_string()),
+        };
+        self.push(PlannedStep {
+            urn: urn.clone(),
+            action: Action::Delete,
+            reason,
+            before: Some(prior.inputs.clone()),
+            after: None,
+            changes: Vec::new(),
+            replace_paths: Vec::new(),
+            retain,
+        });
+        true
+    }
+}
+
+fn step(urn: &Urn, action: Action, before: Option<Value>, after: Option<Value>, reason: &str) -> PlannedStep {
+    PlannedStep {
+        urn: urn.clone(),
+        action,
+        reason: Some(reason.to_string()),
+        before,
+        after,
+        changes: Vec::new(),
+        replace_paths: Vec::new(),
+        retain: false,
+    }
+}
+
+fn replace_paths(provider: &[String], options: &crate::ResourceOptions) -> Vec<String> {
+    let mut out: Vec<String> = provider.to_vec();
+    out.extend(options.replace_on_changes.iter().cloned());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Emits the plan's diagnostics to an observer.
+pub(crate) fn announce(plan: &Plan, observer: &dyn Observer) {
+    for d in &plan.diagnostics {
+        observer.on_event(&Event::Diagnostic { diagnostic: d.clone() });
+    }
+    for n in &plan.notes {
+        observer.on_event(&Event::Note { message: n.clone() });
+    }
+}

@@ -1,0 +1,134 @@
+//! Errors and diagnostics. Libraries return these; the CLI renders them once.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Urn;
+use crate::provider::ProviderError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A problem with the program, found without touching the cloud: names the resource, the field and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub urn: Option<Urn>,
+    /// Dotted input path, when the problem is one field.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(urn: Option<&Urn>, field: Option<&str>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            urn: urn.cloned(),
+            field: field.filter(|f| !f.is_empty()).map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(urn: Option<&Urn>, field: Option<&str>, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(urn, field, message) }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}")?;
+        if let Some(urn) = &self.urn {
+            write!(f, ": {urn}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A failed step of an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepError {
+    pub urn: Urn,
+    /// `create`, `update`, `delete`, `read`, `configure`.
+    pub operation: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl StepError {
+    pub fn from_provider(urn: &Urn, operation: &str, e: &ProviderError) -> Self {
+        StepError { urn: urn.clone(), operation: operation.into(), code: e.code.clone(), message: e.message.clone() }
+    }
+
+    pub fn other(urn: &Urn, operation: &str, message: impl Into<String>) -> Self {
+        StepError { urn: urn.clone(), operation: operation.into(), code: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} failed: ", self.operation, self.urn)?;
+        if let Some(code) = &self.code {
+            write!(f, "{code}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Everything that can stop an engine operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The program is wrong; nothing was sent to any provider.
+    #[error("{}", render_list(.0))]
+    Diagnostics(Vec<Diagnostic>),
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error(transparent)]
+    State(#[from] strake_state::StateError),
+    /// Some steps failed; the others were applied and recorded.
+    #[error("{}", render_steps(.0))]
+    StepsFailed(Vec<StepError>),
+    #[error("the saved plan is stale: {0}; run `plan` again")]
+    StalePlan(String),
+    #[error("interrupted: running steps finished and were recorded; {remaining} steps were not started")]
+    Interrupted { remaining: usize },
+    #[error("{0}")]
+    Usage(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn render_list(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let mut out = format!("the program has {errors} error{}:", if errors == 1 { "" } else { "s" });
+    for d in diags {
+        out.push_str("\n  ");
+        out.push_str(&d.to_string());
+    }
+    out
+}
+
+fn render_steps(errors: &[StepError]) -> String {
+    let mut out = format!("{} step{} failed:", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    for e in errors {
+        out.push_str("\n  ");
+        out.push_str(&e.to_string());
+    }
+    out
+}

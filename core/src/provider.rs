@@ -1,0 +1,244 @@
+//! The provider contract: what a cloud plugin implements.
+//!
+//! A provider handles a set of type tokens (`aws:iam:Role`, ...). `check` and `diff` are pure
+//! (no I/O) so planning stays cheap; `create`, `read`, `update` and `delete` do the I/O. Requests
+//! and responses are structs so fields can be added without breaking providers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{Urn, Value, diff};
+
+/// The physical identity a provider gives an object (an ARN, a name, a uid).
+pub type ResourceId = String;
+
+/// Validate and normalize a resource's inputs. Inputs may contain unknowns at plan time.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CheckRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub inputs: Value,
+    /// The inputs recorded in state, when the resource exists (e.g. to keep a generated name).
+    pub prior_inputs: Option<Value>,
+}
+
+/// One problem with one input property. `reason` says the rule and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// Dotted property path, e.g. `name` or `tags.env`.
+    pub property: String,
+    pub reason: String,
+}
+
+impl CheckFailure {
+    pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
+        CheckFailure { property: property.into(), reason: reason.into() }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckResponse {
+    /// The normalized inputs (defaults applied, generated names filled in).
+    pub inputs: Value,
+    pub failures: Vec<CheckFailure>,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DiffRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub id: ResourceId,
+    pub old_inputs: Value,
+    pub old_outputs: Value,
+    /// Checked inputs; may contain unknowns.
+    pub new_inputs: Value,
+}
+
+/// What changed and what of that forces a replacement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffResponse {
+    /// Dotted property paths whose value changes (empty: no changes).
+    pub changes: Vec<String>,
+    /// The subset of changes the provider cannot update in place.
+    pub replaces: Vec<String>,
+    /// The provider cannot have the old and new object at once (e.g. a fixed unique name).
+    pub delete_before_replace: bool,
+}
+
+/// What the outputs of a resource about to be created or updated will be, as far as known at plan time.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PreviewRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub inputs: Value,
+    /// Outputs recorded in state (for updates).
+    pub prior_outputs: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CreateRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    /// Known inputs; secrets still carry [`Value::Secret`] markers (`deserialize_into` reveals them).
+    pub inputs: Value,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateResponse {
+    pub id: ResourceId,
+    pub outputs: Value,
+}
+
+/// Read an object back. With an `id`, read that object; without one (data sources, resolving an
+/// interrupted create), find it from `inputs` if the provider can.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReadRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub id: Option<ResourceId>,
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReadResponse {
+    /// The object exists; `inputs` is how its configurable properties look now (for drift).
+    Found { id: ResourceId, inputs: Value, outputs: Value },
+    /// The object does not exist (deleted outside Strake, or never created).
+    Gone,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UpdateRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub id: ResourceId,
+    pub old_inputs: Value,
+    pub old_outputs: Value,
+    pub new_inputs: Value,
+    /// The changed paths from `diff`.
+    pub changes: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateResponse {
+    pub outputs: Value,
+}
+
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DeleteRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    pub id: ResourceId,
+    pub inputs: Value,
+    pub outputs: Value,
+    pub timeout: Option<Duration>,
+}
+
+/// How the executor should treat a failed provider call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not retried.
+    Permanent,
+    /// The service asked us to slow down; retried with backoff.
+    Throttling,
+    /// A 5xx or connection error; retried with backoff.
+    Transient,
+    /// The service has not caught up with an earlier change (e.g. IAM propagation); retried for a
+    /// bounded time and shown as waiting.
+    EventualConsistency,
+}
+
+/// A failed provider call. `code` and `message` are the service's own (e.g. `AccessDenied`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub message: String,
+    /// Shown while retrying, e.g. "waiting for IAM propagation".
+    pub waiting_for: Option<String>,
+}
+
+impl ProviderError {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        ProviderError { kind: ErrorKind::Permanent, code: None, message: message.into(), waiting_for: None }
+    }
+
+    pub fn with_kind(kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
+        ProviderError { kind, code, message: message.into(), waiting_for: None }
+    }
+
+    pub fn waiting_for(mut self, what: impl Into<String>) -> Self {
+        self.waiting_for = Some(what.into());
+        self
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind != ErrorKind::Permanent
+    }
+}
+
+/// A configured provider: one per provider configuration in the program (e.g. one per account).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Validates and normalizes inputs. Pure; runs at plan time before any API call.
+    fn check(&self, req: CheckRequest) -> CheckResponse {
+        CheckResponse { inputs: req.inputs, failures: Vec::new() }
+    }
+
+    /// Compares recorded inputs with new ones. Pure. The default reports every changed top-level
+    /// property and replaces nothing.
+    fn diff(&self, req: DiffRequest) -> DiffResponse {
+        DiffResponse { changes: diff::changed_properties(&req.old_inputs, &req.new_inputs), ..Default::default() }
+    }
+
+    /// The outputs a create or update will produce, as far as known at plan time. Pure.
+    /// The default: unknown until apply.
+    fn preview(&self, _req: PreviewRequest) -> Value {
+        Value::Unknown
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
+
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError>;
+
+    /// Deletes the object. Deleting an object that is already gone succeeds.
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
+}
+
+/// Builds configured providers of one package from a resolved configuration value.
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// The package whose type tokens it serves: `aws` for `aws:iam:Role`.
+    fn package(&self) -> &str;
+
+    /// Validates a configuration (pure), returning failures as for resources.
+    fn check_config(&self, _config: &Value) -> Vec<CheckFailure> {
+        Vec::new()
+    }
+
+    /// Builds a provider from a known configuration (secrets still marked).
+    async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError>;
+}
+
+/// A provider configuration as a program declares it: `stack.provider("account-b", AwsProvider::new()...)`.
+pub trait ProviderConfig {
+    /// The configuration value (may depend on other resources' outputs).
+    fn config(&self) -> crate::Output<Value>;
+    fn factory(&self) -> Arc<dyn ProviderFactory>;
+}

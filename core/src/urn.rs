@@ -1,0 +1,85 @@
+//! [`Urn`]: the logical identity of a resource (stack + type token + name), the key of its state.
+//! The physical identity is the provider's [`crate::ResourceId`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// `urn:strake:<stack>::<type token>::<name>`. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Urn(Arc<str>);
+
+const PREFIX: &str = "urn:strake:";
+
+impl Urn {
+    /// Builds the URN of `name` of type `type_token` in `stack`.
+    pub fn new(stack: &str, type_token: &str, name: &str) -> Urn {
+        Urn(format!("{PREFIX}{stack}::{type_token}::{name}").into())
+    }
+
+    /// Parses a URN written by [`Urn::new`].
+    pub fn parse(s: &str) -> Result<Urn, String> {
+        let rest = s.strip_prefix(PREFIX).ok_or_else(|| format!("`{s}` is not a URN (expected `{PREFIX}<stack>::<type>::<name>`)"))?;
+        if rest.splitn(3, "::").count() != 3 {
+            return Err(format!("`{s}` is not a URN (expected `{PREFIX}<stack>::<type>::<name>`)"));
+        }
+        Ok(Urn(s.into()))
+    }
+
+    fn parts(&self) -> (&str, &str, &str) {
+        let rest = &self.0[PREFIX.len()..];
+        let mut it = rest.splitn(3, "::");
+        (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""))
+    }
+
+    pub fn stack(&self) -> &str {
+        self.parts().0
+    }
+
+    pub fn type_token(&self) -> &str {
+        self.parts().1
+    }
+
+    /// The name the program gave the resource.
+    pub fn name(&self) -> &str {
+        self.parts().2
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Urn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Urn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Urn({})", self.0)
+    }
+}
+
+/// The package of a type token: `aws` in `aws:iam:Role`.
+pub fn package_of(type_token: &str) -> &str {
+    type_token.split(':').next().unwrap_or(type_token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_round_trip() {
+        let urn = Urn::new("dev", "aws:iam:Role", "reader::x");
+        assert_eq!(urn.as_str(), "urn:strake:dev::aws:iam:Role::reader::x");
+        assert_eq!((urn.stack(), urn.type_token(), urn.name()), ("dev", "aws:iam:Role", "reader::x"));
+        assert_eq!(Urn::parse(urn.as_str()).unwrap(), urn);
+        assert!(Urn::parse("arn:aws:iam::1:role/x").is_err());
+        assert_eq!(package_of("aws:iam:Role"), "aws");
+    }
+}

@@ -1,0 +1,71 @@
+//! State backends for Strake.
+//!
+//! A [`StateStore`] keeps, per stack, the records of the resources Strake manages, the
+//! operations in flight ([`PendingOperation`]) and a lock. Every backend runs the same
+//! conformance suite (`conformance` feature). The records are our own versioned types
+//! ([`records`]), so state can always be exported as JSON and imported elsewhere.
+
+// `StateError` carries the lock holder's `LockInfo` inline (about 160 bytes) so callers can match
+// on it directly; errors are rare here, so the larger `Result` costs nothing that matters.
+#![allow(clippy::result_large_err)]
+
+mod error;
+mod lock;
+mod memory;
+pub mod records;
+mod sled_store;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use error::StateError;
+pub use lock::{LockInfo, holder_is_alive};
+pub use memory::MemoryStore;
+pub use records::{
+    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StackMeta, Write,
+    validate_stack_name,
+};
+pub use sled_store::SledStore;
+
+/// The contract every state backend implements.
+///
+/// Invariants (checked by the conformance suite):
+/// - `write` applies a whole batch or nothing, and the batch is durable when it returns `Ok`.
+/// - A batch that contains a resource change (put or delete) increments `meta.serial` by one.
+/// - `load` of a stack never written returns `Ok(None)`; the first `write` creates its meta with a
+///   fresh lineage unless `import` set one.
+/// - `lock` is exclusive per stack across threads and processes; a second `lock` fails with
+///   [`StateError::Locked`] carrying the holder's [`LockInfo`].
+/// - `load` returns resources sorted by URN and pending operations sorted by id; stacks are
+///   independent of each other.
+/// - Stack names failing [`validate_stack_name`] are refused with [`StateError::InvalidStackName`].
+pub trait StateStore: Send + Sync {
+    /// Reads a whole stack. `None` when the stack has never been written.
+    fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError>;
+
+    /// Applies a batch atomically and durably. Several concurrent operations' writes should be
+    /// grouped into one call by the caller, so crash safety costs one flush per batch.
+    fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError>;
+
+    /// Replaces a stack's whole content (used by `state import`). Keeps the given meta's lineage and
+    /// sets its serial to one more than the current serial (or the given one, if larger).
+    fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError>;
+
+    /// Takes the stack's lock or fails with [`StateError::Locked`] naming the holder.
+    fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), StateError>;
+
+    /// Releases a lock this process holds (matching `lock_id`). Unknown ids are an error.
+    fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError>;
+
+    /// The current holder, if any.
+    fn lock_holder(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
+
+    /// Breaks a lock whatever its holder, provided `lock_id` matches the current lock.
+    fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
+        match self.lock_holder(stack)? {
+            Some(holder) if holder.id == lock_id => self.unlock(stack, lock_id),
+            Some(holder) => Err(StateError::LockMismatch { stack: stack.into(), expected: lock_id.into(), holder }),
+            None => Err(StateError::NotLocked { stack: stack.into() }),
+        }
+    }
+}

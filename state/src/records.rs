@@ -1,0 +1,169 @@
+//! The versioned record types that every backend stores. They are ours (plain serde), never a
+//! backend's own format, so a stack can always be exported, imported and moved between backends.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped whenever a record changes shape; readers refuse versions newer than they know.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Per-stack metadata: which history this is (lineage) and how far along it is (serial).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackMeta {
+    pub format_version: u32,
+    pub stack: String,
+    /// Random id fixed when the stack's state is first created; a saved plan from another lineage is refused.
+    pub lineage: String,
+    /// Incremented by every write batch that changes resources.
+    pub serial: u64,
+}
+
+impl StackMeta {
+    pub fn new(stack: &str) -> Self {
+        StackMeta {
+            format_version: FORMAT_VERSION,
+            stack: stack.to_string(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+        }
+    }
+}
+
+/// What kind of node a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A managed resource (created, updated and deleted by Strake).
+    Resource,
+    /// A provider configuration (stored so removed resources can still be deleted with it).
+    Provider,
+    /// The stack's exported outputs (one record per stack; `outputs` holds the map).
+    StackOutputs,
+}
+
+/// The recorded state of one resource or provider configuration.
+///
+/// `inputs` and `outputs` are JSON values in Strake's value encoding (secrets wrapped as
+/// `{"__strake_secret": <value>}`); the state crate does not interpret them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    /// Logical identity: `urn:strake:<stack>::<type>::<name>`. The key of the record.
+    pub urn: String,
+    pub kind: RecordKind,
+    /// Type token, e.g. `strake:index:Data` or `aws:iam:Role`.
+    pub type_token: String,
+    /// Physical id returned by the provider (empty for providers).
+    pub id: String,
+    pub inputs: Value,
+    pub outputs: Value,
+    /// URNs this resource depended on when it was last written (used to order deletes).
+    pub dependencies: Vec<String>,
+    /// URN of the provider configuration that manages it (None for provider records).
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub protect: bool,
+    #[serde(default)]
+    pub retain_on_delete: bool,
+}
+
+/// A provider mutation that was started but whose result was not recorded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Written durably before a provider mutation and removed in the same batch that records its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    /// Unique per operation (a URN can have two at once during a create-before-delete replace).
+    pub id: String,
+    pub urn: String,
+    pub kind: PendingKind,
+    pub type_token: String,
+    /// The provider URN and the inputs sent, so the operation can be looked up again.
+    pub provider: Option<String>,
+    pub inputs: Value,
+    /// The outputs recorded before the operation (update/delete), so a delete can be finished later.
+    #[serde(default)]
+    pub outputs: Value,
+    /// The physical id involved, when known (update/delete).
+    pub resource_id: Option<String>,
+    /// Unix seconds.
+    pub started_at: u64,
+}
+
+/// Everything a backend holds for one stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub meta: StackMeta,
+    /// Sorted by URN.
+    pub resources: Vec<ResourceRecord>,
+    /// Sorted by id.
+    pub pending: Vec<PendingOperation>,
+}
+
+impl Snapshot {
+    pub fn empty(stack: &str) -> Self {
+        Snapshot { meta: StackMeta::new(stack), resources: Vec::new(), pending: Vec::new() }
+    }
+}
+
+/// One change in a write batch. A batch is applied atomically and is durable when `write` returns.
+///
+/// Changes apply in order, so a later change to the same key wins. Deleting an unknown resource or
+/// clearing an unknown pending operation is not an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    PutResource(ResourceRecord),
+    DeleteResource { urn: String },
+    PutPending(PendingOperation),
+    ClearPending { id: String },
+}
+
+impl Write {
+    /// Whether this change touches a resource record (and so counts toward `meta.serial`).
+    pub fn changes_resources(&self) -> bool {
+        matches!(self, Write::PutResource(_) | Write::DeleteResource { .. })
+    }
+}
+
+/// Checks that a stack name is safe to use as a key and a file name: 1 to 128 ASCII letters,
+/// digits, `-`, `_` or `.`, starting with a letter or digit.
+pub fn validate_stack_name(stack: &str) -> Result<(), crate::StateError> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let starts_well = stack.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if starts_well && stack.len() <= 128 && stack.chars().all(valid_char) {
+        Ok(())
+    } else {
+        Err(crate::StateError::InvalidStackName { stack: stack.to_string() })
+    }
+}
+
+/// Refuses metadata written by a newer Strake.
+pub(crate) fn check_format_version(meta: &StackMeta) -> Result<(), crate::StateError> {
+    if meta.format_version > FORMAT_VERSION {
+        return Err(crate::StateError::UnsupportedVersion {
+            stack: meta.stack.clone(),
+            found: meta.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// The metadata an `import` of `imported` stores over a stack whose metadata is `current`: the
+/// imported lineage, with a serial past both the imported and the current one.
+pub(crate) fn import_meta(imported: &StackMeta, current: Option<&StackMeta>) -> Result<StackMeta, crate::StateError> {
+    validate_stack_name(&imported.stack)?;
+    check_format_version(imported)?;
+    let next = current.map_or(0, |meta| meta.serial) + 1;
+    Ok(StackMeta {
+        format_version: FORMAT_VERSION,
+        stack: imported.stack.clone(),
+        lineage: imported.lineage.clone(),
+        serial: imported.serial.max(next),
+    })
+}
