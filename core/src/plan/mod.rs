@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use render::{render_human, render_json};
+pub use render::{redact, render_human, render_json};
 
 use crate::error::Diagnostic;
 use crate::options::{ResourceOptions, path_matches};

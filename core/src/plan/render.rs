@@ -113,12 +113,8 @@ fn style_for(action: Action, p: &Palette) -> &Style {
 
 fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
     let style = style_for(step.action, p);
-    let _ = writeln!(
-        out,
-        "  {} {}",
-        p.dim.apply_to(format!("# {} will be {}", step.urn.name(), verb(step))),
-        step.reason.as_deref().map(|r| p.dim.apply_to(format!("({r})")).to_string()).unwrap_or_default()
-    );
+    let reason = step.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let _ = writeln!(out, "  {}", p.dim.apply_to(format!("# {} will be {}{reason}", step.urn.name(), verb(step))));
     let _ = writeln!(
         out,
         "{:>5} {} {} {{",
@@ -239,7 +235,7 @@ pub fn render_json(plan: &Plan) -> String {
 }
 
 /// Replaces every secret's content with null, keeping the marker.
-pub(crate) fn redact(v: &Value) -> Value {
+pub fn redact(v: &Value) -> Value {
     match v {
         Value::Secret(_) => Value::Secret(Box::new(Value::Null)),
         Value::List(items) => Value::List(items.iter().map(redact).collect()),

@@ -1,0 +1,122 @@
+//! Command-line arguments of a Strake program.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A Strake infrastructure program.
+#[derive(Debug, Parser)]
+#[command(about = "Plan and apply this program's infrastructure", long_about = None)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The program's directory: holds Strake.toml and the .strake/ state [default: the package
+    /// directory under `cargo run`, else the current directory]
+    #[arg(long, global = true, env = "STRAKE_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Set a configuration value (repeatable), overriding Strake.toml
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", global = true)]
+    pub config: Vec<String>,
+    /// Limit the operation to these resources (URN or name; repeatable) and what they depend on
+    #[arg(long = "target", value_name = "URN", global = true)]
+    pub targets: Vec<String>,
+    /// How many steps may run at once
+    #[arg(long, default_value_t = 10, global = true)]
+    pub parallelism: usize,
+    /// Never use colors (also: NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show what apply would change. Exit code: 0 no changes, 2 changes, 1 error
+    Plan {
+        /// Save the plan, to apply exactly it later with `apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON
+        #[arg(long)]
+        json: bool,
+        /// Plan a destroy
+        #[arg(long)]
+        destroy: bool,
+        /// Read recorded resources back from the cloud first (drift detection)
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        refresh: bool,
+    },
+    /// Apply the program (or a saved plan) after showing the plan
+    Apply {
+        /// A plan saved with `plan --out`; refused if state changed since
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print events as JSON lines instead of a progress display
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        refresh: bool,
+    },
+    /// Delete every resource of the stack
+    Destroy {
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every recorded resource back and record what is there now
+    Refresh,
+    /// Adopt an existing cloud object as a declared resource
+    Import {
+        /// The resource's URN (or name)
+        urn: String,
+        /// The provider's id of the object (e.g. a role name)
+        id: String,
+    },
+    /// Print the dependency graph (Graphviz DOT, or text)
+    Graph {
+        /// Deterministic text instead of DOT
+        #[arg(long)]
+        text: bool,
+    },
+    /// Print the stack's outputs
+    Outputs {
+        #[arg(long)]
+        json: bool,
+        /// Print secret values too
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Inspect or edit the recorded state
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Break a stack lock left by a crashed process
+    ForceUnlock {
+        /// The lock id printed in the "is locked" error
+        lock_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// List recorded resources
+    List,
+    /// Show one record (secrets redacted)
+    Show { urn: String },
+    /// Forget a resource without deleting it in the cloud
+    Rm { urn: String },
+    /// Write the whole state as JSON (to stdout, or to FILE with mode 0600)
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Replace the state with a JSON export
+    Import { file: PathBuf },
+}

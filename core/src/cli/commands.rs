@@ -1,0 +1,317 @@
+//! The CLI's commands, each a thin layer over [`Engine`] and [`Session`](crate::Session).
+
+use std::io::{BufRead, IsTerminal, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use strake_state::{RecordKind, Snapshot, StateStore};
+
+use super::args::{Command, Global, StateCommand};
+use super::progress::Progress;
+use crate::events::{JsonLinesObserver, Observer};
+use crate::graph::Graph;
+use crate::plan::{Plan, PlanMode, render_human, render_json};
+use crate::{Engine, EngineOptions, Error, PlanOptions, Program, Urn, Value};
+
+pub(crate) struct Context<'a> {
+    pub program: &'a Program,
+    pub store: Arc<dyn StateStore>,
+    pub options: EngineOptions,
+    pub color: bool,
+    pub global: &'a Global,
+}
+
+impl Context<'_> {
+    fn engine(&self, observer: Option<Arc<dyn Observer>>) -> Engine {
+        let engine = Engine::new(self.store.clone()).with_options(self.options.clone());
+        match observer {
+            Some(o) => engine.with_observer(o),
+            None => engine,
+        }
+    }
+
+    fn apply_observer(&self, json: bool) -> Arc<dyn Observer> {
+        if json {
+            Arc::new(JsonLinesObserver::new(std::io::stdout()))
+        } else {
+            Arc::new(Progress::new(std::io::stderr().is_terminal(), self.color))
+        }
+    }
+
+    /// `--target` values as URNs: a full URN, or the name of one declared or recorded resource.
+    fn targets(&self, snapshot: Option<&Snapshot>) -> Result<Vec<Urn>, Error> {
+        let mut known: Vec<Urn> = self.program.resources.iter().map(|d| d.urn.clone()).collect();
+        if let Some(s) = snapshot {
+            known.extend(s.resources.iter().filter(|r| r.kind == RecordKind::Resource).filter_map(|r| Urn::parse(&r.urn).ok()));
+        }
+        known.sort();
+        known.dedup();
+        self.global.targets.iter().map(|t| resolve_urn(t, &known)).collect()
+    }
+}
+
+fn resolve_urn(given: &str, known: &[Urn]) -> Result<Urn, Error> {
+    if let Ok(urn) = Urn::parse(given) {
+        return Ok(urn);
+    }
+    let matches: Vec<&Urn> = known.iter().filter(|u| u.name() == given).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::Usage(format!("no resource is named `{given}`; see `state list` or `graph --text` for URNs"))),
+        many => Err(Error::Usage(format!(
+            "`{given}` is ambiguous: {}; pass the full URN",
+            many.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+pub(crate) async fn dispatch(
+    ctx: Context<'_>,
+    command: Command,
+    on_interrupt: impl FnOnce(&Engine),
+) -> Result<ExitCode, Error> {
+    match command {
+        Command::Plan { out, json, destroy, refresh } => plan(&ctx, out.as_deref(), json, destroy, refresh).await,
+        Command::Apply { plan, yes, json, refresh } => {
+            let engine = ctx.engine(Some(ctx.apply_observer(json)));
+            on_interrupt(&engine);
+            match plan {
+                Some(file) => apply_saved(&ctx, &engine, &file).await,
+                None => apply(&ctx, &engine, PlanMode::Normal, yes, json, refresh).await,
+            }
+        }
+        Command::Destroy { yes, json } => {
+            let engine = ctx.engine(Some(ctx.apply_observer(json)));
+            on_interrupt(&engine);
+            apply(&ctx, &engine, PlanMode::Destroy, yes, json, true).await
+        }
+        Command::Refresh => refresh(&ctx).await,
+        Command::Import { urn, id } => {
+            let urn = resolve_urn(&urn, &ctx.program.resources.iter().map(|d| d.urn.clone()).collect::<Vec<_>>())?;
+            let engine = ctx.engine(None);
+            engine.session(ctx.program, "import")?.import(&urn, &id).await?;
+            println!("Imported `{id}` as {urn}. Run `plan` to see how it differs from the program.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { text } => {
+            let graph = Graph::build(ctx.program, None).map_err(Error::Diagnostics)?;
+            print!("{}", if text { graph.render_text() } else { graph.render_dot() });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outputs { json, show_secrets } => outputs(&ctx, json, show_secrets),
+        Command::State(cmd) => state(&ctx, cmd),
+        Command::ForceUnlock { lock_id } => {
+            ctx.store.force_unlock(&ctx.program.stack, &lock_id)?;
+            println!("Lock {lock_id} on stack `{}` removed.", ctx.program.stack);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, refresh: bool) -> Result<ExitCode, Error> {
+    let engine = ctx.engine(None);
+    let mut session = engine.session(ctx.program, "plan")?;
+    let targets = ctx.targets(Some(session.snapshot()))?;
+    let mode = if destroy { PlanMode::Destroy } else { PlanMode::Normal };
+    let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
+    let plan = &planned.plan;
+    if json {
+        println!("{}", render_json(plan));
+    } else {
+        print!("{}", render_human(plan, ctx.color));
+    }
+    if let Some(path) = out {
+        write_private(path, &serde_json::to_vec_pretty(plan).map_err(|e| Error::Usage(e.to_string()))?)?;
+        if !json {
+            println!("\nSaved the plan to {}. Apply exactly it with `apply {}`.", path.display(), path.display());
+        }
+    }
+    Ok(if plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+async fn apply(ctx: &Context<'_>, engine: &Engine, mode: PlanMode, yes: bool, json: bool, refresh: bool) -> Result<ExitCode, Error> {
+    let operation = if mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let mut session = engine.session(ctx.program, operation)?;
+    session.resolve_pending().await?;
+    let targets = ctx.targets(Some(session.snapshot()))?;
+    let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
+    if !json {
+        print!("{}", render_human(&planned.plan, ctx.color));
+    }
+    if !planned.plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes && !confirm(operation)? {
+        println!("Apply cancelled; nothing was changed.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = session.apply(&planned).await?;
+    if !json {
+        let s = planned.plan.summary();
+        println!(
+            "\nApply complete in {:.1}s: {} created, {} updated, {} replaced, {} destroyed.",
+            report.elapsed.as_secs_f64(),
+            s.create,
+            s.update,
+            s.replace,
+            s.delete
+        );
+        print_outputs(&report.outputs, false);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<ExitCode, Error> {
+    let bytes = std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read the plan {}: {e}", file.display())))?;
+    let saved: Plan = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Usage(format!("{} is not a saved Strake plan: {e}", file.display())))?;
+    let mut session = engine.session(ctx.program, "apply")?;
+    let report = session.apply_saved(&saved).await?;
+    println!("\nApply complete in {:.1}s: {} steps changed something.", report.elapsed.as_secs_f64(), report.changed);
+    print_outputs(&report.outputs, false);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn confirm(operation: &str) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{operation} needs confirmation, and standard input is not a terminal: pass --yes to {operation} without asking"
+        )));
+    }
+    print!("\nDo you want to {operation}? Only 'yes' will be accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn refresh(ctx: &Context<'_>) -> Result<ExitCode, Error> {
+    let engine = ctx.engine(Some(Arc::new(Progress::new(false, ctx.color))));
+    let report = engine.refresh(ctx.program).await?;
+    if report.changed.is_empty() && report.gone.is_empty() {
+        println!("Refresh found no drift: every recorded resource matches the cloud.");
+    }
+    for urn in &report.changed {
+        println!("~ {urn}: changed outside Strake; state now records its current values");
+    }
+    for urn in &report.gone {
+        println!("- {urn}: deleted outside Strake; removed from state (the next apply creates it again)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn recorded_outputs(snapshot: &Snapshot) -> std::collections::BTreeMap<String, Value> {
+    snapshot
+        .resources
+        .iter()
+        .find(|r| r.kind == RecordKind::StackOutputs)
+        .and_then(|r| match Value::from_json(r.outputs.clone()) {
+            Value::Map(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn print_outputs(outputs: &std::collections::BTreeMap<String, Value>, show_secrets: bool) {
+    if outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:");
+    for (k, v) in outputs {
+        let shown = if show_secrets { v.reveal() } else { v.clone() };
+        println!("    {k} = {shown}");
+    }
+}
+
+fn outputs(ctx: &Context<'_>, json: bool, show_secrets: bool) -> Result<ExitCode, Error> {
+    let engine = ctx.engine(None);
+    let session = engine.session(ctx.program, "outputs")?;
+    let outputs = recorded_outputs(session.snapshot());
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), if show_secrets { v.reveal().to_json() } else { crate::plan::redact(v).to_json() }))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else if outputs.is_empty() {
+        println!("Stack `{}` has no outputs recorded; run `apply` first.", ctx.program.stack);
+    } else {
+        for (k, v) in &outputs {
+            println!("{k} = {}", if show_secrets { v.reveal() } else { v.clone() });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
+    let engine = ctx.engine(None);
+    let mut session = engine.session(ctx.program, "state")?;
+    match cmd {
+        StateCommand::List => {
+            let s = session.snapshot();
+            if !session.exists() {
+                println!("Stack `{}` has no state yet.", ctx.program.stack);
+            }
+            for r in s.resources.iter().filter(|r| r.kind == RecordKind::Resource) {
+                println!("{}  id={}", r.urn, r.id);
+            }
+            for p in &s.pending {
+                println!("(interrupted {:?}) {}", p.kind, p.urn);
+            }
+        }
+        StateCommand::Show { urn } => {
+            let rec = session
+                .snapshot()
+                .resources
+                .iter()
+                .find(|r| r.urn == urn || Urn::parse(&r.urn).map(|u| u.name() == urn).unwrap_or(false))
+                .ok_or_else(|| Error::Usage(format!("`{urn}` is not in state; see `state list`")))?;
+            let shown = serde_json::json!({
+                "urn": rec.urn,
+                "kind": rec.kind,
+                "type": rec.type_token,
+                "id": rec.id,
+                "provider": rec.provider,
+                "dependencies": rec.dependencies,
+                "protect": rec.protect,
+                "retain_on_delete": rec.retain_on_delete,
+                "inputs": crate::plan::redact(&Value::from_json(rec.inputs.clone())).to_json(),
+                "outputs": crate::plan::redact(&Value::from_json(rec.outputs.clone())).to_json(),
+            });
+            println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+        }
+        StateCommand::Rm { urn } => {
+            let known: Vec<Urn> = session.snapshot().resources.iter().filter_map(|r| Urn::parse(&r.urn).ok()).collect();
+            let urn = resolve_urn(&urn, &known)?;
+            session.forget(urn.as_str())?;
+            println!("Removed {urn} from state; the cloud object was not touched.");
+        }
+        StateCommand::Export { out } => {
+            let json = serde_json::to_vec_pretty(session.snapshot()).map_err(|e| Error::Usage(e.to_string()))?;
+            match out {
+                Some(path) => {
+                    write_private(&path, &json)?;
+                    eprintln!("Exported stack `{}` to {} (it contains secrets in clear: keep it private).", ctx.program.stack, path.display());
+                }
+                None => println!("{}", String::from_utf8_lossy(&json)),
+            }
+        }
+        StateCommand::Import { file } => {
+            let bytes = std::fs::read(&file)?;
+            let snapshot: Snapshot = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Usage(format!("{} is not a Strake state export: {e}", file.display())))?;
+            session.replace_state(snapshot)?;
+            println!("Imported state of stack `{}` from {} (serial {}).", ctx.program.stack, file.display(), session.snapshot().meta.serial);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file readable by its owner only (plans and exports may hold secrets).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)?;
+    Ok(())
+}

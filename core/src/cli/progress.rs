@@ -1,0 +1,148 @@
+//! The apply progress display: a live bar on terminals, plain lines elsewhere.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use console::Style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::events::{Event, Observer, Outcome};
+use crate::plan::{Action, ReplaceOrder};
+
+pub(crate) struct Progress {
+    bar: Mutex<Option<ProgressBar>>,
+    running: Mutex<Vec<String>>,
+    interactive: bool,
+    color: bool,
+}
+
+impl Progress {
+    pub(crate) fn new(interactive: bool, color: bool) -> Self {
+        Progress { bar: Mutex::new(None), running: Mutex::new(Vec::new()), interactive, color }
+    }
+
+    fn line(&self, text: String) {
+        match self.bar.lock().ok().and_then(|b| b.clone()) {
+            Some(bar) if self.interactive => bar.println(text),
+            _ => println!("{text}"),
+        }
+    }
+
+    fn refresh_message(&self) {
+        if let (Ok(bar), Ok(running)) = (self.bar.lock(), self.running.lock())
+            && let Some(bar) = bar.as_ref()
+        {
+            let shown: Vec<&str> = running.iter().take(4).map(String::as_str).collect();
+            let more = running.len().saturating_sub(shown.len());
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            bar.set_message(format!("{}{tail}", shown.join(", ")));
+        }
+    }
+
+    fn style(&self, s: Style) -> Style {
+        s.force_styling(self.color)
+    }
+}
+
+fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace(ReplaceOrder::CreateThenDelete) => "replacing (create first)",
+        Action::Replace(ReplaceOrder::DeleteThenCreate) => "replacing (delete first)",
+        Action::Delete => "destroying",
+        Action::Read => "reading",
+        Action::NoOp => "checking",
+    }
+}
+
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace(_) => "replaced",
+        Action::Delete => "destroyed",
+        Action::Read => "read",
+        Action::NoOp => "unchanged",
+    }
+}
+
+impl Observer for Progress {
+    fn on_event(&self, event: &Event) {
+        match event {
+            Event::ApplyStarted { total, .. } => {
+                let bar = if self.interactive {
+                    let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stderr());
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                } else {
+                    ProgressBar::hidden()
+                };
+                if let Ok(mut b) = self.bar.lock() {
+                    *b = Some(bar);
+                }
+            }
+            Event::StepStarted { urn, action } => {
+                if let Ok(mut r) = self.running.lock() {
+                    r.push(urn.name().to_string());
+                }
+                self.refresh_message();
+                if !self.interactive {
+                    self.line(format!("{}: {}...", urn.name(), doing(*action)));
+                }
+            }
+            Event::StepRetrying { urn, operation, attempt, delay_ms, reason } => {
+                let warn = self.style(Style::new().yellow());
+                self.line(format!(
+                    "{}: {operation}: {} (attempt {attempt}, retrying in {:.1}s)",
+                    urn.name(),
+                    warn.apply_to(reason),
+                    *delay_ms as f64 / 1000.0
+                ));
+            }
+            Event::StepFinished { urn, action, outcome, elapsed_ms, error } => {
+                if let Ok(mut r) = self.running.lock()
+                    && let Some(i) = r.iter().position(|n| n == urn.name())
+                {
+                    r.remove(i);
+                }
+                let secs = *elapsed_ms as f64 / 1000.0;
+                let text = match outcome {
+                    Outcome::Succeeded => format!("{}: {} ({secs:.1}s)", urn.name(), self.style(Style::new().green()).apply_to(done(*action))),
+                    Outcome::Failed => format!(
+                        "{}: {} after {secs:.1}s: {}",
+                        urn.name(),
+                        self.style(Style::new().red().bold()).apply_to("failed"),
+                        error.as_deref().unwrap_or("")
+                    ),
+                    Outcome::Skipped => format!(
+                        "{}: {} ({})",
+                        urn.name(),
+                        self.style(Style::new().dim()).apply_to("skipped"),
+                        error.as_deref().unwrap_or("")
+                    ),
+                };
+                self.line(text);
+                if let Ok(b) = self.bar.lock()
+                    && let Some(bar) = b.as_ref()
+                {
+                    bar.inc(1);
+                }
+                self.refresh_message();
+            }
+            Event::Note { message } => self.line(format!("{} {message}", self.style(Style::new().cyan()).apply_to("note:"))),
+            Event::ApplyFinished { .. } => {
+                if let Ok(mut b) = self.bar.lock()
+                    && let Some(bar) = b.take()
+                {
+                    bar.finish_and_clear();
+                }
+            }
+            Event::Diagnostic { .. } => {}
+        }
+    }
+}
