@@ -5,11 +5,11 @@ use crate::lock::LockInfo;
 #[non_exhaustive]
 pub enum StateError {
     #[error("{}", locked_message(.stack, .holder))]
-    Locked { stack: String, holder: LockInfo },
+    Locked { stack: String, holder: Box<LockInfo> },
     #[error("stack `{stack}` is not locked")]
     NotLocked { stack: String },
     #[error("stack `{stack}` is locked by {} (lock id {}), not by lock id {expected}", .holder.describe(), .holder.id)]
-    LockMismatch { stack: String, expected: String, holder: LockInfo },
+    LockMismatch { stack: String, expected: String, holder: Box<LockInfo> },
     #[error("state of stack `{stack}` has format version {found}, newer than this Strake understands ({supported}); upgrade Strake")]
     UnsupportedVersion { stack: String, found: u32, supported: u32 },
     #[error("state record `{key}` is corrupt: {message}")]

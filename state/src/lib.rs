@@ -7,7 +7,7 @@
 
 // `StateError` carries the lock holder's `LockInfo` inline (about 160 bytes) so callers can match
 // on it directly; errors are rare here, so the larger `Result` costs nothing that matters.
-#![allow(clippy::result_large_err)]
+
 
 mod error;
 mod lock;
@@ -64,7 +64,7 @@ pub trait StateStore: Send + Sync {
     fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
         match self.lock_holder(stack)? {
             Some(holder) if holder.id == lock_id => self.unlock(stack, lock_id),
-            Some(holder) => Err(StateError::LockMismatch { stack: stack.into(), expected: lock_id.into(), holder }),
+            Some(holder) => Err(StateError::LockMismatch { stack: stack.into(), expected: lock_id.into(), holder: Box::new(holder) }),
             None => Err(StateError::NotLocked { stack: stack.into() }),
         }
     }

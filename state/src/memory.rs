@@ -106,7 +106,7 @@ impl StateStore for MemoryStore {
         validate_stack_name(stack)?;
         let mut inner = self.inner();
         if let Some(holder) = inner.locks.get(stack) {
-            return Err(StateError::Locked { stack: stack.to_string(), holder: holder.clone() });
+            return Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder.clone()) });
         }
         inner.locks.insert(stack.to_string(), info.clone());
         Ok(())
@@ -120,7 +120,7 @@ impl StateStore for MemoryStore {
             Some(holder) if holder.id != lock_id => Err(StateError::LockMismatch {
                 stack: stack.to_string(),
                 expected: lock_id.to_string(),
-                holder: holder.clone(),
+                holder: Box::new(holder.clone()),
             }),
             Some(_) => {
                 inner.locks.remove(stack);

@@ -111,7 +111,7 @@ fn second_store_on_the_same_dir_sees_the_first_holder() {
     first.lock("dev", &info1).unwrap();
     first.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
     match second.lock("dev", &info2) {
-        Err(StateError::Locked { stack, holder }) => assert_eq!((stack.as_str(), holder), ("dev", info1.clone())),
+        Err(StateError::Locked { stack, holder }) => assert_eq!((stack.as_str(), *holder), ("dev", info1.clone())),
         other => panic!("expected Locked, got {other:?}"),
     }
     assert_eq!(second.lock_holder("dev").unwrap(), Some(info1.clone()));

@@ -1,1 +1,4 @@
 //! Test harness shared by the integration suites.
+
+pub mod fake;
+pub mod harness;

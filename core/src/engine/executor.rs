@@ -308,14 +308,13 @@ impl Exec<'_> {
         }
     }
 
-    /// The provider's record, the first time one of its resources is written in this apply.
+    /// The provider's record, until one batch holding it has been stored in this apply.
     fn provider_record(&self, n: usize) -> Option<Write> {
         let urn = self.req.planned.graph.nodes[n].provider.clone()?;
-        let config = self.req.providers.config_of(&urn)?;
-        let mut written = self.providers_written.lock().ok()?;
-        if !written.insert(urn.clone()) {
+        if self.providers_written.lock().ok()?.contains(&urn) {
             return None;
         }
+        let config = self.req.providers.config_of(&urn)?;
         Some(Write::PutResource(ResourceRecord {
             urn: urn.to_string(),
             kind: RecordKind::Provider,
@@ -328,6 +327,21 @@ impl Exec<'_> {
             protect: false,
             retain_on_delete: false,
         }))
+    }
+
+    /// Stores a resource's result batch; once stored, its provider's record is known to be there.
+    async fn write_result(&self, n: usize, mut writes: Vec<Write>) -> Result<(), StepError> {
+        let urn = &self.req.planned.graph.nodes[n].urn;
+        let provider_record = self.provider_record(n);
+        let has_provider_record = provider_record.is_some();
+        writes.extend(provider_record);
+        self.write(urn, writes).await?;
+        if has_provider_record
+            && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock())
+        {
+            written.insert(p);
+        }
+        Ok(())
     }
 
     fn pending(&self, n: usize, kind: PendingKind, inputs: &Value, prior: Option<&Prior>) -> PendingOperation {
@@ -408,9 +422,8 @@ impl Exec<'_> {
             Err(CallError::TimedOut(e)) => return Err(e),
         };
         let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
-        writes.extend(self.provider_record(n));
         writes.extend(extra);
-        self.write(urn, writes).await?;
+        self.write_result(n, writes).await?;
         self.set_env(urn, env_value(Some(&resp.id), &resp.outputs));
         Ok(())
     }
@@ -470,9 +483,8 @@ impl Exec<'_> {
             }
             Err(CallError::TimedOut(e)) => return Err(e),
         };
-        let mut writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
-        writes.extend(self.provider_record(n));
-        self.write(urn, writes).await?;
+        let writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
+        self.write_result(n, writes).await?;
         self.set_env(urn, env_value(Some(&prior.id), &resp.outputs));
         Ok(())
     }

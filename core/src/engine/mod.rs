@@ -214,6 +214,7 @@ impl Session<'_> {
             targets: &options.targets,
             refresh: options.refresh,
             parallelism: engine_options.parallelism,
+            retry: engine_options.retry,
         };
         let planned = planner::plan(&req).await?;
         planner::announce(&planned.plan, self.engine.observer.as_ref());

@@ -55,7 +55,7 @@ pub(crate) async fn resolve(
             ));
             continue;
         };
-        let (writes, note) = resolve_one(op, snapshot, provider.as_ref()).await?;
+        let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref()).await?;
         store.write(&snapshot.meta.stack, writes)?;
         notes.push(note);
     }
@@ -70,9 +70,17 @@ fn kind_name(kind: PendingKind) -> &'static str {
     }
 }
 
-async fn resolve_one(op: &PendingOperation, snapshot: &Snapshot, provider: &dyn Provider) -> Result<(Vec<Write>, String), Error> {
+async fn resolve_one(
+    op: &PendingOperation,
+    program: &Program,
+    snapshot: &Snapshot,
+    provider: &dyn Provider,
+) -> Result<(Vec<Write>, String), Error> {
     let urn = Urn::parse(&op.urn).map_err(Error::Usage)?;
     let recorded = snapshot.resources.iter().find(|r| r.urn == op.urn);
+    // An adopted object without a record takes what the program declares for it (as the
+    // executor would have recorded), so deletes stay ordered after its dependents.
+    let declared = program.declaration(&urn).filter(|d| d.kind == DeclKind::Resource);
     let inputs = Value::from_json(op.inputs.clone());
     let outputs = Value::from_json(op.outputs.clone());
     let read = provider
@@ -96,10 +104,17 @@ async fn resolve_one(op: &PendingOperation, snapshot: &Snapshot, provider: &dyn 
                 id: id.clone(),
                 inputs: op.inputs.clone(),
                 outputs: outputs.to_json(),
-                dependencies: recorded.map(|r| r.dependencies.clone()).unwrap_or_default(),
+                dependencies: match (recorded, declared) {
+                    (Some(r), _) => r.dependencies.clone(),
+                    (None, Some(d)) => d.dependencies().iter().map(Urn::to_string).collect(),
+                    (None, None) => Vec::new(),
+                },
                 provider: op.provider.clone(),
-                protect: recorded.is_some_and(|r| r.protect),
-                retain_on_delete: recorded.is_some_and(|r| r.retain_on_delete),
+                protect: recorded.map(|r| r.protect).or(declared.map(|d| d.options.protect)).unwrap_or(false),
+                retain_on_delete: recorded
+                    .map(|r| r.retain_on_delete)
+                    .or(declared.map(|d| d.options.retain_on_delete))
+                    .unwrap_or(false),
             };
             (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state"))
         }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use strake_state::{RecordKind, Snapshot};
 
 use super::providers::{ProviderCache, Slot};
+use super::retry::with_retries;
 use super::walk::walk;
 use super::{env_value, stack_outputs_urn};
 use crate::error::{Diagnostic, Error, StepError};
@@ -56,6 +57,8 @@ pub(crate) struct PlanRequest<'a> {
     pub targets: &'a [Urn],
     pub refresh: bool,
     pub parallelism: usize,
+    /// Reads are retried like apply's calls (throttling, transient errors).
+    pub retry: super::RetryPolicy,
 }
 
 struct Walker<'a> {
@@ -96,7 +99,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
             Some((urn, p))
         })
         .collect();
-    let included = included_nodes(&graph, &req.targets, req.mode);
+    let included = included_nodes(&graph, req.targets, req.mode);
     let w = Walker {
         req,
         graph: &graph,
@@ -111,7 +114,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     let outcome = walk(&graph.deps, req.parallelism, &Default::default(), |n| w.plan_node(n)).await;
     debug_assert!(outcome.not_started.is_empty());
 
-    let Walker { env, steps, diags, failures, refreshed, prior, .. } = w;
+    let Walker { env, steps, diags, failures, refreshed, mut prior, .. } = w;
     let (env, mut steps, diags, failures) = (take(env), take(steps), take(diags), take(failures));
     if !failures.is_empty() {
         return Err(Error::StepsFailed(failures));
@@ -122,6 +125,17 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     steps.sort_by(|a, b| a.urn.cmp(&b.urn));
     let (outputs, outputs_changed) = plan_outputs(req, &env)?;
     let refreshed = take(refreshed);
+    // The executor works from the objects as refresh found them (e.g. to correct drift).
+    for (urn, r) in &refreshed {
+        match r {
+            Refreshed::Found(p) => {
+                prior.insert(urn.clone(), p.clone());
+            }
+            Refreshed::Gone => {
+                prior.remove(urn);
+            }
+        }
+    }
     let mut notes = pending_notes(req.snapshot);
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
@@ -317,9 +331,8 @@ impl Walker<'_> {
             }
             return true;
         }
-        let read = provider
-            .read(ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null })
-            .await;
+        let request = ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null };
+        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |_| {}).await;
         match read {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
                 self.set_env(&decl.urn, env_value(Some(&id), &outputs));
@@ -340,14 +353,14 @@ impl Walker<'_> {
         if !self.req.refresh {
             return Ok(Some(prior.clone()));
         }
-        let read = provider
-            .read(ReadRequest {
-                urn: urn.clone(),
-                type_token: urn.type_token().to_string(),
-                id: Some(prior.id.clone()),
-                inputs: prior.inputs.clone(),
-                outputs: prior.outputs.clone(),
-            })
+        let request = ReadRequest {
+            urn: urn.clone(),
+            type_token: urn.type_token().to_string(),
+            id: Some(prior.id.clone()),
+            inputs: prior.inputs.clone(),
+            outputs: prior.outputs.clone(),
+        };
+        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |_| {})
             .await
             .map_err(|e| StepError::from_provider(urn, "read", &e))?;
         let (result, refreshed) = match read {
@@ -437,7 +450,8 @@ impl Walker<'_> {
                     urn: urn.clone(),
                     type_token,
                     inputs: inputs.clone(),
-                    prior_outputs: prior.as_ref().map(|p| p.outputs.clone()),
+                    // Only an update keeps the object; a replacement's outputs describe a new one.
+                    prior_outputs: prior.as_ref().filter(|_| action == Action::Update).map(|p| p.outputs.clone()),
                 });
                 let id = match (action, &prior) {
                     (Action::Update, Some(p)) => Some(p.id.as_str()),

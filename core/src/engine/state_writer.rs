@@ -93,7 +93,7 @@ mod tests {
         }
         drop(writer);
         let commits = thread.join();
-        assert!(commits <= 200 && commits >= 1);
+        assert!((1..=200).contains(&commits));
         assert_eq!(store.load("s").unwrap().unwrap().pending.len(), 200);
     }
 }

@@ -20,7 +20,8 @@ fn decide_table() {
     let dbr = ResourceOptions { delete_before_replace: true, ..Default::default() };
     let roc = ResourceOptions { replace_on_changes: vec!["input".into()], ..Default::default() };
     let u = urn();
-    let cases: Vec<(&str, Option<&Value>, Option<DiffResponse>, &ResourceOptions, Action)> = vec![
+    type Case<'a> = (&'a str, Option<&'a Value>, Option<DiffResponse>, &'a ResourceOptions, Action);
+    let cases: Vec<Case> = vec![
         ("absent", None, None, &plain, Action::Create),
         ("no change", Some(&prior), Some(diff(&[], &[])), &plain, Action::NoOp),
         ("update", Some(&prior), Some(diff(&["input"], &[])), &plain, Action::Update),

@@ -16,7 +16,7 @@ pub fn lock_is_exclusive(store: &dyn StateStore) {
     );
     match store.lock("dev", &second) {
         Err(StateError::Locked { stack, holder }) => {
-            assert_eq!((stack.as_str(), &holder), ("dev", &first), "conformance: Locked must carry the holder")
+            assert_eq!((stack.as_str(), &*holder), ("dev", &first), "conformance: Locked must carry the holder")
         }
         other => panic!("conformance: a second lock must fail with Locked, got {other:?}"),
     }
@@ -41,7 +41,7 @@ pub fn unlock_checks_lock_id(store: &dyn StateStore) {
     ok("lock", store.lock("dev", &info));
     match store.unlock("dev", "wrong-id") {
         Err(StateError::LockMismatch { expected, holder, .. }) => {
-            assert_eq!((expected.as_str(), &holder), ("wrong-id", &info), "conformance: LockMismatch details")
+            assert_eq!((expected.as_str(), &*holder), ("wrong-id", &info), "conformance: LockMismatch details")
         }
         other => panic!("conformance: unlock with a wrong id must be LockMismatch, got {other:?}"),
     }
@@ -78,7 +78,7 @@ pub fn lock_race_has_one_winner(store: &dyn StateStore) {
         match result {
             Ok(()) => {}
             Err(StateError::Locked { holder, .. }) => {
-                assert_eq!(holder, winners[0], "conformance: losers must see the winner as holder")
+                assert_eq!(&**holder, winners[0], "conformance: losers must see the winner as holder")
             }
             Err(e) => panic!("conformance: a losing lock must be Locked, got {e:?}"),
         }

@@ -40,7 +40,7 @@ pub(super) fn create(dir: &Path, stack: &str, info: &LockInfo) -> Result<(), Sta
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 if let Some(holder) = read(dir, stack)? {
-                    return Err(StateError::Locked { stack: stack.to_string(), holder });
+                    return Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder) });
                 }
                 // Unlocked in the meantime: try again.
             }
@@ -79,7 +79,7 @@ pub(super) fn remove(dir: &Path, stack: &str, lock_id: &str) -> Result<(), State
     let not_locked = || StateError::NotLocked { stack: stack.to_string() };
     let holder = read(dir, stack)?.ok_or_else(not_locked)?;
     if holder.id != lock_id {
-        return Err(StateError::LockMismatch { stack: stack.to_string(), expected: lock_id.to_string(), holder });
+        return Err(StateError::LockMismatch { stack: stack.to_string(), expected: lock_id.to_string(), holder: Box::new(holder) });
     }
     let path = lock_path(dir, stack);
     match fs::remove_file(&path) {

@@ -1,0 +1,417 @@
+//! IAM policy documents: a typed builder whose parts may be [`Output`]s, a canonical form so that
+//! comparison is semantic (order, single value vs list, whitespace and key order make no diff),
+//! and validation of the mistakes IAM would reject.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json, json};
+use strake::{Output, Value};
+
+use crate::validate::check_arn;
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// One statement. Required parts are set by the constructor; the rest are chained.
+#[derive(Clone)]
+pub struct Statement {
+    effect: Effect,
+    sid: Option<String>,
+    parts: Vec<(String, Output<Value>)>,
+    principals: Vec<(String, Output<String>)>,
+    conditions: Vec<(String, Output<String>, Vec<Output<String>>)>,
+}
+
+impl Statement {
+    pub fn new(effect: Effect) -> Self {
+        Statement { effect, sid: None, parts: Vec::new(), principals: Vec::new(), conditions: Vec::new() }
+    }
+
+    pub fn allow() -> Self {
+        Statement::new(Effect::Allow)
+    }
+
+    pub fn deny() -> Self {
+        Statement::new(Effect::Deny)
+    }
+
+    pub fn sid(mut self, sid: &str) -> Self {
+        self.sid = Some(sid.to_string());
+        self
+    }
+
+    fn list<S: Into<Output<String>>>(mut self, key: &str, items: impl IntoIterator<Item = S>) -> Self {
+        let items: Vec<Output<String>> = items.into_iter().map(Into::into).collect();
+        let joined = Output::all(items).map(|v| Value::List(v.into_iter().map(Value::String).collect()));
+        self.parts.push((key.to_string(), joined));
+        self
+    }
+
+    pub fn actions<S: Into<Output<String>>>(self, actions: impl IntoIterator<Item = S>) -> Self {
+        self.list("Action", actions)
+    }
+
+    pub fn not_actions<S: Into<Output<String>>>(self, actions: impl IntoIterator<Item = S>) -> Self {
+        self.list("NotAction", actions)
+    }
+
+    /// Resource ARNs (or `*`); outputs known only after apply are fine.
+    pub fn resources<S: Into<Output<String>>>(self, resources: impl IntoIterator<Item = S>) -> Self {
+        self.list("Resource", resources)
+    }
+
+    pub fn not_resources<S: Into<Output<String>>>(self, resources: impl IntoIterator<Item = S>) -> Self {
+        self.list("NotResource", resources)
+    }
+
+    /// A principal of a kind: `AWS`, `Service`, `Federated`, `CanonicalUser`.
+    pub fn principal(mut self, kind: &str, id: impl Into<Output<String>>) -> Self {
+        self.principals.push((kind.to_string(), id.into()));
+        self
+    }
+
+    /// A federated principal, e.g. an IAM OIDC provider's ARN.
+    pub fn federated(self, arn: impl Into<Output<String>>) -> Self {
+        self.principal("Federated", arn)
+    }
+
+    /// A condition: `operator` (e.g. `StringEquals`), `key` and its values.
+    pub fn condition<S: Into<Output<String>>>(
+        mut self,
+        operator: &str,
+        key: impl Into<Output<String>>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.conditions.push((operator.to_string(), key.into(), values.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    fn into_output(self) -> Output<Value> {
+        let mut pieces: Vec<Output<Value>> = Vec::new();
+        let effect = match self.effect {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        };
+        pieces.push(Output::new(Value::from_pairs([("Effect", Value::from(effect))])));
+        if let Some(sid) = self.sid {
+            pieces.push(Output::new(Value::from_pairs([("Sid", Value::from(sid))])));
+        }
+        for (key, list) in self.parts {
+            pieces.push(list.map(move |v| Value::from_pairs([(key.clone(), v)])));
+        }
+        for (kind, id) in self.principals {
+            pieces.push(id.map(move |id| Value::from_pairs([("Principal", Value::from_pairs([(kind.clone(), Value::List(vec![id.into()]))]))])));
+        }
+        for (op, key, values) in self.conditions {
+            let values = Output::all(values);
+            pieces.push(key.zip(&values).map(move |(k, vs)| {
+                let list = Value::List(vs.into_iter().map(Value::String).collect());
+                Value::from_pairs([("Condition", Value::from_pairs([(op.clone(), Value::from_pairs([(k, list)]))]))])
+            }));
+        }
+        Output::all(pieces).map(|pieces| {
+            let mut merged = Value::map();
+            for p in pieces {
+                merge(&mut merged, p);
+            }
+            merged
+        })
+    }
+}
+
+/// Deep-merges maps; lists under the same key are concatenated.
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Map(a), Value::Map(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (Value::List(a), Value::List(b)) => a.extend(b),
+        (slot, v) => *slot = v,
+    }
+}
+
+/// A policy document under construction.
+#[derive(Clone, Default)]
+pub struct PolicyDocument {
+    statements: Vec<Statement>,
+}
+
+impl PolicyDocument {
+    pub fn new() -> Self {
+        PolicyDocument::default()
+    }
+
+    /// A document with one `Allow` statement for `actions` (add `.resources(...)` via [`Self::statement`]).
+    pub fn statement(mut self, statement: Statement) -> Self {
+        self.statements.push(statement);
+        self
+    }
+
+    /// The document as a JSON object value (unknown until its outputs are known).
+    pub fn to_output(&self) -> Output<Value> {
+        let statements: Vec<Output<Value>> = self.statements.iter().cloned().map(Statement::into_output).collect();
+        Output::all(statements).map(|s| Value::from_pairs([("Version", Value::from("2012-10-17")), ("Statement", Value::List(s))]))
+    }
+}
+
+impl From<PolicyDocument> for Output<Value> {
+    fn from(doc: PolicyDocument) -> Self {
+        doc.to_output()
+    }
+}
+
+impl From<&PolicyDocument> for Output<Value> {
+    fn from(doc: &PolicyDocument) -> Self {
+        doc.to_output()
+    }
+}
+
+/// Which kind of policy a document is, for validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Attached to an identity: needs `Resource`, has no `Principal`. Limit 6,144 characters.
+    Identity,
+    /// A role's trust policy: needs `Principal`, has no `Resource`. Limit 2,048 characters.
+    Trust,
+    /// A resource policy (bucket policy): needs `Principal` and `Resource`. Limit 20 KB.
+    Resource,
+}
+
+impl PolicyKind {
+    pub fn max_chars(self) -> usize {
+        match self {
+            PolicyKind::Identity => 6_144,
+            PolicyKind::Trust => 2_048,
+            PolicyKind::Resource => 20_480,
+        }
+    }
+}
+
+/// Parses a document given as a JSON object or a JSON string (possibly URL-encoded, as IAM returns it).
+pub fn parse_document(value: &Json) -> Result<Json, String> {
+    match value {
+        Json::Object(_) => Ok(value.clone()),
+        Json::String(s) => {
+            let text = if s.trim_start().starts_with('%') || s.contains("%7B") || s.contains("%22") {
+                url_decode(s)
+            } else {
+                s.clone()
+            };
+            serde_json::from_str::<Json>(&text)
+                .map_err(|e| format!("is not valid JSON ({e}); write the document with `PolicyDocument` or check its quoting"))
+        }
+        other => Err(format!("must be a JSON object or a JSON string, not {other}")),
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as space), as in IAM's returned documents.
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 3 <= bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The canonical form: `Version` set, `Statement` a list sorted by content, every list-or-scalar
+/// field a sorted, de-duplicated list, principals and conditions likewise.
+pub fn canonical(doc: &Json) -> Json {
+    let Json::Object(map) = doc else { return doc.clone() };
+    let mut out = Map::new();
+    out.insert("Version".into(), map.get("Version").cloned().unwrap_or_else(|| json!("2012-10-17")));
+    if let Some(id) = map.get("Id") {
+        out.insert("Id".into(), id.clone());
+    }
+    let statements = match map.get("Statement") {
+        Some(Json::Array(items)) => items.clone(),
+        Some(single @ Json::Object(_)) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let mut statements: Vec<Json> = statements.iter().map(canonical_statement).collect();
+    statements.sort_by_key(|s| s.to_string());
+    statements.dedup();
+    out.insert("Statement".into(), Json::Array(statements));
+    Json::Object(out)
+}
+
+fn sorted_list(v: &Json) -> Json {
+    let mut items: Vec<Json> = match v {
+        Json::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    items.sort_by_key(|i| i.to_string());
+    items.dedup();
+    Json::Array(items)
+}
+
+fn canonical_statement(s: &Json) -> Json {
+    let Json::Object(map) = s else { return s.clone() };
+    let mut out = Map::new();
+    for (k, v) in map {
+        let canon = match k.as_str() {
+            "Action" | "NotAction" | "Resource" | "NotResource" => sorted_list(v),
+            "Principal" | "NotPrincipal" => match v {
+                Json::Object(p) => Json::Object(p.iter().map(|(kind, ids)| (kind.clone(), sorted_list(ids))).collect()),
+                other => other.clone(),
+            },
+            "Condition" => match v {
+                Json::Object(ops) => Json::Object(
+                    ops.iter()
+                        .map(|(op, keys)| {
+                            let keys = match keys {
+                                Json::Object(k) => Json::Object(k.iter().map(|(key, vals)| (key.clone(), sorted_list(vals))).collect()),
+                                other => other.clone(),
+                            };
+                            (op.clone(), keys)
+                        })
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), canon);
+    }
+    Json::Object(out)
+}
+
+/// The document's size as IAM counts it (without white space).
+pub fn size_without_whitespace(doc: &Json) -> usize {
+    doc.to_string().chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// Checks a canonical document; returns problems, each with its fix.
+pub fn validate(doc: &Json, kind: PolicyKind) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Json::Object(map) = doc else {
+        return vec!["must be a JSON object with `Version` and `Statement`".into()];
+    };
+    if let Some(v) = map.get("Version").and_then(Json::as_str)
+        && v != "2012-10-17"
+        && v != "2008-10-17"
+    {
+        problems.push(format!("has Version `{v}`; use \"2012-10-17\""));
+    }
+    let statements = map.get("Statement").and_then(Json::as_array).cloned().unwrap_or_default();
+    if statements.is_empty() {
+        problems.push("has no statements; add at least one `Statement`".into());
+    }
+    for (i, s) in statements.iter().enumerate() {
+        let at = format!("Statement[{i}]");
+        let Json::Object(st) = s else {
+            problems.push(format!("{at} is not an object"));
+            continue;
+        };
+        match st.get("Effect").and_then(Json::as_str) {
+            Some("Allow" | "Deny") => {}
+            Some(other) => problems.push(format!("{at} has Effect `{other}`; use \"Allow\" or \"Deny\"")),
+            None => problems.push(format!("{at} has no Effect; add \"Effect\": \"Allow\" (or \"Deny\")")),
+        }
+        if !st.contains_key("Action") && !st.contains_key("NotAction") {
+            problems.push(format!("{at} has no Action; list the actions it allows, e.g. \"s3:GetObject\""));
+        }
+        for key in ["Action", "NotAction"] {
+            for a in st.get(key).map(strings).unwrap_or_default() {
+                if a != "*" && !a.contains(':') {
+                    problems.push(format!("{at}.{key} `{a}` is not `service:action` (e.g. \"s3:GetObject\")"));
+                }
+            }
+        }
+        let has_resource = st.contains_key("Resource") || st.contains_key("NotResource");
+        let has_principal = st.contains_key("Principal") || st.contains_key("NotPrincipal");
+        match kind {
+            PolicyKind::Identity if !has_resource => {
+                problems.push(format!("{at} has no Resource; name the ARNs it applies to, or \"*\""))
+            }
+            PolicyKind::Identity if has_principal => {
+                problems.push(format!("{at} has a Principal, which identity policies cannot have; remove it"))
+            }
+            PolicyKind::Trust if !has_principal => {
+                problems.push(format!("{at} has no Principal; a trust policy must say who may assume the role"))
+            }
+            PolicyKind::Resource if !has_principal || !has_resource => {
+                problems.push(format!("{at} needs both Principal and Resource in a resource policy"))
+            }
+            _ => {}
+        }
+        for key in ["Resource", "NotResource"] {
+            for r in st.get(key).map(strings).unwrap_or_default() {
+                if r != "*"
+                    && let Err(e) = check_arn(&r)
+                {
+                    problems.push(format!("{at}.{key} `{r}` {e}"));
+                }
+            }
+        }
+    }
+    let size = size_without_whitespace(doc);
+    if size > kind.max_chars() {
+        problems.push(format!(
+            "is {size} characters, over IAM's limit of {} for this kind of policy; merge statements or use wildcards",
+            kind.max_chars()
+        ));
+    }
+    problems
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The `StringEquals`-style conditions of a statement, as operator → key → values.
+pub fn conditions(statement: &Json) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    if let Some(Json::Object(ops)) = statement.get("Condition") {
+        for (op, keys) in ops {
+            if let Json::Object(keys) = keys {
+                let entry: &mut BTreeMap<String, Vec<String>> = out.entry(op.clone()).or_default();
+                for (k, vals) in keys {
+                    entry.insert(k.clone(), strings(vals));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! The CLI as users run it: a real program binary (`cli-fixture`) with sled state in a temp dir.
+//! Covers exit codes, saved plans, JSON output, secrets, state commands, locking across processes,
+//! a killed apply and Ctrl-C.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cli-fixture");
+
+fn cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--dir").arg(dir).args(args).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").stdin(Stdio::null());
+    c
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    cmd(dir, args).output().expect("running the fixture").into()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(r.code, 0, "{args:?} failed:\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    r
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    cmd(dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawning the fixture")
+}
+
+fn finish(child: Child) -> Run {
+    child.wait_with_output().expect("waiting for the fixture").into()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn lock_file(dir: &Path) -> std::path::PathBuf {
+    dir.join(".strake").join("fixture.lock")
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn plan_exit_codes_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &["plan"]);
+    assert_eq!(first.code, 2, "{}", first.stderr);
+    assert!(first.stdout.contains("+ strake:index:Data \"a\""), "{}", first.stdout);
+    assert!(first.stdout.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to destroy."), "{}", first.stdout);
+    let applied = ok(dir.path(), &["apply", "--yes"]);
+    assert!(applied.stdout.contains("Apply complete"), "{}", applied.stdout);
+    let again = ok(dir.path(), &["plan"]);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    let changed = run(dir.path(), &["plan", "--config", "a=2"]);
+    assert_eq!(changed.code, 2);
+    assert!(changed.stdout.contains("~ input = \"1\" -> \"2\""), "{}", changed.stdout);
+    let broken = run(dir.path(), &["plan", "--config", "sleepers=x"]);
+    assert_eq!(broken.code, 1);
+    assert!(broken.stderr.contains("sleepers must be a number"), "{}", broken.stderr);
+}
+
+#[test]
+fn apply_without_a_terminal_needs_yes_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["apply"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    let list = ok(dir.path(), &["state", "list"]);
+    assert!(list.stdout.contains("has no state yet"), "{}", list.stdout);
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_refused_when_state_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["apply", "--yes"]);
+    let p2 = dir.path().join("two.plan");
+    let p3 = dir.path().join("three.plan");
+    let (p2s, p3s) = (p2.to_str().unwrap(), p3.to_str().unwrap());
+    assert_eq!(run(dir.path(), &["plan", "--config", "a=2", "--out", p2s]).code, 2);
+    assert_eq!(run(dir.path(), &["plan", "--config", "a=3", "--out", p3s]).code, 2);
+    assert_eq!(mode(&p2), 0o600, "saved plans may hold secrets");
+    // The program must still plan the same: plan two with the program configured for three is refused.
+    let mismatch = run(dir.path(), &["apply", p2s, "--config", "a=3"]);
+    assert_eq!(mismatch.code, 1);
+    assert!(mismatch.stderr.contains("stale"), "{}", mismatch.stderr);
+    ok(dir.path(), &["apply", p2s, "--config", "a=2"]);
+    let stale = run(dir.path(), &["apply", p3s, "--config", "a=3"]);
+    assert_eq!(stale.code, 1);
+    assert!(stale.stderr.contains("state changed since the plan was made"), "{}", stale.stderr);
+    let show = ok(dir.path(), &["state", "show", "a"]);
+    assert!(show.stdout.contains("\"input\": \"2\""), "{}", show.stdout);
+}
+
+#[test]
+fn json_plan_and_json_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = run(dir.path(), &["plan", "--json"]);
+    assert_eq!(plan.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan --json prints one JSON document");
+    assert_eq!(v["has_changes"], true);
+    assert_eq!(v["summary"]["create"], 2);
+    let apply = ok(dir.path(), &["apply", "--yes", "--json"]);
+    let events: Vec<serde_json::Value> =
+        apply.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is a JSON event")).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds.first(), Some(&"apply_started"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"apply_finished"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "step_finished").count(), 2, "{kinds:?}");
+}
+
+#[test]
+fn secrets_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 5] =
+        [&["plan"], &["plan", "--json"], &["apply", "--yes", "--json"], &["state", "show", "token"], &["outputs", "--json"]];
+    let mut printed = Vec::new();
+    for args in commands {
+        let all = [args, &["--config", "secret=hunter2"][..]].concat();
+        let r = run(dir.path(), &all);
+        printed.push(format!("{}{}", r.stdout, r.stderr));
+    }
+    for p in &printed {
+        assert!(!p.contains("hunter2"), "a secret was printed:\n{p}");
+    }
+    assert!(printed[0].contains("(sensitive)"), "{}", printed[0]);
+    // The export holds it (it is the state), written privately.
+    let export = dir.path().join("state.json");
+    ok(dir.path(), &["state", "export", "--out", export.to_str().unwrap(), "--config", "secret=hunter2"]);
+    assert!(std::fs::read_to_string(&export).unwrap().contains("hunter2"));
+    assert_eq!(mode(&export), 0o600);
+}
+
+#[test]
+fn state_commands_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["apply", "--yes"]);
+    let list = ok(dir.path(), &["state", "list"]);
+    assert!(list.stdout.contains("urn:strake:fixture::strake:index:Data::a"), "{}", list.stdout);
+    assert!(list.stdout.contains("urn:strake:fixture::strake:index:Data::b"), "{}", list.stdout);
+    let export = dir.path().join("export.json");
+    ok(dir.path(), &["state", "export", "--out", export.to_str().unwrap()]);
+    ok(dir.path(), &["state", "rm", "b"]);
+    let plan = run(dir.path(), &["plan"]);
+    assert_eq!(plan.code, 2, "a forgotten resource is created again");
+    assert!(plan.stdout.contains("# b will be created"), "{}", plan.stdout);
+    ok(dir.path(), &["state", "import", export.to_str().unwrap()]);
+    assert!(ok(dir.path(), &["plan"]).stdout.contains("No changes."));
+    let outputs = ok(dir.path(), &["outputs", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&outputs.stdout).unwrap()["b"], "1");
+    let graph = ok(dir.path(), &["graph", "--text"]);
+    assert_eq!(
+        graph.stdout,
+        "urn:strake:fixture::strake:index:Data::a [resource]\n\
+         urn:strake:fixture::strake:index:Data::b [resource] <- urn:strake:fixture::strake:index:Data::a\n"
+    );
+    assert!(ok(dir.path(), &["graph"]).stdout.starts_with("digraph strake {"));
+    ok(dir.path(), &["destroy", "--yes"]);
+    assert!(!ok(dir.path(), &["state", "list"]).stdout.contains("urn:"));
+}
+
+#[test]
+fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = ["apply", "--yes", "--config", "sleepers=1", "--config", "sleep_ms=3000"];
+    let first = spawn(dir.path(), &slow);
+    let first_pid = first.id();
+    wait_for("the first apply to take the lock", || lock_file(dir.path()).exists());
+    let second = run(dir.path(), &slow);
+    assert_eq!(second.code, 1);
+    assert!(second.stderr.contains("is locked by `apply`"), "{}", second.stderr);
+    assert!(second.stderr.contains(&format!("pid {first_pid}")), "{}", second.stderr);
+    let first = finish(first);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let plan = ok(dir.path(), &["plan", "--config", "sleepers=1", "--config", "sleep_ms=3000"]);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+}
+
+#[test]
+fn a_killed_apply_keeps_what_it_recorded_and_the_next_run_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = ["apply", "--yes", "--config", "sleepers=3", "--config", "sleep_ms=60000", "--parallelism", "1"];
+    let mut child = spawn(dir.path(), &slow);
+    wait_for("the apply to take the lock", || lock_file(dir.path()).exists());
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL: no cleanup at all
+    child.wait().unwrap();
+
+    let locked = run(dir.path(), &["plan"]);
+    assert_eq!(locked.code, 1);
+    assert!(locked.stderr.contains("no longer running"), "{}", locked.stderr);
+    let lock_id = locked
+        .stderr
+        .split("force-unlock ")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .expect("the error names the lock id")
+        .to_string();
+    ok(dir.path(), &["force-unlock", &lock_id]);
+
+    let list = ok(dir.path(), &["state", "list"]);
+    assert!(list.stdout.contains("Data::a ") && list.stdout.contains("Data::b "), "{}", list.stdout);
+    assert!(list.stdout.contains("(interrupted Create) urn:strake:fixture::sleep:index:Sleep::sleep-0"), "{}", list.stdout);
+
+    let fast = ["--config", "sleepers=3", "--config", "sleep_ms=0"];
+    let plan = run(dir.path(), &[&["plan"][..], &fast].concat());
+    assert!(
+        plan.stdout.contains("interrupted during the create of urn:strake:fixture::sleep:index:Sleep::sleep-0"),
+        "{}",
+        plan.stdout
+    );
+    let apply = ok(dir.path(), &[&["apply", "--yes"][..], &fast].concat());
+    assert!(apply.stdout.contains("had not created anything: cleared"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("Plan: 3 to create"), "{}", apply.stdout);
+    assert!(ok(dir.path(), &[&["plan"][..], &fast].concat()).stdout.contains("No changes."));
+}
+
+#[test]
+fn ctrl_c_lets_running_steps_finish_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["apply", "--yes", "--config", "sleepers=3", "--config", "sleep_ms=1500", "--parallelism", "1"];
+    let child = spawn(dir.path(), &args);
+    wait_for("the apply to take the lock", || lock_file(dir.path()).exists());
+    std::thread::sleep(Duration::from_millis(700));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let r = finish(child);
+    assert_eq!(r.code, 130, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("Interrupt received"), "{}", r.stderr);
+    assert!(r.stderr.contains("were not started"), "{}", r.stderr);
+    let list = ok(dir.path(), &["state", "list"]);
+    let sleepers = list.stdout.lines().filter(|l| l.contains("Sleep::")).count();
+    assert_eq!(sleepers, 1, "exactly the running step was finished and recorded:\n{}", list.stdout);
+    assert!(!list.stdout.contains("interrupted"), "{}", list.stdout);
+}

@@ -1,0 +1,308 @@
+//! Lifecycle spec, when things go wrong: a failing step, crashes around a create, retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strake::events::{Event, Outcome};
+use strake::{Action, Engine, Error, PlanOptions, ResourceHandle, Timeouts};
+use strake_state::PendingKind;
+use strake_tests::fake::{Fault, Op, Thing};
+use strake_tests::harness::{FailingStore, Rig, STACK, actions, provider_urn, test_options, urn};
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+#[tokio::test]
+async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reapply() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| {
+        let a = Thing::new(stack, "a");
+        let b = Thing::new(stack, "b").value(a.arn());
+        Thing::new(stack, "c").value(b.arn());
+        Thing::new(stack, "d");
+    });
+    rig.cloud.fail("b", Op::Create, Fault::access_denied("User is not authorized to perform: fake:CreateThing"));
+
+    let err = rig.up(&program).await.unwrap_err();
+    let Error::StepsFailed(errors) = &err else { panic!("expected failed steps, got {err:?}") };
+    assert_eq!(errors.len(), 1, "reported once: {errors:?}");
+    let e = &errors[0];
+    assert_eq!(e.urn, urn("b"));
+    assert_eq!(e.operation, "create");
+    assert_eq!(e.code.as_deref(), Some("AccessDenied"));
+    assert_eq!(e.message, "User is not authorized to perform: fake:CreateThing");
+    let shown = err.to_string();
+    assert!(shown.contains(urn("b").as_str()) && shown.contains("AccessDenied") && shown.contains("create"), "{shown}");
+
+    let mut mutations = rig.cloud.mutations();
+    mutations.sort();
+    assert_eq!(mutations, vec![(Op::Create, s("a")), (Op::Create, s("b")), (Op::Create, s("d"))]);
+    assert_eq!(rig.cloud.count(Op::Create, "c"), 0, "the dependent of the failure is not called");
+    assert_eq!(rig.cloud.count(Op::Create, "b"), 1, "a permanent error is not retried");
+    assert_eq!(rig.names_in_state(), vec![s("a"), s("d")]);
+    assert!(rig.snapshot().pending.is_empty(), "a create that the provider refused leaves nothing pending");
+
+    let finished: Vec<(String, Outcome)> = rig
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { urn, outcome, .. } if outcome != Outcome::Succeeded => Some((urn.name().to_string(), outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, vec![(s("b"), Outcome::Failed), (s("c"), Outcome::Skipped)]);
+
+    rig.cloud.clear_faults();
+    rig.cloud.clear_calls();
+    let plan = rig.plan(&program).await.unwrap();
+    assert_eq!(
+        actions(&plan),
+        vec![(s("a"), Action::NoOp), (s("b"), Action::Create), (s("c"), Action::Create), (s("d"), Action::NoOp)]
+    );
+    rig.up(&program).await.unwrap();
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("b")), (Op::Create, s("c"))]);
+    assert_eq!(rig.names_in_state(), vec![s("a"), s("b"), s("c"), s("d")]);
+    assert_eq!(rig.cloud.objects().len(), 4);
+    assert!(!rig.plan(&program).await.unwrap().has_changes());
+}
+
+/// Crash after the provider created `b` but before its record was written: the write batch
+/// recording it fails, so state holds exactly the pending create.
+#[tokio::test]
+async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
+    let rig = Rig::sled();
+    let failing = Arc::new(FailingStore::new(rig.store.clone()));
+    let crashing = Engine::new(failing.clone()).with_options(test_options());
+    let program = rig.program(|stack, _| {
+        let a = Thing::new(stack, "a");
+        Thing::new(stack, "b").value(a.arn());
+    });
+    failing.fail_put_of(&urn("b"));
+    let err = crashing.up(&program, &PlanOptions::default()).await.unwrap_err();
+    assert!(failing.has_failed());
+    assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == urn("b")), "{err:?}");
+    let b_cloud = rig.cloud.named("b");
+    assert_eq!(b_cloud.len(), 1, "the cloud did create b");
+
+    let snapshot = rig.snapshot();
+    assert_eq!(rig.names_in_state(), vec![s("a")]);
+    assert_eq!(snapshot.pending.len(), 1, "{:?}", snapshot.pending);
+    assert_eq!(snapshot.pending[0].urn, urn("b").as_str());
+    assert_eq!(snapshot.pending[0].kind, PendingKind::Create);
+    assert_eq!(snapshot.pending[0].provider.as_deref(), Some(provider_urn("main").as_str()));
+
+    // A new run, on the real store.
+    let mut session = rig.engine.session(&program, "apply").unwrap();
+    let plan = session.plan(&PlanOptions::default()).await.unwrap().plan;
+    assert!(
+        plan.notes.iter().any(|n| n.contains("interrupted") && n.contains("create") && n.contains(urn("b").as_str())),
+        "{:?}",
+        plan.notes
+    );
+    let notes = session.resolve_pending().await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].contains("adopted") && notes[0].contains(&b_cloud[0].id), "{notes:?}");
+    drop(session);
+
+    let b = rig.record("b").expect("b adopted into state");
+    assert_eq!(b.id, b_cloud[0].id);
+    assert_eq!(b.dependencies, vec![urn("a").to_string()], "the adopted record keeps b's dependencies");
+    assert_eq!(b.provider.as_deref(), Some(provider_urn("main").as_str()));
+    assert!(rig.snapshot().pending.is_empty());
+
+    let replan = rig.plan(&program).await.unwrap();
+    assert!(!replan.has_changes(), "{}", strake::plan::render_human(&replan, false));
+    rig.up(&program).await.unwrap();
+    assert_eq!(rig.cloud.named("b").len(), 1, "no duplicate");
+    assert_eq!(rig.cloud.count(Op::Create, "b"), 1);
+    assert_eq!(rig.cloud.count(Op::Create, "a"), 1);
+
+    // The adopted record orders deletes like any other: b (the dependent) first.
+    rig.cloud.clear_calls();
+    rig.engine.destroy(&program).await.unwrap();
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Delete, s("b")), (Op::Delete, s("a"))]);
+    assert!(rig.cloud.objects().is_empty());
+}
+
+/// The provider stored the object but its answer never came (a crash after create, seen as a
+/// timeout): the pending create stays and the next `up` adopts the object.
+#[tokio::test]
+async fn a_create_that_never_answered_is_adopted_by_the_next_up() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| {
+        Thing::new(stack, "a").timeouts(Timeouts { create: Some(Duration::from_millis(200)), ..Default::default() });
+    });
+    rig.cloud.crash_after_create("a");
+    let err = rig.up(&program).await.unwrap_err();
+    assert!(matches!(&err, Error::StepsFailed(e) if e[0].message.contains("timed out")), "{err:?}");
+    assert_eq!(rig.snapshot().pending.len(), 1);
+    assert_eq!(rig.names_in_state(), Vec::<String>::new());
+
+    rig.cloud.clear_faults();
+    let plan = rig.plan(&program).await.unwrap();
+    assert!(plan.notes.iter().any(|n| n.contains("interrupted") && n.contains(urn("a").as_str())), "{:?}", plan.notes);
+    rig.up(&program).await.unwrap();
+    let objects = rig.cloud.named("a");
+    assert_eq!(objects.len(), 1, "adopted, not created again");
+    assert_eq!(rig.cloud.count(Op::Create, "a"), 1);
+    assert_eq!(rig.record("a").unwrap().id, objects[0].id);
+    assert!(rig.snapshot().pending.is_empty());
+    assert!(!rig.plan(&program).await.unwrap().has_changes());
+}
+
+/// The crash came before the request reached the cloud: the pending create finds nothing, is
+/// cleared, and the resource is created exactly once.
+#[tokio::test]
+async fn a_create_interrupted_before_the_cloud_acted_is_cleared_and_created_once() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| {
+        Thing::new(stack, "a").timeouts(Timeouts { create: Some(Duration::from_millis(200)), ..Default::default() });
+    });
+    rig.cloud.fail("a", Op::Create, Fault::Hang);
+    assert!(rig.up(&program).await.is_err());
+    assert!(rig.cloud.objects().is_empty());
+    let pending = rig.snapshot().pending;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].kind, PendingKind::Create);
+
+    rig.cloud.clear_faults();
+    rig.cloud.clear_calls();
+    let mut session = rig.engine.session(&program, "apply").unwrap();
+    let notes = session.resolve_pending().await.unwrap();
+    assert!(notes.len() == 1 && notes[0].contains("cleared"), "{notes:?}");
+    assert!(session.snapshot().pending.is_empty());
+    assert_eq!(rig.cloud.mutations(), vec![], "resolving only reads");
+    let planned = session.plan(&PlanOptions::default()).await.unwrap();
+    assert!(planned.plan.notes.is_empty(), "{:?}", planned.plan.notes);
+    assert_eq!(actions(&planned.plan), vec![(s("a"), Action::Create)]);
+    session.apply(&planned).await.unwrap();
+    drop(session);
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("a"))]);
+    assert_eq!(rig.cloud.objects().len(), 1);
+    assert_eq!(rig.record("a").unwrap().id, rig.cloud.objects()[0].id);
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_and_observed() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    rig.cloud.fail("a", Op::Create, Fault::throttled(2));
+    rig.up(&program).await.unwrap();
+    assert_eq!(rig.cloud.count(Op::Create, "a"), 3);
+    assert_eq!(rig.cloud.objects().len(), 1);
+    assert!(rig.record("a").is_some());
+    let retries: Vec<(String, String, u32)> = rig
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StepRetrying { urn, operation, attempt, reason, .. } => {
+                assert!(reason.contains("Throttling"), "{reason}");
+                Some((urn.name().to_string(), operation, attempt))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, vec![(s("a"), s("create"), 1), (s("a"), s("create"), 2)]);
+
+    // Transient errors of an update are retried the same way.
+    let program = rig.program(|stack, _| drop(Thing::new(stack, "a").value("two")));
+    rig.cloud.fail("a", Op::Update, Fault::transient(1));
+    rig.up(&program).await.unwrap();
+    assert_eq!(rig.cloud.count(Op::Update, "a"), 2);
+    assert_eq!(rig.cloud.named("a")[0].value(), strake::Value::from("two"));
+}
+
+#[tokio::test]
+async fn retries_give_up_after_the_policy_limit() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    rig.cloud.fail("a", Op::Create, Fault::throttled(100));
+    let err = rig.up(&program).await.unwrap_err();
+    let Error::StepsFailed(errors) = &err else { panic!("{err:?}") };
+    assert_eq!(errors[0].code.as_deref(), Some("Throttling"));
+    assert_eq!(rig.cloud.count(Op::Create, "a") as u32, test_options().retry.max_attempts);
+    assert!(rig.cloud.objects().is_empty());
+    assert!(rig.snapshot().pending.is_empty());
+}
+
+#[tokio::test]
+async fn invalid_inputs_are_refused_at_plan_with_the_fix() {
+    let rig = Rig::memory();
+    for (bad, fix) in [("", "must not be empty"), ("my thing", "use dashes")] {
+        let program = rig.program(move |stack, _| drop(Thing::new(stack, "a").name(bad)));
+        let err = rig.plan(&program).await.unwrap_err();
+        let Error::Diagnostics(diags) = &err else { panic!("{err:?}") };
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].field.as_deref(), Some("name"));
+        assert!(diags[0].message.contains(fix), "{}", diags[0].message);
+    }
+    assert!(rig.cloud.calls().is_empty());
+    assert!(rig.store.load(STACK).unwrap().is_none(), "nothing was recorded");
+}
+
+/// A replacement whose dependent fails to repoint keeps the old object (a dependent may still
+/// use it); it stays recorded as a pending delete, which the next run finishes.
+#[tokio::test]
+async fn a_replacement_whose_dependent_fails_keeps_the_old_object_until_the_next_run() {
+    let rig = Rig::memory();
+    let program = |name: &'static str| {
+        rig.program(move |stack, _| {
+            let a = Thing::new(stack, "a").name(name);
+            Thing::new(stack, "b").value(a.arn());
+        })
+    };
+    rig.up(&program("a-1")).await.unwrap();
+    let old = rig.record("a").unwrap().id;
+    rig.cloud.clear_calls();
+    rig.cloud.fail("b", Op::Update, Fault::access_denied("no"));
+
+    let err = rig.up(&program("a-2")).await.unwrap_err();
+    assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == urn("b") && e[0].operation == "update"), "{err:?}");
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("a")), (Op::Update, s("b"))], "the old object is not deleted");
+    assert!(rig.cloud.object(&old).is_some());
+    let new = rig.record("a").unwrap().id;
+    assert_ne!(new, old);
+    let pending = rig.snapshot().pending;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!((pending[0].kind, pending[0].resource_id.as_deref()), (PendingKind::Delete, Some(old.as_str())));
+
+    rig.cloud.clear_faults();
+    rig.cloud.clear_calls();
+    rig.up(&program("a-2")).await.unwrap();
+    let mut mutations = rig.cloud.mutations();
+    mutations.sort();
+    assert_eq!(mutations, vec![(Op::Update, s("b")), (Op::Delete, s("a"))]);
+    let delete = rig.cloud.calls().into_iter().find(|c| c.op == Op::Delete).unwrap();
+    assert_eq!(delete.id.as_deref(), Some(old.as_str()));
+    assert!(rig.cloud.object(&old).is_none() && rig.cloud.object(&new).is_some());
+    assert!(rig.snapshot().pending.is_empty());
+    assert!(!rig.plan(&program("a-2")).await.unwrap().has_changes());
+}
+
+#[tokio::test]
+async fn a_failed_delete_keeps_what_its_dependencies_still_serve() {
+    let rig = Rig::memory();
+    let chain = rig.program(|stack, _| {
+        let a = Thing::new(stack, "a");
+        let b = Thing::new(stack, "b").value(a.arn());
+        Thing::new(stack, "c").value(b.arn());
+    });
+    rig.up(&chain).await.unwrap();
+    rig.cloud.clear_calls();
+    rig.cloud.fail("b", Op::Delete, Fault::access_denied("no"));
+
+    let emptied = rig.program(|_, _| {});
+    let err = rig.up(&emptied).await.unwrap_err();
+    assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == urn("b") && e[0].operation == "delete"), "{err:?}");
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Delete, s("c")), (Op::Delete, s("b"))], "a is not deleted under b");
+    assert_eq!(rig.names_in_state(), vec![s("a"), s("b")]);
+    assert!(rig.snapshot().pending.is_empty());
+
+    rig.cloud.clear_faults();
+    rig.cloud.clear_calls();
+    rig.up(&emptied).await.unwrap();
+    assert_eq!(rig.cloud.mutations(), vec![(Op::Delete, s("b")), (Op::Delete, s("a"))]);
+    assert!(rig.cloud.objects().is_empty());
+    assert_eq!(rig.names_in_state(), Vec::<String>::new());
+}
