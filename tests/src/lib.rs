@@ -2,3 +2,6 @@
 
 pub mod fake;
 pub mod harness;
+pub mod http;
+pub mod moto;
+pub mod aws;

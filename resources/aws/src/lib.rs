@@ -1,6 +1,11 @@
-//! AWS provider for Strake.
+//! AWS provider for Strake: IAM, S3 and EKS across accounts, one provider configuration per account.
 
+mod error;
 pub mod policy;
+mod provider;
+mod resources;
 pub mod validate;
 
-pub use policy::{PolicyDocument, Statement};
+pub use policy::{Effect, PolicyDocument, Statement};
+pub use provider::AwsProvider;
+pub use resources::{eks, iam, s3, sts};

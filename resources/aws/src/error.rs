@@ -1,0 +1,133 @@
+//! AWS errors as provider errors: the service's code and message kept, and classified for the
+//! engine's retries (throttling and 5xx retried, IAM propagation waited for, the rest final).
+
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use strake::provider::{ErrorKind, ProviderError};
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "PriorRequestNotComplete",
+];
+
+/// Anything an SDK call can fail with, reduced to what classification needs.
+pub(crate) struct AwsFailure {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub status: Option<u16>,
+    /// No response at all (connection refused, timeout).
+    pub no_response: bool,
+    pub detail: String,
+}
+
+impl<E, R> From<SdkError<E, R>> for AwsFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        let code = err.code().map(str::to_string);
+        let message = err.message().map(str::to_string);
+        let (status, no_response) = match &err {
+            SdkError::ServiceError(ctx) => (ctx.raw().status_code(), false),
+            SdkError::ResponseError(ctx) => (ctx.raw().status_code(), false),
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (None, true),
+            _ => (None, false),
+        };
+        AwsFailure { code, message, status, no_response, detail: DisplayErrorContext(&err).to_string() }
+    }
+}
+
+/// Access to an HTTP response's status code.
+pub(crate) trait HasStatus {
+    fn status_code(&self) -> Option<u16>;
+}
+
+impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
+    fn status_code(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+}
+
+impl AwsFailure {
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// Not found, in any service's words.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("NoSuchEntity" | "NoSuchBucket" | "NoSuchKey" | "NotFound" | "ResourceNotFoundException" | "NoSuchBucketPolicy")
+        ) || self.status == Some(404)
+    }
+
+    /// The provider error, classified. `operation` names the API call (e.g. `iam:CreateRole`).
+    pub fn into_error(self, operation: &str) -> ProviderError {
+        let message = match (&self.message, self.no_response) {
+            (Some(m), _) => format!("{operation}: {m}"),
+            (None, _) => format!("{operation}: {}", self.detail),
+        };
+        let code = self.code.clone().or_else(|| self.status.map(|s| format!("HTTP {s}")));
+        let kind = if self.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) || self.status == Some(429) {
+            ErrorKind::Throttling
+        } else if self.no_response || self.status.is_some_and(|s| s >= 500) {
+            ErrorKind::Transient
+        } else if self.is_propagation() {
+            ErrorKind::EventualConsistency
+        } else {
+            ErrorKind::Permanent
+        };
+        let err = ProviderError::with_kind(kind, code, message);
+        if kind == ErrorKind::EventualConsistency { err.waiting_for("waiting for IAM propagation") } else { err }
+    }
+
+    /// IAM has not yet propagated a principal or provider created moments ago.
+    fn is_propagation(&self) -> bool {
+        let msg = self.message.as_deref().unwrap_or("");
+        (self.is_code("MalformedPolicyDocument") && msg.contains("Invalid principal"))
+            || (self.is_code("InvalidParameterValue") && msg.contains("cannot be assumed"))
+            || (self.is_code("AccessDenied") && msg.contains("AssumeRoleWithWebIdentity") && msg.contains("not authorized"))
+    }
+}
+
+/// Shorthand: classify an SDK error for `operation`.
+pub(crate) fn aws_error<E, R>(operation: &str) -> impl FnOnce(SdkError<E, R>) -> ProviderError + '_
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    move |e| AwsFailure::from(e).into_error(operation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: Option<&str>, message: &str, status: Option<u16>) -> AwsFailure {
+        AwsFailure { code: code.map(str::to_string), message: Some(message.into()), status, no_response: false, detail: String::new() }
+    }
+
+    #[test]
+    fn classification_keeps_code_and_message() {
+        let e = failure(Some("Throttling"), "Rate exceeded", Some(400)).into_error("iam:CreateRole");
+        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Throttling, Some("Throttling")));
+        assert_eq!(e.to_string(), "Throttling: iam:CreateRole: Rate exceeded");
+        assert_eq!(failure(None, "boom", Some(503)).into_error("x").kind, ErrorKind::Transient);
+        assert_eq!(failure(Some("InternalFailure"), "boom", Some(500)).into_error("x").kind, ErrorKind::Transient);
+        let p = failure(Some("MalformedPolicyDocument"), "Invalid principal in policy: \"Federated\"", Some(400)).into_error("iam:CreateRole");
+        assert_eq!(p.kind, ErrorKind::EventualConsistency);
+        assert_eq!(p.waiting_for.as_deref(), Some("waiting for IAM propagation"));
+        let denied = failure(Some("AccessDenied"), "not allowed", Some(403)).into_error("s3:GetObject");
+        assert_eq!(denied.kind, ErrorKind::Permanent);
+        assert!(failure(Some("NoSuchEntity"), "gone", Some(404)).is_not_found());
+    }
+}

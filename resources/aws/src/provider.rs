@@ -1,0 +1,362 @@
+//! The AWS provider configuration (one per account) and the configured provider.
+//!
+//! Credentials come from the standard chain (environment, profile, SSO, ...), a named profile,
+//! static keys, or an assumed role chained from another configuration's credentials.
+//! `AWS_ENDPOINT_URL`, `AWS_PROFILE` and `AWS_REGION` work as for the AWS CLI; an endpoint (set or
+//! from the environment) applies to every service and makes S3 use path-style addressing.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_iam::config::Region;
+use serde::{Deserialize, Serialize};
+use strake::provider::*;
+use strake::{Output, Value};
+
+use crate::error::aws_error;
+use crate::resources::registry;
+use crate::validate::{check_account_id, check_arn};
+
+/// An assume-role step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct AssumeRole {
+    role_arn: String,
+    session_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
+}
+
+/// What a provider configuration holds (its state record is this, serialized).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Settings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_access_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assume_role: Option<AssumeRole>,
+    /// Credentials to assume the role with (another configuration); default: the standard chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<Box<Settings>>,
+    /// The account these credentials must land in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+}
+
+/// One AWS account's provider configuration, declared with `stack.provider("name", AwsProvider::new()...)`.
+#[derive(Debug, Clone, Default)]
+pub struct AwsProvider {
+    settings: Settings,
+}
+
+impl AwsProvider {
+    /// Credentials, region and endpoint from the standard AWS environment.
+    pub fn new() -> Self {
+        AwsProvider::default()
+    }
+
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.settings.region = Some(region.into());
+        self
+    }
+
+    /// Sends every service's requests to this endpoint (an emulator, a VPC endpoint); S3 then uses path-style URLs.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.settings.endpoint = Some(url.into());
+        self
+    }
+
+    /// A named profile from `~/.aws/config` (SSO profiles work too).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.settings.profile = Some(profile.into());
+        self
+    }
+
+    /// Static keys. They are stored in state as secrets.
+    pub fn static_credentials(mut self, access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        self.settings.access_key_id = Some(access_key_id.into());
+        self.settings.secret_access_key = Some(secret_access_key.into());
+        self
+    }
+
+    pub fn session_token(mut self, token: impl Into<String>) -> Self {
+        self.settings.session_token = Some(token.into());
+        self
+    }
+
+    /// Assumes this role, with the credentials this configuration had so far (or those of
+    /// [`Self::assume_role_from`]).
+    pub fn assume_role(mut self, role_arn: impl Into<String>) -> Self {
+        self.settings.assume_role =
+            Some(AssumeRole { role_arn: role_arn.into(), session_name: "strake".into(), external_id: None });
+        self
+    }
+
+    /// Assumes `role_arn` using another configuration's credentials (a role chain across accounts).
+    pub fn assume_role_from(mut self, source: &AwsProvider, role_arn: impl Into<String>) -> Self {
+        self.settings.source = Some(Box::new(source.settings.clone()));
+        if self.settings.region.is_none() {
+            self.settings.region = source.settings.region.clone();
+        }
+        if self.settings.endpoint.is_none() {
+            self.settings.endpoint = source.settings.endpoint.clone();
+        }
+        self.assume_role(role_arn)
+    }
+
+    pub fn session_name(mut self, name: impl Into<String>) -> Self {
+        if let Some(a) = &mut self.settings.assume_role {
+            a.session_name = name.into();
+        }
+        self
+    }
+
+    pub fn external_id(mut self, id: impl Into<String>) -> Self {
+        if let Some(a) = &mut self.settings.assume_role {
+            a.external_id = Some(id.into());
+        }
+        self
+    }
+
+    /// The AWS SDK configuration these settings produce (credentials, region, endpoint), for
+    /// tools that call AWS directly next to Strake.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config(&self.settings).await
+    }
+
+    /// Resolves who these credentials are (STS GetCallerIdentity): `(account, arn)`.
+    pub async fn caller_identity(&self) -> Result<(String, String), ProviderError> {
+        let sdk = sdk_config(&self.settings).await;
+        let id = aws_sdk_sts::Client::new(&sdk).get_caller_identity().send().await.map_err(aws_error("sts:GetCallerIdentity"))?;
+        Ok((id.account().unwrap_or_default().to_string(), id.arn().unwrap_or_default().to_string()))
+    }
+
+    /// Fails at plan time unless the credentials land in this account.
+    pub fn expect_account(mut self, account_id: impl Into<String>) -> Self {
+        self.settings.account_id = Some(account_id.into());
+        self
+    }
+}
+
+fn to_value(settings: &Settings) -> Value {
+    let mut v = Value::serialize_from(settings).unwrap_or_default();
+    for key in ["secret_access_key", "session_token"] {
+        if let Some(s) = v.get(key).cloned() {
+            v.set_path(key, Some(Value::Secret(Box::new(s))));
+        }
+    }
+    if let Some(source) = &settings.source {
+        v.set_path("source", Some(to_value(source)));
+    }
+    v
+}
+
+impl ProviderConfig for AwsProvider {
+    fn config(&self) -> Output<Value> {
+        Output::new(to_value(&self.settings))
+    }
+
+    fn factory(&self) -> Arc<dyn ProviderFactory> {
+        Arc::new(AwsFactory)
+    }
+}
+
+/// Builds configured AWS providers.
+pub struct AwsFactory;
+
+fn check_settings(s: &Settings, at: &str, failures: &mut Vec<CheckFailure>) {
+    if let Some(a) = &s.assume_role
+        && let Err(e) = check_arn(&a.role_arn)
+    {
+        failures.push(CheckFailure::new(format!("{at}assume_role.role_arn"), format!("`{}` {e}", a.role_arn)));
+    }
+    if let Some(id) = &s.account_id
+        && let Err(e) = check_account_id(id)
+    {
+        failures.push(CheckFailure::new(format!("{at}account_id"), e));
+    }
+    if s.access_key_id.is_some() != s.secret_access_key.is_some() {
+        failures.push(CheckFailure::new(format!("{at}access_key_id"), "static credentials need both the key id and the secret key"));
+    }
+    if let Some(src) = &s.source {
+        check_settings(src, &format!("{at}source."), failures);
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for AwsFactory {
+    fn package(&self) -> &str {
+        "aws"
+    }
+
+    fn check_config(&self, config: &Value) -> Vec<CheckFailure> {
+        let mut failures = Vec::new();
+        match config.deserialize_into::<Settings>() {
+            Ok(s) => check_settings(&s, "", &mut failures),
+            Err(e) => failures.push(CheckFailure::new("", format!("is not an AWS provider configuration: {e}"))),
+        }
+        failures
+    }
+
+    async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError> {
+        let settings: Settings = config.deserialize_into().map_err(ProviderError::permanent)?;
+        let sdk = sdk_config(&settings).await;
+        let clients = Clients::new(&sdk);
+        let identity = clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(aws_error("sts:GetCallerIdentity"))?;
+        let account = identity.account().unwrap_or_default().to_string();
+        if let Some(expected) = &settings.account_id
+            && expected != &account
+        {
+            return Err(ProviderError::permanent(format!(
+                "the credentials resolve to account {account} ({}), but this provider expects account {expected}; \
+                 check its profile, role or environment",
+                identity.arn().unwrap_or_default()
+            )));
+        }
+        let caller = CallerIdentity {
+            account,
+            arn: identity.arn().unwrap_or_default().to_string(),
+            user_id: identity.user_id().unwrap_or_default().to_string(),
+        };
+        Ok(Arc::new(Aws { clients, caller, region: sdk.region().map(|r| r.to_string()).unwrap_or_default() }))
+    }
+}
+
+/// Builds the SDK configuration, following assume-role chains.
+fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output = SdkConfig> + Send + '_>> {
+    Box::pin(async move {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // The engine retries (and shows it); the SDK must not retry underneath.
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(region) = &s.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &s.endpoint {
+            loader = loader.endpoint_url(endpoint.clone());
+        }
+        if let Some(profile) = &s.profile {
+            loader = loader.profile_name(profile.clone());
+        }
+        if let (Some(ak), Some(sk)) = (&s.access_key_id, &s.secret_access_key) {
+            loader = loader.credentials_provider(Credentials::new(ak, sk, s.session_token.clone(), None, "strake-static"));
+        }
+        let base = match &s.source {
+            Some(source) => {
+                let source_config = sdk_config(source).await;
+                let mut b = loader.load().await.into_builder();
+                if let Some(creds) = source_config.credentials_provider() {
+                    b.set_credentials_provider(Some(creds));
+                }
+                b.build()
+            }
+            None => loader.load().await,
+        };
+        let Some(role) = &s.assume_role else { return base };
+        let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone()).session_name(role.session_name.clone());
+        if let Some(id) = &role.external_id {
+            builder = builder.external_id(id.clone());
+        }
+        let provider = builder.configure(&base).build().await;
+        base.into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .build()
+    })
+}
+
+/// Service clients of one configured account.
+pub(crate) struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Clients {
+    fn new(sdk: &SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+        Clients {
+            iam: aws_sdk_iam::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            eks: aws_sdk_eks::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
+        }
+    }
+}
+
+/// Who the credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+/// A configured AWS provider: one account's clients and identity.
+pub(crate) struct Aws {
+    pub clients: Clients,
+    pub caller: CallerIdentity,
+    pub region: String,
+}
+
+#[async_trait]
+impl Provider for Aws {
+    fn check(&self, req: CheckRequest) -> CheckResponse {
+        match registry(&req.type_token) {
+            Some(r) => r.check(self, req),
+            None => unknown_type(&req.type_token, req.inputs),
+        }
+    }
+
+    fn diff(&self, req: DiffRequest) -> DiffResponse {
+        match registry(&req.type_token) {
+            Some(r) => r.diff(req),
+            None => DiffResponse::default(),
+        }
+    }
+
+    fn preview(&self, req: PreviewRequest) -> Value {
+        match registry(&req.type_token) {
+            Some(r) => r.preview(self, req),
+            None => Value::Unknown,
+        }
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        resource(&req.type_token)?.create(self, req).await
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        resource(&req.type_token)?.read(self, req).await
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        resource(&req.type_token)?.update(self, req).await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
+        resource(&req.type_token)?.delete(self, req).await
+    }
+}
+
+fn resource(type_token: &str) -> Result<&'static dyn crate::resources::AwsResource, ProviderError> {
+    registry(type_token).ok_or_else(|| ProviderError::permanent(format!("the aws package has no type `{type_token}`")))
+}
+
+fn unknown_type(type_token: &str, inputs: Value) -> CheckResponse {
+    CheckResponse { inputs, failures: vec![CheckFailure::new("", format!("the aws package has no type `{type_token}`"))] }
+}
