@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs and starts what the tests need first.
-# Used by developers (see README) and by CI (.ci/run).
+# Runs every test of the workspace, after installing and starting what the tests need:
+#   - moto (the AWS emulator) from PyPI, when missing; each AWS test starts its own server;
+#   - a real kube-apiserver (etcd + kube-apiserver + kube-controller-manager), built once per
+#     machine from Debian's kubernetes source package into ~/.cache/strake/kube (tests/kube/build.sh),
+#     started on loopback for the run and stopped at the end.
+# Used by developers (see README) and by CI (.ci/run). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Rust toolchain: the workspace pins rust-version; cargo must be on PATH.
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust 1.95 (rustup) first" >&2; exit 1; }
 
+echo "==> moto (AWS emulator)"
+python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]==5.2.1'
+
+echo "==> kube-apiserver (built once per machine, then cached)"
+bash tests/kube/build.sh
+KUBE_STATE="$(mktemp -d -t strake-kube-XXXXXX)"
+trap 'bash tests/kube/stop.sh "$KUBE_STATE" >/dev/null 2>&1 || true; rm -rf "$KUBE_STATE"' EXIT
+bash tests/kube/start.sh "$KUBE_STATE" "https://oidc.eks.us-east-1.amazonaws.com/id/STRAKETEST00000000000000000000000" | tail -1
+export STRAKE_TEST_KUBE_DIR="$KUBE_STATE"
+
+echo "==> cargo test"
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked "$@"

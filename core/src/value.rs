@@ -93,17 +93,42 @@ impl Value {
         Some(current)
     }
 
-    /// Sets a dotted path, creating maps on the way; `None` removes the key.
+    /// Sets a dotted path, creating maps on the way; `None` removes the key. A numeric part
+    /// indexes an existing list element.
     pub fn set_path(&mut self, path: &str, value: Option<Value>) {
         let parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
         let Some((last, parents)) = parts.split_last() else { return };
         let mut current = self;
         for part in parents {
-            if !matches!(current, Value::Map(_)) {
-                *current = Value::map();
+            let index = match &*current {
+                Value::List(items) => part.parse::<usize>().ok().filter(|i| *i < items.len()),
+                _ => None,
+            };
+            current = match index {
+                Some(i) => {
+                    let Value::List(items) = current else { return };
+                    &mut items[i]
+                }
+                None => {
+                    if !matches!(current, Value::Map(_)) {
+                        *current = Value::map();
+                    }
+                    let Value::Map(map) = current else { return };
+                    map.entry((*part).to_string()).or_insert_with(Value::map)
+                }
+            };
+        }
+        if let Value::List(items) = current
+            && let Ok(i) = last.parse::<usize>()
+            && i < items.len()
+        {
+            match value {
+                Some(v) => items[i] = v,
+                None => {
+                    items.remove(i);
+                }
             }
-            let Value::Map(map) = current else { return };
-            current = map.entry((*part).to_string()).or_insert_with(Value::map);
+            return;
         }
         if !matches!(current, Value::Map(_)) {
             *current = Value::map();
@@ -296,6 +321,8 @@ mod tests {
         assert_eq!(v.get_path("a.b.1"), Some(&crate::value!(20)));
         v.set_path("a.c.d", Some("x".into()));
         assert_eq!(v.get_path("a.c.d").and_then(Value::as_str), Some("x"));
+        v.set_path("a.b.1", Some("y".into()));
+        assert_eq!(v.get_path("a.b"), Some(&crate::value!([10, "y"])), "numeric parts index lists");
         v.set_path("a.b", None);
         assert_eq!(v.get_path("a.b"), None);
     }

@@ -63,6 +63,7 @@ class Measured:
     rss_mib: float
     code: int
     stdout: str
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def measure(argv: list[str], cwd: Path, env: dict[str, str] | None, log_path: Path, self_rss: bool = False) -> Measured:
@@ -94,7 +95,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str] | None, log_path: Pa
             rss_kib = float(rss_file.read_text().strip())
         except (OSError, ValueError):
             pass  # the program did not report (e.g. it crashed): keep ru_maxrss
-    return Measured(elapsed, rss_kib / 1024.0, proc.returncode, text)
+    return Measured(elapsed, rss_kib / 1024.0, proc.returncode, text, usage.ru_utime + usage.ru_stime)
 
 
 def rss_floor(workdir: Path) -> float:
@@ -287,10 +288,16 @@ class TerraformRunner(Runner):
 class Cell:
     seconds: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def add(self, m: Measured) -> None:
         self.seconds.append(m.seconds)
         self.rss.append(m.rss_mib)
+        self.cpu.append(m.cpu)
+
+    @property
+    def c(self) -> float:
+        return statistics.median(self.cpu)
 
     @property
     def t(self) -> float:
@@ -309,7 +316,7 @@ def run_cycles(runner: Runner, shape: str, n: int, runs: int, results: dict, ops
         parts = []
         for op, m in got.items():
             results.setdefault((runner.tool, shape, n, op), Cell()).add(m)
-            parts.append(f"{op} {m.seconds:.3f}s/{m.rss_mib:.0f}MiB")
+            parts.append(f"{op} {m.seconds:.3f}s/{m.cpu:.3f}cpu/{m.rss_mib:.0f}MiB")
         log(f"  [{runner.tool} {shape} N={n} run {r + 1}/{runs}, {time.perf_counter() - started:.0f}s] " + ", ".join(parts))
 
 
@@ -319,7 +326,7 @@ def fmt_ratio(x: float | None) -> str:
 
 def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, tf_runs: int) -> None:
     header = [
-        "scenario", "N", "operation", "strake s", "strake MiB", "us/res",
+        "scenario", "N", "operation", "strake s", "cpu s", "strake MiB", "us/res",
         "tf s", "tf MiB", "tf/strake time", "target", "strake/tf RSS", "target",
     ]
     rows = []
@@ -332,7 +339,7 @@ def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, t
                 if s is None:
                     continue
                 tf = results.get(("terraform", shape, n, op))
-                row = [label, f"{n:,}", op, f"{s.t:.3f}", f"{s.m:.1f}", f"{s.t / n * 1e6:.0f}"]
+                row = [label, f"{n:,}", op, f"{s.t:.3f}", f"{s.c:.3f}", f"{s.m:.1f}", f"{s.t / n * 1e6:.0f}"]
                 if tf is None:
                     row += ["-", "-", "-", "-", "-", "-"]
                 else:
@@ -346,7 +353,7 @@ def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, t
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = "  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
     print(f"\nStrake vs Terraform (median of {runs} Strake run(s), {tf_runs} Terraform run(s); parallelism {PARALLELISM}; "
-          f"~{PAYLOAD}-byte input per resource; plan with refresh on)")
+          f"~{PAYLOAD}-byte input per resource; plan with refresh on; 'cpu s' = Strake's user+system CPU time)")
     print(line)
     print("-" * len(line))
     for r in rows:
@@ -483,6 +490,7 @@ def main() -> int:
                                     env=dict(os.environ, CHECKPOINT_DISABLE="1")).stdout.splitlines()[0]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     floor = rss_floor(workdir)
+    load_before = os.getloadavg()
     results: dict = {}
     skipped: list[str] = []
     started = time.perf_counter()
@@ -509,6 +517,11 @@ def main() -> int:
 
     print(f"\nMachine: {platform.platform()}, {os.cpu_count()} CPUs; strake commit {commit}; "
           f"{tf_version or 'Terraform not measured'}; total benchmark time {time.perf_counter() - started:.0f}s")
+    load_after = os.getloadavg()
+    print(f"Load average (1, 5, 15 min) at start {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"at end {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    if max(load_before[1], load_after[1]) > 0.5 * (os.cpu_count() or 1):
+        print("WARNING: other work was running on this machine; wall times are inflated (CPU times less so)")
     print(f"Peak RSS: Strake's is its own VmHWM; Terraform's is wait4 ru_maxrss, which cannot go below "
           f"{floor:.1f} MiB here (this Python's high-water mark, folded in at exec)")
     print_table(results, shapes, sizes, runs, tf_runs)
@@ -519,7 +532,7 @@ def main() -> int:
         print_latency(latency_rows, args.latency_ms, runs)
     if args.json:
         args.json.write_text(json.dumps(
-            [{"tool": k[0], "shape": k[1], "n": k[2], "operation": k[3], "seconds": v.seconds, "rss_mib": v.rss}
+            [{"tool": k[0], "shape": k[1], "n": k[2], "operation": k[3], "seconds": v.seconds, "cpu_seconds": v.cpu, "rss_mib": v.rss}
              for k, v in results.items()]
             + [{"tool": "strake", "latency_check": True, "shape": r[0], "n": r[1], "depth": r[2], "operation": r[3],
                 "bound_s": r[4], "seconds": r[5], "ratio": r[6]} for r in (latency_rows or [])],

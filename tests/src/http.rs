@@ -18,10 +18,19 @@ impl Response {
 
 /// Sends one request to `addr` (`host:port`) and reads the whole response (`Connection: close`).
 pub fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Response> {
+    send(addr, method, path, "", body)
+}
+
+/// A body-less request with one extra header.
+pub fn request_with_header(addr: &str, method: &str, path: &str, header: (&str, &str)) -> std::io::Result<Response> {
+    send(addr, method, path, &format!("{}: {}\r\n", header.0, header.1), b"")
+}
+
+fn send(addr: &str, method: &str, path: &str, extra_headers: &str, body: &[u8]) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;

@@ -5,3 +5,5 @@ pub mod harness;
 pub mod http;
 pub mod moto;
 pub mod aws;
+pub mod fault_proxy;
+pub mod kube;

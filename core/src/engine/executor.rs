@@ -251,7 +251,14 @@ impl Exec<'_> {
             Ok(Err(e)) => return self.fail(StepError::other(&decl.urn, "configure", e.0)),
             Err(_) => return false,
         };
-        match self.req.providers.configure(&decl.urn, &decl.factory, config).await {
+        let observer = self.req.observer;
+        let configured = with_retries(
+            &self.req.options.retry,
+            || self.req.providers.configure(&decl.urn, &decl.factory, config.clone()),
+            |notice| observer.on_event(&super::retry::retry_event(&decl.urn, "configure", &notice)),
+        )
+        .await;
+        match configured {
             Ok(_) => true,
             Err(e) => self.fail(StepError::from_provider(&decl.urn, "configure", &e)),
         }
@@ -370,19 +377,20 @@ impl Exec<'_> {
         Fut: std::future::Future<Output = Result<T, ProviderError>>,
     {
         let observer = self.req.observer;
+        // A transient failure (5xx, lost connection) may have happened after the service acted.
+        let ambiguous = std::sync::atomic::AtomicBool::new(false);
         let retried = with_retries(&self.req.options.retry, f, |notice| {
-            let reason = notice.error.waiting_for.clone().unwrap_or_else(|| notice.error.to_string());
-            observer.on_event(&Event::StepRetrying {
-                urn: urn.clone(),
-                operation: operation.to_string(),
-                attempt: notice.attempt,
-                delay_ms: notice.delay.as_millis() as u64,
-                reason,
-            });
+            if notice.error.kind == crate::provider::ErrorKind::Transient {
+                ambiguous.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            observer.on_event(&super::retry::retry_event(urn, operation, &notice));
         });
         let limit = timeout.unwrap_or(self.req.options.default_timeout);
         match tokio::time::timeout(limit, retried).await {
             Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if ambiguous.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(CallError::Ambiguous(StepError::from_provider(urn, operation, &e)))
+            }
             Ok(Err(e)) => Err(CallError::Failed(StepError::from_provider(urn, operation, &e))),
             Err(_) => Err(CallError::TimedOut(StepError::other(
                 urn,
@@ -419,6 +427,14 @@ impl Exec<'_> {
                 self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
                 return Err(e);
             }
+            Err(CallError::Ambiguous(e)) => match self.find_created(provider.as_ref(), urn, &inputs).await {
+                // An earlier attempt created it and only its answer was lost: adopt it.
+                Some(found) => found,
+                None => {
+                    self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
+                    return Err(e);
+                }
+            },
             Err(CallError::TimedOut(e)) => return Err(e),
         };
         let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
@@ -426,6 +442,26 @@ impl Exec<'_> {
         self.write_result(n, writes).await?;
         self.set_env(urn, env_value(Some(&resp.id), &resp.outputs));
         Ok(())
+    }
+
+    /// Looks for the object a create may have made before its answer was lost.
+    async fn find_created(&self, provider: &dyn Provider, urn: &Urn, inputs: &Value) -> Option<CreateResponse> {
+        let request = ReadRequest {
+            urn: urn.clone(),
+            type_token: urn.type_token().to_string(),
+            id: None,
+            inputs: inputs.clone(),
+            outputs: Value::Null,
+        };
+        match with_retries(&self.req.options.retry, || provider.read(request.clone()), |_| {}).await {
+            Ok(ReadResponse::Found { id, outputs, .. }) => {
+                self.req.observer.on_event(&Event::Note {
+                    message: format!("{urn}: the create succeeded although its answer was lost; adopted object `{id}`"),
+                });
+                Some(CreateResponse { id, outputs })
+            }
+            _ => None,
+        }
     }
 
     fn set_env(&self, urn: &Urn, value: Value) {
@@ -481,7 +517,8 @@ impl Exec<'_> {
                 self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
                 return Err(e);
             }
-            Err(CallError::TimedOut(e)) => return Err(e),
+            // The outcome is unknown: the pending record stays, and the next run reads it back.
+            Err(CallError::Ambiguous(e) | CallError::TimedOut(e)) => return Err(e),
         };
         let writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
         self.write_result(n, writes).await?;
@@ -566,7 +603,7 @@ impl Exec<'_> {
                 self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
                 Err(e)
             }
-            Err(CallError::TimedOut(e)) => Err(e),
+            Err(CallError::Ambiguous(e) | CallError::TimedOut(e)) => Err(e),
         }
     }
 
@@ -639,6 +676,9 @@ impl Exec<'_> {
 enum CallError {
     /// The provider answered with an error: nothing changed.
     Failed(StepError),
+    /// It failed for good, but an earlier attempt failed in a way that may have acted (5xx, lost
+    /// connection): the object may exist.
+    Ambiguous(StepError),
     /// No answer in time: the outcome is unknown.
     TimedOut(StepError),
 }
@@ -646,7 +686,7 @@ enum CallError {
 impl CallError {
     fn into_step(self) -> StepError {
         match self {
-            CallError::Failed(e) | CallError::TimedOut(e) => e,
+            CallError::Failed(e) | CallError::Ambiguous(e) | CallError::TimedOut(e) => e,
         }
     }
 }

@@ -215,6 +215,7 @@ impl Session<'_> {
             refresh: options.refresh,
             parallelism: engine_options.parallelism,
             retry: engine_options.retry,
+            observer: self.engine.observer.as_ref(),
         };
         let planned = planner::plan(&req).await?;
         planner::announce(&planned.plan, self.engine.observer.as_ref());
@@ -334,7 +335,7 @@ impl Session<'_> {
 
     /// Adopts an existing cloud object as the declared resource `urn` by reading it by `id`.
     pub async fn import(&mut self, urn: &Urn, id: &str) -> Result<(), Error> {
-        pending::import(self.program, &self.snapshot, &self.providers, self.engine.store.as_ref(), urn, id).await?;
+        pending::import(self.program, &self.snapshot, &self.providers, &self.engine.options, self.engine.store.as_ref(), urn, id).await?;
         self.reload()
     }
 

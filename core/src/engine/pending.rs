@@ -14,11 +14,17 @@ use crate::provider::*;
 use crate::{Urn, Value};
 
 /// Configures the program's providers from what state knows (no data sources are read).
-async fn configure_from_state(program: &Program, snapshot: &Snapshot, providers: &ProviderCache) -> HashMap<Urn, Value> {
+async fn configure_from_state(
+    program: &Program,
+    snapshot: &Snapshot,
+    providers: &ProviderCache,
+    options: &EngineOptions,
+) -> HashMap<Urn, Value> {
     let env = state_env(snapshot);
     for p in &program.providers {
         if let Ok(config) = p.config.resolve_value(&env) {
-            let _ = providers.configure(&p.urn, &p.factory, config).await;
+            let configure = || providers.configure(&p.urn, &p.factory, config.clone());
+            let _ = super::retry::with_retries(&options.retry, configure, |_| {}).await;
         }
     }
     let _ = providers.configure_recorded(program, snapshot).await;
@@ -42,9 +48,9 @@ pub(crate) async fn resolve(
     snapshot: &Snapshot,
     providers: &ProviderCache,
     store: &dyn StateStore,
-    _options: &EngineOptions,
+    options: &EngineOptions,
 ) -> Result<Vec<String>, Error> {
-    configure_from_state(program, snapshot, providers).await;
+    configure_from_state(program, snapshot, providers, options).await;
     let mut notes = Vec::new();
     for op in &snapshot.pending {
         let Some(provider) = provider_for(providers, op.provider.as_deref()) else {
@@ -55,7 +61,7 @@ pub(crate) async fn resolve(
             ));
             continue;
         };
-        let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref()).await?;
+        let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), options).await?;
         store.write(&snapshot.meta.stack, writes)?;
         notes.push(note);
     }
@@ -75,6 +81,7 @@ async fn resolve_one(
     program: &Program,
     snapshot: &Snapshot,
     provider: &dyn Provider,
+    options: &EngineOptions,
 ) -> Result<(Vec<Write>, String), Error> {
     let urn = Urn::parse(&op.urn).map_err(Error::Usage)?;
     let recorded = snapshot.resources.iter().find(|r| r.urn == op.urn);
@@ -83,14 +90,14 @@ async fn resolve_one(
     let declared = program.declaration(&urn).filter(|d| d.kind == DeclKind::Resource);
     let inputs = Value::from_json(op.inputs.clone());
     let outputs = Value::from_json(op.outputs.clone());
-    let read = provider
-        .read(ReadRequest {
-            urn: urn.clone(),
-            type_token: op.type_token.clone(),
-            id: op.resource_id.clone(),
-            inputs: inputs.clone(),
-            outputs: outputs.clone(),
-        })
+    let request = ReadRequest {
+        urn: urn.clone(),
+        type_token: op.type_token.clone(),
+        id: op.resource_id.clone(),
+        inputs: inputs.clone(),
+        outputs: outputs.clone(),
+    };
+    let read = super::retry::with_retries(&options.retry, || provider.read(request.clone()), |_| {})
         .await
         .map_err(|e| Error::StepsFailed(vec![StepError::from_provider(&urn, "read (resolving an interrupted operation)", &e)]))?;
     let clear = Write::ClearPending { id: op.id.clone() };
@@ -163,6 +170,7 @@ pub(crate) async fn import(
     program: &Program,
     snapshot: &Snapshot,
     providers: &ProviderCache,
+    options: &EngineOptions,
     store: &dyn StateStore,
     urn: &Urn,
     id: &str,
@@ -176,7 +184,7 @@ pub(crate) async fn import(
     }
     let graph = crate::graph::Graph::build(program, Some(snapshot)).map_err(Error::Diagnostics)?;
     let node = &graph.nodes[graph.node_index(urn).unwrap_or_default()];
-    let env = configure_from_state(program, snapshot, providers).await;
+    let env = configure_from_state(program, snapshot, providers, options).await;
     let provider = provider_for(providers, node.provider.as_ref().map(Urn::as_str))
         .ok_or_else(|| Error::Usage(format!("the provider of `{urn}` cannot be configured before apply; apply its dependencies first")))?;
     let inputs = decl.resolve_inputs(&env).map_err(|e| Error::Usage(e.0))?;

@@ -59,6 +59,8 @@ pub(crate) struct PlanRequest<'a> {
     pub parallelism: usize,
     /// Reads are retried like apply's calls (throttling, transient errors).
     pub retry: super::RetryPolicy,
+    /// Sees retries made while planning.
+    pub observer: &'a dyn crate::events::Observer,
 }
 
 struct Walker<'a> {
@@ -233,6 +235,10 @@ fn drift_notes(refreshed: &HashMap<Urn, Refreshed>) -> Vec<String> {
 }
 
 impl Walker<'_> {
+    fn retried(&self, urn: &Urn, operation: &str, notice: &super::retry::RetryNotice<'_>) {
+        self.req.observer.on_event(&super::retry::retry_event(urn, operation, notice));
+    }
+
     fn diag(&self, d: Diagnostic) {
         if let Ok(mut diags) = self.diags.lock() {
             diags.push(d);
@@ -302,7 +308,13 @@ impl Walker<'_> {
                 return false;
             }
         }
-        match self.req.providers.configure(&decl.urn, &decl.factory, config).await {
+        let configured = with_retries(
+            &self.req.retry,
+            || self.req.providers.configure(&decl.urn, &decl.factory, config.clone()),
+            |n| self.retried(&decl.urn, "configure", &n),
+        )
+        .await;
+        match configured {
             Ok(_) => true,
             Err(e) => self.fail(StepError::from_provider(&decl.urn, "configure", &e)),
         }
@@ -332,7 +344,7 @@ impl Walker<'_> {
             return true;
         }
         let request = ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null };
-        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |_| {}).await;
+        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |n| self.retried(&decl.urn, "read", &n)).await;
         match read {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
                 self.set_env(&decl.urn, env_value(Some(&id), &outputs));
@@ -360,7 +372,7 @@ impl Walker<'_> {
             inputs: prior.inputs.clone(),
             outputs: prior.outputs.clone(),
         };
-        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |_| {})
+        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |n| self.retried(urn, "read", &n))
             .await
             .map_err(|e| StepError::from_provider(urn, "read", &e))?;
         let (result, refreshed) = match read {

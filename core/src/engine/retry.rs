@@ -57,6 +57,17 @@ pub struct RetryNotice<'a> {
     pub error: &'a ProviderError,
 }
 
+/// The event announcing a retry of `operation` on `urn`.
+pub(crate) fn retry_event(urn: &crate::Urn, operation: &str, notice: &RetryNotice<'_>) -> crate::events::Event {
+    crate::events::Event::StepRetrying {
+        urn: urn.clone(),
+        operation: operation.to_string(),
+        attempt: notice.attempt,
+        delay_ms: notice.delay.as_millis() as u64,
+        reason: notice.error.waiting_for.clone().unwrap_or_else(|| notice.error.to_string()),
+    }
+}
+
 /// Runs `call` until it succeeds, fails permanently, or the policy gives up.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,

@@ -2,7 +2,6 @@
 //! engine's retries (throttling and 5xx retried, IAM propagation waited for, the rest final).
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use strake::provider::{ErrorKind, ProviderError};
 
 const THROTTLING: &[&str] = &[
@@ -42,8 +41,31 @@ where
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (None, true),
             _ => (None, false),
         };
-        AwsFailure { code, message, status, no_response, detail: DisplayErrorContext(&err).to_string() }
+        let detail = match &err {
+            // "service error" / "response error" say nothing; their sources say what went wrong.
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+                std::error::Error::source(&err).map(source_chain).unwrap_or_else(|| err.to_string())
+            }
+            _ => source_chain(&err),
+        };
+        AwsFailure { code, message, status, no_response, detail }
     }
+}
+
+/// An error's message and its sources', joined with `: ` (without the debug dump that the SDK's
+/// `DisplayErrorContext` appends, which can hold a whole raw HTTP response).
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
 }
 
 /// Access to an HTTP response's status code.
@@ -72,8 +94,11 @@ impl AwsFailure {
 
     /// The provider error, classified. `operation` names the API call (e.g. `iam:CreateRole`).
     pub fn into_error(self, operation: &str) -> ProviderError {
-        let message = match (&self.message, self.no_response) {
+        let message = match (&self.message, self.status) {
             (Some(m), _) => format!("{operation}: {m}"),
+            (None, Some(status)) if self.code.is_none() => {
+                format!("{operation}: the service answered HTTP {status} without an AWS error code or message ({})", self.detail)
+            }
             (None, _) => format!("{operation}: {}", self.detail),
         };
         let code = self.code.clone().or_else(|| self.status.map(|s| format!("HTTP {s}")));
@@ -129,5 +154,26 @@ mod tests {
         let denied = failure(Some("AccessDenied"), "not allowed", Some(403)).into_error("s3:GetObject");
         assert_eq!(denied.kind, ErrorKind::Permanent);
         assert!(failure(Some("NoSuchEntity"), "gone", Some(404)).is_not_found());
+    }
+
+    #[test]
+    fn answers_without_an_aws_error_still_say_what_happened() {
+        let bare = AwsFailure { code: None, message: None, status: Some(503), no_response: false, detail: "error parsing XML: no root element".into() };
+        let e = bare.into_error("iam:CreateRole");
+        assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Transient, Some("HTTP 503")));
+        assert_eq!(
+            e.message,
+            "iam:CreateRole: the service answered HTTP 503 without an AWS error code or message (error parsing XML: no root element)"
+        );
+        let dropped = AwsFailure {
+            code: None,
+            message: None,
+            status: None,
+            no_response: true,
+            detail: "dispatch failure: connection closed before message completed".into(),
+        };
+        let e = dropped.into_error("iam:CreateRole");
+        assert_eq!((e.kind, e.code), (ErrorKind::Transient, None));
+        assert_eq!(e.message, "iam:CreateRole: dispatch failure: connection closed before message completed");
     }
 }

@@ -128,6 +128,11 @@ impl AwsProvider {
         self
     }
 
+    /// A configuration from its recorded value (as [`ProviderConfig::config`] produces it).
+    pub fn from_config_value(config: &Value) -> Result<AwsProvider, String> {
+        config.deserialize_into::<Settings>().map(|settings| AwsProvider { settings })
+    }
+
     /// The AWS SDK configuration these settings produce (credentials, region, endpoint), for
     /// tools that call AWS directly next to Strake.
     pub async fn sdk_config(&self) -> SdkConfig {

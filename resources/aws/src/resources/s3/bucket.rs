@@ -1,0 +1,349 @@
+//! `aws:s3:Bucket`: an S3 general-purpose bucket with its region and tags.
+//!
+//! Bucket names are global across all AWS accounts, so the name is required (a generated one
+//! would hide that it can be taken). Creating checks who has the name first: a bucket of ours
+//! that Strake does not record (another stack, made by hand) is never silently adopted, and
+//! another account's bucket is reported as such.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging};
+use strake::provider::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+
+use super::shared::{Owner, US_EAST_1, check_region, owner, regional};
+use crate::error::{AwsFailure, aws_error};
+use crate::provider::Aws;
+use crate::resources::*;
+use crate::validate::check_bucket_name;
+
+pub const TYPE: &str = "aws:s3:Bucket";
+
+/// S3 allows at most this many tags on a bucket.
+const MAX_TAGS: usize = 50;
+
+/// An S3 bucket. The name is required (names are global); the region defaults to the provider's.
+#[derive(Clone)]
+pub struct Bucket(Resource);
+
+impl Bucket {
+    #[track_caller]
+    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket_name: impl Into<Output<String>>) -> Bucket {
+        let r = stack.resource(TYPE, name);
+        r.set_input("bucket", bucket_name.into());
+        Bucket(r.provider(provider))
+    }
+
+    /// The region to create the bucket in (default: the provider's region at creation; a later
+    /// change of the provider's region leaves existing buckets where they are). Changing it
+    /// replaces the bucket.
+    pub fn region(self, region: &str) -> Self {
+        self.0.set_input("region", region);
+        self
+    }
+
+    pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.0.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
+        self
+    }
+
+    /// Delete every object (and object version) when the bucket is deleted. Off by default: then
+    /// deleting a bucket that still has objects fails and nothing is lost. Takes effect once
+    /// applied, so set it (and apply) before destroying.
+    pub fn force_destroy(self, force: bool) -> Self {
+        self.0.set_input("force_destroy", Value::from(force));
+        self
+    }
+
+    /// `arn:aws:s3:::<name>`, known at plan time when the name is.
+    pub fn arn(&self) -> Output<String> {
+        self.0.output_string("arn")
+    }
+
+    /// The bucket's name (its id).
+    pub fn name(&self) -> Output<String> {
+        self.0.output_string("name")
+    }
+
+    pub fn bucket_region(&self) -> Output<String> {
+        self.0.output_string("region")
+    }
+
+    /// `<name>.s3.amazonaws.com`.
+    pub fn bucket_domain_name(&self) -> Output<String> {
+        self.0.output_string("bucket_domain_name")
+    }
+}
+
+impl ResourceHandle for Bucket {
+    fn resource(&self) -> &Resource {
+        &self.0
+    }
+}
+
+pub(crate) struct BucketType;
+
+fn outputs(name: &str, region: &str) -> Value {
+    Value::from_pairs([
+        ("arn", Value::from(format!("arn:aws:s3:::{name}"))),
+        ("name", Value::from(name)),
+        ("region", Value::from(region)),
+        ("bucket_domain_name", Value::from(format!("{name}.s3.amazonaws.com"))),
+    ])
+}
+
+fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, ProviderError> {
+    let set = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProviderError::permanent(e.to_string()))?;
+    Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| ProviderError::permanent(e.to_string()))
+}
+
+fn force_destroy(inputs: &Value) -> bool {
+    matches!(inputs.get("force_destroy").map(Value::reveal), Some(Value::Bool(true)))
+}
+
+fn taken_elsewhere(name: &str) -> String {
+    format!(
+        "the bucket name `{name}` is taken by another AWS account (bucket names are global across all accounts), \
+         or these credentials may not access it; choose another name"
+    )
+}
+
+fn ours_already(name: &str, account: &str) -> String {
+    format!(
+        "a bucket named `{name}` already exists in account {account} but is not this resource's (another stack, or made \
+         outside Strake); choose another name, or adopt it with `import` (id `{name}`)"
+    )
+}
+
+/// The bucket's current tags (none: S3 answers NoSuchTagSet).
+async fn current_tags(client: &aws_sdk_s3::Client, name: &str) -> Result<Vec<(String, String)>, AwsFailure> {
+    match client.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+        Err(e) => {
+            let f = AwsFailure::from(e);
+            if f.is_code("NoSuchTagSet") { Ok(Vec::new()) } else { Err(f) }
+        }
+    }
+}
+
+/// Deletes every object version and delete marker, then any plain objects left.
+async fn empty_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<usize, ProviderError> {
+    let mut deleted = 0;
+    loop {
+        let out = client.list_object_versions().bucket(name).send().await.map_err(aws_error("s3:ListObjectVersions"))?;
+        let mut ids: Vec<ObjectIdentifier> = Vec::new();
+        for v in out.versions() {
+            ids.extend(v.key().and_then(|k| ObjectIdentifier::builder().key(k).set_version_id(v.version_id().map(str::to_string)).build().ok()));
+        }
+        for m in out.delete_markers() {
+            ids.extend(m.key().and_then(|k| ObjectIdentifier::builder().key(k).set_version_id(m.version_id().map(str::to_string)).build().ok()));
+        }
+        if ids.is_empty() {
+            break;
+        }
+        deleted += delete_objects(client, name, ids).await?;
+    }
+    loop {
+        let out = client.list_objects_v2().bucket(name).send().await.map_err(aws_error("s3:ListObjectsV2"))?;
+        let ids: Vec<ObjectIdentifier> = out.contents().iter().filter_map(|o| o.key()).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
+        if ids.is_empty() {
+            break;
+        }
+        deleted += delete_objects(client, name, ids).await?;
+    }
+    Ok(deleted)
+}
+
+/// DeleteObjects in batches of 1,000 (the API's limit); any per-object error fails the delete.
+async fn delete_objects(client: &aws_sdk_s3::Client, name: &str, ids: Vec<ObjectIdentifier>) -> Result<usize, ProviderError> {
+    let mut count = 0;
+    for chunk in ids.chunks(1000) {
+        let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let out = client.delete_objects().bucket(name).delete(delete).send().await.map_err(aws_error("s3:DeleteObjects"))?;
+        if let Some(e) = out.errors().first() {
+            return Err(ProviderError::permanent(format!(
+                "s3:DeleteObjects: emptying bucket `{name}` failed on `{}`: {} {}",
+                e.key().unwrap_or_default(),
+                e.code().unwrap_or_default(),
+                e.message().unwrap_or_default()
+            )));
+        }
+        count += chunk.len();
+    }
+    Ok(count)
+}
+
+#[async_trait]
+impl AwsResource for BucketType {
+    fn check(&self, aws: &Aws, req: CheckRequest) -> CheckResponse {
+        let mut inputs = req.inputs;
+        let mut failures = Vec::new();
+        require(&inputs, "bucket", "the bucket's name (names are global across AWS accounts, so pick a unique one)", &mut failures);
+        check_str(&inputs, "bucket", &mut failures, check_bucket_name);
+        if matches!(field(&inputs, "region"), Field::Absent) {
+            // The default is the provider's region when the bucket is created; afterwards the
+            // recorded one, so changing the provider's region never plans replacing buckets.
+            if let Some(prior) = req.prior_inputs.as_ref().and_then(|p| p.get("region")).filter(|r| r.as_str().is_some()) {
+                inputs.set_path("region", Some(prior.clone()));
+            } else if aws.region.is_empty() {
+                failures.push(CheckFailure::new("region", "is not set and the provider has no region; set the bucket's region or the provider's"));
+            } else {
+                inputs.set_path("region", Some(Value::from(aws.region.as_str())));
+            }
+        }
+        check_str(&inputs, "region", &mut failures, check_region);
+        match field(&inputs, "force_destroy") {
+            Field::Absent => inputs.set_path("force_destroy", Some(Value::Bool(false))),
+            Field::Known(Value::Bool(_)) | Field::Unknown => {}
+            Field::Known(other) => failures.push(CheckFailure::new("force_destroy", format!("must be true or false, not {other}"))),
+        }
+        check_tags(&inputs, &mut failures);
+        if let Field::Known(Value::Map(m)) = field(&inputs, "tags")
+            && m.len() > MAX_TAGS
+        {
+            failures.push(CheckFailure::new("tags", format!("has {} tags; S3 allows at most {MAX_TAGS} per bucket", m.len())));
+        }
+        CheckResponse { inputs, failures }
+    }
+
+    fn diff(&self, req: DiffRequest) -> DiffResponse {
+        let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
+        let replaces: Vec<String> = changes.iter().filter(|c| matches!(c.as_str(), "bucket" | "region")).cloned().collect();
+        // Names are global: moving a bucket to another region under the same name means deleting it first.
+        let same_name = strake::diff::same(req.old_inputs.get("bucket"), req.new_inputs.get("bucket"));
+        DiffResponse { delete_before_replace: !replaces.is_empty() && same_name, changes, replaces }
+    }
+
+    fn preview(&self, _aws: &Aws, req: PreviewRequest) -> Value {
+        let mut out = match known_str(&req.inputs, "bucket") {
+            Some(name) => outputs(name, ""),
+            None => Value::from_pairs([("arn", Value::Unknown), ("name", Value::Unknown), ("bucket_domain_name", Value::Unknown)]),
+        };
+        out.set_path("region", Some(known_str(&req.inputs, "region").map(Value::from).unwrap_or(Value::Unknown)));
+        out
+    }
+
+    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        let i = &req.inputs;
+        let name = known_str(i, "bucket").unwrap_or_default();
+        let region = known_str(i, "region").unwrap_or(&aws.region);
+        match owner(aws, name, region).await? {
+            Owner::Nobody => {}
+            // us-east-1 answers CreateBucket for a bucket we own with 200, which would adopt it.
+            Owner::Us { .. } => {
+                return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyOwnedByYou".into()), ours_already(name, &aws.caller.account)));
+            }
+            Owner::Other => return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(name))),
+        }
+        let client = regional(aws, region);
+        let config = (region != US_EAST_1)
+            .then(|| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build());
+        if let Err(e) = client.create_bucket().bucket(name).set_create_bucket_configuration(config).send().await {
+            let f = AwsFailure::from(e);
+            let mut err = f.into_error("s3:CreateBucket");
+            match err.code.as_deref() {
+                Some("BucketAlreadyExists") => err.message = format!("s3:CreateBucket: {}", taken_elsewhere(name)),
+                Some("BucketAlreadyOwnedByYou") => err.message = format!("s3:CreateBucket: {}", ours_already(name, &aws.caller.account)),
+                Some("InvalidBucketName") => err.message.push_str(&format!(" (`{name}`)")),
+                _ => {}
+            }
+            return Err(err);
+        }
+        let tags = tags(i);
+        if !tags.is_empty() {
+            let tagged = client.put_bucket_tagging().bucket(name).tagging(tagging(&tags)?).send().await;
+            if let Err(e) = tagged {
+                // Undo the create so a retry (or the next apply) starts from nothing.
+                let _ = client.delete_bucket().bucket(name).send().await;
+                return Err(aws_error("s3:PutBucketTagging")(e));
+            }
+        }
+        Ok(CreateResponse { id: name.to_string(), outputs: outputs(name, region) })
+    }
+
+    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        let Some(name) = req.id.clone().or_else(|| known_str(&req.inputs, "bucket").map(str::to_string)) else {
+            return Ok(ReadResponse::Gone);
+        };
+        let hint = known_str(&req.inputs, "region").unwrap_or(&aws.region).to_string();
+        let region = match owner(aws, &name, &hint).await? {
+            Owner::Nobody => return Ok(ReadResponse::Gone),
+            Owner::Us { region } => region,
+            Owner::Other if req.id.is_none() => {
+                return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(&name)));
+            }
+            Owner::Other => {
+                return Err(ProviderError::with_kind(
+                    ErrorKind::Permanent,
+                    Some("AccessDenied".into()),
+                    format!(
+                        "bucket `{name}` exists but account {} cannot see it as its own: it was deleted and its name taken by \
+                         another account, or these credentials lack s3:ListBucket; if it is gone for good, `state rm` this resource",
+                        aws.caller.account
+                    ),
+                ));
+            }
+        };
+        let client = regional(aws, &region);
+        let tags = current_tags(&client, &name).await.map_err(|f| f.into_error("s3:GetBucketTagging"))?;
+        let mut inputs = Value::from_pairs([
+            ("bucket", Value::from(name.as_str())),
+            ("region", Value::from(region.as_str())),
+            // Not an AWS property: Strake's own setting, kept as recorded.
+            ("force_destroy", Value::Bool(force_destroy(&req.inputs))),
+        ]);
+        if !tags.is_empty() || req.inputs.get("tags").is_some() {
+            inputs.set_path("tags", Some(tags_value(tags)));
+        }
+        Ok(ReadResponse::Found { id: name.clone(), inputs, outputs: outputs(&name, &region) })
+    }
+
+    async fn update(&self, aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        let name = req.id.as_str();
+        let region = known_str(&req.new_inputs, "region").unwrap_or(&aws.region);
+        let client = regional(aws, region);
+        if req.changes.iter().any(|c| c == "tags") {
+            let tags = tags(&req.new_inputs);
+            if tags.is_empty() {
+                client.delete_bucket_tagging().bucket(name).send().await.map_err(aws_error("s3:DeleteBucketTagging"))?;
+            } else {
+                client.put_bucket_tagging().bucket(name).tagging(tagging(&tags)?).send().await.map_err(aws_error("s3:PutBucketTagging"))?;
+            }
+        }
+        Ok(UpdateResponse { outputs: outputs(name, region) })
+    }
+
+    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
+        let name = req.id.as_str();
+        let client = regional(aws, known_str(&req.inputs, "region").unwrap_or(&aws.region));
+        if force_destroy(&req.inputs) {
+            match empty_bucket(&client, name).await {
+                Ok(_) => {}
+                Err(e) if e.code.as_deref() == Some("NoSuchBucket") => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        match client.delete_bucket().bucket(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let f = AwsFailure::from(e);
+                if f.is_not_found() {
+                    return Ok(());
+                }
+                let mut err = f.into_error("s3:DeleteBucket");
+                if err.code.as_deref() == Some("BucketNotEmpty") {
+                    err.message = format!(
+                        "s3:DeleteBucket: bucket `{name}` is not empty, so it was not deleted (nor its objects); empty it first, \
+                         or set `force_destroy(true)` on it and apply before deleting it to delete its objects with it"
+                    );
+                }
+                Err(err)
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Helpers shared by the S3 resources: regional clients, following a bucket to its region,
+//! telling our buckets from other accounts', and plan-time rules (regions, keys).
+
+use std::future::Future;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::Region;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use strake::provider::ProviderError;
+
+use crate::error::AwsFailure;
+use crate::provider::Aws;
+
+/// The partition's default region: buckets there have no `LocationConstraint`.
+pub(crate) const US_EAST_1: &str = "us-east-1";
+
+/// The provider's S3 client, or one for `region` when the bucket lives elsewhere.
+pub(crate) fn regional(aws: &Aws, region: &str) -> Client {
+    if region.is_empty() || region == aws.region {
+        return aws.clients.s3.clone();
+    }
+    Client::from_conf(aws.clients.s3.config().to_builder().region(Region::new(region.to_string())).build())
+}
+
+/// The region S3 says a bucket is in, from the `x-amz-bucket-region` header of a response.
+fn header_region(raw: Option<&HttpResponse>) -> Option<String> {
+    raw.and_then(|r| r.headers().get("x-amz-bucket-region")).filter(|r| !r.is_empty()).map(str::to_string)
+}
+
+/// Runs a bucket-scoped call with the provider's client; if S3 answers that the bucket is in
+/// another region (a redirect or a wrong-region signature, with `x-amz-bucket-region`), runs it
+/// again there. Object and bucket-policy calls do not know the bucket's region up front.
+pub(crate) async fn in_bucket_region<T, E, F, Fut>(aws: &Aws, call: F) -> Result<T, SdkError<E, HttpResponse>>
+where
+    F: Fn(Client) -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    match call(aws.clients.s3.clone()).await {
+        Err(e) => match header_region(e.raw_response()).filter(|r| *r != aws.region) {
+            Some(region) => call(regional(aws, &region)).await,
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// Who has a bucket name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// No bucket has this name (in this partition).
+    Nobody,
+    /// A bucket of the provider's account, in this region.
+    Us { region: String },
+    /// A bucket this account does not own (or may not see): names are global.
+    Other,
+}
+
+/// Finds out who owns bucket `name`: HeadBucket (with `ExpectedBucketOwner`, so AWS answers 403
+/// for another account's bucket), then, when it answers 200, ListBuckets confirms the bucket is
+/// ours (an emulator, or a bucket policy granting us access, can make another account's bucket
+/// answer 200). `region_hint` is where to ask first.
+pub(crate) async fn owner(aws: &Aws, name: &str, region_hint: &str) -> Result<Owner, ProviderError> {
+    let head = regional(aws, region_hint).head_bucket().bucket(name).expected_bucket_owner(&aws.caller.account).send().await;
+    let region = match head {
+        Ok(out) => out.bucket_region().unwrap_or(region_hint).to_string(),
+        Err(e) => {
+            let region = header_region(e.raw_response());
+            let f = AwsFailure::from(e);
+            match (f.status, region) {
+                (Some(404), _) => return Ok(Owner::Nobody),
+                (Some(403), _) => return Ok(Owner::Other),
+                // Asked in the wrong region: it exists there; confirm it is ours below.
+                (Some(301 | 400), Some(region)) => region,
+                _ => return Err(f.into_error("s3:HeadBucket")),
+            }
+        }
+    };
+    match listed_region(aws, name).await {
+        Ok(Some(listed)) => Ok(Owner::Us { region: listed.unwrap_or(region) }),
+        Ok(None) => Ok(Owner::Other),
+        // Without s3:ListAllMyBuckets, trust HeadBucket's ExpectedBucketOwner check.
+        Err(f) if f.status == Some(403) => Ok(Owner::Us { region }),
+        Err(f) => Err(f.into_error("s3:ListBuckets")),
+    }
+}
+
+/// Whether our account's bucket list has `name`, and its region if S3 says.
+async fn listed_region(aws: &Aws, name: &str) -> Result<Option<Option<String>>, AwsFailure> {
+    let mut token: Option<String> = None;
+    loop {
+        let out = aws.clients.s3.list_buckets().prefix(name).set_continuation_token(token.clone()).send().await.map_err(AwsFailure::from)?;
+        if let Some(b) = out.buckets().iter().find(|b| b.name() == Some(name)) {
+            return Ok(Some(b.bucket_region().map(str::to_string)));
+        }
+        match out.continuation_token() {
+            Some(t) if !t.is_empty() && token.as_deref() != Some(t) => token = Some(t.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, ...
+pub(crate) fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[0].len() == 2
+        && parts.last().is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{region}` is not an AWS region name; use one like \"us-east-1\" or \"eu-west-1\""))
+    }
+}
+
+/// S3 object keys: 1 to 1,024 bytes of UTF-8.
+pub(crate) fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(format!("is {} bytes long; object keys are 1 to 1,024 bytes of UTF-8 (e.g. \"config/app.json\")", key.len()));
+    }
+    Ok(())
+}
+
+/// Lowercase hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "il-central-1"] {
+            assert!(check_region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "us-east", "US-EAST-1", "useast1", "eu-west-100", "europe-west-1", "us_east_1"] {
+            assert!(check_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys() {
+        assert!(check_key("a/b.txt").is_ok());
+        assert!(check_key("").unwrap_err().contains("1 to 1,024"));
+        assert!(check_key(&"k".repeat(1025)).is_err());
+    }
+}

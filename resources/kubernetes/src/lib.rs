@@ -1,0 +1,14 @@
+//! Kubernetes provider for Strake: namespaces, service accounts (with IRSA helpers) and
+//! deployments, applied server-side with field manager `strake`; configured from a kubeconfig or
+//! from an EKS cluster in the same program.
+
+mod provider;
+mod resources;
+pub mod token;
+pub mod validate;
+
+pub use provider::{KubernetesFactory, KubernetesProvider};
+pub use resources::FIELD_MANAGER;
+pub use resources::deployment::{Deployment, ROLE_HASH_ANNOTATION};
+pub use resources::namespace::Namespace;
+pub use resources::service_account::{self, ServiceAccount};

@@ -1,0 +1,248 @@
+//! Bad input is caught at plan time, before anything changes: each mistake is a diagnostic naming
+//! the resource, the field and the fix, all mistakes of a program are reported together, and
+//! moto's request recorder proves that not one mutating request was sent (reads such as
+//! GetCallerIdentity and AssumeRole are allowed).
+
+use serde_json::json;
+use strake::{Diagnostic, Engine, Error, PlanOptions, Program, Urn, Value};
+use strake_aws::iam::Role;
+use strake_aws::{AwsProvider, PolicyDocument, Statement};
+use strake_tests::aws::{assert_identities, engine, program, provider_b};
+use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
+
+const STACK: &str = "aws-test";
+
+fn role_urn(name: &str) -> Urn {
+    Urn::new(STACK, "aws:iam:Role", name)
+}
+
+fn provider_urn(name: &str) -> Urn {
+    Urn::new(STACK, "strake:provider:aws", name)
+}
+
+fn trust() -> PolicyDocument {
+    PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("AWS", format!("arn:aws:iam::{ACCOUNT_A}:root")))
+}
+
+/// One role `bad` in account B, shaped by `f`.
+fn one_role(moto: &Moto, f: impl FnOnce(Role) -> Role + 'static) -> Program {
+    let b = moto.account_b();
+    program(move |stack| {
+        let b = stack.provider("account-b", b);
+        f(Role::new(stack, "bad", &b, trust()));
+        Ok(())
+    })
+}
+
+/// One role `bad` in account B with this trust policy.
+fn role_with_trust(moto: &Moto, policy: impl Into<strake::Output<Value>> + 'static) -> Program {
+    let b = moto.account_b();
+    program(move |stack| {
+        let b = stack.provider("account-b", b);
+        Role::new(stack, "bad", &b, policy).role_name("bad");
+        Ok(())
+    })
+}
+
+/// Plans and applies `p` with the recorder on; both must fail. Returns the plan's error after
+/// checking that moto saw the provider's reads (so the recorder was on) and no mutating request.
+async fn fails_without_mutating(moto: &Moto, engine: &Engine, p: &Program) -> Error {
+    fails_before_mutating(moto, engine, p, true).await
+}
+
+async fn fails_before_mutating(moto: &Moto, engine: &Engine, p: &Program, identity_checked: bool) -> Error {
+    moto.start_recording();
+    let planned = engine.plan(p, &PlanOptions::default()).await.expect_err("the plan must fail");
+    let applied = engine.up(p, &PlanOptions::default()).await.expect_err("the apply must fail");
+    assert_eq!(applied.to_string(), planned.to_string(), "apply stops where plan does");
+    let recorded = moto.recorded();
+    assert_eq!(
+        recorded.iter().any(|r| r.action().as_deref() == Some("GetCallerIdentity")),
+        identity_checked,
+        "the recorder saw the provider's identity check (or not): {recorded:?}"
+    );
+    let mutating: Vec<_> = recorded.iter().filter(|r| r.is_mutating()).collect();
+    assert!(mutating.is_empty(), "mutating requests were sent: {mutating:?}");
+    planned
+}
+
+fn diagnostics(err: &Error) -> &[Diagnostic] {
+    match err {
+        Error::Diagnostics(d) => d,
+        other => panic!("expected diagnostics, got {other:?}"),
+    }
+}
+
+/// `err` has an error diagnostic for `urn`'s `field` whose message has each of `says`, and the
+/// rendered error shows them all.
+fn assert_diagnosed(err: &Error, urn: &Urn, field: &str, says: &[&str]) {
+    let found = diagnostics(err)
+        .iter()
+        .find(|d| d.is_error() && d.urn.as_ref() == Some(urn) && d.field.as_deref() == Some(field) && says.iter().all(|s| d.message.contains(s)));
+    assert!(found.is_some(), "no diagnostic for {urn} `{field}` saying {says:?} in:\n{err}");
+    let shown = err.to_string();
+    for part in [urn.as_str(), &format!("`{field}`")].into_iter().chain(says.iter().copied()) {
+        assert!(shown.contains(part), "`{part}` missing from:\n{shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_role_names_are_rejected_before_any_call() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let long = "r".repeat(65);
+    for (name, says) in [
+        ("has space", vec!["`has space` contains ` `", "may only use letters, digits and + = , . @ _ -"]),
+        (long.as_str(), vec!["must be 1 to 64 characters long"]),
+        ("slash/name", vec!["contains `/`"]),
+    ] {
+        let name = name.to_string();
+        let err = fails_without_mutating(&moto, &engine, &one_role(&moto, move |r| r.role_name(name.as_str()))).await;
+        assert_diagnosed(&err, &role_urn("bad"), "name", &says);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_iam_paths_are_rejected_before_any_call() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    for (path, says) in [
+        ("teams", "must begin and end with `/` (e.g. \"/\" or \"/teams/data/\")"),
+        ("/a//b/", "has an empty segment"),
+        ("/a b/", "use printable ASCII without spaces"),
+    ] {
+        let err = fails_without_mutating(&moto, &engine, &one_role(&moto, move |r| r.role_name("bad").path(path))).await;
+        assert_diagnosed(&err, &role_urn("bad"), "path", &[path, says]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_policy_that_is_not_json_is_rejected_before_any_call() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, Value::from("{not json"))).await;
+    assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &["is not valid JSON", "write the document with `PolicyDocument`"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_statements_without_effect_or_action_or_with_a_resource_that_is_no_arn_are_rejected() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let principal = json!({"AWS": format!("arn:aws:iam::{ACCOUNT_A}:root")});
+    for (statement, says) in [
+        (
+            json!({"Action": "sts:AssumeRole", "Principal": principal}),
+            vec!["Statement[0] has no Effect", "add \"Effect\": \"Allow\" (or \"Deny\")"],
+        ),
+        (
+            json!({"Effect": "Allow", "Principal": principal}),
+            vec!["Statement[0] has no Action", "list the actions it allows"],
+        ),
+        (
+            json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal, "Resource": "my-bucket/*"}),
+            vec!["Statement[0].Resource `my-bucket/*` is not an ARN", "`arn:partition:service:region:account:resource`"],
+        ),
+        (
+            json!({"Effect": "Allow", "Action": "sts:AssumeRole"}),
+            vec!["Statement[0] has no Principal", "must say who may assume the role"],
+        ),
+    ] {
+        let doc = json!({"Version": "2012-10-17", "Statement": [statement]});
+        let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, doc)).await;
+        assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &says);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_policy_over_2048_characters_is_rejected_before_any_call() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let mut statement = Statement::allow().actions(["sts:AssumeRole"]);
+    for i in 0..40 {
+        statement = statement.principal("AWS", format!("arn:aws:iam::{ACCOUNT_A}:role/a-rather-long-role-name-number-{i:03}"));
+    }
+    let doc = PolicyDocument::new().statement(statement);
+    let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, doc)).await;
+    assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &["over IAM's limit of 2048", "merge statements or use wildcards"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_of_a_program_is_reported_together() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let p = program(|stack| {
+        let b = provider_b(stack, &moto);
+        Role::new(stack, "one", &b, trust()).role_name("has space");
+        Role::new(stack, "two", &b, Value::from("{not json")).role_name("two");
+        Role::new(stack, "three", &b, trust()).role_name(&*"x".repeat(70)).path("no-slashes");
+        // A good one next to them is not created either.
+        Role::new(stack, "fine", &b, trust()).role_name("fine");
+        Ok(())
+    });
+    let err = fails_without_mutating(&moto, &engine, &p).await;
+    assert_diagnosed(&err, &role_urn("one"), "name", &["contains ` `"]);
+    assert_diagnosed(&err, &role_urn("two"), "assume_role_policy", &["is not valid JSON"]);
+    assert_diagnosed(&err, &role_urn("three"), "name", &["must be 1 to 64 characters long"]);
+    assert_diagnosed(&err, &role_urn("three"), "path", &["must begin and end with `/`"]);
+    let errors = diagnostics(&err).iter().filter(|d| d.is_error()).count();
+    assert_eq!(errors, 4, "{err}");
+    assert!(err.to_string().starts_with("the program has 4 errors:"), "{err}");
+    assert!(!err.to_string().contains(role_urn("fine").as_str()), "{err}");
+    let names: Vec<String> = strake_tests::aws::iam_b(&moto)
+        .await
+        .list_roles()
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .iter()
+        .map(|r| r.role_name().to_string())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_plan_time() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let wrong = "999999999999";
+    let a_creds = AwsProvider::new().endpoint(moto.endpoint()).region(REGION).static_credentials("testing", "testing");
+    let b_creds = AwsProvider::new().assume_role_from(&a_creds, ROLE_IN_B).session_name("strake-tests");
+    // The credentials themselves work; they just land in another account than the pin says.
+    assert_eq!(a_creds.caller_identity().await.expect("identity").0, ACCOUNT_A);
+    assert_eq!(b_creds.caller_identity().await.expect("identity").0, ACCOUNT_B);
+
+    for (provider, lands_in) in [(a_creds.clone(), ACCOUNT_A), (b_creds.clone(), ACCOUNT_B)] {
+        let pinned = provider.expect_account(wrong);
+        let p = program(move |stack| {
+            let pinned = stack.provider("pinned", pinned);
+            Role::new(stack, "reader", &pinned, trust()).role_name("reader");
+            Ok(())
+        });
+        let err = fails_without_mutating(&moto, &engine, &p).await;
+        let Error::StepsFailed(errors) = &err else { panic!("expected the provider's configuration to fail, got {err:?}") };
+        assert_eq!(errors.len(), 1, "{err}");
+        assert_eq!((&errors[0].urn, errors[0].operation.as_str()), (&provider_urn("pinned"), "configure"));
+        let shown = err.to_string();
+        for part in [lands_in, wrong, provider_urn("pinned").as_str(), "check its profile, role or environment"] {
+            assert!(shown.contains(part), "`{part}` missing from:\n{shown}");
+        }
+        assert!(!shown.contains(role_urn("reader").as_str()), "the role is not reported on its own: {shown}");
+    }
+
+    // A pin that is no account id at all is a diagnostic of the provider's `account_id`.
+    let p = program(move |stack| {
+        let pinned = stack.provider("pinned", a_creds.expect_account("12345"));
+        Role::new(stack, "reader", &pinned, trust()).role_name("reader");
+        Ok(())
+    });
+    let err = fails_before_mutating(&moto, &engine, &p, false).await;
+    assert_diagnosed(&err, &provider_urn("pinned"), "account_id", &["`12345` is not a 12-digit AWS account id"]);
+}
