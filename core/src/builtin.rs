@@ -61,7 +61,7 @@ impl Provider for BuiltinProvider {
                 failures.push(CheckFailure::new(key.clone(), "unknown property; Data takes `input` and `triggers_replace`"));
             }
         }
-        CheckResponse { inputs: req.inputs, failures }
+        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

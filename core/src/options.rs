@@ -24,6 +24,8 @@ pub struct ResourceOptions {
     pub timeouts: Timeouts,
     /// The provider configuration to use (default: the package's default provider).
     pub provider: Option<Urn>,
+    /// The component this resource belongs to (plans group children under it).
+    pub parent: Option<Urn>,
 }
 
 /// Per-operation time limits. `None` means the engine's default for that operation.

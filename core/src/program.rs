@@ -97,6 +97,7 @@ impl Program {
     ) -> Result<Program, Error> {
         let handle = Stack {
             inner: Rc::new(RefCell::new(Program { stack: stack.to_string(), config, ..Default::default() })),
+            parent: None,
         };
         program(&handle)?;
         let inner = Rc::try_unwrap(handle.inner).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());
@@ -113,6 +114,8 @@ impl Program {
 #[derive(Clone)]
 pub struct Stack {
     inner: Rc<RefCell<Program>>,
+    /// Set on the view a component's children are declared on.
+    parent: Option<Urn>,
 }
 
 impl Stack {
@@ -123,6 +126,18 @@ impl Stack {
     /// The stack's configuration (`Strake.toml` and `--config`).
     pub fn config(&self) -> Config {
         self.inner.borrow().config.clone()
+    }
+
+    /// A component: a named group of resources (e.g. everything IRSA needs). Resources declared
+    /// on the returned stack are its children; plans show them grouped under it.
+    pub fn component(&self, type_token: &str, name: &str) -> Stack {
+        let urn = Urn::new(&self.inner.borrow().stack, type_token, name);
+        Stack { inner: self.inner.clone(), parent: Some(urn) }
+    }
+
+    /// The component this stack view declares children of, if any.
+    pub fn parent(&self) -> Option<&Urn> {
+        self.parent.as_ref()
     }
 
     /// Declares a provider configuration, e.g. one per cloud account.
@@ -161,7 +176,7 @@ impl Stack {
             urn: urn.clone(),
             kind,
             inputs: BTreeMap::new(),
-            options: ResourceOptions::default(),
+            options: ResourceOptions { parent: self.parent.clone(), ..Default::default() },
             location,
         });
         Resource { stack: self.clone(), index: inner.resources.len() - 1, urn }

@@ -43,7 +43,10 @@ impl CheckFailure {
 pub struct CheckResponse {
     /// The normalized inputs (defaults applied, generated names filled in).
     pub inputs: Value,
+    /// Problems that stop the plan.
     pub failures: Vec<CheckFailure>,
+    /// Problems worth knowing that do not stop the plan (shown as warnings).
+    pub warnings: Vec<CheckFailure>,
 }
 
 #[derive(Debug, Clone)]
@@ -196,7 +199,7 @@ impl ProviderError {
 pub trait Provider: Send + Sync {
     /// Validates and normalizes inputs. Pure; runs at plan time before any API call.
     fn check(&self, req: CheckRequest) -> CheckResponse {
-        CheckResponse { inputs: req.inputs, failures: Vec::new() }
+        CheckResponse { inputs: req.inputs, failures: Vec::new(), warnings: Vec::new() }
     }
 
     /// Compares recorded inputs with new ones. Pure. The default reports every changed top-level

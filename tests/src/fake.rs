@@ -289,7 +289,7 @@ impl Provider for ThingProvider {
                 failures.push(CheckFailure::new(key.clone(), "unknown property; Thing takes `name`, `value` and `unique`"));
             }
         }
-        CheckResponse { inputs: req.inputs, failures }
+        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

@@ -332,7 +332,9 @@ impl Walker<'_> {
             Slot::Ready(p) if inputs.is_known() => p,
             _ => {
                 // Read during apply, once its inputs are known.
-                self.push(step(&decl.urn, Action::Read, None, Some(inputs), "inputs known only after apply"));
+                let mut s = step(&decl.urn, Action::Read, None, Some(inputs), "inputs known only after apply");
+                s.parent = decl.options.parent.clone();
+                self.push(s);
                 return true;
             }
         };
@@ -414,6 +416,7 @@ impl Walker<'_> {
             // The provider's configuration is unknown until apply: plan with what we have.
             let action = if prior.is_some() { Action::Update } else { Action::Create };
             let mut s = step(urn, action, prior.as_ref().map(|p| p.inputs.clone()), Some(inputs), "provider configuration known only after apply");
+            s.parent = decl.options.parent.clone();
             if let Some(p) = &prior {
                 s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
             }
@@ -428,6 +431,9 @@ impl Walker<'_> {
         });
         for f in &check.failures {
             self.diag(Diagnostic::error(Some(urn), Some(&f.property), f.reason.clone()));
+        }
+        for w in &check.warnings {
+            self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
         inputs = check.inputs;
         let diff = prior.as_ref().map(|p| {
@@ -483,6 +489,7 @@ impl Walker<'_> {
             changes: diff.changes,
             replace_paths: if matches!(action, Action::Replace(_)) { replace_paths(&diff.replaces, &decl.options) } else { Vec::new() },
             retain: false,
+            parent: decl.options.parent.clone(),
         });
         true
     }
@@ -521,6 +528,7 @@ impl Walker<'_> {
             changes: Vec::new(),
             replace_paths: Vec::new(),
             retain,
+            parent: None,
         });
         true
     }
@@ -536,6 +544,7 @@ fn step(urn: &Urn, action: Action, before: Option<Value>, after: Option<Value>, 
         changes: Vec::new(),
         replace_paths: Vec::new(),
         retain: false,
+        parent: None,
     }
 }
 

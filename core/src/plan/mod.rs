@@ -71,6 +71,9 @@ pub struct PlannedStep {
     pub replace_paths: Vec<String>,
     /// For deletes: the object stays in the cloud, only state forgets it.
     pub retain: bool,
+    /// The component it belongs to (display grouping only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Urn>,
 }
 
 /// A plan: plain data, serializable (`plan --out`), rendered by `render_human` / `render_json`.

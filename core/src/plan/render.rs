@@ -77,7 +77,15 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
     }
     let mode = if plan.mode == PlanMode::Destroy { " (destroy)" } else { "" };
     let _ = writeln!(out, "Stack `{}`{mode}: Strake will perform the following actions:\n", plan.stack);
+    // Resources of the stack first, then each component's children under its heading.
+    let mut changes = changes;
+    changes.sort_by(|a, b| (&a.parent, &a.urn).cmp(&(&b.parent, &b.urn)));
+    let mut current: Option<&crate::Urn> = None;
     for step in changes {
+        if let Some(parent) = step.parent.as_ref().filter(|p| current != Some(*p)) {
+            let _ = writeln!(out, "  {} {} {}\n", p.bold.apply_to("component"), parent.type_token(), serde_json::Value::String(parent.name().to_string()));
+            current = Some(parent);
+        }
         render_step(&mut out, step, &p);
     }
     if !plan.outputs.is_empty() && plan.mode == PlanMode::Normal {

@@ -233,7 +233,7 @@ impl Provider for SlowProvider {
         if req.type_token != SLOW_TYPE {
             failures.push(CheckFailure::new("", format!("the bench package has no type `{}`", req.type_token)));
         }
-        CheckResponse { inputs: req.inputs, failures }
+        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
     }
 
     fn preview(&self, req: PreviewRequest) -> Value {

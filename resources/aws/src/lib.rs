@@ -4,6 +4,7 @@ mod error;
 pub mod policy;
 mod provider;
 mod resources;
+pub mod trust_lint;
 pub mod validate;
 
 pub use policy::{Effect, PolicyDocument, Statement};

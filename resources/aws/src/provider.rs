@@ -363,5 +363,5 @@ fn resource(type_token: &str) -> Result<&'static dyn crate::resources::AwsResour
 }
 
 fn unknown_type(type_token: &str, inputs: Value) -> CheckResponse {
-    CheckResponse { inputs, failures: vec![CheckFailure::new("", format!("the aws package has no type `{type_token}`"))] }
+    CheckResponse { inputs, failures: vec![CheckFailure::new("", format!("the aws package has no type `{type_token}`"))], warnings: Vec::new() }
 }

@@ -216,6 +216,7 @@ impl Provider for Kubernetes {
             None => CheckResponse {
                 failures: vec![CheckFailure::new("", format!("the kubernetes package has no type `{}`", req.type_token))],
                 inputs: req.inputs,
+                warnings: Vec::new(),
             },
         }
     }

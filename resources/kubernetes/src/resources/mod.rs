@@ -59,6 +59,15 @@ pub(crate) struct Object {
     pub extra_check: fn(&Value, &mut Vec<CheckFailure>),
 }
 
+/// Checks specific to a kind whose findings are warnings: they are shown but do not stop the plan.
+/// (Looked up by kind rather than held in [`Object`], so kinds without any keep their declarations.)
+fn extra_warnings(object: &Object) -> Option<fn(&Value, &mut Vec<CheckFailure>)> {
+    match (object.group, object.kind) {
+        ("", "ServiceAccount") => Some(service_account::extra_warnings),
+        _ => None,
+    }
+}
+
 impl Object {
     fn api_resource(&self) -> ApiResource {
         let api_version = if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) };
@@ -295,7 +304,11 @@ impl KubeResource for Object {
         check_map(&inputs, "labels", &mut failures, true);
         check_map(&inputs, "annotations", &mut failures, false);
         (self.extra_check)(&inputs, &mut failures);
-        CheckResponse { inputs, failures }
+        let mut warnings = Vec::new();
+        if let Some(warn) = extra_warnings(self) {
+            warn(&inputs, &mut warnings);
+        }
+        CheckResponse { inputs, failures, warnings }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

@@ -12,6 +12,8 @@ pub const ROLE_ARN: &str = "eks.amazonaws.com/role-arn";
 pub const AUDIENCE: &str = "eks.amazonaws.com/audience";
 pub const STS_REGIONAL_ENDPOINTS: &str = "eks.amazonaws.com/sts-regional-endpoints";
 pub const TOKEN_EXPIRATION: &str = "eks.amazonaws.com/token-expiration";
+/// Program-only input: the trust policy of the role set by [`ServiceAccount::irsa_role_of`].
+pub const IRSA_TRUST: &str = "irsa_trust";
 
 pub(crate) static SERVICE_ACCOUNT: Object = Object {
     group: "",
@@ -20,7 +22,7 @@ pub(crate) static SERVICE_ACCOUNT: Object = Object {
     plural: "serviceaccounts",
     namespaced: true,
     fields: &[("automount", "automountServiceAccountToken")],
-    local: &[],
+    local: &[IRSA_TRUST],
     extra_check,
 };
 
@@ -58,6 +60,36 @@ fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
     }
 }
 
+/// Warns when the role the account is annotated with (by [`ServiceAccount::irsa_role_of`]) has a
+/// trust policy that does not let this service account assume it: the pods would get
+/// `AccessDenied` from `sts:AssumeRoleWithWebIdentity`.
+pub(crate) fn extra_warnings(inputs: &Value, warnings: &mut Vec<CheckFailure>) {
+    use strake_aws::trust_lint::{SERVICE_ACCOUNT_PREFIX, subject_conditions, trust_names_subject, trusted_issuers};
+    let Some(role_arn) = inputs.get("annotations").and_then(|a| a.get(ROLE_ARN)).and_then(Value::as_str) else { return };
+    let (Some(namespace), Some(name)) = (inputs.get("namespace").and_then(Value::as_str), inputs.get("name").and_then(Value::as_str)) else {
+        return;
+    };
+    // Unknown at plan time (e.g. the provider's ARN is an output of this apply): nothing to compare.
+    let Some(trust) = inputs.get(IRSA_TRUST).and_then(Value::to_plain_json) else { return };
+    // A trust policy that does not parse is the role's own check failure.
+    let Ok(doc) = strake_aws::policy::parse_document(&trust) else { return };
+    let subject = format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}");
+    if trust_names_subject(&doc, &subject) {
+        return;
+    }
+    let named: Vec<String> = subject_conditions(&doc).into_iter().map(|c| format!("{} `{}:sub` = `{}`", c.operator, c.issuer, c.value)).collect();
+    let named = if named.is_empty() { "no `:sub` condition at all".to_string() } else { named.join(", ") };
+    let issuer = trusted_issuers(&doc).into_iter().next().unwrap_or_else(|| "<issuer host/path>".into());
+    warnings.push(CheckFailure::new(
+        format!("annotations.{ROLE_ARN}"),
+        format!(
+            "points to `{role_arn}`, whose trust policy does not name this service account: no web-identity statement has a `:sub` \
+             condition matching `{subject}` (it has {named}), so its pods would get AccessDenied from sts:AssumeRoleWithWebIdentity; \
+             add StringEquals `{issuer}:sub` = `{subject}` to the role's trust policy, or use the service account it names"
+        ),
+    ));
+}
+
 /// A service account. The IRSA helpers annotate it so pods using it get AWS credentials of a role.
 #[derive(Clone)]
 pub struct ServiceAccount {
@@ -89,6 +121,14 @@ impl ServiceAccount {
     /// IRSA: pods using this account assume `role_arn` (`eks.amazonaws.com/role-arn`).
     pub fn irsa_role(self, role_arn: impl Into<Output<String>>) -> Self {
         self.annotation(ROLE_ARN, role_arn)
+    }
+
+    /// IRSA: pods using this account assume `role`. Sets the role-arn annotation from the role's
+    /// ARN and keeps the role's trust policy (program-only, never sent to the cluster) so the plan
+    /// warns when that trust does not name this service account.
+    pub fn irsa_role_of(self, role: &strake_aws::iam::Role) -> Self {
+        self.resource.set_input(IRSA_TRUST, role.trust_policy());
+        self.irsa_role(role.arn())
     }
 
     /// IRSA: the token audience (default `sts.amazonaws.com`).
@@ -139,5 +179,84 @@ impl ServiceAccount {
 impl ResourceHandle for ServiceAccount {
     fn resource(&self) -> &Resource {
         &self.resource
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "oidc.eks.us-east-1.amazonaws.com/id/ABC";
+    const ROLE: &str = "arn:aws:iam::222222222222:role/irsa";
+
+    fn trust(op: &str, sub: &str) -> serde_json::Value {
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")},
+            "Condition": {op: {format!("{ISSUER}:sub"): sub, format!("{ISSUER}:aud"): "sts.amazonaws.com"}}}]})
+    }
+
+    fn inputs(name: &str, trust: Option<Value>) -> Value {
+        let mut v = Value::from_json(json!({"name": name, "namespace": "apps", "annotations": {ROLE_ARN: ROLE}}));
+        v.set_path(IRSA_TRUST, trust);
+        v
+    }
+
+    fn warnings(inputs: &Value) -> Vec<CheckFailure> {
+        let mut w = Vec::new();
+        extra_warnings(inputs, &mut w);
+        w
+    }
+
+    #[test]
+    fn warns_when_the_role_does_not_trust_the_account() {
+        let named = Value::from_json(trust("StringEquals", "system:serviceaccount:apps:web"));
+        let cases: Vec<(&str, Value, bool)> = vec![
+            ("named", inputs("web", Some(named.clone())), false),
+            ("another name", inputs("api", Some(named.clone())), true),
+            ("StringLike match", inputs("web-1", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), false),
+            ("StringLike miss", inputs("api", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), true),
+            ("another namespace", inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:other:web")))), true),
+            ("trust given as JSON text", inputs("web", Some(Value::from(trust("StringEquals", "system:serviceaccount:apps:web").to_string()))), false),
+            ("no :sub at all", inputs("web", Some(Value::from_json(json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")}}]})))), true),
+            ("trust unknown at plan time", inputs("api", Some(Value::Unknown)), false),
+            ("trust not recorded (irsa_role)", inputs("api", None), false),
+            ("trust not a policy", inputs("api", Some(Value::from("{not json"))), false),
+        ];
+        for (name, i, warn) in cases {
+            let w = warnings(&i);
+            assert_eq!(w.len(), usize::from(warn), "{name}: {w:?}");
+            if let Some(w) = w.first() {
+                assert_eq!(w.property, format!("annotations.{ROLE_ARN}"), "{name}");
+                let subject = format!("system:serviceaccount:apps:{}", i.get("name").and_then(Value::as_str).unwrap());
+                assert!(w.reason.contains(ROLE) && w.reason.contains("does not name this service account"), "{name}: {}", w.reason);
+                assert!(w.reason.contains(&format!("add StringEquals `{ISSUER}:sub` = `{subject}`")), "{name}: {}", w.reason);
+            }
+        }
+        // Without the role annotation there is nothing to compare.
+        let mut i = inputs("api", Some(named));
+        i.set_path("annotations", None);
+        assert!(warnings(&i).is_empty());
+    }
+
+    #[test]
+    fn the_trust_stays_in_the_program() {
+        let desired = inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:apps:web"))));
+        let body = SERVICE_ACCOUNT.body(&desired);
+        assert!(!body.to_string().contains(IRSA_TRUST) && !body.to_string().contains("AssumeRoleWithWebIdentity"), "{body}");
+        assert_eq!(body["metadata"]["annotations"][ROLE_ARN], ROLE);
+        // Read back, the object shows the recorded trust, so a re-plan has no changes.
+        let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "web", "namespace": "apps", "uid": "u", "annotations": {ROLE_ARN: ROLE, "other": "x"}}});
+        assert_eq!(SERVICE_ACCOUNT.observed_inputs(&desired, &live), desired);
+        // And checking keeps it, with no failure and no warning.
+        assert!(warnings(&desired).is_empty());
+        let mut failures = Vec::new();
+        extra_check(&desired, &mut failures);
+        assert!(failures.is_empty(), "{failures:?}");
     }
 }

@@ -84,7 +84,7 @@ impl AwsResource for ClusterType {
         let mut failures = Vec::new();
         require(&inputs, "name", "the name of the EKS cluster to look up", &mut failures);
         check_str(&inputs, "name", &mut failures, check_cluster_name);
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     async fn create(&self, _aws: &Aws, _req: CreateRequest) -> Result<CreateResponse, ProviderError> {

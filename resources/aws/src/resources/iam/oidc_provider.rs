@@ -324,7 +324,7 @@ impl AwsResource for OpenIdConnectProviderType {
             _ => {}
         }
         check_tags(&inputs, &mut failures);
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

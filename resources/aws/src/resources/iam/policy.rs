@@ -178,7 +178,7 @@ impl AwsResource for PolicyType {
         check_tags(&inputs, &mut failures);
         require(&inputs, "document", "the identity policy document (e.g. a `PolicyDocument`)", &mut failures);
         check_policy(&mut inputs, "document", PolicyKind::Identity, &mut failures);
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

@@ -11,66 +11,90 @@ use crate::error::{AwsFailure, aws_error};
 use crate::policy::PolicyKind;
 use crate::provider::Aws;
 use crate::resources::*;
+use crate::trust_lint::{Severity, lint_trust};
 use crate::validate::{check_arn, check_iam_path, check_role_name};
 
 pub const TYPE: &str = "aws:iam:Role";
 
+/// `trust_lint = "warn"`: the IRSA trust lint's errors are reported as warnings.
+const TRUST_LINT_WARN: &str = "warn";
+
 /// An IAM role. The trust policy is required; the name is generated unless set.
+///
+/// At plan time the trust policy's web-identity statements are linted (see [`crate::trust_lint`]):
+/// its errors stop the plan unless [`Role::trust_lint_warnings_only`] is set.
 #[derive(Clone)]
-pub struct Role(Resource);
+pub struct Role {
+    resource: Resource,
+    trust: Output<Value>,
+}
 
 impl Role {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, assume_role_policy: impl Into<Output<Value>>) -> Role {
         let r = stack.resource(TYPE, name);
-        r.set_input("assume_role_policy", assume_role_policy);
-        Role(r.provider(provider))
+        let trust: Output<Value> = assume_role_policy.into();
+        r.set_input("assume_role_policy", trust.clone());
+        Role { resource: r.provider(provider), trust }
+    }
+
+    /// The trust policy document as given to [`Role::new`] (e.g. for a service account to check
+    /// that the role trusts it).
+    pub fn trust_policy(&self) -> Output<Value> {
+        self.trust.clone()
+    }
+
+    /// Reports the IRSA trust lint's errors as warnings, so the plan goes on: for a trust that is
+    /// wrong on purpose, or that the lint misjudges. IAM never sees this setting.
+    pub fn trust_lint_warnings_only(self) -> Self {
+        self.resource.set_input("trust_lint", TRUST_LINT_WARN);
+        self
     }
 
     /// The role's name in IAM (default: the resource name plus a suffix).
     pub fn role_name(self, name: impl Into<Output<String>>) -> Self {
-        self.0.set_input("name", name.into());
+        self.resource.set_input("name", name.into());
         self
     }
 
     pub fn path(self, path: &str) -> Self {
-        self.0.set_input("path", path);
+        self.resource.set_input("path", path);
         self
     }
 
     pub fn description(self, description: &str) -> Self {
-        self.0.set_input("description", description);
+        self.resource.set_input("description", description);
         self
     }
 
     /// Seconds, 3,600 to 43,200.
     pub fn max_session_duration(self, seconds: i64) -> Self {
-        self.0.set_input("max_session_duration", Value::from(seconds));
+        self.resource.set_input("max_session_duration", Value::from(seconds));
         self
     }
 
     pub fn permissions_boundary(self, policy_arn: impl Into<Output<String>>) -> Self {
-        self.0.set_input("permissions_boundary", policy_arn.into());
+        self.resource.set_input("permissions_boundary", policy_arn.into());
         self
     }
 
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
+        self.resource.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
         self
     }
 
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.resource.output_string("arn")
     }
 
     pub fn name(&self) -> Output<String> {
-        self.0.output_string("name")
+        self.resource.output_string("name")
     }
 }
 
 impl ResourceHandle for Role {
     fn resource(&self) -> &Resource {
-        &self.0
+        &self.resource
     }
 }
 
@@ -91,7 +115,7 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 #[async_trait]
 impl AwsResource for RoleType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
+    fn check(&self, aws: &Aws, req: CheckRequest) -> CheckResponse {
         let mut inputs = req.inputs;
         let mut failures = Vec::new();
         if matches!(field(&inputs, "name"), Field::Absent) {
@@ -116,7 +140,24 @@ impl AwsResource for RoleType {
         check_tags(&inputs, &mut failures);
         require(&inputs, "assume_role_policy", "the trust policy saying who may assume the role", &mut failures);
         check_policy(&mut inputs, "assume_role_policy", PolicyKind::Trust, &mut failures);
-        CheckResponse { inputs, failures }
+        let mut warnings = Vec::new();
+        check_str(&inputs, "trust_lint", &mut failures, |v| {
+            if v == TRUST_LINT_WARN || v == "error" { Ok(()) } else { Err(format!("is `{v}`; use \"warn\" or \"error\"")) }
+        });
+        let downgrade = known_str(&inputs, "trust_lint") == Some(TRUST_LINT_WARN);
+        if let Some(doc) = known_json(&inputs, "assume_role_policy") {
+            for f in lint_trust(&doc, &aws.caller.account) {
+                match (f.severity, downgrade) {
+                    (Severity::Error, false) => failures.push(CheckFailure::new(f.path, f.message)),
+                    (Severity::Error, true) => warnings.push(CheckFailure::new(
+                        f.path,
+                        format!("{} (an error, reported as a warning because the role sets `trust_lint_warnings_only`)", f.message),
+                    )),
+                    (Severity::Warning, _) => warnings.push(CheckFailure::new(f.path, f.message)),
+                }
+            }
+        }
+        CheckResponse { inputs, failures, warnings }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {
@@ -191,6 +232,10 @@ impl AwsResource for RoleType {
         let tags: Vec<(String, String)> = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         if !tags.is_empty() || req.inputs.get("tags").is_some() {
             inputs.set_path("tags", Some(tags_value(tags)));
+        }
+        // A program-only setting: IAM has no such property, so it is as the program recorded it.
+        if let Some(lint) = req.inputs.get("trust_lint") {
+            inputs.set_path("trust_lint", Some(lint.clone()));
         }
         Ok(ReadResponse::Found { id: role.role_name().to_string(), inputs, outputs: outputs(&role) })
     }

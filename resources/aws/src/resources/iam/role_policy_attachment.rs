@@ -102,7 +102,7 @@ impl AwsResource for RolePolicyAttachmentType {
             }
             Ok(())
         });
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

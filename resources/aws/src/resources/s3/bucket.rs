@@ -208,7 +208,7 @@ impl AwsResource for BucketType {
         {
             failures.push(CheckFailure::new("tags", format!("has {} tags; S3 allows at most {MAX_TAGS} per bucket", m.len())));
         }
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

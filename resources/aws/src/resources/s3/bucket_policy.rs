@@ -101,7 +101,7 @@ impl AwsResource for BucketPolicyType {
         {
             check_resources(bucket, &doc, &mut failures);
         }
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

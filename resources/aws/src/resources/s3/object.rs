@@ -237,7 +237,7 @@ impl AwsResource for ObjectType {
         if let (Field::Absent, Some(t)) = (field(&inputs, "content_type"), default_type) {
             inputs.set_path("content_type", Some(Value::from(t)));
         }
-        CheckResponse { inputs, failures }
+        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

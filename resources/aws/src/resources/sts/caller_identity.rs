@@ -51,7 +51,7 @@ impl AwsResource for CallerIdentityType {
                 failures.push(CheckFailure::new(key.clone(), "unknown property; CallerIdentity takes no inputs"));
             }
         }
-        CheckResponse { inputs: req.inputs, failures }
+        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
     }
 
     async fn create(&self, _aws: &Aws, _req: CreateRequest) -> Result<CreateResponse, ProviderError> {

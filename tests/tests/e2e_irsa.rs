@@ -1,0 +1,182 @@
+//! The cross-account IRSA scenario end to end, as a user runs it: the example binary
+//! (`examples/cross-account-irsa`) against moto (accounts A and B) and a real kube-apiserver
+//! whose service-account issuer is the moto EKS cluster's. Plan, apply, verify, re-plan, a
+//! service-account rename, a deliberately broken trust, destroy.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aws_sdk_eks::types::VpcConfigRequest;
+use strake_tests::kube::Kube;
+use strake_tests::moto::{Moto, REGION};
+
+/// The example's binary, built beside this test binary (`cargo build --workspace`).
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = dir.join("cross-account-irsa");
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (tests/run.sh does)", bin.display());
+    bin
+}
+
+struct App {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    endpoint: String,
+    kubeconfig: PathBuf,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl App {
+    fn run(&self, args: &[&str]) -> Run {
+        let Output { status, stdout, stderr } = Command::new(&self.bin)
+            .args(args)
+            .arg("--dir")
+            .arg(self.dir.path())
+            .env("STRAKE_DIR", self.dir.path())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env_remove("AWS_PROFILE")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .output()
+            .expect("running the example");
+        Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "{args:?} failed:\n{}\n{}", r.stdout, r.stderr);
+        r
+    }
+
+    fn plan_json(&self, extra: &[&str]) -> serde_json::Value {
+        let args: Vec<&str> = ["plan", "--json"].iter().chain(extra).copied().collect();
+        let r = self.run(&args);
+        assert!(r.code == 0 || r.code == 2, "plan failed:\n{}\n{}", r.stdout, r.stderr);
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("plan --json: {e}\n{}", r.stdout))
+    }
+}
+
+fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"]["kind"] != "no_op")
+        .map(|s| {
+            let urn = s["urn"].as_str().unwrap();
+            let ty = urn.split("::").nth(1).unwrap_or_default();
+            let name = urn.rsplit("::").next().unwrap_or_default();
+            (format!("{ty}::{name}"), s["action"]["kind"].as_str().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_account_irsa_end_to_end() {
+    let moto = Moto::start();
+    strake_tests::aws::assert_identities(&moto).await;
+    let eks = aws_sdk_eks::Client::new(&moto.account_a().sdk_config().await);
+    let cluster = eks
+        .create_cluster()
+        .name("demo")
+        .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
+        .resources_vpc_config(VpcConfigRequest::builder().subnet_ids("subnet-1").build())
+        .send()
+        .await
+        .unwrap();
+    let issuer = cluster.cluster().and_then(|c| c.identity()).and_then(|i| i.oidc()).and_then(|o| o.issuer()).unwrap().to_string();
+    let kube = Kube::start(&issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cross-account-irsa/Strake.toml");
+    std::fs::copy(example, dir.path().join("Strake.toml")).unwrap();
+    let app = App { bin: example_binary(), dir, endpoint: moto.endpoint(), kubeconfig: kube.kubeconfig() };
+
+    // The plan lists exactly the expected resources.
+    let plan = app.plan_json(&[]);
+    let created: Vec<(String, String)> = [
+        "aws:iam:OpenIdConnectProvider::oidc-issuer",
+        "aws:iam:Policy::s3-read",
+        "aws:iam:Role::s3",
+        "aws:iam:RolePolicyAttachment::s3-read",
+        "aws:s3:Bucket::bucket",
+        "aws:s3:Object::test-txt",
+        "kubernetes:apps:Deployment::test-deployment",
+        "kubernetes:core:Namespace::irsa-demo",
+        "kubernetes:core:ServiceAccount::s3-sa",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), "create".to_string()))
+    .collect();
+    assert_eq!(changes(&plan), created);
+
+    app.ok(&["apply", "--yes"]);
+
+    // The role in account B trusts exactly the service account, through the OIDC provider.
+    let iam = strake_tests::aws::iam_b(&moto).await;
+    let role = iam.get_role().role_name("s3").send().await.unwrap().role.unwrap();
+    let trust = strake_aws::policy::parse_document(&serde_json::Value::String(role.assume_role_policy_document().unwrap().into())).unwrap();
+    let host = issuer.trim_start_matches("https://");
+    let st = &trust["Statement"][0];
+    assert_eq!(st["Condition"]["StringEquals"][format!("{host}:sub")][0], "system:serviceaccount:irsa-demo:s3-sa", "{trust}");
+    assert_eq!(st["Condition"]["StringEquals"][format!("{host}:aud")][0], "sts.amazonaws.com", "{trust}");
+    assert_eq!(st["Principal"]["Federated"][0], format!("arn:aws:iam::222222222222:oidc-provider/{host}"));
+    let attached = iam.list_attached_role_policies().role_name("s3").send().await.unwrap();
+    assert_eq!(attached.attached_policies().iter().filter_map(|p| p.policy_name()).collect::<Vec<_>>(), vec!["s3_read"]);
+    let sa = kube.get_json(&["-n", "irsa-demo", "serviceaccount", "s3-sa"]).unwrap();
+    assert_eq!(sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"], "arn:aws:iam::222222222222:role/s3");
+
+    // verify reads the object through the whole chain.
+    let verified = app.ok(&["verify"]);
+    assert!(verified.stdout.contains("this is a test to prove you can get this file from this bucket"), "{}", verified.stdout);
+    assert!(verified.stdout.contains("arn:aws:sts::222222222222:assumed-role/s3/"), "{}", verified.stdout);
+
+    // The second plan is empty.
+    let again = app.run(&["plan"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    // Renaming the service account changes the trust and the service account together, and rolls the pods.
+    let rename = ["--config", "app.service_account=s3-reader"];
+    let plan = app.plan_json(&rename);
+    let c = changes(&plan);
+    assert!(c.contains(&("aws:iam:Role::s3".into(), "update".into())), "{c:?}");
+    assert!(c.contains(&("kubernetes:core:ServiceAccount::s3-reader".into(), "create".into())), "{c:?}");
+    assert!(c.contains(&("kubernetes:core:ServiceAccount::s3-sa".into(), "delete".into())), "{c:?}");
+    assert!(c.contains(&("kubernetes:apps:Deployment::test-deployment".into(), "update".into())), "{c:?}");
+    app.ok(&[&["apply", "--yes"][..], &rename].concat());
+    let verified = app.ok(&[&["verify"][..], &rename].concat());
+    assert!(verified.stdout.contains("this is a test"), "{}", verified.stdout);
+
+    // A broken trust (it names another service account) is flagged at plan time; forced past
+    // the warning, verify names the trust as the broken link.
+    let broken = ["--config", "app.service_account=s3-reader", "--config", "app.trust_service_account=someone-else"];
+    let plan = app.plan_json(&broken);
+    let diagnostics = plan["diagnostics"].to_string();
+    assert!(diagnostics.contains("ServiceAccount::s3-reader") && diagnostics.contains("someone-else") || diagnostics.contains("does not name"), "{diagnostics}");
+    app.ok(&[&["apply", "--yes"][..], &broken].concat());
+    let failed = app.run(&[&["verify"][..], &broken].concat());
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stderr.contains("trust"), "{}\n{}", failed.stdout, failed.stderr);
+
+    // destroy leaves nothing behind.
+    app.ok(&[&["destroy", "--yes"][..], &broken].concat());
+    let data = moto.data();
+    let iam_data = data["iam"].to_string();
+    assert!(!iam_data.contains("\"s3_read\"") && !iam_data.contains("role/s3\""), "IAM still holds our objects: {iam_data}");
+    let s3 = strake_tests::aws::s3_b(&moto).await;
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
+    assert!(kube.get_json(&["namespace", "irsa-demo"]).is_none(), "the namespace is gone");
+}
