@@ -136,10 +136,11 @@ impl Moto {
             .collect()
     }
 
-    /// moto's whole model (`/moto-api/data.json`).
-    pub fn data(&self) -> serde_json::Value {
-        let r = request(&self.addr, "GET", "/moto-api/data.json", b"").expect("moto data");
-        serde_json::from_slice(&r.body).expect("moto data.json is JSON")
+    /// moto's whole model (`/moto-api/data.json`). Some moto backends fail to serialize their
+    /// objects; then this is an error with what moto answered.
+    pub fn data(&self) -> Result<serde_json::Value, String> {
+        let r = request(&self.addr, "GET", "/moto-api/data.json", b"").map_err(|e| e.to_string())?;
+        serde_json::from_slice(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.text().chars().take(300).collect::<String>()))
     }
 }
 

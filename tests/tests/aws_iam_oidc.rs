@@ -62,7 +62,8 @@ fn oidc_program(account_b: &AwsProvider, spec: &Spec) -> strake::Program {
                 Statement::allow()
                     .actions(["sts:AssumeRoleWithWebIdentity"])
                     .federated(p.arn())
-                    .condition("StringEquals", format_output!("{}:aud", issuer), ["sts.amazonaws.com"]),
+                    .condition("StringEquals", format_output!("{}:aud", issuer), ["sts.amazonaws.com"])
+                    .condition("StringEquals", format_output!("{}:sub", issuer), ["system:serviceaccount:default:web"]),
             );
             Role::new(stack, "web", &b, trust).role_name("web-identity");
         }
