@@ -124,7 +124,8 @@ impl Graph {
                 g.add_edge(ids[d], ids[n], ());
             }
         }
-        for scc in petgraph::algo::tarjan_scc(&g) {
+        // Kosaraju walks iteratively, so a chain of 100,000 resources cannot overflow the stack.
+        for scc in petgraph::algo::kosaraju_scc(&g) {
             let cyclic = scc.len() > 1 || scc.iter().any(|&i| g.contains_edge(i, i));
             if cyclic {
                 let mut members: Vec<&str> = scc.iter().map(|&i| nodes[g[i]].urn.as_str()).collect();

@@ -155,28 +155,8 @@ fn quoted(items: &[String]) -> String {
     items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
-/// IAM's glob: `*` any run of characters, `?` exactly one.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+/// IAM's glob: `*` any run of characters, `?` exactly one (the same matcher the trust lint uses).
+pub use strake_aws::trust_lint::glob_match as glob;
 
 fn action(statement: &Json, l: &mut Lines) -> Check {
     let matches = |patterns: &[String]| patterns.iter().find(|p| glob(&p.to_ascii_lowercase(), &ACTION.to_ascii_lowercase())).cloned();
