@@ -308,11 +308,17 @@ class Cell:
         return statistics.median(self.rss)
 
 
-def run_cycles(runner: Runner, shape: str, n: int, runs: int, results: dict, ops: tuple[str, ...]) -> None:
+def run_cycles(runner: Runner, shape: str, n: int, runs: int, results: dict, ops: tuple[str, ...], failures: list[str]) -> None:
+    """Runs `runs` cycles; a failed command is reported (and ends this scenario), not fatal."""
     width = default_width(n)
     for r in range(runs):
         started = time.perf_counter()
-        got = runner.cycle(shape, n, width, ops)
+        try:
+            got = runner.cycle(shape, n, width, ops)
+        except CommandFailed as e:
+            failures.append(f"{runner.tool} {shape} N={n:,}: {str(e).splitlines()[0]}")
+            log(f"  [{runner.tool} {shape} N={n} run {r + 1}/{runs}] FAILED: {e}")
+            return
         parts = []
         for op, m in got.items():
             results.setdefault((runner.tool, shape, n, op), Cell()).add(m)
@@ -360,24 +366,32 @@ def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, t
         print("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
 
 
+def growth(per: list[tuple[int, float]]) -> float:
+    """The worst factor by which per-resource cost grows per 10x N, between consecutive sizes."""
+    return max((b[1] / a[1]) ** (1 / math.log10(b[0] / a[0])) for a, b in zip(per, per[1:]))
+
+
 def print_scaling(results: dict, shapes: list[str], sizes: list[int]) -> None:
     if len(sizes) < 2:
         return
-    print("\nGrowth with N (Strake): microseconds per resource, and peak RSS KiB per resource; "
-          "'linear' = per-resource time grows at most 1.5x per 10x N")
-    header = ["scenario", "operation"] + [f"us/res@{n:,}" for n in sizes] + [f"KiB/res@{n:,}" for n in sizes] + ["growth"]
+    print("\nGrowth with N (Strake): wall and CPU microseconds per resource, peak RSS KiB per resource; growth = worst "
+          "factor per 10x N of the per-resource cost ('linear' if <= 1.5; judged on CPU time, which other load disturbs less)")
+    header = (["scenario", "operation"] + [f"wall us@{n:,}" for n in sizes] + [f"cpu us@{n:,}" for n in sizes]
+              + [f"KiB@{n:,}" for n in sizes] + ["growth (cpu)", "growth (wall)"])
     rows = []
     for shape in shapes:
         for op in OPS:
             cells = [results.get(("strake", shape, n, op)) for n in sizes]
             if sum(c is not None for c in cells) < 2:
                 continue
-            per = [(n, c.t / n) for n, c in zip(sizes, cells) if c is not None]
-            worst = max((b[1] / a[1]) ** (1 / math.log10(b[0] / a[0])) for a, b in zip(per, per[1:]))
+            wall = growth([(n, c.t / n) for n, c in zip(sizes, cells) if c is not None])
+            cpu = growth([(n, c.c / n) for n, c in zip(sizes, cells) if c is not None])
             row = [shape, op]
             row += ["-" if c is None else f"{c.t / n * 1e6:.0f}" for n, c in zip(sizes, cells)]
+            row += ["-" if c is None else f"{c.c / n * 1e6:.0f}" for n, c in zip(sizes, cells)]
             row += ["-" if c is None else f"{c.m * 1024 / n:.1f}" for n, c in zip(sizes, cells)]
-            row.append(f"{'linear' if worst <= 1.5 else 'SUPERLINEAR'} (x{worst:.2f}/decade)")
+            row.append(f"{'linear' if cpu <= 1.5 else 'SUPERLINEAR'} x{cpu:.2f}")
+            row.append(f"x{wall:.2f}")
             rows.append(row)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
@@ -451,8 +465,8 @@ def main() -> int:
     ap.add_argument("--tf-sizes", default="1000", help="comma-separated N at which Terraform is measured (default 1000)")
     ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N (default 1000,10000,100000)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shapes (default all)")
-    ap.add_argument("--chain-100k", action="store_true",
-                    help="also run chain at N>=100,000 (skipped by default: it overflows the stack in Graph::build, see README)")
+    ap.add_argument("--skip-chain-100k", action="store_true",
+                    help="skip chain at N>=100,000 (100,000 strictly sequential steps: over a minute per apply)")
     ap.add_argument("--no-latency", action="store_true", help="skip the latency check")
     ap.add_argument("--latency-ms", type=int, default=50)
     ap.add_argument("--parallelism", type=int, default=PARALLELISM)
@@ -493,23 +507,24 @@ def main() -> int:
     load_before = os.getloadavg()
     results: dict = {}
     skipped: list[str] = []
+    failures: list[str] = []
     started = time.perf_counter()
     try:
         strake = StrakeRunner(workdir, args.keep)
         for shape in shapes:
             for n in sizes:
                 big = n >= BIG_N
-                if big and shape == "chain" and not args.chain_100k:
-                    skipped.append(f"chain at N={n:,}: skipped (pass --chain-100k to try; see README: stack overflow in Graph::build)")
+                if big and shape == "chain" and args.skip_chain_100k:
+                    skipped.append(f"chain at N={n:,}: skipped (--skip-chain-100k)")
                     continue
                 log(f"strake {shape} N={n:,}")
-                run_cycles(strake, shape, n, runs, results, BIG_OPS if big else OPS)
+                run_cycles(strake, shape, n, runs, results, BIG_OPS if big else OPS, failures)
         if terraform:
             tf = TerraformRunner(workdir, args.keep, terraform)
             for shape in shapes:
                 for n in [n for n in sizes if n in tf_sizes]:
                     log(f"terraform {shape} N={n:,}")
-                    run_cycles(tf, shape, n, tf_runs, results, BIG_OPS if n >= BIG_N else OPS)
+                    run_cycles(tf, shape, n, tf_runs, results, BIG_OPS if n >= BIG_N else OPS, failures)
         latency_rows = [] if args.no_latency else latency_check(workdir, runs, args.latency_ms, args.keep)
     finally:
         if not args.keep:
@@ -527,6 +542,8 @@ def main() -> int:
     print_table(results, shapes, sizes, runs, tf_runs)
     for s in skipped:
         print(f"  note: {s}")
+    for f in failures:
+        print(f"  FAILED: {f}")
     print_scaling(results, shapes, sizes)
     if latency_rows:
         print_latency(latency_rows, args.latency_ms, runs)
@@ -537,7 +554,7 @@ def main() -> int:
             + [{"tool": "strake", "latency_check": True, "shape": r[0], "n": r[1], "depth": r[2], "operation": r[3],
                 "bound_s": r[4], "seconds": r[5], "ratio": r[6]} for r in (latency_rows or [])],
             indent=1))
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ impl Context<'_> {
 
     /// `--target` values as URNs: a full URN, or the name of one declared or recorded resource.
     fn targets(&self, snapshot: Option<&Snapshot>) -> Result<Vec<Urn>, Error> {
+        if self.global.targets.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut known: Vec<Urn> = self.program.resources.iter().map(|d| d.urn.clone()).collect();
         if let Some(s) = snapshot {
             known.extend(s.resources.iter().filter(|r| r.kind == RecordKind::Resource).filter_map(|r| Urn::parse(&r.urn).ok()));

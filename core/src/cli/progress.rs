@@ -24,7 +24,11 @@ impl Progress {
     fn line(&self, text: String) {
         match self.bar.lock().ok().and_then(|b| b.clone()) {
             Some(bar) if self.interactive => bar.println(text),
-            _ => println!("{text}"),
+            // A closed pipe (`apply | head`) must not stop the apply: progress is best effort.
+            _ => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{text}");
+            }
         }
     }
 
