@@ -650,8 +650,12 @@ impl Exec<'_> {
             }
         }
         let mut writes = Vec::new();
+        let failed = self.errors.lock().map(|e| !e.is_empty()).unwrap_or(true);
         if destroy && self.req.planned.plan.targets.is_empty() {
-            writes.push(Write::DeleteResource { urn: urn.to_string() });
+            // Outputs go with the last resource: a destroy that failed part-way keeps them.
+            if !failed {
+                writes.push(Write::DeleteResource { urn: urn.to_string() });
+            }
         } else if self.req.records.get(&urn).map(|r| Value::from_json(r.outputs.clone())) != Some(Value::Map(outputs.clone())) {
             writes.push(Write::PutResource(ResourceRecord {
                 urn: urn.to_string(),
