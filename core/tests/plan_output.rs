@@ -77,3 +77,19 @@ async fn colors_only_when_asked() {
     assert!(!render_human(&plan, false).contains('\u{1b}'));
     assert!(render_human(&plan, true).contains('\u{1b}'));
 }
+
+#[tokio::test]
+async fn lists_of_objects_render_one_object_per_block() {
+    let engine = engine();
+    let version = |image: &str| {
+        let image = image.to_string();
+        Program::build("demo", Config::default(), move |stack| {
+            Data::new(stack, "containers", value!([{"name": "aws", "image": image}]));
+            Ok(())
+        })
+        .unwrap()
+    };
+    engine.up(&version("amazon/aws-cli:1"), &PlanOptions::default()).await.unwrap();
+    let plan = engine.plan(&version("amazon/aws-cli:2"), &PlanOptions::default()).await.unwrap();
+    insta::assert_snapshot!(render_human(&plan, false));
+}

@@ -177,6 +177,25 @@ fn value_lines(out: &mut String, indent: usize, sign: &str, key: &str, v: &Value
             }
             let _ = writeln!(out, "{pad}  }}");
         }
+        // Lists of objects (policy statements, containers) one object per block.
+        Value::List(items) if items.iter().any(|i| matches!(i, Value::Map(_))) => {
+            let _ = writeln!(out, "{pad}{} {key} = [", style.apply_to(sign));
+            for item in items {
+                match item {
+                    Value::Map(m) => {
+                        let _ = writeln!(out, "{pad}      {{");
+                        for (k, child) in m {
+                            value_lines(out, indent + 8, sign, k, child, style);
+                        }
+                        let _ = writeln!(out, "{pad}      }},");
+                    }
+                    other => {
+                        let _ = writeln!(out, "{pad}      {other},");
+                    }
+                }
+            }
+            let _ = writeln!(out, "{pad}  ]");
+        }
         _ => {
             let _ = writeln!(out, "{pad}{} {key} = {v}", style.apply_to(sign));
         }
@@ -192,6 +211,11 @@ fn diff_lines(out: &mut String, indent: usize, key: &str, d: &ValueDiff, forces:
         ValueDiff::Removed(v) => {
             let _ = writeln!(out, "{pad}{} {key} = {v} -> null{tail}", p.delete.apply_to("-"));
         }
+        ValueDiff::Changed { before, after } if [before, after].iter().any(|v| is_list_of_objects(v)) => {
+            let _ = writeln!(out, "{pad}{} {key}:{tail}", p.change.apply_to("~"));
+            value_lines(out, indent + 4, "-", key, before, &p.delete);
+            value_lines(out, indent + 4, "+", key, after, &p.add);
+        }
         ValueDiff::Changed { before, after } => {
             let _ = writeln!(out, "{pad}{} {key} = {before} -> {after}{tail}", p.change.apply_to("~"));
         }
@@ -203,6 +227,10 @@ fn diff_lines(out: &mut String, indent: usize, key: &str, d: &ValueDiff, forces:
             let _ = writeln!(out, "{pad}  }}");
         }
     }
+}
+
+fn is_list_of_objects(v: &Value) -> bool {
+    matches!(v, Value::List(items) if items.iter().any(|i| matches!(i, Value::Map(_))))
 }
 
 /// The machine-readable plan: every step with its action, secrets redacted.
