@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Write};
 
-use super::planner::{Planned, Prior, Refreshed};
+use super::planner::{Planned, Prior};
 use super::providers::{ProviderCache, Slot};
 use super::retry::with_retries;
 use super::state_writer::StateWriter;
@@ -186,15 +186,7 @@ impl Exec<'_> {
                 continue;
             }
             let Some(rec) = self.req.records.get(urn) else { continue };
-            match r {
-                Refreshed::Found(p) => writes.push(Write::PutResource(ResourceRecord {
-                    id: p.id.clone(),
-                    inputs: p.inputs.to_json(),
-                    outputs: p.outputs.to_json(),
-                    ..rec.clone()
-                })),
-                Refreshed::Gone => writes.push(Write::DeleteResource { urn: urn.to_string() }),
-            }
+            writes.push(r.to_write(rec));
         }
         if !writes.is_empty() {
             self.req.writer.write(writes).await.map_err(|e| Error::Usage(format!("recording refreshed state failed: {e}")))?;
@@ -273,7 +265,7 @@ impl Exec<'_> {
     }
 
     /// Resolves and checks a declaration's inputs against what has been applied so far.
-    fn inputs(&self, n: usize, decl: &Declaration, provider: &dyn Provider, prior: Option<&Prior>) -> Result<Value, StepError> {
+    fn inputs(&self, decl: &Declaration, provider: &dyn Provider, prior: Option<&Prior>) -> Result<Value, StepError> {
         let urn = &decl.urn;
         let inputs = {
             let env = self.env.lock().map_err(|_| StepError::other(urn, "apply", "poisoned lock"))?;
@@ -295,7 +287,6 @@ impl Exec<'_> {
         if let Some(p) = prior {
             apply_ignore_changes(&decl.options, &p.inputs, &mut inputs);
         }
-        let _ = n;
         Ok(inputs)
     }
 
@@ -366,6 +357,18 @@ impl Exec<'_> {
         }
     }
 
+    /// Settles a failed mutation's pending record: a definite failure clears it (nothing changed);
+    /// an uncertain one (a lost answer, a time-out) keeps it, so the next run reads the object back.
+    async fn give_up(&self, urn: &Urn, pending_id: &str, failure: CallError) -> StepError {
+        match failure {
+            CallError::Failed(e) => match self.write(urn, vec![Write::ClearPending { id: pending_id.to_string() }]).await {
+                Ok(()) => e,
+                Err(write_error) => write_error,
+            },
+            CallError::Ambiguous(e) | CallError::TimedOut(e) => e,
+        }
+    }
+
     async fn write(&self, urn: &Urn, writes: Vec<Write>) -> Result<(), StepError> {
         self.req.writer.write(writes).await.map(|_| ()).map_err(|e| StepError::other(urn, "record state", e))
     }
@@ -408,7 +411,7 @@ impl Exec<'_> {
         let urn = &decl.urn;
         let provider = self.provider(n)?;
         let prior = self.req.planned.prior.get(urn);
-        let inputs = self.inputs(n, decl, provider.as_ref(), prior)?;
+        let inputs = self.inputs(decl, provider.as_ref(), prior)?;
         let pending = self.pending(n, PendingKind::Create, &inputs, None);
         self.write(urn, vec![Write::PutPending(pending.clone())]).await?;
         let resp = self
@@ -423,19 +426,12 @@ impl Exec<'_> {
             .await;
         let resp = match resp {
             Ok(r) => r,
-            Err(CallError::Failed(e)) => {
-                self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
-                return Err(e);
-            }
             Err(CallError::Ambiguous(e)) => match self.find_created(provider.as_ref(), urn, &inputs).await {
                 // An earlier attempt created it and only its answer was lost: adopt it.
                 Some(found) => found,
-                None => {
-                    self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
-                    return Err(e);
-                }
+                None => return Err(self.give_up(urn, &pending.id, CallError::Failed(e)).await),
             },
-            Err(CallError::TimedOut(e)) => return Err(e),
+            Err(e) => return Err(self.give_up(urn, &pending.id, e).await),
         };
         let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
         writes.extend(extra);
@@ -474,7 +470,7 @@ impl Exec<'_> {
         let urn = &decl.urn;
         let provider = self.provider(n)?;
         let prior = self.req.planned.prior.get(urn).ok_or_else(|| StepError::other(urn, "update", "no recorded object to update; plan again"))?;
-        let inputs = self.inputs(n, decl, provider.as_ref(), Some(prior))?;
+        let inputs = self.inputs(decl, provider.as_ref(), Some(prior))?;
         let diff = provider.diff(DiffRequest {
             urn: urn.clone(),
             type_token: urn.type_token().to_string(),
@@ -513,12 +509,7 @@ impl Exec<'_> {
             .await;
         let resp = match resp {
             Ok(r) => r,
-            Err(CallError::Failed(e)) => {
-                self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
-                return Err(e);
-            }
-            // The outcome is unknown: the pending record stays, and the next run reads it back.
-            Err(CallError::Ambiguous(e) | CallError::TimedOut(e)) => return Err(e),
+            Err(e) => return Err(self.give_up(urn, &pending.id, e).await),
         };
         let writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
         self.write_result(n, writes).await?;
@@ -599,18 +590,14 @@ impl Exec<'_> {
             .await;
         match result {
             Ok(()) => self.write(urn, vec![Write::DeleteResource { urn: urn.to_string() }, Write::ClearPending { id: pending.id }]).await,
-            Err(CallError::Failed(e)) => {
-                self.write(urn, vec![Write::ClearPending { id: pending.id }]).await?;
-                Err(e)
-            }
-            Err(CallError::Ambiguous(e) | CallError::TimedOut(e)) => Err(e),
+            Err(e) => Err(self.give_up(urn, &pending.id, e).await),
         }
     }
 
     async fn read_data_source(&self, n: usize, decl: &Declaration) -> Result<(), StepError> {
         let urn = &decl.urn;
         let provider = self.provider(n)?;
-        let inputs = self.inputs(n, decl, provider.as_ref(), None)?;
+        let inputs = self.inputs(decl, provider.as_ref(), None)?;
         let read = self
             .call(urn, "read", None, || {
                 provider.read(ReadRequest {

@@ -309,20 +309,10 @@ impl Session<'_> {
         for (urn, r) in &planned.refreshed {
             let Some(rec) = self.snapshot.resources.iter().find(|rec| rec.urn == urn.as_str()) else { continue };
             match r {
-                planner::Refreshed::Found(p) => {
-                    report.changed.push(urn.clone());
-                    writes.push(Write::PutResource(strake_state::ResourceRecord {
-                        id: p.id.clone(),
-                        inputs: p.inputs.to_json(),
-                        outputs: p.outputs.to_json(),
-                        ..rec.clone()
-                    }));
-                }
-                planner::Refreshed::Gone => {
-                    report.gone.push(urn.clone());
-                    writes.push(Write::DeleteResource { urn: urn.to_string() });
-                }
+                planner::Refreshed::Found(_) => report.changed.push(urn.clone()),
+                planner::Refreshed::Gone => report.gone.push(urn.clone()),
             }
+            writes.push(r.to_write(rec));
         }
         report.changed.sort();
         report.gone.sort();

@@ -36,6 +36,21 @@ pub(crate) enum Refreshed {
     Gone,
 }
 
+impl Refreshed {
+    /// The state write that records it: the record with the values read, or its removal.
+    pub(crate) fn to_write(&self, recorded: &strake_state::ResourceRecord) -> strake_state::Write {
+        match self {
+            Refreshed::Found(p) => strake_state::Write::PutResource(strake_state::ResourceRecord {
+                id: p.id.clone(),
+                inputs: p.inputs.to_json(),
+                outputs: p.outputs.to_json(),
+                ..recorded.clone()
+            }),
+            Refreshed::Gone => strake_state::Write::DeleteResource { urn: recorded.urn.clone() },
+        }
+    }
+}
+
 /// A plan plus what the executor needs to carry it out.
 pub struct Planned {
     pub plan: Plan,
