@@ -51,6 +51,11 @@ fn data_outputs(inputs: &Value) -> Value {
 
 #[async_trait]
 impl Provider for BuiltinProvider {
+    /// A Data object exists only in state: an interrupted create made nothing anywhere else.
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     fn check(&self, req: CheckRequest) -> CheckResponse {
         let mut failures = Vec::new();
         if req.type_token != DATA_TYPE {

@@ -104,6 +104,9 @@ pub enum Error {
     /// Some steps failed; the others were applied and recorded.
     #[error("{}", render_steps(.0))]
     StepsFailed(Vec<StepError>),
+    /// Interrupted creates whose outcome could not be found out; nothing was planned.
+    #[error("{}", render_unresolved(.0))]
+    UnresolvedCreates(Vec<StepError>),
     #[error("the saved plan is stale: {0}; run `plan` again")]
     StalePlan(String),
     #[error("interrupted: running steps finished and were recorded; {remaining} steps were not started")]
@@ -126,6 +129,21 @@ fn render_list(diags: &[Diagnostic]) -> String {
 
 fn render_steps(errors: &[StepError]) -> String {
     let mut out = format!("{} step{} failed:", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    for e in errors {
+        out.push_str("\n  ");
+        out.push_str(&e.to_string());
+    }
+    out
+}
+
+fn render_unresolved(errors: &[StepError]) -> String {
+    let mut out = format!(
+        "{} interrupted create{} of an earlier run could not be resolved, so nothing was planned (planning now could \
+         create {} a second time):",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        if errors.len() == 1 { "its object" } else { "their objects" }
+    );
     for e in errors {
         out.push_str("\n  ");
         out.push_str(&e.to_string());

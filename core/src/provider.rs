@@ -167,21 +167,26 @@ pub enum ErrorKind {
 /// A failed provider call. `code` and `message` are the service's own (e.g. `AccessDenied`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+#[non_exhaustive]
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub code: Option<String>,
     pub message: String,
     /// Shown while retrying, e.g. "waiting for IAM propagation".
     pub waiting_for: Option<String>,
+    /// The call failed, but the service may have acted on it first: a request was sent and its
+    /// answer was lost, cut short or a 5xx. The engine then reads the object back before
+    /// concluding that nothing changed (a [`ErrorKind::Transient`] error is treated the same way).
+    pub ambiguous: bool,
 }
 
 impl ProviderError {
     pub fn permanent(message: impl Into<String>) -> Self {
-        ProviderError { kind: ErrorKind::Permanent, code: None, message: message.into(), waiting_for: None }
+        ProviderError::with_kind(ErrorKind::Permanent, None, message)
     }
 
     pub fn with_kind(kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
-        ProviderError { kind, code, message: message.into(), waiting_for: None }
+        ProviderError { kind, code, message: message.into(), waiting_for: None, ambiguous: false }
     }
 
     pub fn waiting_for(mut self, what: impl Into<String>) -> Self {
@@ -189,14 +194,63 @@ impl ProviderError {
         self
     }
 
+    /// Marks the error as one after which the service may have acted (see [`Self::ambiguous`]).
+    pub fn ambiguous(mut self) -> Self {
+        self.ambiguous = true;
+        self
+    }
+
+    /// Whether the failed call may have changed something: marked so, or a transient failure (a
+    /// 5xx or a lost connection, which may come after the service acted).
+    pub fn may_have_acted(&self) -> bool {
+        self.ambiguous || self.kind == ErrorKind::Transient
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.kind != ErrorKind::Permanent
     }
 }
 
+/// Receives the retries a provider makes of single API calls inside one operation.
+pub type RetryReporter = std::sync::Arc<dyn Fn(u32, &ProviderError) + Send + Sync>;
+
+tokio::task_local! {
+    static RETRY_REPORTER: RetryReporter;
+}
+
+/// Reports that the provider is retrying one API call of the operation in progress (its
+/// `attempt`-th attempt failed with `error`): shown like the engine's own retries. Outside an
+/// operation the engine runs, it does nothing.
+pub fn report_retry(attempt: u32, error: &ProviderError) {
+    let _ = RETRY_REPORTER.try_with(|report| report(attempt, error));
+}
+
+/// Runs a provider operation with `reporter` receiving its [`report_retry`] calls.
+pub(crate) async fn reporting_retries<F: std::future::Future>(reporter: RetryReporter, operation: F) -> F::Output {
+    RETRY_REPORTER.scope(reporter, operation).await
+}
+
+/// Whether a create whose answer was lost can be found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedLookup {
+    /// The object can be found from the create's inputs alone (a name the inputs fix, or an
+    /// idempotency token in them): [`Provider::read`] without an id finds it. An interrupted
+    /// create is then read back and adopted, or cleared when nothing was made.
+    FromInputs,
+    /// The cloud assigns the id, so an object whose create answer was lost cannot be told apart
+    /// from others. The engine never clears such a create's pending record on its own: it keeps
+    /// it, warns, and waits for the user to import the object or drop the record.
+    Unfindable,
+}
+
 /// A configured provider: one per provider configuration in the program (e.g. one per account).
 #[async_trait]
 pub trait Provider: Send + Sync {
+    /// Whether an interrupted create of `type_token` can be found again from its inputs. Part of
+    /// the contract on purpose (no default): a type that cannot must say so, or a crash at the
+    /// wrong moment would leak one object silently.
+    fn created_lookup(&self, type_token: &str) -> CreatedLookup;
+
     /// Validates and normalizes inputs. Pure; runs at plan time before any API call.
     fn check(&self, req: CheckRequest) -> CheckResponse {
         CheckResponse { inputs: req.inputs, failures: Vec::new(), warnings: Vec::new() }

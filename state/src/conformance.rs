@@ -310,7 +310,7 @@ pub fn invalid_stack_names_are_refused(store: &dyn StateStore) {
         refused("load", store.load(name).map(drop));
         refused("write", store.write(name, vec![]).map(drop));
         refused("import", store.import(Snapshot::empty(name)).map(drop));
-        refused("lock", store.lock(name, &info));
+        refused("lock", store.lock(name, &info).map(drop));
         refused("lock_holder", store.lock_holder(name).map(drop));
     }
 }

@@ -18,6 +18,13 @@ pub enum StateError {
     Io { path: String, #[source] source: std::io::Error },
     #[error("invalid stack name `{stack}`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, starting with a letter or digit")]
     InvalidStackName { stack: String },
+    /// Stored state failed its checks. Nothing was read as current state, and nothing written.
+    #[error(
+        "the state of stack `{stack}` is damaged: {problem}. Nothing was changed. List the states it can be restored \
+         to with `state history`, restore one with `state restore <generation>`, then `refresh` (objects made since \
+         then can be adopted with `import`)"
+    )]
+    Damaged { stack: String, problem: String },
     #[error("state backend error: {0}")]
     Backend(String),
 }

@@ -5,15 +5,12 @@
 //! conformance suite (`conformance` feature). The records are our own versioned types
 //! ([`records`]), so state can always be exported as JSON and imported elsewhere.
 
-// `StateError` carries the lock holder's `LockInfo` inline (about 160 bytes) so callers can match
-// on it directly; errors are rare here, so the larger `Result` costs nothing that matters.
-
-
+mod content;
 mod error;
+mod local;
 mod lock;
 mod memory;
 pub mod records;
-mod sled_store;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -21,11 +18,11 @@ pub mod conformance;
 pub use error::StateError;
 pub use lock::{LockInfo, holder_is_alive};
 pub use memory::MemoryStore;
+pub use local::{KEEP_SEGMENTS, LocalStore};
 pub use records::{
-    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StackMeta, Write,
+    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write,
     validate_stack_name,
 };
-pub use sled_store::SledStore;
 
 /// The contract every state backend implements.
 ///
@@ -51,8 +48,9 @@ pub trait StateStore: Send + Sync {
     /// sets its serial to one more than the current serial (or the given one, if larger).
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError>;
 
-    /// Takes the stack's lock or fails with [`StateError::Locked`] naming the holder.
-    fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), StateError>;
+    /// Takes the stack's lock or fails with [`StateError::Locked`] naming a live holder. A lock
+    /// left by a holder that is certainly gone is broken and returned, so the caller can say so.
+    fn lock(&self, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, StateError>;
 
     /// Releases a lock this process holds (matching `lock_id`). Unknown ids are an error.
     fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError>;
@@ -67,5 +65,16 @@ pub trait StateStore: Send + Sync {
             Some(holder) => Err(StateError::LockMismatch { stack: stack.into(), expected: lock_id.into(), holder: Box::new(holder) }),
             None => Err(StateError::NotLocked { stack: stack.into() }),
         }
+    }
+
+    /// The states the stack can be restored to, oldest first (none if the backend keeps none).
+    fn history(&self, _stack: &str) -> Result<Vec<RestorePoint>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// Makes the state at restore point `generation` the current state (lineage kept, serial
+    /// bumped past everything recorded). Works when the current state is damaged.
+    fn restore(&self, stack: &str, generation: u64) -> Result<StackMeta, StateError> {
+        Err(StateError::Backend(format!("this state backend keeps no earlier states of stack `{stack}` (asked for generation {generation})")))
     }
 }

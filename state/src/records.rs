@@ -115,7 +115,8 @@ impl Snapshot {
 ///
 /// Changes apply in order, so a later change to the same key wins. Deleting an unknown resource or
 /// clearing an unknown pending operation is not an error.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
     PutResource(ResourceRecord),
     DeleteResource { urn: String },
@@ -128,6 +129,20 @@ impl Write {
     pub fn changes_resources(&self) -> bool {
         matches!(self, Write::PutResource(_) | Write::DeleteResource { .. })
     }
+}
+
+/// A state a stack can be restored to (`state history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestorePoint {
+    /// Counts every commit of the stack's history; what `restore` takes.
+    pub generation: u64,
+    pub serial: u64,
+    /// Unix seconds.
+    pub time: u64,
+    /// What made it: the run whose last commit it is (`` `apply` ``), or why a snapshot was written.
+    pub made_by: String,
+    pub resources: usize,
+    pub pending: usize,
 }
 
 /// Checks that a stack name is safe to use as a key and a file name: 1 to 128 ASCII letters,

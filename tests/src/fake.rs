@@ -278,6 +278,11 @@ fn name_failure(inputs: &Value) -> Option<CheckFailure> {
 
 #[async_trait]
 impl Provider for ThingProvider {
+    /// Things are found by their `name` input (see `read`).
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     fn check(&self, req: CheckRequest) -> CheckResponse {
         let mut failures = Vec::new();
         if req.type_token != THING {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use strake::events::{Event, RecordingObserver};
 use strake::{ApplyReport, Config, Engine, EngineOptions, Error, Plan, PlanOptions, Program, ProviderRef, RetryPolicy, Stack, Urn};
 use strake_state::{
-    LockInfo, MemoryStore, RecordKind, ResourceRecord, SledStore, Snapshot, StackMeta, StateError, StateStore, Write,
+    LockInfo, MemoryStore, RecordKind, ResourceRecord, LocalStore, Snapshot, StackMeta, StateError, StateStore, Write,
 };
 
 use crate::fake::{FakeCloud, FakeProvider, THING};
@@ -45,10 +45,10 @@ impl Rig {
         Rig::over(Arc::new(MemoryStore::new()), None)
     }
 
-    /// Over a [`SledStore`] in a fresh temporary directory.
-    pub fn sled() -> Rig {
+    /// Over a [`LocalStore`] in a fresh temporary directory.
+    pub fn local() -> Rig {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = SledStore::new(dir.path().join("state")).expect("sled store");
+        let store = LocalStore::new(dir.path().join("state")).expect("local store");
         Rig::over(Arc::new(store), Some(dir))
     }
 
@@ -182,7 +182,7 @@ impl StateStore for FailingStore {
         self.inner.import(snapshot)
     }
 
-    fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), StateError> {
+    fn lock(&self, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, StateError> {
         self.inner.lock(stack, info)
     }
 

@@ -1,4 +1,4 @@
-//! The CLI as users run it: a real program binary (`cli-fixture`) with sled state in a temp dir.
+//! The CLI as users run it: a real program binary (`cli-fixture`) with local state in a temp dir.
 //! Covers exit codes, saved plans, JSON output, secrets, state commands, locking across processes,
 //! a killed apply and Ctrl-C.
 
@@ -54,6 +54,12 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The fixture's state as recorded so far (read without the lock, as any reader may).
+fn recorded(dir: &Path) -> Option<strake_state::Snapshot> {
+    use strake_state::StateStore as _;
+    strake_state::LocalStore::new(dir.join(".strake")).ok()?.load("fixture").ok()?
 }
 
 fn lock_file(dir: &Path) -> std::path::PathBuf {
@@ -189,7 +195,7 @@ fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
     let slow = ["apply", "--yes", "--config", "sleepers=1", "--config", "sleep_ms=3000"];
     let first = spawn(dir.path(), &slow);
     let first_pid = first.id();
-    wait_for("the first apply to take the lock", || lock_file(dir.path()).exists());
+    wait_for("the first apply to take the lock", || std::fs::read(lock_file(dir.path())).is_ok_and(|b| !b.is_empty()));
     let second = run(dir.path(), &slow);
     assert_eq!(second.code, 1);
     assert!(second.stderr.contains("is locked by `apply`"), "{}", second.stderr);
@@ -205,34 +211,25 @@ fn a_killed_apply_keeps_what_it_recorded_and_the_next_run_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let slow = ["apply", "--yes", "--config", "sleepers=3", "--config", "sleep_ms=60000", "--parallelism", "1"];
     let mut child = spawn(dir.path(), &slow);
-    wait_for("the apply to take the lock", || lock_file(dir.path()).exists());
-    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id();
+    let sleeper = "urn:strake:fixture::sleep:index:Sleep::sleep-0";
+    let fast = ["--config", "sleepers=3", "--config", "sleep_ms=0"];
+    wait_for("the first sleeper's create to be recorded as pending", || {
+        recorded(dir.path()).is_some_and(|s| s.pending.iter().any(|p| p.urn == sleeper))
+    });
     child.kill().unwrap(); // SIGKILL: no cleanup at all
     child.wait().unwrap();
 
-    let locked = run(dir.path(), &["plan"]);
-    assert_eq!(locked.code, 1);
-    assert!(locked.stderr.contains("no longer running"), "{}", locked.stderr);
-    let lock_id = locked
-        .stderr
-        .split("force-unlock ")
-        .nth(1)
-        .and_then(|s| s.split('`').next())
-        .expect("the error names the lock id")
-        .to_string();
-    ok(dir.path(), &["force-unlock", &lock_id]);
-
-    let list = ok(dir.path(), &["state", "list"]);
-    assert!(list.stdout.contains("Data::a ") && list.stdout.contains("Data::b "), "{}", list.stdout);
-    assert!(list.stdout.contains("(interrupted Create) urn:strake:fixture::sleep:index:Sleep::sleep-0"), "{}", list.stdout);
-
-    let fast = ["--config", "sleepers=3", "--config", "sleep_ms=0"];
+    // No hand-typed force-unlock: the dead run's lock is broken, and the plan says so.
     let plan = run(dir.path(), &[&["plan"][..], &fast].concat());
-    assert!(
-        plan.stdout.contains("interrupted during the create of urn:strake:fixture::sleep:index:Sleep::sleep-0"),
-        "{}",
-        plan.stdout
-    );
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains(&format!("broke the lock of `apply` by")) && plan.stdout.contains(&format!("pid {pid}")), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("interrupted during the create of {sleeper}")), "{}", plan.stdout);
+
+    let list = ok(dir.path(), &[&["state", "list"][..], &fast].concat());
+    assert!(list.stdout.contains("Data::a ") && list.stdout.contains("Data::b "), "{}", list.stdout);
+    assert!(list.stdout.contains(&format!("(interrupted create) {sleeper}")), "{}", list.stdout);
+
     let apply = ok(dir.path(), &[&["apply", "--yes"][..], &fast].concat());
     assert!(apply.stdout.contains("had not created anything: cleared"), "{}", apply.stdout);
     assert!(apply.stdout.contains("Plan: 3 to create"), "{}", apply.stdout);
@@ -244,8 +241,9 @@ fn ctrl_c_lets_running_steps_finish_and_records_them() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["apply", "--yes", "--config", "sleepers=3", "--config", "sleep_ms=1500", "--parallelism", "1"];
     let child = spawn(dir.path(), &args);
-    wait_for("the apply to take the lock", || lock_file(dir.path()).exists());
-    std::thread::sleep(Duration::from_millis(700));
+    wait_for("the first sleeper's create to start", || {
+        recorded(dir.path()).is_some_and(|s| s.pending.iter().any(|p| p.urn.ends_with("Sleep::sleep-0")))
+    });
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let r = finish(child);

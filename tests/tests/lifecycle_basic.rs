@@ -12,7 +12,7 @@ fn s(x: &str) -> String {
 
 #[tokio::test]
 async fn create_from_empty_records_everything_and_replans_to_no_changes() {
-    let rig = Rig::sled();
+    let rig = Rig::local();
     let program = rig.program(|stack, _| {
         let a = Thing::new(stack, "a").value(value!({"size": 1}));
         Thing::new(stack, "b").value(a.arn());
@@ -220,7 +220,7 @@ async fn removed_resources_are_deleted_dependents_first_with_their_recorded_prov
 
 #[tokio::test]
 async fn destroy_deletes_everything_dependents_first_and_empties_state() {
-    let rig = Rig::sled();
+    let rig = Rig::local();
     let program = rig.program(|stack, _| {
         let a = Thing::new(stack, "a");
         let b = Thing::new(stack, "b").value(a.arn());

@@ -9,7 +9,7 @@ use strake_tests::harness::{Rig, STACK, test_options};
 
 #[tokio::test]
 async fn a_second_session_on_a_locked_stack_is_refused_naming_the_holder() {
-    for rig in [Rig::memory(), Rig::sled()] {
+    for rig in [Rig::memory(), Rig::local()] {
         let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
         let held = rig.engine.session(&program, "apply").unwrap();
 
@@ -34,7 +34,7 @@ async fn a_second_session_on_a_locked_stack_is_refused_naming_the_holder() {
 
 #[tokio::test]
 async fn a_lock_left_by_a_dead_process_says_how_to_break_it() {
-    for rig in [Rig::memory(), Rig::sled()] {
+    for rig in [Rig::memory(), Rig::local()] {
         let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
         let mut child = std::process::Command::new("true").spawn().expect("spawning `true`");
         child.wait().expect("waiting for `true`");

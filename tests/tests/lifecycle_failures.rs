@@ -71,7 +71,7 @@ async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reap
 /// recording it fails, so state holds exactly the pending create.
 #[tokio::test]
 async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
-    let rig = Rig::sled();
+    let rig = Rig::local();
     let failing = Arc::new(FailingStore::new(rig.store.clone()));
     let crashing = Engine::new(failing.clone()).with_options(test_options());
     let program = rig.program(|stack, _| {

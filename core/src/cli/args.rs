@@ -119,4 +119,20 @@ pub(crate) enum StateCommand {
     },
     /// Replace the state with a JSON export
     Import { file: PathBuf },
+    /// List the earlier states the stack can be restored to
+    History,
+    /// Make an earlier state current (after damage, or to undo a bad `state import`); then run `refresh`
+    Restore { generation: u64 },
+    /// List the interrupted operations of earlier runs (`apply` resolves them), or drop one
+    Pending {
+        #[command(subcommand)]
+        command: Option<PendingCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PendingCommand {
+    /// Drop a pending-operation record without touching the cloud, after checking the cloud by
+    /// hand (for an interrupted create whose object cannot be looked up)
+    Rm { id: String },
 }

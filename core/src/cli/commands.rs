@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use strake_state::{RecordKind, Snapshot, StateStore};
 
-use super::args::{Command, Global, StateCommand};
+use super::args::{Command, Global, PendingCommand, StateCommand};
 use super::progress::Progress;
 use crate::events::{JsonLinesObserver, Observer};
 use crate::graph::Graph;
@@ -249,9 +249,19 @@ fn outputs(ctx: &Context<'_>, json: bool, show_secrets: bool) -> Result<ExitCode
 
 fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
     let engine = ctx.engine(None);
-    let mut session = engine.session(ctx.program, "state")?;
+    // `history` and `restore` work when the current state cannot be read; the rest load it.
+    let open = || engine.session(ctx.program, "state");
     match cmd {
+        StateCommand::History => return history(ctx, &engine),
+        StateCommand::Restore { generation } => {
+            let meta = engine.restore(&ctx.program.stack, generation)?;
+            println!(
+                "Restored stack `{}` to generation {generation} (now serial {}). Run `refresh` to record what the cloud holds now.",
+                ctx.program.stack, meta.serial
+            );
+        }
         StateCommand::List => {
+            let session = open()?;
             let s = session.snapshot();
             if !session.exists() {
                 println!("Stack `{}` has no state yet.", ctx.program.stack);
@@ -260,10 +270,11 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
                 println!("{}  id={}", r.urn, r.id);
             }
             for p in &s.pending {
-                println!("(interrupted {:?}) {}", p.kind, p.urn);
+                println!("(interrupted {}) {}", kind_name(p.kind), p.urn);
             }
         }
         StateCommand::Show { urn } => {
+            let session = open()?;
             let rec = session
                 .snapshot()
                 .resources
@@ -285,12 +296,14 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
         }
         StateCommand::Rm { urn } => {
+            let mut session = open()?;
             let known: Vec<Urn> = session.snapshot().resources.iter().filter_map(|r| Urn::parse(&r.urn).ok()).collect();
             let urn = resolve_urn(&urn, &known)?;
             session.forget(urn.as_str())?;
             println!("Removed {urn} from state; the cloud object was not touched.");
         }
         StateCommand::Export { out } => {
+            let session = open()?;
             let json = serde_json::to_vec_pretty(session.snapshot()).map_err(|e| Error::Usage(e.to_string()))?;
             match out {
                 Some(path) => {
@@ -300,7 +313,23 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
                 None => println!("{}", String::from_utf8_lossy(&json)),
             }
         }
+        StateCommand::Pending { command: None } => {
+            let session = open()?;
+            let pending = &session.snapshot().pending;
+            if pending.is_empty() {
+                println!("Stack `{}` has no interrupted operations.", ctx.program.stack);
+            }
+            for p in pending {
+                let id = p.resource_id.as_deref().map(|id| format!(" object `{id}`")).unwrap_or_default();
+                println!("{}  interrupted {} of {}{id}, started at unix time {}", p.id, kind_name(p.kind), p.urn, p.started_at);
+            }
+        }
+        StateCommand::Pending { command: Some(PendingCommand::Rm { id }) } => {
+            open()?.drop_pending(&id)?;
+            println!("Dropped pending operation {id}; the cloud was not touched.");
+        }
         StateCommand::Import { file } => {
+            let mut session = open()?;
             let bytes = std::fs::read(&file)?;
             let snapshot: Snapshot = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Usage(format!("{} is not a Strake state export: {e}", file.display())))?;
@@ -311,10 +340,49 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a file readable by its owner only (plans and exports may hold secrets).
+fn history(ctx: &Context<'_>, engine: &Engine) -> Result<ExitCode, Error> {
+    let points = engine.history(&ctx.program.stack)?;
+    if points.is_empty() {
+        println!("Stack `{}` keeps no earlier states.", ctx.program.stack);
+    }
+    println!("{:>10}  {:>7}  {:>10}  {:>9}  {:>7}  made by", "generation", "serial", "unix time", "resources", "pending");
+    for p in &points {
+        println!("{:>10}  {:>7}  {:>10}  {:>9}  {:>7}  {}", p.generation, p.serial, p.time, p.resources, p.pending, p.made_by);
+    }
+    match ctx.store.load(&ctx.program.stack) {
+        Ok(_) => println!("The current state is intact."),
+        Err(e) => println!("The current state cannot be used: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_name(kind: strake_state::PendingKind) -> &'static str {
+    match kind {
+        strake_state::PendingKind::Create => "create",
+        strake_state::PendingKind::Update => "update",
+        strake_state::PendingKind::Delete => "delete",
+    }
+}
+
+/// Writes a file readable by its owner only (plans and exports may hold secrets): a new file of
+/// mode 0600 beside `path`, synced, then renamed over it, so an existing file's wider mode is
+/// never kept and a crash never leaves half a file.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    f.write_all(bytes)?;
-    Ok(())
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    Ok(written?)
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use strake_state::SledStore;
+use strake_state::LocalStore;
 
 use crate::{Config, Engine, EngineOptions, Error, Program, Stack};
 
@@ -65,7 +65,7 @@ fn execute(
     let dir = program_dir(cli.global.dir.clone());
     let config = Config::load(&dir, &cli.global.config)?;
     let program = Program::build(stack, config, program)?;
-    let store = Arc::new(SledStore::new(dir.join(".strake"))?);
+    let store = Arc::new(LocalStore::new(dir.join(".strake"))?);
     let options = EngineOptions { parallelism: cli.global.parallelism.max(1), ..Default::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

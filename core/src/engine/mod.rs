@@ -116,7 +116,17 @@ impl Engine {
     /// Takes the stack's lock and loads its state. The lock is released when the session drops.
     pub fn session<'a>(&'a self, program: &'a Program, operation: &str) -> Result<Session<'a>, Error> {
         let info = LockInfo::for_current_process(operation);
-        self.store.lock(&program.stack, &info)?;
+        let broken = self.store.lock(&program.stack, &info)?;
+        let notes = broken
+            .map(|stale| {
+                format!(
+                    "broke the lock of {} on stack `{}`: its process is gone; what it left unfinished is resolved before anything is applied",
+                    stale.describe(),
+                    program.stack
+                )
+            })
+            .into_iter()
+            .collect();
         let mut session = Session {
             engine: self,
             program,
@@ -124,6 +134,7 @@ impl Engine {
             snapshot: Snapshot::empty(&program.stack),
             existed: false,
             providers: ProviderCache::new(program),
+            notes,
         };
         session.reload()?;
         Ok(session)
@@ -151,6 +162,23 @@ impl Engine {
     pub async fn refresh(&self, program: &Program) -> Result<RefreshReport, Error> {
         self.session(program, "refresh")?.refresh().await
     }
+
+    /// The states the stack can be restored to (`state history`). Needs no readable current state.
+    pub fn history(&self, stack: &str) -> Result<Vec<strake_state::RestorePoint>, Error> {
+        Ok(self.store.history(stack)?)
+    }
+
+    /// Makes restore point `generation` the stack's current state (`state restore`), under the
+    /// stack's lock. Works when the current state is damaged.
+    pub fn restore(&self, stack: &str, generation: u64) -> Result<strake_state::StackMeta, Error> {
+        let info = LockInfo::for_current_process("state restore");
+        self.store.lock(stack, &info)?;
+        let restored = self.store.restore(stack, generation);
+        let unlocked = self.store.unlock(stack, &info.id);
+        let meta = restored?;
+        unlocked?;
+        Ok(meta)
+    }
 }
 
 /// One locked stack. Dropping it releases the lock.
@@ -161,6 +189,8 @@ pub struct Session<'a> {
     snapshot: Snapshot,
     existed: bool,
     providers: ProviderCache,
+    /// What the session found on opening (a stale lock it broke), added to every plan's notes.
+    notes: Vec<String>,
 }
 
 impl Session<'_> {
@@ -188,18 +218,33 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Resolves operations an earlier run left unfinished (read back and adopted, or cleared).
-    /// Returns one note per operation.
+    /// Resolves operations an earlier run left unfinished (read back and adopted, cleared, or
+    /// finished), each on its own. Returns one note per operation. Fails, after resolving what it
+    /// could, when an interrupted create's outcome is still unknown: planning then could create
+    /// its object a second time.
     pub async fn resolve_pending(&mut self) -> Result<Vec<String>, Error> {
         if self.snapshot.pending.is_empty() {
             return Ok(Vec::new());
         }
-        let notes = pending::resolve(self.program, &self.snapshot, &self.providers, self.engine.store.as_ref(), &self.engine.options).await?;
-        for n in &notes {
+        let resolution = pending::resolve(self.program, &self.snapshot, &self.providers, self.engine.store.as_ref(), &self.engine.options).await;
+        for n in &resolution.notes {
             self.engine.observer.on_event(&crate::events::Event::Note { message: n.clone() });
         }
         self.reload()?;
-        Ok(notes)
+        if !resolution.unresolved_creates.is_empty() {
+            return Err(Error::UnresolvedCreates(resolution.unresolved_creates));
+        }
+        Ok(resolution.notes)
+    }
+
+    /// Drops a pending-operation record without touching the cloud (`state pending rm`), for an
+    /// interrupted create the user has checked by hand.
+    pub fn drop_pending(&mut self, id: &str) -> Result<(), Error> {
+        if !self.snapshot.pending.iter().any(|p| p.id == id) {
+            return Err(Error::Usage(format!("no pending operation `{id}` in stack `{}`; see `state pending`", self.program.stack)));
+        }
+        self.engine.store.write(&self.program.stack, vec![Write::ClearPending { id: id.to_string() }])?;
+        self.reload()
     }
 
     /// Plans the program against the current state. Mutates nothing.
@@ -215,9 +260,10 @@ impl Session<'_> {
             refresh: options.refresh,
             parallelism: engine_options.parallelism,
             retry: engine_options.retry,
-            observer: self.engine.observer.as_ref(),
+            observer: &self.engine.observer,
         };
-        let planned = planner::plan(&req).await?;
+        let mut planned = planner::plan(&req).await?;
+        planned.plan.notes.splice(0..0, self.notes.iter().cloned());
         planner::announce(&planned.plan, self.engine.observer.as_ref());
         Ok(planned)
     }
@@ -239,7 +285,7 @@ impl Session<'_> {
             records,
             writer,
             options: &self.engine.options,
-            observer: self.engine.observer.as_ref(),
+            observer: &self.engine.observer,
             cancel: &self.engine.cancel,
         })
         .await;
@@ -282,10 +328,11 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Drops provider records that no resource refers to any more.
+    /// Drops provider records that no resource and no pending operation refers to any more.
     fn forget_idle_providers(&mut self) -> Result<(), Error> {
-        let used: std::collections::HashSet<&str> =
-            self.snapshot.resources.iter().filter_map(|r| r.provider.as_deref()).collect();
+        let resources = self.snapshot.resources.iter().filter_map(|r| r.provider.as_deref());
+        let pending = self.snapshot.pending.iter().filter_map(|p| p.provider.as_deref());
+        let used: std::collections::HashSet<&str> = resources.chain(pending).collect();
         let idle: Vec<Write> = self
             .snapshot
             .resources

@@ -2,11 +2,13 @@
 //! cleared; and `import`, which adopts an existing object. Both read first and record what they find.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateStore, Write};
 
 use super::providers::{ProviderCache, Slot};
+use super::retry::with_retries;
+use super::walk::{CancelFlag, walk};
 use super::{EngineOptions, state_env};
 use crate::error::{Error, StepError};
 use crate::program::{DeclKind, Program};
@@ -42,30 +44,108 @@ fn provider_for(providers: &ProviderCache, urn: Option<&str>) -> Option<Arc<dyn 
     }
 }
 
-/// Resolves every pending operation; returns one note per operation.
+/// What resolving the pending operations did.
+#[derive(Debug, Default)]
+pub(crate) struct Resolution {
+    /// One line per operation: what was found and done, or why it stays recorded.
+    pub notes: Vec<String>,
+    /// Interrupted creates whose outcome is still unknown. Until they are resolved, planning
+    /// could create their objects a second time, so the commands that plan refuse to go on.
+    pub unresolved_creates: Vec<StepError>,
+}
+
+/// Resolves every pending operation, each on its own: one that fails stays recorded and does not
+/// stop the others. Reads and deletes are retried like apply's calls. Deletes run in dependency
+/// order (an object's dependents' deletes first, as in an apply), so an interrupted replacement's
+/// old attachment is detached before its old role is deleted.
 pub(crate) async fn resolve(
     program: &Program,
     snapshot: &Snapshot,
     providers: &ProviderCache,
     store: &dyn StateStore,
     options: &EngineOptions,
-) -> Result<Vec<String>, Error> {
+) -> Resolution {
     configure_from_state(program, snapshot, providers, options).await;
-    let mut notes = Vec::new();
-    for op in &snapshot.pending {
-        let Some(provider) = provider_for(providers, op.provider.as_deref()) else {
-            notes.push(format!(
-                "the interrupted {} of {} cannot be resolved yet: its provider is not configurable from state; it stays recorded",
-                kind_name(op.kind),
-                op.urn
-            ));
-            continue;
-        };
-        let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), options).await?;
-        store.write(&snapshot.meta.stack, writes)?;
-        notes.push(note);
+    let ops = &snapshot.pending;
+    let deps = delete_order(program, snapshot);
+    let results: Mutex<Vec<Option<Result<String, StepError>>>> = Mutex::new(vec![None; ops.len()]);
+    let outcome = walk(&deps, options.parallelism, &CancelFlag::default(), |i| {
+        let results = &results;
+        async move {
+            let op = &ops[i];
+            let result = match provider_for(providers, op.provider.as_deref()) {
+                Some(provider) => match resolve_one(op, program, snapshot, provider.as_ref(), options).await {
+                    Ok((writes, note)) => store.write(&snapshot.meta.stack, writes).map(|_| note).map_err(|e| {
+                        StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind)))
+                    }),
+                    Err(e) => Err(e),
+                },
+                None => Err(StepError::other(
+                    &op_urn(op),
+                    kind_name(op.kind),
+                    "its provider cannot be configured from state or the program (declare it again, or check its credentials)",
+                )),
+            };
+            let ok = result.is_ok();
+            if let Ok(mut r) = results.lock() {
+                r[i] = Some(result);
+            }
+            ok
+        }
+    })
+    .await;
+    let mut results = results.into_inner().unwrap_or_default();
+    for &(i, cause) in &outcome.skipped {
+        let why = format!("waiting for the interrupted {} of {} first", kind_name(ops[cause].kind), ops[cause].urn);
+        results[i] = Some(Err(StepError::other(&op_urn(&ops[i]), kind_name(ops[i].kind), why)));
     }
-    Ok(notes)
+    let mut resolution = Resolution::default();
+    for (op, result) in ops.iter().zip(results) {
+        match result {
+            Some(Ok(note)) => resolution.notes.push(note),
+            Some(Err(e)) => {
+                resolution.notes.push(format!(
+                    "the interrupted {} of {} is not resolved yet and stays recorded (pending operation {}): {}{}",
+                    kind_name(op.kind),
+                    op.urn,
+                    op.id,
+                    e.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+                    e.message
+                ));
+                if op.kind == PendingKind::Create {
+                    resolution.unresolved_creates.push(e);
+                }
+            }
+            None => {}
+        }
+    }
+    resolution
+}
+
+fn op_urn(op: &PendingOperation) -> Urn {
+    Urn::parse(&op.urn).unwrap_or_else(|_| Urn::new("unknown", "strake:index:Unknown", &op.urn))
+}
+
+/// For each pending operation, the operations it waits for: a delete waits for the deletes of
+/// objects that depend on its object (by the recorded dependencies, and the declared ones).
+fn delete_order(program: &Program, snapshot: &Snapshot) -> Vec<Vec<usize>> {
+    let depends_on = |dependent: &str, on: &str| -> bool {
+        let recorded = snapshot.resources.iter().find(|r| r.urn == dependent).is_some_and(|r| r.dependencies.iter().any(|d| d == on));
+        let declared = Urn::parse(dependent)
+            .ok()
+            .and_then(|u| program.declaration(&u).map(|d| d.dependencies().iter().any(|d| d.as_str() == on)))
+            .unwrap_or(false);
+        recorded || declared
+    };
+    let ops = &snapshot.pending;
+    ops.iter()
+        .map(|op| {
+            if op.kind != PendingKind::Delete {
+                return Vec::new();
+            }
+            (0..ops.len()).filter(|&j| ops[j].kind == PendingKind::Delete && ops[j].urn != op.urn && depends_on(&ops[j].urn, &op.urn)).collect()
+        })
+        .collect()
 }
 
 fn kind_name(kind: PendingKind) -> &'static str {
@@ -82,14 +162,25 @@ async fn resolve_one(
     snapshot: &Snapshot,
     provider: &dyn Provider,
     options: &EngineOptions,
-) -> Result<(Vec<Write>, String), Error> {
-    let urn = Urn::parse(&op.urn).map_err(Error::Usage)?;
+) -> Result<(Vec<Write>, String), StepError> {
+    let urn = op_urn(op);
     let recorded = snapshot.resources.iter().find(|r| r.urn == op.urn);
     // An adopted object without a record takes what the program declares for it (as the
     // executor would have recorded), so deletes stay ordered after its dependents.
     let declared = program.declaration(&urn).filter(|d| d.kind == DeclKind::Resource);
     let inputs = Value::from_json(op.inputs.clone());
     let outputs = Value::from_json(op.outputs.clone());
+    if op.kind == PendingKind::Create && provider.created_lookup(&op.type_token) == CreatedLookup::Unfindable {
+        return Err(StepError::other(
+            &urn,
+            "create",
+            format!(
+                "`{}` objects cannot be found from their inputs (the cloud assigns their ids), so whether it was made \
+                 is unknown: look for it in the cloud, then `import {urn} <id>` it, or drop the record with `state pending rm {}`",
+                op.type_token, op.id
+            ),
+        ));
+    }
     let request = ReadRequest {
         urn: urn.clone(),
         type_token: op.type_token.clone(),
@@ -97,9 +188,9 @@ async fn resolve_one(
         inputs: inputs.clone(),
         outputs: outputs.clone(),
     };
-    let read = super::retry::with_retries(&options.retry, || provider.read(request.clone()), |_| {})
+    let read = with_retries(&options.retry, || provider.read(request.clone()), |_| {})
         .await
-        .map_err(|e| Error::StepsFailed(vec![StepError::from_provider(&urn, "read (resolving an interrupted operation)", &e)]))?;
+        .map_err(|e| StepError::from_provider(&urn, "read back", &e))?;
     let clear = Write::ClearPending { id: op.id.clone() };
     let what = kind_name(op.kind);
     Ok(match (op.kind, read) {
@@ -148,17 +239,11 @@ async fn resolve_one(
                 (vec![clear], format!("the interrupted delete of {urn} had not happened: the object `{id}` is still recorded"))
             } else {
                 // The old object of a replacement: finish deleting it.
-                provider
-                    .delete(DeleteRequest {
-                        urn: urn.clone(),
-                        type_token: op.type_token.clone(),
-                        id: id.clone(),
-                        inputs,
-                        outputs,
-                        timeout: None,
-                    })
+                let request =
+                    DeleteRequest { urn: urn.clone(), type_token: op.type_token.clone(), id: id.clone(), inputs, outputs, timeout: None };
+                with_retries(&options.retry, || provider.delete(request.clone()), |_| {})
                     .await
-                    .map_err(|e| Error::StepsFailed(vec![StepError::from_provider(&urn, "delete replaced object", &e)]))?;
+                    .map_err(|e| StepError::from_provider(&urn, "delete replaced object", &e))?;
                 (vec![clear], format!("the interrupted replacement of {urn}: deleted the old object `{id}`"))
             }
         }
@@ -207,6 +292,15 @@ pub(crate) async fn import(
         protect: decl.options.protect,
         retain_on_delete: decl.options.retain_on_delete,
     };
-    store.write(&program.stack, vec![Write::PutResource(rec)])?;
+    // An interrupted create of this resource is settled by the import.
+    let mut writes = vec![Write::PutResource(rec)];
+    writes.extend(
+        snapshot
+            .pending
+            .iter()
+            .filter(|p| p.urn == urn.as_str() && p.kind == PendingKind::Create)
+            .map(|p| Write::ClearPending { id: p.id.clone() }),
+    );
+    store.write(&program.stack, writes)?;
     Ok(())
 }

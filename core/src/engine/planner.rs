@@ -15,7 +15,7 @@ use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
 use crate::graph::{Graph, NodeKind};
 use crate::plan::{
-    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedStep, apply_ignore_changes, decide,
+    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedStep, ReplaceOrder, apply_ignore_changes, decide,
 };
 use crate::program::Program;
 use crate::provider::*;
@@ -75,7 +75,7 @@ pub(crate) struct PlanRequest<'a> {
     /// Reads are retried like apply's calls (throttling, transient errors).
     pub retry: super::RetryPolicy,
     /// Sees retries made while planning.
-    pub observer: &'a dyn crate::events::Observer,
+    pub observer: &'a std::sync::Arc<dyn Observer>,
 }
 
 struct Walker<'a> {
@@ -88,6 +88,10 @@ struct Walker<'a> {
     diags: Mutex<Vec<Diagnostic>>,
     failures: Mutex<Vec<StepError>>,
     refreshed: Mutex<HashMap<Urn, Refreshed>>,
+    /// Resources planned to be replaced delete-first.
+    deleted_first: Mutex<BTreeSet<Urn>>,
+    /// What each refresh item read, by node, until the node takes it.
+    read_back: Mutex<HashMap<usize, Option<Prior>>>,
 }
 
 pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
@@ -127,8 +131,16 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         diags: Mutex::new(diags),
         failures: Mutex::new(Vec::new()),
         refreshed: Mutex::new(HashMap::new()),
+        deleted_first: Mutex::new(BTreeSet::new()),
+        read_back: Mutex::new(HashMap::new()),
     };
-    let outcome = walk(&graph.deps, req.parallelism, &Default::default(), |n| w.plan_node(n)).await;
+    let (deps, refresh_of) = with_refresh_items(&graph, &w.included, |urn| w.prior.contains_key(urn));
+    let nodes = graph.nodes.len();
+    let (walker, refresh_of) = (&w, &refresh_of);
+    let outcome = walk(&deps, req.parallelism, &Default::default(), |i| async move {
+        if i < nodes { walker.plan_node(i).await } else { walker.refresh_node(refresh_of[i - nodes]).await }
+    })
+    .await;
     debug_assert!(outcome.not_started.is_empty());
 
     let Walker { env, steps, diags, failures, refreshed, mut prior, .. } = w;
@@ -169,6 +181,26 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         targets: req.targets.to_vec(),
     };
     Ok(Planned { plan, graph, known: env, prior, refreshed })
+}
+
+/// The walk's items: every graph node, plus one refresh read per recorded resource the plan
+/// covers. A read needs only the recorded id and its provider, so it waits for the provider
+/// alone, not for the resource's dependencies: all reads of a plan run at full parallelism. The
+/// resource's own node waits for its read. Returns the items' dependencies and, for each
+/// refresh item (numbered after the nodes), its node.
+fn with_refresh_items(graph: &Graph, included: &[bool], recorded: impl Fn(&Urn) -> bool) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut deps = graph.deps.clone();
+    let mut refresh_of = Vec::new();
+    for (n, node) in graph.nodes.iter().enumerate() {
+        if node.kind != NodeKind::Resource || !included[n] || !recorded(&node.urn) {
+            continue;
+        }
+        let item = graph.nodes.len() + refresh_of.len();
+        refresh_of.push(n);
+        deps[n].push(item);
+        deps.push(node.provider.as_ref().and_then(|p| graph.node_index(p)).into_iter().collect());
+    }
+    (deps, refresh_of)
 }
 
 fn take<T: Default>(m: Mutex<T>) -> T {
@@ -361,7 +393,8 @@ impl Walker<'_> {
             return true;
         }
         let request = ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null };
-        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |n| self.retried(&decl.urn, "read", &n)).await;
+        let reports = super::retry::reporter(self.req.observer, &decl.urn, "read");
+        let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(&decl.urn, "read", &n)).await;
         match read {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
                 self.set_env(&decl.urn, env_value(Some(&id), &outputs));
@@ -372,6 +405,20 @@ impl Walker<'_> {
                 false
             }
             Err(e) => self.fail(StepError::from_provider(&decl.urn, "read", &e)),
+        }
+    }
+
+    /// The refresh item of node `n`: reads the recorded resource back, for its node to plan with.
+    async fn refresh_node(&self, n: usize) -> bool {
+        let urn = &self.graph.nodes[n].urn;
+        match self.refresh(urn, &self.provider_of(n)).await {
+            Ok(prior) => {
+                if let Ok(mut r) = self.read_back.lock() {
+                    r.insert(n, prior);
+                }
+                true
+            }
+            Err(e) => self.fail(e),
         }
     }
 
@@ -389,7 +436,8 @@ impl Walker<'_> {
             inputs: prior.inputs.clone(),
             outputs: prior.outputs.clone(),
         };
-        let read = with_retries(&self.req.retry, || provider.read(request.clone()), |n| self.retried(urn, "read", &n))
+        let reports = super::retry::reporter(self.req.observer, urn, "read");
+        let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(urn, "read", &n))
             .await
             .map_err(|e| StepError::from_provider(urn, "read", &e))?;
         let (result, refreshed) = match read {
@@ -417,10 +465,8 @@ impl Walker<'_> {
             }
             return true;
         }
-        let prior = match self.refresh(urn, &provider).await {
-            Ok(p) => p,
-            Err(e) => return self.fail(e),
-        };
+        // Read by this node's refresh item, which ran first (or nothing recorded).
+        let prior = self.read_back.lock().ok().and_then(|mut r| r.remove(&n)).unwrap_or(None);
         let gone = prior.is_none() && self.prior.contains_key(urn);
         if self.req.mode == PlanMode::Destroy {
             return self.plan_delete(urn, prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
@@ -469,13 +515,32 @@ impl Walker<'_> {
             options: &decl.options,
             gone,
         });
-        let (action, reason) = match decided {
+        let (mut action, mut reason) = match decided {
             Ok(d) => d,
             Err(d) => {
                 self.diag(d);
                 return true;
             }
         };
+        let mut diff = diff;
+        if let (Some(p), Some(forced)) = (&prior, self.replaced_with_dependency(decl, provider.as_ref(), prior.as_ref(), action)) {
+            match decide(Decide { urn, prior_inputs: Some(&p.inputs), diff: Some(&forced.diff), options: &decl.options, gone }) {
+                Ok((a, _)) => {
+                    action = a;
+                    reason = Some(forced.reason);
+                    diff = Some(forced.diff);
+                }
+                Err(d) => {
+                    self.diag(d);
+                    return true;
+                }
+            }
+        }
+        if action == Action::Replace(ReplaceOrder::DeleteThenCreate)
+            && let Ok(mut set) = self.deleted_first.lock()
+        {
+            set.insert(urn.clone());
+        }
         let outputs = match (action, &prior) {
             (Action::NoOp, Some(p)) => env_value(Some(&p.id), &p.outputs),
             _ => {
@@ -507,6 +572,60 @@ impl Walker<'_> {
             parent: decl.options.parent.clone(),
         });
         true
+    }
+
+    /// Whether a dependency's delete-first replacement forces this existing resource to be
+    /// replaced delete-first too: the dependency's old object can only be deleted after this
+    /// one let go of it, so when the values this resource takes from it would force a
+    /// replacement (as the provider's diff says, with those values unknown), this resource is
+    /// deleted before it and created after it (Pulumi's dependent replacement).
+    fn replaced_with_dependency(
+        &self,
+        decl: &crate::program::Declaration,
+        provider: &dyn Provider,
+        prior: Option<&Prior>,
+        action: Action,
+    ) -> Option<Forced> {
+        let prior = prior?;
+        if matches!(action, Action::Replace(ReplaceOrder::DeleteThenCreate) | Action::Delete) {
+            return None;
+        }
+        let hidden: BTreeSet<Urn> = {
+            let set = self.deleted_first.lock().ok()?;
+            decl.dependencies().into_iter().filter(|d| set.contains(d)).collect()
+        };
+        if hidden.is_empty() {
+            return None;
+        }
+        let inputs = {
+            let env = self.env.lock().ok()?;
+            decl.resolve_inputs(&Without { env: &*env, hidden: &hidden }).ok()?
+        };
+        let urn = &decl.urn;
+        let check = provider.check(CheckRequest {
+            urn: urn.clone(),
+            type_token: urn.type_token().to_string(),
+            inputs,
+            prior_inputs: Some(prior.inputs.clone()),
+        });
+        let mut inputs = check.inputs;
+        apply_ignore_changes(&decl.options, &prior.inputs, &mut inputs);
+        let mut diff = provider.diff(DiffRequest {
+            urn: urn.clone(),
+            type_token: urn.type_token().to_string(),
+            id: prior.id.clone(),
+            old_inputs: prior.inputs.clone(),
+            old_outputs: prior.outputs.clone(),
+            new_inputs: inputs,
+        });
+        let forced = !diff.replaces.is_empty() || matches!(action, Action::Replace(_));
+        if !forced {
+            return None;
+        }
+        diff.delete_before_replace = true;
+        let names: Vec<String> = hidden.iter().map(|u| u.to_string()).collect();
+        let reason = format!("replaced first because {} is replaced delete-first and this depends on it", names.join(", "));
+        Some(Forced { diff, reason })
     }
 
     fn plan_removed(&self, n: usize) -> bool {
@@ -546,6 +665,24 @@ impl Walker<'_> {
             parent: None,
         });
         true
+    }
+}
+
+/// A replacement a dependency forces: the diff as if the dependency's values were unknown.
+struct Forced {
+    diff: DiffResponse,
+    reason: String,
+}
+
+/// An environment in which some resources' outputs are not known.
+struct Without<'a> {
+    env: &'a HashMap<Urn, Value>,
+    hidden: &'a BTreeSet<Urn>,
+}
+
+impl crate::output::Env for Without<'_> {
+    fn resource_outputs(&self, urn: &Urn) -> Option<&Value> {
+        if self.hidden.contains(urn) { None } else { self.env.get(urn) }
     }
 }
 

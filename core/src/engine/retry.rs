@@ -39,6 +39,18 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether to try again after attempt `attempt` (1-based) failed with `err`, `elapsed` after
+    /// the first attempt started; the delay to wait first if so.
+    pub fn again(&self, err: &ProviderError, attempt: u32, elapsed: Duration) -> Option<Duration> {
+        let delay = self.delay(attempt);
+        let again = match err.kind {
+            ErrorKind::Permanent => false,
+            ErrorKind::Throttling | ErrorKind::Transient => attempt < self.max_attempts,
+            ErrorKind::EventualConsistency => elapsed + delay < self.consistency_window,
+        };
+        again.then_some(delay)
+    }
+
     /// The delay before attempt `attempt + 1` (1-based attempt that just failed), with jitter.
     pub fn delay(&self, attempt: u32) -> Duration {
         let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
@@ -68,6 +80,15 @@ pub(crate) fn retry_event(urn: &crate::Urn, operation: &str, notice: &RetryNotic
     }
 }
 
+/// Sends the retries a provider makes of single API calls of `urn`'s `operation` to `observer`,
+/// as the engine's own retries are.
+pub(crate) fn reporter(observer: &std::sync::Arc<dyn crate::events::Observer>, urn: &crate::Urn, operation: &str) -> crate::provider::RetryReporter {
+    let (observer, urn, operation) = (observer.clone(), urn.clone(), operation.to_string());
+    std::sync::Arc::new(move |attempt, error| {
+        observer.on_event(&retry_event(&urn, &operation, &RetryNotice { attempt, delay: Duration::ZERO, error }));
+    })
+}
+
 /// Runs `call` until it succeeds, fails permanently, or the policy gives up.
 pub async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
@@ -86,15 +107,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let delay = policy.delay(attempt);
-        let again = match err.kind {
-            ErrorKind::Permanent => false,
-            ErrorKind::Throttling | ErrorKind::Transient => attempt < policy.max_attempts,
-            ErrorKind::EventualConsistency => started.elapsed() + delay < policy.consistency_window,
-        };
-        if !again {
-            return Err(err);
-        }
+        let Some(delay) = policy.again(&err, attempt, started.elapsed()) else { return Err(err) };
         on_retry(RetryNotice { attempt, delay, error: &err });
         tokio::time::sleep(delay).await;
     }

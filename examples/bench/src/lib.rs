@@ -203,6 +203,10 @@ fn slow_outputs(inputs: &Value) -> Value {
 
 #[async_trait]
 impl Provider for SlowProvider {
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     fn check(&self, req: CheckRequest) -> CheckResponse {
         let mut failures = Vec::new();
         if req.type_token != SLOW_TYPE {

@@ -1,6 +1,6 @@
 //! Embedding Strake: another tool builds a program, plans and applies it with [`strake::Engine`],
 //! and reads the results, with no CLI involved. State lives in memory here; pass a
-//! `strake_state::SledStore` to keep it.
+//! `strake_state::LocalStore` to keep it.
 
 use std::sync::Arc;
 

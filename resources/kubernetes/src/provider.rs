@@ -210,6 +210,12 @@ pub(crate) struct Kubernetes {
 
 #[async_trait]
 impl Provider for Kubernetes {
+    /// Kubernetes objects are named by their inputs (namespace and name), so an interrupted
+    /// create is found by them.
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     fn check(&self, req: CheckRequest) -> CheckResponse {
         match registry(&req.type_token) {
             Some(r) => r.check(self, req),

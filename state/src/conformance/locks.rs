@@ -68,7 +68,7 @@ pub fn force_unlock_breaks_lock(store: &dyn StateStore) {
 /// Threads racing for one stack's lock: exactly one wins, the others see it as holder.
 pub fn lock_race_has_one_winner(store: &dyn StateStore) {
     let infos: Vec<LockInfo> = (0..8).map(|_| LockInfo::for_current_process("apply")).collect();
-    let results: Vec<Result<(), StateError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Option<LockInfo>, StateError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = infos.iter().map(|info| scope.spawn(move || store.lock("dev", info))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("conformance: lock thread panicked"))).collect()
     });
@@ -76,7 +76,7 @@ pub fn lock_race_has_one_winner(store: &dyn StateStore) {
     assert_eq!(winners.len(), 1, "conformance: exactly one of 8 racing locks must win, results {results:?}");
     for result in &results {
         match result {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(StateError::Locked { holder, .. }) => {
                 assert_eq!(&**holder, winners[0], "conformance: losers must see the winner as holder")
             }

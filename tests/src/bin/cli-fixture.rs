@@ -13,6 +13,10 @@ struct SleepProvider;
 
 #[async_trait]
 impl Provider for SleepProvider {
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let ms = req.inputs.get("delay_ms").and_then(|v| v.deserialize_into::<u64>().ok()).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -1,5 +1,5 @@
 //! Where one benchmark command spends its time and memory: runs the same program as `strake-bench`
-//! through the embedding API ([`strake::Engine`] over the same sled store), timing each phase and
+//! through the embedding API ([`strake::Engine`] over the same local store), timing each phase and
 //! printing the RSS after it. A diagnostic for the benchmark's analysis, not part of the measurement.
 //!
 //! ```text
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use strake::plan::render_human;
 use strake::{Config, Engine, EngineOptions, Error, PlanMode, PlanOptions, Program};
-use strake_state::SledStore;
+use strake_state::LocalStore;
 
 /// (current RSS, peak RSS) in MiB.
 fn rss() -> (f64, f64) {
@@ -83,7 +83,7 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
     clock.phase("tokio runtime");
     let program = Program::build("bench", Config::load(&dir, overrides)?, strake_bench::declare)?;
     clock.phase("Program::build (user closure)");
-    let store = Arc::new(SledStore::new(dir.join(".strake"))?);
+    let store = Arc::new(LocalStore::new(dir.join(".strake"))?);
     let engine = Engine::new(store).with_options(EngineOptions { parallelism: 10, ..Default::default() });
     runtime.block_on(async {
         let mut session = engine.session(&program, op)?;

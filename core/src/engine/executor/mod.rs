@@ -1,0 +1,361 @@
+//! Apply: carries out a [`Planned`] plan. Each step starts as soon as the steps it waits for
+//! finish ([`schedule`]), and at most `--parallelism` provider calls run at once. Before every
+//! provider mutation a pending-operation record is made durable; the result replaces it in one
+//! batch. A failed step skips the steps waiting for it; what succeeded stays recorded.
+//!
+//! Steps waiting for the state writer hold no provider-call slot, so the writer's batches (one
+//! sync each) grow with the number of steps under way, not with `--parallelism`.
+
+mod calls;
+mod schedule;
+mod steps;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use strake_state::{PendingOperation, RecordKind, ResourceRecord, Write};
+use tokio::sync::Semaphore;
+
+use self::schedule::{Work, schedule};
+use super::planner::{Planned, Prior};
+use super::providers::{ProviderCache, Slot};
+use super::state_writer::StateWriter;
+use super::walk::{CancelFlag, walk};
+use super::{EngineOptions, env_value};
+use crate::error::{Error, StepError};
+use crate::events::{Event, Observer, Outcome};
+use crate::plan::{Action, PlanMode, PlannedStep};
+use crate::program::{Declaration, Program};
+use crate::provider::Provider;
+use crate::{Urn, Value};
+
+/// What an apply did.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// Steps that changed something.
+    pub changed: usize,
+    /// Stack outputs after the apply.
+    pub outputs: BTreeMap<String, Value>,
+    pub elapsed: Duration,
+    /// How many state batches were committed (each one durable write).
+    pub state_commits: u64,
+}
+
+/// How many steps may be under way per provider-call slot: a step under way has written (or is
+/// writing) its pending record, or waits for its result to be recorded.
+const STEPS_PER_CALL_SLOT: usize = 8;
+
+pub(crate) struct ApplyRequest<'a> {
+    pub program: &'a Program,
+    pub planned: &'a Planned,
+    pub providers: &'a ProviderCache,
+    pub records: HashMap<Urn, ResourceRecord>,
+    pub writer: StateWriter,
+    pub options: &'a EngineOptions,
+    pub observer: &'a std::sync::Arc<dyn Observer>,
+    pub cancel: &'a CancelFlag,
+}
+
+struct Exec<'a> {
+    req: &'a ApplyRequest<'a>,
+    steps: HashMap<&'a Urn, &'a PlannedStep>,
+    work: Vec<Work>,
+    env: Mutex<HashMap<Urn, Value>>,
+    errors: Mutex<Vec<StepError>>,
+    /// Old objects of create-then-delete replacements, by node, once the new object is recorded.
+    deposed: Mutex<HashMap<usize, PendingOperation>>,
+    providers_written: Mutex<HashSet<Urn>>,
+    changed: Mutex<usize>,
+    /// Items stopped by an interruption before their provider call.
+    interrupted: Mutex<usize>,
+    /// Provider calls in flight (`--parallelism`).
+    calls: Semaphore,
+}
+
+/// Runs the plan. Returns the report, or the failures (after recording everything that succeeded).
+pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
+    let started = Instant::now();
+    let planned = req.planned;
+    let steps: HashMap<&Urn, &PlannedStep> = planned.plan.steps.iter().map(|s| (&s.urn, s)).collect();
+    let mut env = planned.known.clone();
+    for s in planned.plan.steps.iter().filter(|s| s.action != Action::NoOp) {
+        env.remove(&s.urn);
+    }
+    let action = |i: usize| steps.get(&planned.graph.nodes[i].urn).map(|s| s.action).unwrap_or(Action::NoOp);
+    let (work, deps) = schedule(&planned.graph, planned.plan.mode, action);
+    let parallelism = req.options.parallelism.max(1);
+    let exec = Exec {
+        req: &req,
+        steps,
+        work,
+        env: Mutex::new(env),
+        errors: Mutex::new(Vec::new()),
+        deposed: Mutex::new(HashMap::new()),
+        providers_written: Mutex::new(HashSet::new()),
+        changed: Mutex::new(0),
+        interrupted: Mutex::new(0),
+        calls: Semaphore::new(parallelism),
+    };
+    exec.record_refreshed().await?;
+    let total = planned.plan.steps.iter().filter(|s| s.action.is_change() || s.action == Action::Read).count();
+    req.observer.on_event(&Event::ApplyStarted { stack: req.program.stack.clone(), total });
+
+    let width = parallelism.saturating_mul(STEPS_PER_CALL_SLOT);
+    let outcome = walk(&deps, width, req.cancel, |i| exec.run(i)).await;
+
+    let interrupted = exec.interrupted.lock().map(|n| *n).unwrap_or(0);
+    for &(item, cause) in &outcome.skipped {
+        let Work::Node(n) = exec.work[item] else { continue };
+        if exec.work[cause] == Work::DeleteReplaced(n) || interrupted > 0 {
+            continue; // the step's own delete half failed and said so, or nothing failed: interrupted
+        }
+        let urn = &planned.graph.nodes[n].urn;
+        if exec.steps.get(urn).is_some_and(|s| s.action != Action::NoOp) {
+            let why = format!("skipped because {} failed", exec.describe(exec.work[cause]));
+            exec.finished(urn, Action::NoOp, Outcome::Skipped, Duration::ZERO, Some(why));
+        }
+    }
+    let outputs = exec.write_outputs().await?;
+    let Exec { errors, changed, .. } = exec;
+    let mut errors = errors.into_inner().unwrap_or_default();
+    let changed = changed.into_inner().unwrap_or_default();
+    // Every failed item records its error; one that did not (a poisoned lock) still fails the apply.
+    if errors.is_empty() && outcome.failed.len() > interrupted {
+        errors.push(StepError::other(&Urn::new(&req.program.stack, "strake:index:Stack", "apply"), "apply", "a step failed without recording why"));
+    }
+    req.observer.on_event(&Event::ApplyFinished {
+        stack: req.program.stack.clone(),
+        succeeded: changed,
+        failed: errors.len(),
+        skipped: outcome.skipped.len(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    });
+    if !errors.is_empty() {
+        return Err(Error::StepsFailed(errors));
+    }
+    if !outcome.not_started.is_empty() || interrupted > 0 {
+        return Err(Error::Interrupted { remaining: outcome.not_started.len() + interrupted + outcome.skipped.len() });
+    }
+    Ok(ApplyReport { changed, outputs, elapsed: started.elapsed(), state_commits: 0 })
+}
+
+impl Exec<'_> {
+    fn node_urn(&self, n: usize) -> &Urn {
+        &self.req.planned.graph.nodes[n].urn
+    }
+
+    /// A work item in words, for "skipped because ... failed".
+    fn describe(&self, w: Work) -> String {
+        match w {
+            Work::Node(n) => self.node_urn(n).to_string(),
+            Work::DeleteReplaced(n) => format!("the delete of {} (replaced, delete first)", self.node_urn(n)),
+            Work::DeleteDeposed(n) => format!("the delete of the replaced object of {}", self.node_urn(n)),
+        }
+    }
+
+    /// Records a failed item (an interruption is counted, not reported as an error).
+    fn fail(&self, e: StepError) -> bool {
+        if e.code.as_deref() == Some(calls::INTERRUPTED) {
+            if let Ok(mut n) = self.interrupted.lock() {
+                *n += 1;
+            }
+        } else if let Ok(mut errors) = self.errors.lock() {
+            errors.push(e);
+        }
+        false
+    }
+
+    fn started(&self, urn: &Urn, action: Action) -> Instant {
+        self.req.observer.on_event(&Event::StepStarted { urn: urn.clone(), action });
+        Instant::now()
+    }
+
+    fn finished(&self, urn: &Urn, action: Action, outcome: Outcome, elapsed: Duration, error: Option<String>) {
+        if outcome == Outcome::Succeeded
+            && let Ok(mut c) = self.changed.lock()
+        {
+            *c += 1;
+        }
+        self.req.observer.on_event(&Event::StepFinished {
+            urn: urn.clone(),
+            action,
+            outcome,
+            elapsed_ms: elapsed.as_millis() as u64,
+            error,
+        });
+    }
+
+    /// Ends a step's item: success, or its error reported (event and apply error).
+    fn settle(&self, urn: &Urn, action: Action, t: Instant, result: Result<(), StepError>) -> bool {
+        match result {
+            Ok(()) => {
+                self.finished(urn, action, Outcome::Succeeded, t.elapsed(), None);
+                true
+            }
+            Err(e) => self.step_failed(urn, action, t, e),
+        }
+    }
+
+    /// Reports a step's failure (an interruption as a step that did not run) and records it.
+    fn step_failed(&self, urn: &Urn, action: Action, t: Instant, e: StepError) -> bool {
+        if e.code.as_deref() == Some(calls::INTERRUPTED) {
+            self.finished(urn, action, Outcome::Skipped, t.elapsed(), Some("interrupted before its provider call".into()));
+        } else {
+            self.finished(urn, action, Outcome::Failed, t.elapsed(), Some(e.to_string()));
+        }
+        self.fail(e)
+    }
+
+    /// Writes refreshed records of resources the plan leaves alone, so state matches the cloud.
+    async fn record_refreshed(&self) -> Result<(), Error> {
+        let mut writes = Vec::new();
+        for (urn, r) in &self.req.planned.refreshed {
+            let Some(step) = self.steps.get(urn) else { continue };
+            if step.action != Action::NoOp {
+                continue;
+            }
+            let Some(rec) = self.req.records.get(urn) else { continue };
+            writes.push(r.to_write(rec));
+        }
+        if !writes.is_empty() {
+            self.req.writer.write(writes).await.map_err(|e| Error::Usage(format!("recording refreshed state failed: {e}")))?;
+        }
+        Ok(())
+    }
+
+    async fn run(&self, item: usize) -> bool {
+        match self.work[item] {
+            Work::Node(n) => self.run_node(n).await,
+            Work::DeleteReplaced(n) => self.delete_replaced(n).await,
+            Work::DeleteDeposed(n) => self.delete_deposed(n).await,
+        }
+    }
+
+    fn provider(&self, n: usize) -> Result<std::sync::Arc<dyn Provider>, StepError> {
+        let node = &self.req.planned.graph.nodes[n];
+        match self.req.providers.get(node.provider.as_ref()) {
+            Some(Slot::Ready(p)) => Ok(p),
+            _ => Err(StepError::other(&node.urn, "configure", "its provider's configuration is still unknown")),
+        }
+    }
+
+    fn decl(&self, n: usize) -> Option<&Declaration> {
+        self.req.planned.graph.nodes[n].decl.map(|i| &self.req.program.resources[i])
+    }
+
+    fn prior(&self, n: usize) -> Option<&Prior> {
+        self.req.planned.prior.get(self.node_urn(n))
+    }
+
+    fn record(&self, n: usize, decl: &Declaration, id: &str, inputs: &Value, outputs: &Value) -> ResourceRecord {
+        let node = &self.req.planned.graph.nodes[n];
+        ResourceRecord {
+            urn: decl.urn.to_string(),
+            kind: RecordKind::Resource,
+            type_token: decl.urn.type_token().to_string(),
+            id: id.to_string(),
+            inputs: inputs.to_json(),
+            outputs: outputs.to_json(),
+            dependencies: decl.dependencies().iter().map(Urn::to_string).collect(),
+            provider: node.provider.as_ref().map(Urn::to_string),
+            protect: decl.options.protect,
+            retain_on_delete: decl.options.retain_on_delete,
+        }
+    }
+
+    /// The provider's record, until one batch holding it has been stored in this apply.
+    fn provider_record(&self, n: usize) -> Option<Write> {
+        let urn = self.req.planned.graph.nodes[n].provider.clone()?;
+        if self.providers_written.lock().ok()?.contains(&urn) {
+            return None;
+        }
+        let config = self.req.providers.config_of(&urn)?;
+        Some(Write::PutResource(ResourceRecord {
+            urn: urn.to_string(),
+            kind: RecordKind::Provider,
+            type_token: urn.type_token().to_string(),
+            id: String::new(),
+            inputs: config.to_json(),
+            outputs: serde_json::Value::Null,
+            dependencies: Vec::new(),
+            provider: None,
+            protect: false,
+            retain_on_delete: false,
+        }))
+    }
+
+    /// Stores a batch about node `n` (a pending record or a result) together with its provider's
+    /// record, the first time: whatever is recorded can then always be read and deleted again.
+    async fn write_for(&self, n: usize, mut writes: Vec<Write>) -> Result<(), StepError> {
+        let provider_record = self.provider_record(n);
+        let has_provider_record = provider_record.is_some();
+        writes.extend(provider_record);
+        self.write(self.node_urn(n), writes).await?;
+        if has_provider_record
+            && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock())
+        {
+            written.insert(p);
+        }
+        Ok(())
+    }
+
+    async fn write(&self, urn: &Urn, writes: Vec<Write>) -> Result<(), StepError> {
+        self.req.writer.write(writes).await.map(|_| ()).map_err(|e| StepError::other(urn, "record state", e))
+    }
+
+    fn set_env(&self, urn: &Urn, value: Value) {
+        if let Ok(mut env) = self.env.lock() {
+            env.insert(urn.clone(), value);
+        }
+    }
+
+    /// Records the stack outputs (when all are known) and drops records of providers that manage nothing.
+    async fn write_outputs(&self) -> Result<BTreeMap<String, Value>, Error> {
+        let program = self.req.program;
+        let urn = super::stack_outputs_urn(&program.stack);
+        let mut outputs = BTreeMap::new();
+        let destroy = self.req.planned.plan.mode == PlanMode::Destroy;
+        if !destroy {
+            let env = self.env.lock().map_err(|_| Error::Usage("poisoned lock".into()))?;
+            for (name, o) in &program.exports {
+                match o.resolve_value(&*env) {
+                    Ok(v) if v.is_known() => {
+                        outputs.insert(name.clone(), v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut writes = Vec::new();
+        let failed = self.errors.lock().map(|e| !e.is_empty()).unwrap_or(true);
+        if destroy && self.req.planned.plan.targets.is_empty() {
+            // Outputs go with the last resource: a destroy that failed part-way keeps them.
+            if !failed {
+                writes.push(Write::DeleteResource { urn: urn.to_string() });
+            }
+        } else if self.req.records.get(&urn).map(|r| Value::from_json(r.outputs.clone())) != Some(Value::Map(outputs.clone())) {
+            writes.push(Write::PutResource(ResourceRecord {
+                urn: urn.to_string(),
+                kind: RecordKind::StackOutputs,
+                type_token: "strake:index:Stack".into(),
+                id: String::new(),
+                inputs: serde_json::Value::Null,
+                outputs: Value::Map(outputs.clone()).to_json(),
+                dependencies: Vec::new(),
+                provider: None,
+                protect: false,
+                retain_on_delete: false,
+            }));
+        }
+        if !writes.is_empty() {
+            self.req.writer.write(writes).await.map_err(|e| Error::Usage(format!("recording stack outputs failed: {e}")))?;
+        }
+        Ok(outputs)
+    }
+}
+
+/// A resource's outputs as dependents see them, after a step.
+fn applied(id: &str, outputs: &Value) -> Value {
+    env_value(Some(id), outputs)
+}
