@@ -16,6 +16,10 @@ use crate::http::request;
 pub const ACCOUNT_A: &str = "123456789012";
 pub const ACCOUNT_B: &str = "222222222222";
 pub const REGION: &str = "us-east-1";
+/// Attempts per API call of the tests' providers, and their first backoff: quick, so injected
+/// faults do not make the suites slow.
+pub const TEST_ATTEMPTS: u32 = 6;
+pub const TEST_BACKOFF: Duration = Duration::from_millis(10);
 /// The role assumed in account B by the tests' account-B provider.
 pub const ROLE_IN_B: &str = "arn:aws:iam::222222222222:role/strake-deployer";
 
@@ -102,11 +106,16 @@ impl Moto {
             .region(REGION)
             .static_credentials("testing", "testing")
             .expect_account(ACCOUNT_A)
+            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
     }
 
     /// Account B: assumes a role in B with A's credentials, as a user would.
     pub fn account_b(&self) -> AwsProvider {
-        AwsProvider::new().assume_role_from(&self.account_a(), ROLE_IN_B).session_name("strake-tests").expect_account(ACCOUNT_B)
+        AwsProvider::new()
+            .assume_role_from(&self.account_a(), ROLE_IN_B)
+            .session_name("strake-tests")
+            .expect_account(ACCOUNT_B)
+            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
     }
 
     /// Starts (and clears) the request recording.

@@ -24,6 +24,8 @@ pub(crate) struct AwsFailure {
     pub status: Option<u16>,
     /// No response at all (connection refused, timeout).
     pub no_response: bool,
+    /// An answer arrived but was cut short or unreadable: the service most likely acted.
+    pub cut_short: bool,
     pub detail: String,
 }
 
@@ -35,11 +37,11 @@ where
     fn from(err: SdkError<E, R>) -> Self {
         let code = err.code().map(str::to_string);
         let message = err.message().map(str::to_string);
-        let (status, no_response) = match &err {
-            SdkError::ServiceError(ctx) => (ctx.raw().status_code(), false),
-            SdkError::ResponseError(ctx) => (ctx.raw().status_code(), false),
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (None, true),
-            _ => (None, false),
+        let (status, no_response, cut_short) = match &err {
+            SdkError::ServiceError(ctx) => (ctx.raw().status_code(), false, false),
+            SdkError::ResponseError(ctx) => (ctx.raw().status_code(), false, true),
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (None, true, false),
+            _ => (None, false, false),
         };
         let detail = match &err {
             // "service error" / "response error" say nothing; their sources say what went wrong.
@@ -48,13 +50,13 @@ where
             }
             _ => source_chain(&err),
         };
-        AwsFailure { code, message, status, no_response, detail }
+        AwsFailure { code, message, status, no_response, cut_short, detail }
     }
 }
 
 /// An error's message and its sources', joined with `: ` (without the debug dump that the SDK's
 /// `DisplayErrorContext` appends, which can hold a whole raw HTTP response).
-fn source_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn source_chain(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut next = err.source();
     while let Some(e) = next {
@@ -96,6 +98,9 @@ impl AwsFailure {
     pub fn into_error(self, operation: &str) -> ProviderError {
         let message = match (&self.message, self.status) {
             (Some(m), _) => format!("{operation}: {m}"),
+            (None, Some(status)) if self.cut_short => {
+                format!("{operation}: the answer (HTTP {status}) was cut short or unreadable, so the call may have succeeded ({})", self.detail)
+            }
             (None, Some(status)) if self.code.is_none() => {
                 format!("{operation}: the service answered HTTP {status} without an AWS error code or message ({})", self.detail)
             }
@@ -104,7 +109,7 @@ impl AwsFailure {
         let code = self.code.clone().or_else(|| self.status.map(|s| format!("HTTP {s}")));
         let kind = if self.code.as_deref().is_some_and(|c| THROTTLING.contains(&c)) || self.status == Some(429) {
             ErrorKind::Throttling
-        } else if self.no_response || self.status.is_some_and(|s| s >= 500) {
+        } else if self.no_response || self.cut_short || self.status.is_some_and(|s| s >= 500) {
             ErrorKind::Transient
         } else if self.is_propagation() {
             ErrorKind::EventualConsistency
@@ -112,6 +117,7 @@ impl AwsFailure {
             ErrorKind::Permanent
         };
         let err = ProviderError::with_kind(kind, code, message);
+        let err = if self.cut_short { err.ambiguous() } else { err };
         if kind == ErrorKind::EventualConsistency { err.waiting_for("waiting for IAM propagation") } else { err }
     }
 
@@ -138,7 +144,7 @@ mod tests {
     use super::*;
 
     fn failure(code: Option<&str>, message: &str, status: Option<u16>) -> AwsFailure {
-        AwsFailure { code: code.map(str::to_string), message: Some(message.into()), status, no_response: false, detail: String::new() }
+        AwsFailure { code: code.map(str::to_string), message: Some(message.into()), status, no_response: false, cut_short: false, detail: String::new() }
     }
 
     #[test]
@@ -158,7 +164,7 @@ mod tests {
 
     #[test]
     fn answers_without_an_aws_error_still_say_what_happened() {
-        let bare = AwsFailure { code: None, message: None, status: Some(503), no_response: false, detail: "error parsing XML: no root element".into() };
+        let bare = AwsFailure { code: None, message: None, status: Some(503), no_response: false, cut_short: false, detail: "error parsing XML: no root element".into() };
         let e = bare.into_error("iam:CreateRole");
         assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Transient, Some("HTTP 503")));
         assert_eq!(
@@ -170,10 +176,26 @@ mod tests {
             message: None,
             status: None,
             no_response: true,
+            cut_short: false,
             detail: "dispatch failure: connection closed before message completed".into(),
         };
         let e = dropped.into_error("iam:CreateRole");
         assert_eq!((e.kind, e.code), (ErrorKind::Transient, None));
         assert_eq!(e.message, "iam:CreateRole: dispatch failure: connection closed before message completed");
+    }
+
+    #[test]
+    fn an_answer_cut_short_may_have_acted() {
+        let cut = AwsFailure {
+            code: None,
+            message: None,
+            status: Some(200),
+            no_response: false,
+            cut_short: true,
+            detail: "response error: error reading a body from connection".into(),
+        };
+        let e = cut.into_error("iam:CreateRole");
+        assert_eq!((e.kind, e.ambiguous, e.code.as_deref()), (ErrorKind::Transient, true, Some("HTTP 200")));
+        assert!(e.message.contains("cut short") && e.message.contains("may have succeeded"), "{}", e.message);
     }
 }

@@ -1,5 +1,6 @@
 //! AWS provider for Strake: IAM, S3 and EKS across accounts, one provider configuration per account.
 
+mod attempts;
 mod error;
 pub mod policy;
 mod provider;

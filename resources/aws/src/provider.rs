@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use strake::provider::*;
 use strake::{Output, Value};
 
+use crate::attempts::{WatchAttempts, retry_config, retry_partition, watched};
 use crate::error::aws_error;
+use aws_sdk_iam::config::retry::RetryPartition;
 use crate::resources::registry;
 use crate::validate::{check_account_id, check_arn};
 
@@ -51,6 +53,12 @@ struct Settings {
     /// The account these credentials must land in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     account_id: Option<String>,
+    /// Attempts per API call (default [`attempts::DEFAULT_MAX_ATTEMPTS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_attempts: Option<u32>,
+    /// The first retry's delay bound, in milliseconds (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_initial_backoff_ms: Option<u64>,
 }
 
 /// One AWS account's provider configuration, declared with `stack.provider("name", AwsProvider::new()...)`.
@@ -146,6 +154,14 @@ impl AwsProvider {
         Ok((id.account().unwrap_or_default().to_string(), id.arn().unwrap_or_default().to_string()))
     }
 
+    /// How often each API call is tried (1 = never retried) and the first retry's delay bound,
+    /// which doubles per retry up to 20 s. Default: 5 attempts from 500 ms.
+    pub fn retries(mut self, max_attempts: u32, initial_backoff: std::time::Duration) -> Self {
+        self.settings.max_attempts = Some(max_attempts);
+        self.settings.retry_initial_backoff_ms = Some(initial_backoff.as_millis() as u64);
+        self
+    }
+
     /// Fails at plan time unless the credentials land in this account.
     pub fn expect_account(mut self, account_id: impl Into<String>) -> Self {
         self.settings.account_id = Some(account_id.into());
@@ -190,6 +206,9 @@ fn check_settings(s: &Settings, at: &str, failures: &mut Vec<CheckFailure>) {
     {
         failures.push(CheckFailure::new(format!("{at}account_id"), e));
     }
+    if s.max_attempts == Some(0) {
+        failures.push(CheckFailure::new(format!("{at}max_attempts"), "is 0; use 1 (no retries) or more"));
+    }
     if s.access_key_id.is_some() != s.secret_access_key.is_some() {
         failures.push(CheckFailure::new(format!("{at}access_key_id"), "static credentials need both the key id and the secret key"));
     }
@@ -216,7 +235,7 @@ impl ProviderFactory for AwsFactory {
     async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError> {
         let settings: Settings = config.deserialize_into().map_err(ProviderError::permanent)?;
         let sdk = sdk_config(&settings).await;
-        let clients = Clients::new(&sdk);
+        let clients = Clients::new(&sdk, &retry_partition(&partition_name()));
         let identity = clients
             .sts
             .get_caller_identity()
@@ -238,16 +257,16 @@ impl ProviderFactory for AwsFactory {
             arn: identity.arn().unwrap_or_default().to_string(),
             user_id: identity.user_id().unwrap_or_default().to_string(),
         };
-        Ok(Arc::new(Aws { clients, caller, region: sdk.region().map(|r| r.to_string()).unwrap_or_default() }))
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Ok(Arc::new(Aws { clients, caller, region, buckets: tokio::sync::Mutex::new(None) }))
     }
 }
 
 /// Builds the SDK configuration, following assume-role chains.
 fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output = SdkConfig> + Send + '_>> {
     Box::pin(async move {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // The engine retries (and shows it); the SDK must not retry underneath.
-            .retry_config(aws_config::retry::RetryConfig::disabled());
+        // Each API call is retried on its own (see `attempts`); credentials calls too.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config(s.max_attempts, s.retry_initial_backoff_ms));
         if let Some(region) = &s.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -292,15 +311,29 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    fn new(sdk: &SdkConfig) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+    /// The service clients, each watching its attempts, sharing one retry partition.
+    fn new(sdk: &SdkConfig, partition: &RetryPartition) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .interceptor(WatchAttempts)
+            .retry_partition(partition.clone())
+            .build();
+        let iam = aws_sdk_iam::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
+        let eks = aws_sdk_eks::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
+        let sts = aws_sdk_sts::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
         Clients {
-            iam: aws_sdk_iam::Client::new(sdk),
+            iam: aws_sdk_iam::Client::from_conf(iam),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            eks: aws_sdk_eks::Client::new(sdk),
-            sts: aws_sdk_sts::Client::new(sdk),
+            eks: aws_sdk_eks::Client::from_conf(eks),
+            sts: aws_sdk_sts::Client::from_conf(sts),
         }
     }
+}
+
+/// A name no other configured provider of this process uses.
+fn partition_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Who the credentials are.
@@ -316,10 +349,21 @@ pub(crate) struct Aws {
     pub clients: Clients,
     pub caller: CallerIdentity,
     pub region: String,
+    /// The account's buckets, listed on first need (see `s3::shared`).
+    pub buckets: tokio::sync::Mutex<Option<crate::resources::s3::shared::BucketListing>>,
 }
 
 #[async_trait]
 impl Provider for Aws {
+    /// Every type of the package finds an interrupted create from its inputs: roles and
+    /// policies by name (and path), attachments by role and policy ARN, OIDC providers by
+    /// issuer URL, buckets by name, bucket policies by bucket, objects by bucket and key. (Names
+    /// the program does not set are generated in `check` from the URN, so they are in the
+    /// inputs too.)
+    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+        CreatedLookup::FromInputs
+    }
+
     fn check(&self, req: CheckRequest) -> CheckResponse {
         match registry(&req.type_token) {
             Some(r) => r.check(self, req),
@@ -342,19 +386,19 @@ impl Provider for Aws {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        resource(&req.type_token)?.create(self, req).await
+        watched(resource(&req.type_token)?.create(self, req)).await
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        resource(&req.type_token)?.read(self, req).await
+        watched(resource(&req.type_token)?.read(self, req)).await
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        resource(&req.type_token)?.update(self, req).await
+        watched(resource(&req.type_token)?.update(self, req)).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        resource(&req.type_token)?.delete(self, req).await
+        watched(resource(&req.type_token)?.delete(self, req)).await
     }
 }
 

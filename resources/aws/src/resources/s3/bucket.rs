@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Del
 use strake::provider::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{Owner, US_EAST_1, check_region, owner, regional};
+use super::shared::{Owner, US_EAST_1, check_region, note_bucket, owner, regional};
 use crate::error::{AwsFailure, aws_error};
 use crate::provider::Aws;
 use crate::resources::*;
@@ -254,13 +254,27 @@ impl AwsResource for BucketType {
             }
             return Err(err);
         }
+        note_bucket(aws, name, Some(region)).await;
         let tags = tags(i);
         if !tags.is_empty() {
             let tagged = client.put_bucket_tagging().bucket(name).tagging(tagging(&tags)?).send().await;
             if let Err(e) = tagged {
-                // Undo the create so a retry (or the next apply) starts from nothing.
-                let _ = client.delete_bucket().bucket(name).send().await;
-                return Err(aws_error("s3:PutBucketTagging")(e));
+                let err = aws_error("s3:PutBucketTagging")(e);
+                // Undo the create so a retry (or the next apply) starts from nothing. If the undo
+                // fails too, the bucket exists: the error says the create may have acted, so the
+                // engine reads it back and adopts it (its tags are then drift, put right next).
+                return Err(match client.delete_bucket().bucket(name).send().await {
+                    Ok(_) => {
+                        note_bucket(aws, name, None).await;
+                        err
+                    }
+                    Err(undo) => {
+                        let undo = aws_error("s3:DeleteBucket")(undo);
+                        let mut err = err.ambiguous();
+                        err.message.push_str(&format!("; the bucket was created, and deleting it again failed too ({undo})"));
+                        err
+                    }
+                });
             }
         }
         Ok(CreateResponse { id: name.to_string(), outputs: outputs(name, region) })
@@ -329,7 +343,10 @@ impl AwsResource for BucketType {
             }
         }
         match client.delete_bucket().bucket(name).send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                note_bucket(aws, name, None).await;
+                Ok(())
+            }
             Err(e) => {
                 let f = AwsFailure::from(e);
                 if f.is_not_found() {

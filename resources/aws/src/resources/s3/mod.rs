@@ -3,7 +3,7 @@
 pub mod bucket;
 pub mod bucket_policy;
 pub mod object;
-mod shared;
+pub(crate) mod shared;
 
 pub use bucket::Bucket;
 pub use bucket_policy::BucketPolicy;

@@ -85,18 +85,47 @@ pub(crate) async fn owner(aws: &Aws, name: &str, region_hint: &str) -> Result<Ow
     }
 }
 
-/// Whether our account's bucket list has `name`, and its region if S3 says.
+/// Whether our account's bucket list has `name`, and its region if S3 says. The list is read
+/// once per configured provider (so once per plan, not once per bucket) and kept up to date by
+/// this provider's creates and deletes; a name missing from it is looked up once more before
+/// it counts as someone else's.
 async fn listed_region(aws: &Aws, name: &str) -> Result<Option<Option<String>>, AwsFailure> {
+    let mut listing = aws.buckets.lock().await;
+    for fresh in [false, true] {
+        if fresh || listing.is_none() {
+            *listing = Some(list_buckets(aws).await?);
+        }
+        if let Some(found) = listing.as_ref().and_then(|l| l.get(name)) {
+            return Ok(Some(found.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Every bucket of the account, with its region when S3 says.
+async fn list_buckets(aws: &Aws) -> Result<BucketListing, AwsFailure> {
+    let mut all = BucketListing::new();
     let mut token: Option<String> = None;
     loop {
-        let out = aws.clients.s3.list_buckets().prefix(name).set_continuation_token(token.clone()).send().await.map_err(AwsFailure::from)?;
-        if let Some(b) = out.buckets().iter().find(|b| b.name() == Some(name)) {
-            return Ok(Some(b.bucket_region().map(str::to_string)));
-        }
+        let out = aws.clients.s3.list_buckets().set_continuation_token(token.clone()).send().await.map_err(AwsFailure::from)?;
+        all.extend(out.buckets().iter().filter_map(|b| Some((b.name()?.to_string(), b.bucket_region().map(str::to_string)))));
         match out.continuation_token() {
             Some(t) if !t.is_empty() && token.as_deref() != Some(t) => token = Some(t.to_string()),
-            _ => return Ok(None),
+            _ => return Ok(all),
         }
+    }
+}
+
+/// The account's buckets by name, with their regions when known.
+pub(crate) type BucketListing = std::collections::HashMap<String, Option<String>>;
+
+/// Records that this provider made (`Some(region)`) or deleted (`None`) bucket `name`.
+pub(crate) async fn note_bucket(aws: &Aws, name: &str, made_in: Option<&str>) {
+    if let Some(listing) = aws.buckets.lock().await.as_mut() {
+        match made_in {
+            Some(region) => listing.insert(name.to_string(), Some(region.to_string())),
+            None => listing.remove(name),
+        };
     }
 }
 
