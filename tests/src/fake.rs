@@ -6,8 +6,10 @@
 //! FakeProvider::new(&cloud))`) and [`Thing`] (`fake:index:Thing`) the one resource type.
 //!
 //! `Thing` inputs: `name` (string, required; changing it forces a replacement), `value` (any
-//! value, updated in place) and `unique` (bool; when true a replacement deletes first).
-//! Outputs: `name`, `value` and `arn` (derived from the id).
+//! value, updated in place), `unique` (bool; when true a replacement deletes first) and
+//! `parent` (another thing's `arn`; changing it forces a replacement). Like IAM with a role and
+//! its attachments, the cloud refuses to delete a thing that is another thing's parent
+//! (`DeleteConflict`). Outputs: `name`, `value` and `arn` (derived from the id).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,6 +99,9 @@ pub enum Fault {
     /// A create stores the object, then never answers (a crash after the cloud acted, before the
     /// engine heard back). Only meaningful for [`Op::Create`].
     CrashAfterCreate,
+    /// The next `n` creates store the object, then fail with this error (an answer lost after the
+    /// cloud acted). Only meaningful for [`Op::Create`].
+    ActThenFail(u32, ProviderError),
 }
 
 impl Fault {
@@ -112,8 +117,22 @@ impl Fault {
 
     /// `n` transient (5xx-like) errors, then success.
     pub fn transient(n: u32) -> Fault {
-        Fault::Times(n, ProviderError::with_kind(ErrorKind::Transient, Some("InternalError".into()), "try again"))
+        Fault::Times(n, transient_error())
     }
+
+    /// Every call fails with a transient error (an outage), until cleared.
+    pub fn outage() -> Fault {
+        Fault::Always(transient_error())
+    }
+
+    /// The next `n` creates act, then their answers are lost (a transient error).
+    pub fn answer_lost(n: u32) -> Fault {
+        Fault::ActThenFail(n, ProviderError::with_kind(ErrorKind::Transient, None, "connection closed before the answer"))
+    }
+}
+
+fn transient_error() -> ProviderError {
+    ProviderError::with_kind(ErrorKind::Transient, Some("InternalError".into()), "try again")
 }
 
 #[derive(Default)]
@@ -123,6 +142,8 @@ struct Inner {
     calls: Vec<Call>,
     faults: HashMap<(String, Op), Fault>,
     latency: Duration,
+    /// Things get ids the engine cannot find from inputs (see [`FakeCloud::make_unfindable`]).
+    unfindable: bool,
 }
 
 /// The in-memory cloud. Share it with `Arc`; every provider configured from a [`FakeProvider`]
@@ -177,6 +198,21 @@ impl FakeCloud {
     /// The objects whose `name` input is `name`.
     pub fn named(&self, name: &str) -> Vec<Object> {
         self.inner().objects.values().filter(|o| o.name() == Some(name)).cloned().collect()
+    }
+
+    /// Creates an object behind the engine's back (an object Strake does not manage).
+    pub fn insert_object(&self, inputs: Value) -> Object {
+        let mut inner = self.inner();
+        inner.next_id += 1;
+        let object = Object { id: format!("thing-{:04}", inner.next_id), inputs };
+        inner.objects.insert(object.id.clone(), object.clone());
+        object
+    }
+
+    /// From now on the provider declares that things cannot be found from their inputs (like a
+    /// cloud that assigns ids), so interrupted creates cannot be resolved by reading.
+    pub fn make_unfindable(&self) {
+        self.inner().unfindable = true;
     }
 
     /// Deletes an object behind the engine's back.
@@ -256,6 +292,17 @@ impl FakeCloud {
     fn crashes_after_create(&self, name: &str) -> bool {
         matches!(self.inner().faults.get(&(name.to_string(), Op::Create)), Some(Fault::CrashAfterCreate))
     }
+
+    /// The error to answer a create that acted with, if its answer is to be lost.
+    fn loses_answer(&self, name: &str) -> Option<ProviderError> {
+        match self.inner().faults.get_mut(&(name.to_string(), Op::Create)) {
+            Some(Fault::ActThenFail(n, e)) if *n > 0 => {
+                *n -= 1;
+                Some(e.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A configured `fake` provider: one account of the cloud.
@@ -278,9 +325,9 @@ fn name_failure(inputs: &Value) -> Option<CheckFailure> {
 
 #[async_trait]
 impl Provider for ThingProvider {
-    /// Things are found by their `name` input (see `read`).
+    /// Things are found by their `name` input (see `read`), unless the cloud says otherwise.
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
-        CreatedLookup::FromInputs
+        if self.cloud.inner().unfindable { CreatedLookup::Unfindable } else { CreatedLookup::FromInputs }
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {
@@ -290,8 +337,8 @@ impl Provider for ThingProvider {
         }
         failures.extend(name_failure(&req.inputs));
         if let Value::Map(m) = &req.inputs {
-            for key in m.keys().filter(|k| !matches!(k.as_str(), "name" | "value" | "unique")) {
-                failures.push(CheckFailure::new(key.clone(), "unknown property; Thing takes `name`, `value` and `unique`"));
+            for key in m.keys().filter(|k| !matches!(k.as_str(), "name" | "value" | "unique" | "parent")) {
+                failures.push(CheckFailure::new(key.clone(), "unknown property; Thing takes `name`, `value`, `unique` and `parent`"));
             }
         }
         CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
@@ -299,7 +346,7 @@ impl Provider for ThingProvider {
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {
         let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
-        let replaces: Vec<String> = changes.iter().filter(|c| *c == "name").cloned().collect();
+        let replaces: Vec<String> = changes.iter().filter(|c| *c == "name" || *c == "parent").cloned().collect();
         let unique = req.new_inputs.get("unique") == Some(&Value::Bool(true));
         DiffResponse { changes, replaces, delete_before_replace: unique }
     }
@@ -328,6 +375,9 @@ impl Provider for ThingProvider {
         };
         if self.cloud.crashes_after_create(name) {
             std::future::pending::<()>().await;
+        }
+        if let Some(lost) = self.cloud.loses_answer(name) {
+            return Err(lost);
         }
         Ok(CreateResponse { id: object.id.clone(), outputs: object.outputs() })
     }
@@ -361,7 +411,16 @@ impl Provider for ThingProvider {
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
         self.cloud.begin(Op::Delete, req.urn.name(), Some(req.id.clone()), &self.account).await?;
-        self.cloud.inner().objects.remove(&req.id);
+        let mut inner = self.cloud.inner();
+        let arn = arn_of(&req.id);
+        if let Some(child) = inner.objects.values().find(|o| o.inputs.get("parent").and_then(Value::as_str) == Some(arn.as_str())) {
+            return Err(ProviderError::with_kind(
+                ErrorKind::Permanent,
+                Some("DeleteConflict".into()),
+                format!("thing `{}` is the parent of `{}`; delete that first", req.id, child.id),
+            ));
+        }
+        inner.objects.remove(&req.id);
         Ok(())
     }
 }
@@ -446,6 +505,12 @@ impl Thing {
     /// Sets the `value` input (updated in place).
     pub fn value(self, value: impl Into<Output<Value>>) -> Self {
         self.0.set_input("value", value);
+        self
+    }
+
+    /// Sets the `parent` input (another thing's `arn`; a change forces a replacement).
+    pub fn parent(self, arn: impl Into<Output<Value>>) -> Self {
+        self.0.set_input("parent", arn);
         self
     }
 
