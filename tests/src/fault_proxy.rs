@@ -3,7 +3,8 @@
 //! It listens on a free loopback port and forwards each request to moto, except where the
 //! [rules](Rule) of its shared, changeable plan say otherwise: answer with an AWS error instead
 //! (throttling, access denied, 5xx, ...), answer with an error *after* moto acted on the request,
-//! add latency, or drop the connection. It records every exchange.
+//! add latency, drop the connection (before or after moto acted), cut moto's answer short, or hold
+//! the connection unanswered until told to let go. It records every exchange.
 //!
 //! Client connections are kept alive (each request is read fully by `Content-Length` or chunked
 //! framing and answered with a `Content-Length`); every forwarded request goes to moto on a
@@ -11,7 +12,9 @@
 //!
 //! Rules are tried in the order they were added. A latency rule that applies adds its delay and
 //! evaluation goes on; the first other rule that applies decides the answer. A rule counts only
-//! the requests it is tried on; exhausted rules are skipped.
+//! the requests it is tried on; exhausted rules are skipped. A rule can be limited to some of its
+//! matching requests: the first few ([`Rule::after`]), every `n`th ([`Rule::every`]), a
+//! seeded pseudo-random fraction ([`Rule::rate`]), at most `n` ([`Rule::times`]).
 //!
 //! ```no_run
 //! # use strake_tests::{fault_proxy::*, moto::Moto};
@@ -24,18 +27,22 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use strake_aws::AwsProvider;
 
-use crate::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
+use crate::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B, TEST_ATTEMPTS, TEST_BACKOFF};
 
 /// How long a kept-alive client connection may stay idle (longer than the SDK's pool keeps it).
 const IDLE: Duration = Duration::from_secs(300);
 /// How long moto may take to answer.
 const UPSTREAM: Duration = Duration::from_secs(60);
+/// How often [`FaultProxy::wait_fired`] looks again.
+const POLL: Duration = Duration::from_millis(5);
+/// The `Content-Length` a cut-short answer with an empty body claims.
+const CLAIMED_WHEN_EMPTY: usize = 64;
 
 /// One request as the proxy received it (chunked bodies decoded).
 #[derive(Debug, Clone)]
@@ -129,14 +136,35 @@ impl Match {
         })
     }
 
+    /// Requests that change something: query-protocol requests (IAM, STS) whose `Action` does not
+    /// start with `Get`, `List`, `Describe` or `Assume`; other (S3/REST) requests whose method is
+    /// neither `GET` nor `HEAD`.
+    pub fn mutating() -> Match {
+        Match::when("mutating requests", |r| match r.action() {
+            Some(a) => !["Get", "List", "Describe", "Assume"].iter().any(|p| a.starts_with(p)),
+            None => !matches!(r.method.as_str(), "GET" | "HEAD"),
+        })
+    }
+
     /// Both this and `other`.
     pub fn and(self, other: Match) -> Match {
         let label = format!("{} and {}", self.label, other.label);
         Match::when(label, move |r| (self.test)(r) && (other.test)(r))
     }
 
-    fn matches(&self, r: &ProxiedRequest) -> bool {
+    /// Whether `r` is one of the requests this describes.
+    pub fn matches(&self, r: &ProxiedRequest) -> bool {
         (self.test)(r)
+    }
+}
+
+/// `!m`: the requests `m` does not match.
+impl std::ops::Not for Match {
+    type Output = Match;
+
+    fn not(self) -> Match {
+        let label = format!("not ({})", self.label);
+        Match::when(label, move |r| !(self.test)(r))
     }
 }
 
@@ -160,6 +188,21 @@ pub enum Fault {
     Latency(Duration),
     /// Read the request, then close the connection without answering (moto never sees it).
     Disconnect,
+    /// Forward the request (so moto acts on it), then close the connection without answering:
+    /// the answer was lost.
+    DropAfterForwarding,
+    /// Forward the request, then answer with moto's status line and headers, a `Content-Length`
+    /// for the whole body but only the first half of it (at least one byte short; an empty body
+    /// is announced as 64 bytes and none sent), and shut the connection down: the client fails
+    /// while reading the body. Answers without a body (`HEAD`, 204, 304) are cut inside the head.
+    TruncateAfterForwarding,
+    /// Forward the request if `forward`, then never answer: the connection stays open, silent,
+    /// until [`FaultProxy::release_held`] or the proxy is dropped, and is then closed without an
+    /// answer. For catching a client with a given request in flight.
+    Hold {
+        /// Whether moto gets (and acts on) the request before the hold.
+        forward: bool,
+    },
 }
 
 fn query_error_body(status: u16, code: &str, message: &str) -> String {
@@ -226,10 +269,29 @@ impl Fault {
         Fault::Disconnect
     }
 
-    /// The same answer, but made after forwarding the request to moto (which acts on it).
+    /// [`Fault::DropAfterForwarding`]: moto acts, the client gets no answer.
+    pub fn drop_after_forwarding() -> Fault {
+        Fault::DropAfterForwarding
+    }
+
+    /// [`Fault::TruncateAfterForwarding`]: moto acts, the client gets half an answer.
+    pub fn truncate_after_forwarding() -> Fault {
+        Fault::TruncateAfterForwarding
+    }
+
+    /// [`Fault::Hold`]: the request is forwarded if `forward`, and left unanswered until released.
+    pub fn hold(forward: bool) -> Fault {
+        Fault::Hold { forward }
+    }
+
+    /// The same fault, but after forwarding the request to moto (which acts on it): an answer
+    /// made up after forwarding, [`Disconnect`](Fault::Disconnect) becomes
+    /// [`DropAfterForwarding`](Fault::DropAfterForwarding), a hold forwards first.
     pub fn after_forwarding(self) -> Fault {
         match self {
             Fault::Respond(c) => Fault::RespondAfterForwarding(c),
+            Fault::Disconnect => Fault::DropAfterForwarding,
+            Fault::Hold { .. } => Fault::Hold { forward: true },
             other => other,
         }
     }
@@ -245,6 +307,10 @@ impl Fault {
             Fault::RespondAfterForwarding(c) => format!("{} after forwarding", canned(c)),
             Fault::Latency(d) => format!("latency {}ms", d.as_millis()),
             Fault::Disconnect => "disconnect".into(),
+            Fault::DropAfterForwarding => "answer dropped after forwarding".into(),
+            Fault::TruncateAfterForwarding => "answer cut short after forwarding".into(),
+            Fault::Hold { forward: true } => "held (forwarded)".into(),
+            Fault::Hold { forward: false } => "held".into(),
         }
     }
 }
@@ -258,14 +324,41 @@ pub struct Rule {
     times: Option<usize>,
     every: usize,
     skip: usize,
+    rate: Option<Rate>,
     tried: usize,
     fired: usize,
+    /// Firings whose fault has taken effect (see [`FaultProxy::wait_fired`]).
+    applied: usize,
+}
+
+/// A seeded pseudo-random fraction of the requests (splitmix64 draws in `[0, 1)`).
+#[derive(Debug, Clone)]
+struct Rate {
+    probability: f64,
+    state: u64,
+}
+
+impl Rate {
+    /// The next draw, in `[0, 1)`.
+    fn draw(&mut self) -> f64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Draws once: whether this request is among the fraction.
+    fn allows(&mut self) -> bool {
+        self.draw() < self.probability
+    }
 }
 
 impl Rule {
     /// `fault` for every request `matcher` accepts (narrow with [`times`](Self::times), ...).
     pub fn new(matcher: Match, fault: Fault) -> Rule {
-        Rule { id: 0, matcher, fault, times: None, every: 1, skip: 0, tried: 0, fired: 0 }
+        Rule { id: 0, matcher, fault, times: None, every: 1, skip: 0, rate: None, tried: 0, fired: 0, applied: 0 }
     }
 
     /// At most `n` times, then the rule is exhausted.
@@ -286,6 +379,17 @@ impl Rule {
         self
     }
 
+    /// Only on a pseudo-random fraction `probability` (clamped to `[0, 1]`) of the matching
+    /// requests. The choice is deterministic: a small generator seeded with `seed` makes one draw
+    /// per matching request, in order of arrival (requests let through by [`after`](Self::after)
+    /// or [`every`](Self::every) use up their draw too; an exhausted rule draws no more), so the
+    /// same seed and the same sequence of requests give the same faults. Combines with `times`,
+    /// `after` and `every`: the rule fires only where all of them allow it.
+    pub fn rate(mut self, probability: f64, seed: u64) -> Rule {
+        self.rate = Some(Rate { probability: probability.clamp(0.0, 1.0), state: seed });
+        self
+    }
+
     fn exhausted(&self) -> bool {
         self.times.is_some_and(|t| self.fired >= t)
     }
@@ -296,7 +400,8 @@ impl Rule {
             return false;
         }
         self.tried += 1;
-        if self.tried <= self.skip || !(self.tried - self.skip).is_multiple_of(self.every) {
+        let drawn = self.rate.as_mut().is_none_or(Rate::allows);
+        if self.tried <= self.skip || !(self.tried - self.skip).is_multiple_of(self.every) || !drawn {
             return false;
         }
         self.fired += 1;
@@ -365,6 +470,18 @@ struct Shared {
     stop: AtomicBool,
     /// Sequence numbers, in order of arrival.
     next: AtomicUsize,
+    /// Connections held by [`Fault::Hold`]; `released` is signalled when they may go.
+    held: Mutex<Held>,
+    released: Condvar,
+}
+
+/// The connections held unanswered.
+#[derive(Default)]
+struct Held {
+    /// How many are held now.
+    count: usize,
+    /// Bumped by each [`FaultProxy::release_held`]: a hold ends when this changes.
+    generation: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -372,25 +489,61 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What to do with one request.
+#[derive(Default)]
 struct Decision {
     delay: Duration,
+    /// The latency rules that fired.
+    latency_rules: Vec<usize>,
     fault: Option<Fault>,
+    /// The rule that decided the answer.
+    rule: Option<usize>,
 }
 
 impl Shared {
     fn decide(&self, r: &ProxiedRequest) -> Decision {
         let mut rules = lock(&self.rules);
-        let mut delay = Duration::ZERO;
+        let mut decision = Decision::default();
         for rule in rules.iter_mut() {
             if !rule.fires(r) {
                 continue;
             }
             match &rule.fault {
-                Fault::Latency(d) => delay += *d,
-                other => return Decision { delay, fault: Some(other.clone()) },
+                Fault::Latency(d) => {
+                    decision.delay += *d;
+                    decision.latency_rules.push(rule.id);
+                }
+                other => {
+                    decision.fault = Some(other.clone());
+                    decision.rule = Some(rule.id);
+                    break;
+                }
             }
         }
-        Decision { delay, fault: None }
+        decision
+    }
+
+    /// Notes that a firing of rule `id` has taken effect.
+    fn mark_applied(&self, id: usize) {
+        if let Some(rule) = lock(&self.rules).iter_mut().find(|r| r.id == id) {
+            rule.applied += 1;
+        }
+    }
+
+    /// Blocks until [`FaultProxy::release_held`] is called or the proxy stops.
+    fn hold(&self) {
+        let mut held = lock(&self.held);
+        let generation = held.generation;
+        held.count += 1;
+        while held.generation == generation && !self.stop.load(Ordering::SeqCst) {
+            held = self.released.wait(held).unwrap_or_else(PoisonError::into_inner);
+        }
+        held.count -= 1;
+    }
+
+    /// Ends every hold in progress.
+    fn release(&self) {
+        lock(&self.held).generation += 1;
+        self.released.notify_all();
     }
 }
 
@@ -458,6 +611,41 @@ impl FaultProxy {
         lock(&self.shared.rules).iter().find(|r| r.id == id.0).map(|r| r.fired).unwrap_or(0)
     }
 
+    /// Waits until rule `id` has fired `n` times *and* each of those faults has taken effect:
+    /// for [`Fault::Hold`], the request forwarded (if asked) and the connection being held; for
+    /// latency, the delay over; otherwise the (made-up, cut-short or no) answer given. Looks
+    /// every few milliseconds; `false` if that is not so within `timeout` (or the rule was
+    /// cleared). Blocks the calling thread: from async code, call it where blocking is fine (the
+    /// body of a multi-thread `#[tokio::test]`, or `spawn_blocking`).
+    pub fn wait_fired(&self, id: RuleId, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.applied(id) >= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// How many firings of rule `id` have taken effect (0 once it has been cleared).
+    fn applied(&self, id: RuleId) -> usize {
+        lock(&self.shared.rules).iter().find(|r| r.id == id.0).map(|r| r.applied).unwrap_or(0)
+    }
+
+    /// How many connections [`Fault::Hold`] is holding now.
+    pub fn held(&self) -> usize {
+        lock(&self.shared.held).count
+    }
+
+    /// Lets every connection held by [`Fault::Hold`] go: each is closed without an answer, shortly
+    /// after (by its own thread). Requests held later are held again.
+    pub fn release_held(&self) {
+        self.shared.release();
+    }
+
     /// Removes every rule: from now on everything is forwarded as is.
     pub fn clear_faults(&self) {
         lock(&self.shared.rules).clear();
@@ -491,12 +679,21 @@ impl FaultProxy {
 
     /// Account A through the proxy: static test credentials, pinned to account A.
     pub fn account_a(&self) -> AwsProvider {
-        AwsProvider::new().endpoint(self.endpoint()).region(REGION).static_credentials("testing", "testing").expect_account(ACCOUNT_A)
+        AwsProvider::new()
+            .endpoint(self.endpoint())
+            .region(REGION)
+            .static_credentials("testing", "testing")
+            .expect_account(ACCOUNT_A)
+            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
     }
 
     /// Account B through the proxy: assumes [`ROLE_IN_B`] with account A's (proxied) credentials.
     pub fn account_b(&self) -> AwsProvider {
-        AwsProvider::new().assume_role_from(&self.account_a(), ROLE_IN_B).session_name("strake-tests").expect_account(ACCOUNT_B)
+        AwsProvider::new()
+            .assume_role_from(&self.account_a(), ROLE_IN_B)
+            .session_name("strake-tests")
+            .expect_account(ACCOUNT_B)
+            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
     }
 
     /// Asserts that the proxied providers of account A and B resolve to those accounts.
@@ -512,6 +709,8 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        // Held connections see `stop` (checked under the same lock) and close.
+        self.shared.release();
         for (_, c) in lock(&self.shared.conns).drain(..) {
             let _ = c.shutdown(Shutdown::Both);
         }
@@ -540,6 +739,7 @@ fn serve(conn: TcpStream, shared: &Shared, upstream: &str) {
         if !decision.delay.is_zero() {
             std::thread::sleep(decision.delay);
         }
+        decision.latency_rules.iter().for_each(|id| shared.mark_applied(*id));
         let close = request.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
         let mut exchange = Exchange {
             seq,
@@ -552,39 +752,94 @@ fn serve(conn: TcpStream, shared: &Shared, upstream: &str) {
             forwarded: false,
             status: None,
         };
-        let answer = match &decision.fault {
-            Some(Fault::Disconnect) => None,
-            Some(Fault::Respond(c)) => Some(canned(c)),
-            Some(Fault::RespondAfterForwarding(c)) => {
-                exchange.forwarded = forward(upstream, &request).is_ok();
-                Some(canned(c))
-            }
-            Some(Fault::Latency(_)) | None => match forward(upstream, &request) {
-                Ok(resp) => {
-                    exchange.forwarded = true;
-                    Some(resp)
-                }
-                Err(e) => Some(Upstream {
-                    status: 502,
-                    reason: "Bad Gateway".into(),
-                    headers: vec![("Content-Type".into(), "text/plain".into())],
-                    body: format!("fault proxy: moto did not answer: {e}").into_bytes(),
-                }),
-            },
+        let reply = reply(decision.fault.as_ref(), upstream, &request, &mut exchange);
+        exchange.status = match &reply {
+            Reply::Full(a) | Reply::Truncated(a) => Some(a.status),
+            Reply::Nothing | Reply::Held => None,
         };
-        exchange.status = answer.as_ref().map(|a| a.status);
         lock(&shared.log).push(exchange);
-        let Some(answer) = answer else {
-            let _ = writer.shutdown(Shutdown::Both);
-            break;
+        let keep_open = match reply {
+            Reply::Held => {
+                decision.rule.into_iter().for_each(|id| shared.mark_applied(id));
+                shared.hold();
+                false
+            }
+            other => {
+                let keep_open = deliver(&mut writer, &request.method, other, close);
+                decision.rule.into_iter().for_each(|id| shared.mark_applied(id));
+                keep_open
+            }
         };
-        if write_response(&mut writer, &request.method, &answer, close).is_err() || close {
+        if !keep_open {
             let _ = writer.shutdown(Shutdown::Both);
             break;
         }
     }
 }
 
+/// What the client gets.
+enum Reply {
+    /// A whole answer.
+    Full(Upstream),
+    /// The head of this answer and part of its body, then the end of the connection.
+    Truncated(Upstream),
+    /// No answer: the connection is closed.
+    Nothing,
+    /// No answer until released, then the connection is closed.
+    Held,
+}
+
+/// Carries out `fault` (forwarding to moto where it says so), noting in `exchange` whether moto
+/// got the request.
+fn reply(fault: Option<&Fault>, upstream: &str, r: &ProxiedRequest, exchange: &mut Exchange) -> Reply {
+    let forward_noted = |exchange: &mut Exchange| {
+        let answer = forward(upstream, r);
+        exchange.forwarded = answer.is_ok();
+        answer.unwrap_or_else(|e| bad_gateway(&e))
+    };
+    match fault {
+        Some(Fault::Disconnect) => Reply::Nothing,
+        Some(Fault::Respond(c)) => Reply::Full(canned(c)),
+        Some(Fault::RespondAfterForwarding(c)) => {
+            forward_noted(exchange);
+            Reply::Full(canned(c))
+        }
+        Some(Fault::DropAfterForwarding) => {
+            forward_noted(exchange);
+            Reply::Nothing
+        }
+        Some(Fault::TruncateAfterForwarding) => Reply::Truncated(forward_noted(exchange)),
+        Some(Fault::Hold { forward }) => {
+            if *forward {
+                forward_noted(exchange);
+            }
+            Reply::Held
+        }
+        Some(Fault::Latency(_)) | None => Reply::Full(forward_noted(exchange)),
+    }
+}
+
+/// Sends `reply` (not [`Reply::Held`]); whether the connection may serve another request.
+fn deliver(w: &mut TcpStream, method: &str, reply: Reply, close: bool) -> bool {
+    match reply {
+        Reply::Full(answer) => write_response(w, method, &answer, close).is_ok() && !close,
+        Reply::Truncated(answer) => {
+            let _ = write_truncated(w, method, &answer);
+            false
+        }
+        Reply::Nothing | Reply::Held => false,
+    }
+}
+
+/// The answer when moto cannot be reached.
+fn bad_gateway(e: &io::Error) -> Upstream {
+    Upstream {
+        status: 502,
+        reason: "Bad Gateway".into(),
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: format!("fault proxy: moto did not answer: {e}").into_bytes(),
+    }
+}
 
 /// Reads one request; `None` at a clean end of the connection. Answers `Expect: 100-continue`.
 fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> io::Result<Option<ProxiedRequest>> {
@@ -744,12 +999,23 @@ fn forward(upstream: &str, r: &ProxiedRequest) -> io::Result<Upstream> {
     }
 }
 
-fn write_response(w: &mut TcpStream, method: &str, resp: &Upstream, close: bool) -> io::Result<()> {
+/// The status line and the headers that are not the proxy's own (no final empty line).
+fn status_and_headers(resp: &Upstream) -> String {
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, if resp.reason.is_empty() { reason(resp.status) } else { &resp.reason });
     for (k, v) in resp.headers.iter().filter(|(k, _)| !is_hop(k)) {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    let no_body = method == "HEAD" || resp.status == 204 || resp.status == 304;
+    head
+}
+
+/// Whether the answer to `method` with this status has no body.
+fn has_no_body(method: &str, status: u16) -> bool {
+    method == "HEAD" || status == 204 || status == 304
+}
+
+fn write_response(w: &mut TcpStream, method: &str, resp: &Upstream, close: bool) -> io::Result<()> {
+    let mut head = status_and_headers(resp);
+    let no_body = has_no_body(method, resp.status);
     if method == "HEAD" {
         // A HEAD answer states the length the GET would have; keep moto's.
         let len = header(&resp.headers, "content-length").unwrap_or("0");
@@ -762,6 +1028,21 @@ fn write_response(w: &mut TcpStream, method: &str, resp: &Upstream, close: bool)
     if !no_body {
         w.write_all(&resp.body)?;
     }
+    w.flush()
+}
+
+/// Writes `resp` cut short (see [`Fault::TruncateAfterForwarding`]); the caller closes.
+fn write_truncated(w: &mut TcpStream, method: &str, resp: &Upstream) -> io::Result<()> {
+    let mut head = status_and_headers(resp);
+    if has_no_body(method, resp.status) {
+        // No body to cut: the head ends without its empty line.
+        w.write_all(head.as_bytes())?;
+        return w.flush();
+    }
+    let (claimed, sent) = if resp.body.is_empty() { (CLAIMED_WHEN_EMPTY, 0) } else { (resp.body.len(), resp.body.len() / 2) };
+    head.push_str(&format!("Content-Length: {claimed}\r\nConnection: close\r\n\r\n"));
+    w.write_all(head.as_bytes())?;
+    w.write_all(&resp.body[..sent])?;
     w.flush()
 }
 
