@@ -5,5 +5,6 @@ pub mod harness;
 pub mod http;
 pub mod moto;
 pub mod aws;
+pub mod cloud_view;
 pub mod fault_proxy;
 pub mod kube;

@@ -15,6 +15,11 @@ const THROTTLING: &[&str] = &[
     "SlowDown",
     "ProvisionedThroughputExceededException",
     "PriorRequestNotComplete",
+    // Another change to the same entity is under way (IAM 409, S3 409): refused, so nothing
+    // happened; retried with backoff like throttling.
+    "ConcurrentModification",
+    "ConcurrentModificationException",
+    "OperationAborted",
 ];
 
 /// Anything an SDK call can fail with, reduced to what classification needs.
@@ -157,6 +162,8 @@ mod tests {
         let p = failure(Some("MalformedPolicyDocument"), "Invalid principal in policy: \"Federated\"", Some(400)).into_error("iam:CreateRole");
         assert_eq!(p.kind, ErrorKind::EventualConsistency);
         assert_eq!(p.waiting_for.as_deref(), Some("waiting for IAM propagation"));
+        let busy = failure(Some("ConcurrentModification"), "Rate of change exceeded", Some(409)).into_error("iam:AttachRolePolicy");
+        assert_eq!((busy.kind, busy.ambiguous), (ErrorKind::Throttling, false));
         let denied = failure(Some("AccessDenied"), "not allowed", Some(403)).into_error("s3:GetObject");
         assert_eq!(denied.kind, ErrorKind::Permanent);
         assert!(failure(Some("NoSuchEntity"), "gone", Some(404)).is_not_found());
