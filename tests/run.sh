@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after installing and starting what the tests need:
 #   - moto (the AWS emulator) from PyPI, when missing; each AWS test starts its own server;
+#   - strace from Debian, when missing (the durability test counts syncs with it);
 #   - a real kube-apiserver (etcd + kube-apiserver + kube-controller-manager), built once per
 #     machine from Debian's kubernetes source package into ~/.cache/strake/kube (tests/kube/build.sh),
 #     started on loopback for the run and stopped at the end.
@@ -12,6 +13,9 @@ command -v cargo >/dev/null || { echo "cargo is not installed: install Rust 1.95
 
 echo "==> moto (AWS emulator)"
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]==5.2.1'
+
+echo "==> strace (the durability test counts the syncs of a real apply with it)"
+command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace >/dev/null; }
 
 echo "==> kube-apiserver (built once per machine, then cached)"
 bash tests/kube/build.sh

@@ -255,3 +255,91 @@ fn ctrl_c_lets_running_steps_finish_and_records_them() {
     assert_eq!(sleepers, 1, "exactly the running step was finished and recorded:\n{}", list.stdout);
     assert!(!list.stdout.contains("interrupted"), "{}", list.stdout);
 }
+
+/// The newest journal of the fixture's stack.
+fn newest_journal(dir: &Path) -> std::path::PathBuf {
+    let stack_dir = dir.join(".strake").join("stacks").join("fixture");
+    let mut journals: Vec<_> = std::fs::read_dir(&stack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+        .collect();
+    journals.sort();
+    journals.pop().expect("a journal")
+}
+
+#[test]
+fn damaged_state_is_refused_and_an_earlier_state_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["apply", "--yes", "--config", "a=1"]);
+    ok(dir.path(), &["apply", "--yes", "--config", "a=2"]);
+
+    // Cut the last commit short, as a disk or a careless copy might.
+    let journal = newest_journal(dir.path());
+    let bytes = std::fs::read(&journal).unwrap();
+    std::fs::write(&journal, &bytes[..bytes.len() - 10]).unwrap();
+
+    let refused = run(dir.path(), &["plan", "--config", "a=2"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(refused.stderr.contains("is damaged") && refused.stderr.contains("Nothing was changed"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("state history") && refused.stderr.contains("state restore <generation>"), "{}", refused.stderr);
+    assert!(!refused.stdout.contains("to create"), "never read as empty state: {}", refused.stdout);
+
+    let history = ok(dir.path(), &["state", "history"]);
+    assert!(history.stdout.contains("The current state cannot be used"), "{}", history.stdout);
+    // The end of the first apply is a restore point: the first `apply` row.
+    let first_apply = history
+        .stdout
+        .lines()
+        .find(|l| l.ends_with("`apply`"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a restore point made by `apply`")
+        .to_string();
+    let restored = ok(dir.path(), &["state", "restore", &first_apply]);
+    assert!(restored.stdout.contains(&format!("to generation {first_apply}")), "{}", restored.stdout);
+
+    let plan = run(dir.path(), &["plan", "--config", "a=2"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("a will be updated") && plan.stdout.contains("Plan: 0 to create"), "{}", plan.stdout);
+    ok(dir.path(), &["apply", "--yes", "--config", "a=2"]);
+    assert!(ok(dir.path(), &["plan", "--config", "a=2"]).stdout.contains("No changes."));
+    assert!(ok(dir.path(), &["state", "history"]).stdout.contains("The current state is intact."));
+}
+
+/// Durable means synced to stable storage: every commit is followed by an `fdatasync` (counted
+/// by strace, so a regression to `sync_file_range` or to no sync at all is caught).
+#[test]
+fn every_commit_is_synced_with_fdatasync() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("syncs.trace");
+    let status = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=fsync,fdatasync,sync_file_range,msync", "-o"])
+        .arg(&trace)
+        .arg(BIN)
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["apply", "--yes", "--config", "sleepers=20", "--config", "sleep_ms=0"])
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("strace is installed (tests/run.sh installs it)");
+    assert!(status.success());
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let count = |call: &str| trace.lines().filter(|l| l.contains(&format!("{call}("))).count();
+    assert_eq!(count("sync_file_range") + count("msync"), 0, "{trace}");
+
+    // How many commits the apply made: the generation its history reached.
+    let history = ok(dir.path(), &["state", "history"]);
+    let commits: usize = history
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .max()
+        .expect("restore points");
+    assert!(commits >= 2, "{}", history.stdout);
+    let synced = count("fdatasync") + count("fsync");
+    assert!(count("fdatasync") >= commits, "{commits} commits but {} fdatasync calls:\n{trace}", count("fdatasync"));
+    assert!(synced <= commits + 12, "at most a few syncs beyond one per commit (new files, directories): {synced} for {commits}\n{trace}");
+}
