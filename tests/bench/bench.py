@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BINARY = REPO / "target" / "release" / "strake-bench"
+BINARY = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release" / "strake-bench"
 SHAPES = ("independent", "layered", "chain")
 OPS = ("apply", "plan (no-op)", "plan (1% changed)", "destroy")
 BIG_OPS = ("apply", "plan (no-op)")  # at N >= BIG_N

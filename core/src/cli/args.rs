@@ -26,7 +26,7 @@ pub(crate) struct Global {
     /// Limit the operation to these resources (URN or name; repeatable) and what they depend on
     #[arg(long = "target", value_name = "URN", global = true)]
     pub targets: Vec<String>,
-    /// How many steps may run at once
+    /// How many provider calls may run at once
     #[arg(long, default_value_t = 10, global = true)]
     pub parallelism: usize,
     /// Never use colors (also: NO_COLOR)
@@ -97,7 +97,7 @@ pub(crate) enum Command {
     /// Inspect or edit the recorded state
     #[command(subcommand)]
     State(StateCommand),
-    /// Break a stack lock left by a crashed process
+    /// Break the lock of a run that hangs (a dead run's lock is broken by the next run)
     ForceUnlock {
         /// The lock id printed in the "is locked" error
         lock_id: String,
