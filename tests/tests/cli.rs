@@ -223,7 +223,7 @@ fn a_killed_apply_keeps_what_it_recorded_and_the_next_run_recovers() {
     // No hand-typed force-unlock: the dead run's lock is broken, and the plan says so.
     let plan = run(dir.path(), &[&["plan"][..], &fast].concat());
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains(&format!("broke the lock of `apply` by")) && plan.stdout.contains(&format!("pid {pid}")), "{}", plan.stdout);
+    assert!(plan.stdout.contains("broke the lock of `apply` by") && plan.stdout.contains(&format!("pid {pid}")), "{}", plan.stdout);
     assert!(plan.stdout.contains(&format!("interrupted during the create of {sleeper}")), "{}", plan.stdout);
 
     let list = ok(dir.path(), &[&["state", "list"][..], &fast].concat());

@@ -174,7 +174,8 @@ async fn a_create_interrupted_before_the_cloud_acted_is_cleared_and_created_once
     assert!(session.snapshot().pending.is_empty());
     assert_eq!(rig.cloud.mutations(), vec![], "resolving only reads");
     let planned = session.plan(&PlanOptions::default()).await.unwrap();
-    assert!(planned.plan.notes.is_empty(), "{:?}", planned.plan.notes);
+    // The plan carries what the resolution found, and nothing is left interrupted.
+    assert_eq!(planned.plan.notes, notes, "{:?}", planned.plan.notes);
     assert_eq!(actions(&planned.plan), vec![(s("a"), Action::Create)]);
     session.apply(&planned).await.unwrap();
     drop(session);

@@ -10,6 +10,8 @@ use crate::events::{Event, Observer, Outcome};
 use crate::plan::{Action, ReplaceOrder};
 
 pub(crate) struct Progress {
+    /// Whether the apply has started: notes before it are part of the plan, which shows them.
+    applying: std::sync::atomic::AtomicBool,
     bar: Mutex<Option<ProgressBar>>,
     running: Mutex<Vec<String>>,
     interactive: bool,
@@ -18,7 +20,7 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(interactive: bool, color: bool) -> Self {
-        Progress { bar: Mutex::new(None), running: Mutex::new(Vec::new()), interactive, color }
+        Progress { applying: Default::default(), bar: Mutex::new(None), running: Mutex::new(Vec::new()), interactive, color }
     }
 
     fn line(&self, text: String) {
@@ -75,6 +77,7 @@ impl Observer for Progress {
     fn on_event(&self, event: &Event) {
         match event {
             Event::ApplyStarted { total, .. } => {
+                self.applying.store(true, std::sync::atomic::Ordering::SeqCst);
                 let bar = if self.interactive {
                     let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stderr());
                     bar.set_style(
@@ -138,7 +141,10 @@ impl Observer for Progress {
                 }
                 self.refresh_message();
             }
-            Event::Note { message } => self.line(format!("{} {message}", self.style(Style::new().cyan()).apply_to("note:"))),
+            Event::Note { message } if self.applying.load(std::sync::atomic::Ordering::SeqCst) => {
+                self.line(format!("{} {message}", self.style(Style::new().cyan()).apply_to("note:")))
+            }
+            Event::Note { .. } => {}
             Event::ApplyFinished { .. } => {
                 if let Ok(mut b) = self.bar.lock()
                     && let Some(bar) = b.take()

@@ -135,6 +135,7 @@ impl Engine {
             existed: false,
             providers: ProviderCache::new(program),
             notes,
+            resolved: false,
         };
         session.reload()?;
         Ok(session)
@@ -189,8 +190,11 @@ pub struct Session<'a> {
     snapshot: Snapshot,
     existed: bool,
     providers: ProviderCache,
-    /// What the session found on opening (a stale lock it broke), added to every plan's notes.
+    /// What the session found on opening (a stale lock it broke) and what resolving pending
+    /// operations did, added to every plan's notes.
     notes: Vec<String>,
+    /// Whether pending operations were resolved in this session.
+    resolved: bool,
 }
 
 impl Session<'_> {
@@ -219,22 +223,37 @@ impl Session<'_> {
     }
 
     /// Resolves operations an earlier run left unfinished (read back and adopted, cleared, or
-    /// finished), each on its own. Returns one note per operation. Fails, after resolving what it
-    /// could, when an interrupted create's outcome is still unknown: planning then could create
-    /// its object a second time.
+    /// finished), each on its own. Returns one note per operation. Resolving can leave new work
+    /// (adopting the new object of an interrupted replacement leaves its old object to delete) and
+    /// can unblock what failed (an old role can go once its old attachments went), so it goes
+    /// round again while a round makes progress. Fails, after resolving what it could, when an
+    /// interrupted create's outcome is still unknown: planning then could create its object a
+    /// second time.
     pub async fn resolve_pending(&mut self) -> Result<Vec<String>, Error> {
-        if self.snapshot.pending.is_empty() {
-            return Ok(Vec::new());
+        const MAX_ROUNDS: usize = 5;
+        let mut notes = Vec::new();
+        let mut last = pending::Resolution::default();
+        for _ in 0..MAX_ROUNDS {
+            if self.snapshot.pending.is_empty() {
+                break;
+            }
+            let before: Vec<String> = self.snapshot.pending.iter().map(|p| p.id.clone()).collect();
+            last = pending::resolve(self.program, &self.snapshot, &self.providers, self.engine.store.as_ref(), &self.engine.options).await;
+            notes.append(&mut last.resolved);
+            self.reload()?;
+            let after: Vec<String> = self.snapshot.pending.iter().map(|p| p.id.clone()).collect();
+            if after.is_empty() || after == before {
+                break;
+            }
         }
-        let resolution = pending::resolve(self.program, &self.snapshot, &self.providers, self.engine.store.as_ref(), &self.engine.options).await;
-        for n in &resolution.notes {
-            self.engine.observer.on_event(&crate::events::Event::Note { message: n.clone() });
+        notes.extend(last.unresolved);
+        // Reported with the plan that follows, where the reader looks.
+        self.notes.extend(notes.iter().cloned());
+        self.resolved = true;
+        if !last.unresolved_creates.is_empty() {
+            return Err(Error::UnresolvedCreates(last.unresolved_creates));
         }
-        self.reload()?;
-        if !resolution.unresolved_creates.is_empty() {
-            return Err(Error::UnresolvedCreates(resolution.unresolved_creates));
-        }
-        Ok(resolution.notes)
+        Ok(notes)
     }
 
     /// Drops a pending-operation record without touching the cloud (`state pending rm`), for an
@@ -258,6 +277,7 @@ impl Session<'_> {
             mode: options.mode,
             targets: &options.targets,
             refresh: options.refresh,
+            note_pending: !self.resolved,
             parallelism: engine_options.parallelism,
             retry: engine_options.retry,
             observer: &self.engine.observer,
@@ -282,6 +302,7 @@ impl Session<'_> {
             program: self.program,
             planned,
             providers: &self.providers,
+            pending: &self.snapshot.pending,
             records,
             writer,
             options: &self.engine.options,

@@ -47,8 +47,10 @@ fn provider_for(providers: &ProviderCache, urn: Option<&str>) -> Option<Arc<dyn 
 /// What resolving the pending operations did.
 #[derive(Debug, Default)]
 pub(crate) struct Resolution {
-    /// One line per operation: what was found and done, or why it stays recorded.
-    pub notes: Vec<String>,
+    /// What was found and done, one line per resolved operation.
+    pub resolved: Vec<String>,
+    /// Why each operation still recorded stays so, one line each.
+    pub unresolved: Vec<String>,
     /// Interrupted creates whose outcome is still unknown. Until they are resolved, planning
     /// could create their objects a second time, so the commands that plan refuse to go on.
     pub unresolved_creates: Vec<StepError>,
@@ -102,9 +104,9 @@ pub(crate) async fn resolve(
     let mut resolution = Resolution::default();
     for (op, result) in ops.iter().zip(results) {
         match result {
-            Some(Ok(note)) => resolution.notes.push(note),
+            Some(Ok(note)) => resolution.resolved.push(note),
             Some(Err(e)) => {
-                resolution.notes.push(format!(
+                resolution.unresolved.push(format!(
                     "the interrupted {} of {} is not resolved yet and stays recorded (pending operation {}): {}{}",
                     kind_name(op.kind),
                     op.urn,
@@ -202,9 +204,9 @@ async fn resolve_one(
                 id: id.clone(),
                 inputs: op.inputs.clone(),
                 outputs: outputs.to_json(),
-                dependencies: match (recorded, declared) {
-                    (Some(r), _) => r.dependencies.clone(),
-                    (None, Some(d)) => d.dependencies().iter().map(Urn::to_string).collect(),
+                dependencies: match (declared, recorded) {
+                    (Some(d), _) => d.dependencies().iter().map(Urn::to_string).collect(),
+                    (None, Some(r)) => r.dependencies.clone(),
                     (None, None) => Vec::new(),
                 },
                 provider: op.provider.clone(),
@@ -214,7 +216,30 @@ async fn resolve_one(
                     .or(declared.map(|d| d.options.retain_on_delete))
                     .unwrap_or(false),
             };
-            (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state"))
+            match recorded.filter(|r| r.id != id) {
+                // The create of a create-then-delete replacement: the object it replaces becomes
+                // an old object to delete, as the replacement would have recorded it.
+                Some(old) => {
+                    let deposed = PendingOperation {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        urn: old.urn.clone(),
+                        kind: PendingKind::Delete,
+                        type_token: old.type_token.clone(),
+                        provider: old.provider.clone(),
+                        inputs: old.inputs.clone(),
+                        outputs: old.outputs.clone(),
+                        resource_id: Some(old.id.clone()),
+                        started_at: super::now_secs(),
+                    };
+                    let note = format!(
+                        "the interrupted replacement of {urn} had created its new object: adopted `{id}`; the object it replaces, `{}`, \
+                         is deleted once nothing depends on it",
+                        old.id
+                    );
+                    (vec![Write::PutResource(rec), Write::PutPending(deposed), clear], note)
+                }
+                None => (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state")),
+            }
         }
         (PendingKind::Create, ReadResponse::Gone) => {
             (vec![clear], format!("the interrupted create of {urn} had not created anything: cleared"))

@@ -71,6 +71,9 @@ pub(crate) struct PlanRequest<'a> {
     pub mode: PlanMode,
     pub targets: &'a [Urn],
     pub refresh: bool,
+    /// Whether to note the pending operations state holds (not when this session has just
+    /// resolved them, and said how).
+    pub note_pending: bool,
     pub parallelism: usize,
     /// Reads are retried like apply's calls (throttling, transient errors).
     pub retry: super::RetryPolicy,
@@ -165,7 +168,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
             }
         }
     }
-    let mut notes = pending_notes(req.snapshot);
+    let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -599,7 +602,7 @@ impl Walker<'_> {
         }
         let inputs = {
             let env = self.env.lock().ok()?;
-            decl.resolve_inputs(&Without { env: &*env, hidden: &hidden }).ok()?
+            decl.resolve_inputs(&Without { env: &env, hidden: &hidden }).ok()?
         };
         let urn = &decl.urn;
         let check = provider.check(CheckRequest {

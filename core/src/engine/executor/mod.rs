@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use strake_state::{PendingOperation, RecordKind, ResourceRecord, Write};
+use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Write};
 use tokio::sync::Semaphore;
 
 use self::schedule::{Work, schedule};
@@ -50,6 +50,8 @@ pub(crate) struct ApplyRequest<'a> {
     pub program: &'a Program,
     pub planned: &'a Planned,
     pub providers: &'a ProviderCache,
+    /// The pending operations state holds (resolved as far as possible before planning).
+    pub pending: &'a [PendingOperation],
     pub records: HashMap<Urn, ResourceRecord>,
     pub writer: StateWriter,
     pub options: &'a EngineOptions,
@@ -65,12 +67,32 @@ struct Exec<'a> {
     errors: Mutex<Vec<StepError>>,
     /// Old objects of create-then-delete replacements, by node, once the new object is recorded.
     deposed: Mutex<HashMap<usize, PendingOperation>>,
+    /// Old objects earlier runs left to delete, with their nodes (see [`left_over_deletes`]).
+    left_over: Vec<(usize, PendingOperation)>,
     providers_written: Mutex<HashSet<Urn>>,
     changed: Mutex<usize>,
     /// Items stopped by an interruption before their provider call.
     interrupted: Mutex<usize>,
     /// Provider calls in flight (`--parallelism`).
     calls: Semaphore,
+}
+
+/// The pending deletes of old objects (not the recorded one) of resources in the graph: old
+/// objects of replacements that an earlier run could not delete, usually because something still
+/// depended on them. This apply deletes them once their dependents have moved.
+fn left_over_deletes(req: &ApplyRequest<'_>) -> Vec<(usize, PendingOperation)> {
+    req.pending
+        .iter()
+        .filter(|op| op.kind == PendingKind::Delete)
+        .filter_map(|op| {
+            let urn = Urn::parse(&op.urn).ok()?;
+            let current = req.records.get(&urn).map(|r| &r.id);
+            if op.resource_id.is_none() || op.resource_id.as_ref() == current {
+                return None;
+            }
+            Some((req.planned.graph.node_index(&urn)?, op.clone()))
+        })
+        .collect()
 }
 
 /// Runs the plan. Returns the report, or the failures (after recording everything that succeeded).
@@ -83,7 +105,9 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
         env.remove(&s.urn);
     }
     let action = |i: usize| steps.get(&planned.graph.nodes[i].urn).map(|s| s.action).unwrap_or(Action::NoOp);
-    let (work, deps) = schedule(&planned.graph, planned.plan.mode, action);
+    let left_over = left_over_deletes(&req);
+    let left_over_nodes: Vec<usize> = left_over.iter().map(|(n, _)| *n).collect();
+    let (work, deps) = schedule(&planned.graph, planned.plan.mode, action, &left_over_nodes);
     let parallelism = req.options.parallelism.max(1);
     let exec = Exec {
         req: &req,
@@ -92,6 +116,7 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
         env: Mutex::new(env),
         errors: Mutex::new(Vec::new()),
         deposed: Mutex::new(HashMap::new()),
+        left_over,
         providers_written: Mutex::new(HashSet::new()),
         changed: Mutex::new(0),
         interrupted: Mutex::new(0),
@@ -151,6 +176,7 @@ impl Exec<'_> {
             Work::Node(n) => self.node_urn(n).to_string(),
             Work::DeleteReplaced(n) => format!("the delete of {} (replaced, delete first)", self.node_urn(n)),
             Work::DeleteDeposed(n) => format!("the delete of the replaced object of {}", self.node_urn(n)),
+            Work::DeleteLeftOver(k) => format!("the delete of an old object of {}", self.node_urn(self.left_over[k].0)),
         }
     }
 
@@ -228,7 +254,14 @@ impl Exec<'_> {
         match self.work[item] {
             Work::Node(n) => self.run_node(n).await,
             Work::DeleteReplaced(n) => self.delete_replaced(n).await,
-            Work::DeleteDeposed(n) => self.delete_deposed(n).await,
+            Work::DeleteDeposed(n) => match self.deposed.lock().ok().and_then(|mut d| d.remove(&n)) {
+                Some(op) => self.delete_old(n, &op).await,
+                None => true,
+            },
+            Work::DeleteLeftOver(k) => {
+                let (n, op) = &self.left_over[k];
+                self.delete_old(*n, op).await
+            }
         }
     }
 
@@ -237,6 +270,16 @@ impl Exec<'_> {
         match self.req.providers.get(node.provider.as_ref()) {
             Some(Slot::Ready(p)) => Ok(p),
             _ => Err(StepError::other(&node.urn, "configure", "its provider's configuration is still unknown")),
+        }
+    }
+
+    /// The provider that recorded pending operation `op` (an old object is deleted through the
+    /// configuration that made it), else node `n`'s.
+    fn provider_of_op(&self, n: usize, op: &PendingOperation) -> Result<std::sync::Arc<dyn Provider>, StepError> {
+        let recorded = op.provider.as_deref().and_then(|p| Urn::parse(p).ok());
+        match recorded.and_then(|p| self.req.providers.get(Some(&p))) {
+            Some(Slot::Ready(p)) => Ok(p),
+            _ => self.provider(n),
         }
     }
 

@@ -12,7 +12,10 @@
 //!   dependents' deletes;
 //! - the delete half of a delete-then-create replacement waits for the delete halves of its
 //!   replaced dependents and for its removed dependents' deletes; its create half waits for its
-//!   delete half and its dependencies, and its dependents wait for the create half.
+//!   delete half and its dependencies, and its dependents wait for the create half;
+//! - an old object an earlier run left to delete (a pending delete it could not finish, because
+//!   something still depended on it) waits like a deposed object: for its dependents' steps and
+//!   deletes, and for the left-over old objects of its dependents.
 
 use crate::graph::{Graph, NodeKind};
 use crate::plan::{Action, PlanMode, ReplaceOrder};
@@ -27,11 +30,14 @@ pub(super) enum Work {
     DeleteReplaced(usize),
     /// The old object of a create-then-delete replacement.
     DeleteDeposed(usize),
+    /// The `k`-th old object an earlier run left to delete (of node `inherited[k]`).
+    DeleteLeftOver(usize),
 }
 
 /// The work items and, for each, the items it waits for. `action(n)` is node `n`'s planned action
-/// (`NoOp` for nodes without a step).
-pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> Action) -> (Vec<Work>, Vec<Vec<usize>>) {
+/// (`NoOp` for nodes without a step); `left_over[k]` is the node of the `k`-th old object an
+/// earlier run left to delete.
+pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> Action, left_over: &[usize]) -> (Vec<Work>, Vec<Vec<usize>>) {
     let n = graph.nodes.len();
     let actions: Vec<Action> = (0..n).map(&action).collect();
     let reverse: Vec<bool> = (0..n)
@@ -53,6 +59,11 @@ pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> 
             _ => {}
         }
     }
+    let mut left_over_of: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (k, &i) in left_over.iter().enumerate() {
+        left_over_of[i].push(work.len());
+        work.push(Work::DeleteLeftOver(k));
+    }
     // The item that deletes node `d`'s old object, if any.
     let delete_of = |d: usize| -> Option<usize> {
         if reverse[d] { Some(d) } else { replaced[d].or(deposed[d]) }
@@ -60,7 +71,11 @@ pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> 
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); work.len()];
     for (item, w) in work.iter().enumerate() {
         deps[item] = match *w {
-            Work::Node(i) if reverse[i] => graph.dependents[i].clone(),
+            Work::Node(i) if reverse[i] => {
+                let mut d = graph.dependents[i].clone();
+                d.extend(graph.dependents[i].iter().flat_map(|&d| left_over_of[d].iter().copied()));
+                d
+            }
             Work::Node(i) => {
                 let mut d: Vec<usize> = graph.deps[i].iter().copied().filter(|&d| !reverse[d]).collect();
                 d.extend(replaced[i]);
@@ -72,12 +87,22 @@ pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> 
                 // node's new one exists): the planner makes such dependents delete first too.
                 let mut d: Vec<usize> = graph.deps[i].iter().copied().filter(|&d| graph.nodes[d].kind == NodeKind::Provider && !reverse[d]).collect();
                 d.extend(graph.dependents[i].iter().filter(|&&d| deposed[d].is_none()).filter_map(|&d| delete_of(d)));
+                d.extend(graph.dependents[i].iter().flat_map(|&d| left_over_of[d].iter().copied()));
                 d
             }
             Work::DeleteDeposed(i) => {
                 let mut d = vec![i];
                 d.extend(graph.dependents[i].iter().copied());
                 d.extend(graph.dependents[i].iter().filter_map(|&d| deposed[d]));
+                d.extend(graph.dependents[i].iter().flat_map(|&d| left_over_of[d].iter().copied()));
+                d
+            }
+            Work::DeleteLeftOver(k) => {
+                let i = left_over[k];
+                let mut d: Vec<usize> = graph.dependents[i].to_vec();
+                d.extend(graph.dependents[i].iter().filter_map(|&d| delete_of(d)));
+                d.extend(graph.dependents[i].iter().flat_map(|&d| left_over_of[d].iter().copied()));
+                d.extend(graph.deps[i].iter().copied().filter(|&d| graph.nodes[d].kind == NodeKind::Provider && !reverse[d]));
                 d
             }
         };
@@ -119,6 +144,7 @@ mod tests {
             Work::Node(i) => g.nodes[i].urn.name().to_string(),
             Work::DeleteReplaced(i) => format!("delete {}", g.nodes[i].urn.name()),
             Work::DeleteDeposed(i) => format!("delete old {}", g.nodes[i].urn.name()),
+            Work::DeleteLeftOver(k) => format!("delete left-over {k}"),
         }
     }
 
@@ -129,7 +155,7 @@ mod tests {
     fn a_deposed_parent_waits_for_its_deposed_dependents() {
         let g = graph();
         let (role, att) = (index(&g, "role"), index(&g, "attachment"));
-        let (work, deps) = schedule(&g, PlanMode::Normal, |_| CTD);
+        let (work, deps) = schedule(&g, PlanMode::Normal, |_| CTD, &[]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteDeposed(role)), ["role", "attachment", "delete old attachment"]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteDeposed(att)), ["attachment"]);
         assert_eq!(waits(&g, &work, &deps, Work::Node(att)), ["role"]);
@@ -139,7 +165,7 @@ mod tests {
     fn a_delete_first_replacement_deletes_its_replaced_dependents_first() {
         let g = graph();
         let (role, att) = (index(&g, "role"), index(&g, "attachment"));
-        let (work, deps) = schedule(&g, PlanMode::Normal, |_| DTC);
+        let (work, deps) = schedule(&g, PlanMode::Normal, |_| DTC, &[]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteReplaced(role)), ["delete attachment"]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteReplaced(att)), Vec::<String>::new());
         assert_eq!(waits(&g, &work, &deps, Work::Node(role)), ["delete role"]);
@@ -150,7 +176,7 @@ mod tests {
     fn a_delete_first_replacement_waits_for_removed_dependents() {
         let g = graph();
         let (role, att) = (index(&g, "role"), index(&g, "attachment"));
-        let (work, deps) = schedule(&g, PlanMode::Normal, |i| if i == role { DTC } else { Action::Delete });
+        let (work, deps) = schedule(&g, PlanMode::Normal, |i| if i == role { DTC } else { Action::Delete }, &[]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteReplaced(role)), ["attachment"]);
         assert_eq!(waits(&g, &work, &deps, Work::Node(att)), Vec::<String>::new());
     }
@@ -159,15 +185,26 @@ mod tests {
     fn an_updated_dependent_does_not_hold_a_delete_first_replacement() {
         let g = graph();
         let role = index(&g, "role");
-        let (work, deps) = schedule(&g, PlanMode::Normal, |i| if i == role { DTC } else { Action::Update });
+        let (work, deps) = schedule(&g, PlanMode::Normal, |i| if i == role { DTC } else { Action::Update }, &[]);
         assert_eq!(waits(&g, &work, &deps, Work::DeleteReplaced(role)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn left_over_old_objects_wait_for_their_dependents_to_move_and_their_old_objects() {
+        let g = graph();
+        let (role, att) = (index(&g, "role"), index(&g, "attachment"));
+        // The old role and the old attachment were left by an earlier run; this one replaces the
+        // attachment (its old object is deposed) and leaves the role alone.
+        let (work, deps) = schedule(&g, PlanMode::Normal, |i| if i == att { CTD } else { Action::NoOp }, &[role, att]);
+        assert_eq!(waits(&g, &work, &deps, Work::DeleteLeftOver(0)), ["attachment", "delete old attachment", "delete left-over 1"]);
+        assert_eq!(waits(&g, &work, &deps, Work::DeleteLeftOver(1)), Vec::<String>::new());
     }
 
     #[test]
     fn deletes_wait_for_their_dependents() {
         let g = graph();
         let role = index(&g, "role");
-        let (work, deps) = schedule(&g, PlanMode::Destroy, |_| Action::Delete);
+        let (work, deps) = schedule(&g, PlanMode::Destroy, |_| Action::Delete, &[]);
         assert_eq!(work.len(), g.nodes.len());
         assert_eq!(waits(&g, &work, &deps, Work::Node(role)), ["attachment"]);
     }

@@ -201,17 +201,16 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// Deletes the old object of a create-then-delete replacement. Its pending record stays until
-    /// the delete succeeds, so a failure here is finished by a later run.
-    pub(super) async fn delete_deposed(&self, n: usize) -> bool {
-        let Some(op) = self.deposed.lock().ok().and_then(|mut d| d.remove(&n)) else { return true };
+    /// Deletes an old object of node `n` (a replaced one), recorded by the pending delete `op`,
+    /// which stays until the delete succeeds, so a failure here is finished by a later run.
+    pub(super) async fn delete_old(&self, n: usize, op: &PendingOperation) -> bool {
         let urn = self.node_urn(n);
         let options = self.decl(n).map(|d| &d.options);
         let retain = options.is_some_and(|o| o.retain_on_delete);
         let timeout = options.and_then(|o| o.timeouts.delete);
         let result = async {
             if !retain {
-                let provider = self.provider(n)?;
+                let provider = self.provider_of_op(n, op)?;
                 let (id, inputs, outputs) = (op.resource_id.clone().unwrap_or_default(), Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()));
                 self.call(urn, "delete replaced object", timeout, || {
                     provider.delete(DeleteRequest {

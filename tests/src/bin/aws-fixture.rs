@@ -1,0 +1,45 @@
+//! A Strake program on IAM, used by the kill suites (`tests/tests/aws_kills.rs`): `roles` roles,
+//! each with two managed policies attached, all shaped by configuration.
+//!
+//! - `endpoint` (required): where AWS is (the tests' fault proxy in front of moto); static
+//!   credentials `testing`/`testing`, us-east-1, pinned to moto's default account.
+//! - `roles` (default 1): how many roles; role `i` is resource `role-<i>` named `<prefix>-<i>`.
+//! - `prefix` (default `app`): changing it renames every role, a create-then-delete replacement
+//!   of the roles and of their attachments.
+//! - `path` (default `/`): changing it moves every role under the same name, a delete-then-create
+//!   replacement whose attachments must go before the old role.
+//!
+//! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles and
+//! attachments are ever replaced.
+
+use std::time::Duration;
+
+use strake::prelude::*;
+use strake_aws::iam::{Policy, Role, RolePolicyAttachment};
+use strake_aws::{AwsProvider, PolicyDocument, Statement};
+
+fn main() -> std::process::ExitCode {
+    strake::run("aws-fixture", |stack| {
+        let config = stack.config();
+        let aws = AwsProvider::new()
+            .endpoint(config.require("endpoint")?)
+            .region("us-east-1")
+            .static_credentials("testing", "testing")
+            .expect_account("123456789012")
+            .retries(6, Duration::from_millis(10));
+        let aws = stack.provider("aws", aws);
+        let roles: usize = config.get_or("roles", "1").parse().map_err(|_| Error::Config("roles must be a number".into()))?;
+        let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
+        let trust =
+            PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
+        for i in 0..roles {
+            let role = Role::new(stack, &format!("role-{i}"), &aws, &trust).role_name(format!("{prefix}-{i}")).path(&path);
+            for (short, action) in [("get", "s3:GetObject"), ("put", "s3:PutObject")] {
+                let doc = PolicyDocument::new().statement(Statement::allow().actions([action]).resources(["*"]));
+                let policy = Policy::new(stack, &format!("{short}-{i}"), &aws, doc).policy_name(format!("kill-{i}-{short}"));
+                RolePolicyAttachment::new(stack, &format!("{short}-{i}-attach"), &aws, role.name(), policy.arn());
+            }
+        }
+        Ok(())
+    })
+}
