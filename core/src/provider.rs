@@ -230,6 +230,17 @@ pub(crate) async fn reporting_retries<F: std::future::Future>(reporter: RetryRep
     RETRY_REPORTER.scope(reporter, operation).await
 }
 
+/// Where a configured provider's changes land, shown in plans so a reviewer sees the account or
+/// cluster of every change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    /// For people: `account 222222222222 as arn:aws:sts::...:assumed-role/deployer/strake, region us-east-1`.
+    pub description: String,
+    /// What two providers landing in the same place share (`aws account 222222222222`): two
+    /// providers configured differently that land in one destination get a warning.
+    pub destination: Option<String>,
+}
+
 /// Whether a create whose answer was lost can be found again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreatedLookup {
@@ -250,6 +261,12 @@ pub trait Provider: Send + Sync {
     /// the contract on purpose (no default): a type that cannot must say so, or a crash at the
     /// wrong moment would leak one object silently.
     fn created_lookup(&self, type_token: &str) -> CreatedLookup;
+
+    /// Where this configured provider's changes land (an account, a cluster), resolved when it
+    /// was configured. `None` for providers that change nothing outside state.
+    fn target(&self) -> Option<Target> {
+        None
+    }
 
     /// Validates and normalizes inputs. Pure; runs at plan time before any API call.
     fn check(&self, req: CheckRequest) -> CheckResponse {

@@ -231,7 +231,7 @@ async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_pl
         assert_eq!(errors.len(), 1, "{err}");
         assert_eq!((&errors[0].urn, errors[0].operation.as_str()), (&provider_urn("pinned"), "configure"));
         let shown = err.to_string();
-        for part in [lands_in, wrong, provider_urn("pinned").as_str(), "check its profile, role or environment"] {
+        for part in [lands_in, wrong, provider_urn("pinned").as_str(), "the credentials (", "check that source"] {
             assert!(shown.contains(part), "`{part}` missing from:\n{shown}");
         }
         assert!(!shown.contains(role_urn("reader").as_str()), "the role is not reported on its own: {shown}");

@@ -15,7 +15,7 @@ use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
 use crate::graph::{Graph, NodeKind};
 use crate::plan::{
-    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedStep, ReplaceOrder, apply_ignore_changes, decide,
+    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedProvider, PlannedStep, ReplaceOrder, apply_ignore_changes, decide,
 };
 use crate::program::Program;
 use crate::provider::*;
@@ -168,6 +168,9 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
             }
         }
     }
+    let providers = planned_providers(req.providers, &steps);
+    let mut diags = diags;
+    diags.extend(same_destination_warnings(&providers, req.providers));
     let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
@@ -182,6 +185,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         diagnostics: diags,
         notes,
         targets: req.targets.to_vec(),
+        providers,
     };
     Ok(Planned { plan, graph, known: env, prior, refreshed })
 }
@@ -252,6 +256,38 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
     }
     let changed = Value::Map(outputs.clone()) != recorded;
     Ok((outputs, changed))
+}
+
+/// The providers the steps go through, with where each lands.
+fn planned_providers(cache: &ProviderCache, steps: &[PlannedStep]) -> Vec<PlannedProvider> {
+    let urns: BTreeSet<&Urn> = steps.iter().filter_map(|s| s.provider.as_ref()).collect();
+    urns.into_iter().map(|urn| PlannedProvider { urn: urn.clone(), target: cache.target_of(urn).and_then(|(_, t)| t) }).collect()
+}
+
+/// A warning for each provider that lands where another one, configured differently, does: two
+/// "accounts" that are one account is how one account's resources end up in another.
+fn same_destination_warnings(providers: &[PlannedProvider], cache: &ProviderCache) -> Vec<Diagnostic> {
+    let mut seen: Vec<(&Urn, &str, Value)> = Vec::new();
+    let mut warnings = Vec::new();
+    for p in providers {
+        let (Some(destination), Some((config, _))) = (p.target.as_ref().and_then(|t| t.destination.as_deref()), cache.target_of(&p.urn)) else {
+            continue;
+        };
+        if let Some((first, _, _)) = seen.iter().find(|(_, d, c)| *d == destination && *c != config) {
+            warnings.push(Diagnostic::warning(
+                Some(&p.urn),
+                None,
+                format!(
+                    "lands in {destination}, like provider `{}`, although the two are configured differently; if they \
+                     should be different accounts or clusters, check their profiles, roles and credentials (environment \
+                     credentials, for one)",
+                    first.name()
+                ),
+            ));
+        }
+        seen.push((&p.urn, destination, config));
+    }
+    warnings
 }
 
 fn pending_notes(snapshot: &Snapshot) -> Vec<String> {
@@ -382,7 +418,8 @@ impl Walker<'_> {
             Slot::Ready(p) if inputs.is_known() => p,
             _ => {
                 // Read during apply, once its inputs are known.
-                let mut s = step(&decl.urn, Action::Read, None, Some(inputs), "inputs known only after apply");
+                let provider = self.graph.nodes[n].provider.as_ref();
+                let mut s = step(&decl.urn, provider, Action::Read, None, Some(inputs), "inputs known only after apply");
                 s.parent = decl.options.parent.clone();
                 self.push(s);
                 return true;
@@ -472,14 +509,14 @@ impl Walker<'_> {
         let prior = self.read_back.lock().ok().and_then(|mut r| r.remove(&n)).unwrap_or(None);
         let gone = prior.is_none() && self.prior.contains_key(urn);
         if self.req.mode == PlanMode::Destroy {
-            return self.plan_delete(urn, prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
+            return self.plan_delete(urn, node.provider.as_ref(), prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
         }
         let Some(mut inputs) = self.resolve_inputs(decl) else { return true };
         let type_token = urn.type_token().to_string();
         let Slot::Ready(provider) = provider else {
             // The provider's configuration is unknown until apply: plan with what we have.
             let action = if prior.is_some() { Action::Update } else { Action::Create };
-            let mut s = step(urn, action, prior.as_ref().map(|p| p.inputs.clone()), Some(inputs), "provider configuration known only after apply");
+            let mut s = step(urn, node.provider.as_ref(), action, prior.as_ref().map(|p| p.inputs.clone()), Some(inputs), "provider configuration known only after apply");
             s.parent = decl.options.parent.clone();
             if let Some(p) = &prior {
                 s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
@@ -573,6 +610,7 @@ impl Walker<'_> {
             replace_paths: if matches!(action, Action::Replace(_)) { replace_paths(&diff.replaces, &decl.options) } else { Vec::new() },
             retain: false,
             parent: decl.options.parent.clone(),
+            provider: node.provider.clone(),
         });
         true
     }
@@ -639,10 +677,10 @@ impl Walker<'_> {
         let rec = self.req.snapshot.resources.iter().find(|r| r.urn == urn.as_str());
         let (protect, retain) = rec.map(|r| (r.protect, r.retain_on_delete)).unwrap_or_default();
         let prior = self.prior.get(urn).cloned();
-        self.plan_delete(urn, prior.as_ref(), protect, retain)
+        self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_ref(), protect, retain)
     }
 
-    fn plan_delete(&self, urn: &Urn, prior: Option<&Prior>, protect: bool, retain: bool) -> bool {
+    fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<&Prior>, protect: bool, retain: bool) -> bool {
         let Some(prior) = prior else { return true };
         if protect {
             self.diag(Diagnostic::error(
@@ -666,6 +704,7 @@ impl Walker<'_> {
             replace_paths: Vec::new(),
             retain,
             parent: None,
+            provider: provider.cloned(),
         });
         true
     }
@@ -689,8 +728,9 @@ impl crate::output::Env for Without<'_> {
     }
 }
 
-fn step(urn: &Urn, action: Action, before: Option<Value>, after: Option<Value>, reason: &str) -> PlannedStep {
+fn step(urn: &Urn, provider: Option<&Urn>, action: Action, before: Option<Value>, after: Option<Value>, reason: &str) -> PlannedStep {
     PlannedStep {
+        provider: provider.cloned(),
         urn: urn.clone(),
         action,
         reason: Some(reason.to_string()),

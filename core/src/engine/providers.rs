@@ -45,6 +45,16 @@ impl ProviderCache {
         }
     }
 
+    /// Where the provider `urn` lands, with the configuration it was configured with: `None`
+    /// when it is unknown until apply (or not configured).
+    pub(crate) fn target_of(&self, urn: &Urn) -> Option<(Value, Option<crate::provider::Target>)> {
+        let (config, slot) = self.slots.lock().ok()?.get(urn).cloned()?;
+        match slot {
+            Slot::Ready(p) => Some((config, p.target())),
+            Slot::Unknown => None,
+        }
+    }
+
     /// The configuration a provider was configured with (for its state record).
     pub(crate) fn config_of(&self, urn: &Urn) -> Option<Value> {
         self.slots.lock().ok()?.get(urn).map(|(c, _)| c.clone()).filter(Value::is_known)

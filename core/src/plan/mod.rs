@@ -74,6 +74,17 @@ pub struct PlannedStep {
     /// The component it belongs to (display grouping only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Urn>,
+    /// The provider configuration it goes through (`None`: the built-in provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Urn>,
+}
+
+/// A provider configuration the plan goes through, and where its changes land.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedProvider {
+    pub urn: Urn,
+    /// `None`: its configuration is known only during apply (it depends on other resources).
+    pub target: Option<crate::provider::Target>,
 }
 
 /// A plan: plain data, serializable (`plan --out`), rendered by `render_human` / `render_json`.
@@ -97,6 +108,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// `--target` URNs, if any.
     pub targets: Vec<Urn>,
+    /// The providers the steps go through, with where each lands.
+    #[serde(default)]
+    pub providers: Vec<PlannedProvider>,
 }
 
 /// Counts for the summary line.

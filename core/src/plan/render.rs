@@ -77,6 +77,7 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
     }
     let mode = if plan.mode == PlanMode::Destroy { " (destroy)" } else { "" };
     let _ = writeln!(out, "Stack `{}`{mode}: Strake will perform the following actions:\n", plan.stack);
+    render_providers(&mut out, plan, &changes, &p);
     // Resources of the stack first, then each component's children under its heading.
     let mut changes = changes;
     changes.sort_by(|a, b| (&a.parent, &a.urn).cmp(&(&b.parent, &b.urn)));
@@ -119,10 +120,28 @@ fn style_for(action: Action, p: &Palette) -> &Style {
     }
 }
 
+/// Where the changes land: each provider the changing steps go through, with its account or
+/// cluster, before the steps (which name their provider).
+fn render_providers(out: &mut String, plan: &Plan, changes: &[&PlannedStep], p: &Palette) {
+    let used: std::collections::BTreeSet<&crate::Urn> = changes.iter().filter_map(|s| s.provider.as_ref()).collect();
+    let providers: Vec<&super::PlannedProvider> = plan.providers.iter().filter(|pp| used.contains(&pp.urn)).collect();
+    if providers.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {}", p.bold.apply_to("Where the changes land:"));
+    for pp in providers {
+        let package = pp.urn.type_token().strip_prefix("strake:provider:").unwrap_or(pp.urn.type_token());
+        let target = pp.target.as_ref().map(|t| t.description.clone()).unwrap_or_else(|| "known only during apply (its configuration depends on other resources)".into());
+        let _ = writeln!(out, "    {} ({package}): {target}", p.bold.apply_to(pp.urn.name()));
+    }
+    out.push('\n');
+}
+
 fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
     let style = style_for(step.action, p);
     let reason = step.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-    let _ = writeln!(out, "  {}", p.dim.apply_to(format!("# {} will be {}{reason}", step.urn.name(), verb(step))));
+    let via = step.provider.as_ref().map(|u| format!(" via {}", u.name())).unwrap_or_default();
+    let _ = writeln!(out, "  {}", p.dim.apply_to(format!("# {} will be {}{via}{reason}", step.urn.name(), verb(step))));
     let _ = writeln!(
         out,
         "{:>5} {} {} {{",
@@ -246,6 +265,7 @@ pub fn render_json(plan: &Plan) -> String {
         outputs: std::collections::BTreeMap<&'a String, Value>,
         diagnostics: &'a [crate::error::Diagnostic],
         notes: &'a [String],
+        providers: &'a [super::PlannedProvider],
     }
     let steps = plan
         .steps
@@ -266,6 +286,7 @@ pub fn render_json(plan: &Plan) -> String {
         outputs: plan.outputs.iter().map(|(k, v)| (k, redact(v))).collect(),
         diagnostics: &plan.diagnostics,
         notes: &plan.notes,
+        providers: &plan.providers,
     };
     serde_json::to_string_pretty(&view).unwrap_or_default()
 }

@@ -234,6 +234,7 @@ impl ProviderFactory for AwsFactory {
 
     async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError> {
         let settings: Settings = config.deserialize_into().map_err(ProviderError::permanent)?;
+        check_profiles_exist(&settings).await?;
         let sdk = sdk_config(&settings).await;
         let clients = Clients::new(&sdk, &retry_partition(&partition_name()));
         let identity = clients
@@ -247,8 +248,9 @@ impl ProviderFactory for AwsFactory {
             && expected != &account
         {
             return Err(ProviderError::permanent(format!(
-                "the credentials resolve to account {account} ({}), but this provider expects account {expected}; \
-                 check its profile, role or environment",
+                "the credentials ({}) resolve to account {account} ({}), but this provider expects account {expected}; \
+                 check that source",
+                credentials_source(&settings),
                 identity.arn().unwrap_or_default()
             )));
         }
@@ -258,8 +260,59 @@ impl ProviderFactory for AwsFactory {
             user_id: identity.user_id().unwrap_or_default().to_string(),
         };
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        Ok(Arc::new(Aws { clients, caller, region, buckets: tokio::sync::Mutex::new(None) }))
+        let endpoint = sdk.endpoint_url().map(str::to_string);
+        Ok(Arc::new(Aws { clients, caller, region, endpoint, buckets: tokio::sync::Mutex::new(None) }))
     }
+}
+
+/// Where a configuration's credentials come from, for messages.
+fn credentials_source(s: &Settings) -> String {
+    let base = match (&s.profile, &s.access_key_id, &s.source) {
+        (_, Some(key), _) => format!("static keys {key}"),
+        (Some(profile), None, _) => format!("profile `{profile}`"),
+        (None, None, Some(source)) => credentials_source(source),
+        (None, None, None) => "the standard chain: environment variables first, then AWS_PROFILE or the default profile".into(),
+    };
+    match &s.assume_role {
+        Some(role) => format!("role {} assumed with {base}", role.role_arn),
+        None => base,
+    }
+}
+
+/// Fails, naming it, when a profile the configuration (or its role chain's source) names is in
+/// neither `~/.aws/config` nor `~/.aws/credentials` (or the files `AWS_CONFIG_FILE` and
+/// `AWS_SHARED_CREDENTIALS_FILE` name).
+async fn check_profiles_exist(s: &Settings) -> Result<(), ProviderError> {
+    let mut wanted = Vec::new();
+    let mut next = Some(s);
+    while let Some(settings) = next {
+        wanted.extend(settings.profile.clone());
+        next = settings.source.as_deref();
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (fs, env) = (aws_types::os_shim_internal::Fs::real(), aws_types::os_shim_internal::Env::real());
+    // The default files: ~/.aws/config and ~/.aws/credentials, or those the environment names.
+    let set = aws_config::profile::load(&fs, &env, &Default::default(), None)
+        .await
+        .map_err(|e| ProviderError::permanent(format!("cannot read the AWS config and credentials files: {e}")))?;
+    for profile in wanted {
+        if set.get_profile(&profile).is_none() {
+            let mut known: Vec<&str> = set.profiles().collect();
+            known.sort_unstable();
+            let known = if known.is_empty() { "there are none".to_string() } else { format!("those there: {}", known.join(", ")) };
+            return Err(ProviderError::with_kind(
+                ErrorKind::Permanent,
+                Some("ProfileNotFound".into()),
+                format!(
+                    "AWS profile `{profile}` is in neither the AWS config file nor the credentials file (~/.aws/config, \
+                     ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE); {known}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the SDK configuration, following assume-role chains.
@@ -279,7 +332,7 @@ fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output 
         if let (Some(ak), Some(sk)) = (&s.access_key_id, &s.secret_access_key) {
             loader = loader.credentials_provider(Credentials::new(ak, sk, s.session_token.clone(), None, "strake-static"));
         }
-        let base = match &s.source {
+        let mut base = match &s.source {
             Some(source) => {
                 let source_config = sdk_config(source).await;
                 let mut b = loader.load().await.into_builder();
@@ -290,6 +343,16 @@ fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output 
             }
             None => loader.load().await,
         };
+        if let (Some(profile), None) = (&s.profile, &s.access_key_id) {
+            // A profile named here wins over environment credentials, as `aws --profile` does:
+            // the standard chain takes AWS_ACCESS_KEY_ID first, and would land elsewhere.
+            let provider_config = aws_config::provider_config::ProviderConfig::without_region()
+                .with_region(base.region().cloned())
+                .with_retry_config(retry_config(s.max_attempts, s.retry_initial_backoff_ms));
+            let credentials =
+                aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile.clone()).configure(&provider_config).build();
+            base = base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)).build();
+        }
         let Some(role) = &s.assume_role else { return base };
         let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone()).session_name(role.session_name.clone());
         if let Some(id) = &role.external_id {
@@ -349,6 +412,8 @@ pub(crate) struct Aws {
     pub clients: Clients,
     pub caller: CallerIdentity,
     pub region: String,
+    /// The endpoint override, if any (an emulator, a VPC endpoint).
+    pub endpoint: Option<String>,
     /// The account's buckets, listed on first need (see `s3::shared`).
     pub buckets: tokio::sync::Mutex<Option<crate::resources::s3::shared::BucketListing>>,
 }
@@ -362,6 +427,14 @@ impl Provider for Aws {
     /// inputs too.)
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
         CreatedLookup::FromInputs
+    }
+
+    fn target(&self) -> Option<Target> {
+        let endpoint = self.endpoint.as_deref().map(|e| format!(", endpoint {e}")).unwrap_or_default();
+        Some(Target {
+            description: format!("account {} as {}, region {}{endpoint}", self.caller.account, self.caller.arn, self.region),
+            destination: Some(format!("AWS account {}, region {}", self.caller.account, self.region)),
+        })
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {

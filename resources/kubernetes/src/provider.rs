@@ -134,15 +134,36 @@ impl ProviderFactory for KubernetesFactory {
 
     async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError> {
         let settings: Settings = config.deserialize_into().map_err(ProviderError::permanent)?;
-        let kube_config = match &settings.eks {
-            Some(eks) => eks_config(eks).await?,
-            None => kubeconfig(&settings).await?,
+        let (kube_config, source) = match &settings.eks {
+            Some(eks) => (eks_config(eks).await?, format!("EKS cluster `{}`", eks.cluster_name)),
+            None => {
+                let context = match &settings.context {
+                    Some(c) => c.clone(),
+                    None => current_context(&settings).unwrap_or_else(|| "(current)".into()),
+                };
+                let file = settings.kubeconfig.clone().unwrap_or_else(|| "$KUBECONFIG".into());
+                (kubeconfig(&settings).await?, format!("context `{context}` of {file}"))
+            }
         };
         let default_namespace = settings.namespace.clone().unwrap_or_else(|| kube_config.default_namespace.clone());
+        let server = kube_config.cluster_url.to_string();
+        let target = Target {
+            description: format!("cluster {server} ({source}), default namespace `{default_namespace}`"),
+            destination: Some(format!("Kubernetes cluster {server}")),
+        };
         let client = kube::Client::try_from(kube_config)
             .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
-        Ok(Arc::new(Kubernetes { client, default_namespace }))
+        Ok(Arc::new(Kubernetes { client, default_namespace, target }))
     }
+}
+
+/// The current context the kubeconfig names, if it can be read.
+fn current_context(s: &Settings) -> Option<String> {
+    let file = match &s.kubeconfig {
+        Some(path) => kube::config::Kubeconfig::read_from(path).ok()?,
+        None => kube::config::Kubeconfig::read().ok()?,
+    };
+    file.current_context
 }
 
 async fn kubeconfig(s: &Settings) -> Result<kube::Config, ProviderError> {
@@ -206,6 +227,8 @@ async fn eks_config(eks: &Eks) -> Result<kube::Config, ProviderError> {
 pub(crate) struct Kubernetes {
     pub client: kube::Client,
     pub default_namespace: String,
+    /// Where its changes land (the server, the context or EKS cluster).
+    target: Target,
 }
 
 #[async_trait]
@@ -214,6 +237,10 @@ impl Provider for Kubernetes {
     /// create is found by them.
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
         CreatedLookup::FromInputs
+    }
+
+    fn target(&self) -> Option<Target> {
+        Some(self.target.clone())
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {

@@ -1,8 +1,10 @@
 //! A Strake program on IAM, used by the kill suites (`tests/tests/aws_kills.rs`): `roles` roles,
 //! each with two managed policies attached, all shaped by configuration.
 //!
-//! - `endpoint` (required): where AWS is (the tests' fault proxy in front of moto); static
-//!   credentials `testing`/`testing`, us-east-1, pinned to moto's default account.
+//! - `endpoint`: where AWS is (the tests' fault proxy in front of moto); static credentials
+//!   `testing`/`testing`, us-east-1, pinned to moto's default account. Without it, the standard
+//!   AWS environment (`AWS_ENDPOINT_URL`, credentials, `AWS_REGION`).
+//! - `profile`: an AWS profile to use instead; `account`: the account to pin it to.
 //! - `roles` (default 1): how many roles; role `i` is resource `role-<i>` named `<prefix>-<i>`.
 //! - `prefix` (default `app`): changing it renames every role, a create-then-delete replacement
 //!   of the roles and of their attachments.
@@ -21,12 +23,16 @@ use strake_aws::{AwsProvider, PolicyDocument, Statement};
 fn main() -> std::process::ExitCode {
     strake::run("aws-fixture", |stack| {
         let config = stack.config();
-        let aws = AwsProvider::new()
-            .endpoint(config.require("endpoint")?)
-            .region("us-east-1")
-            .static_credentials("testing", "testing")
-            .expect_account("123456789012")
-            .retries(6, Duration::from_millis(10));
+        let mut aws = AwsProvider::new().retries(6, Duration::from_millis(10));
+        if let Some(endpoint) = config.get("endpoint") {
+            aws = aws.endpoint(endpoint).region("us-east-1").static_credentials("testing", "testing").expect_account("123456789012");
+        }
+        if let Some(profile) = config.get("profile") {
+            aws = aws.profile(profile);
+        }
+        if let Some(account) = config.get("account") {
+            aws = aws.expect_account(account);
+        }
         let aws = stack.provider("aws", aws);
         let roles: usize = config.get_or("roles", "1").parse().map_err(|_| Error::Config("roles must be a number".into()))?;
         let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
