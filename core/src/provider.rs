@@ -230,6 +230,24 @@ pub(crate) async fn reporting_retries<F: std::future::Future>(reporter: RetryRep
     RETRY_REPORTER.scope(reporter, operation).await
 }
 
+/// What a plan will ask of one provider: its [`Provider::preflight`] checks it can be done.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PreflightRequest {
+    /// The planned changes that go through the provider.
+    pub changes: Vec<PlannedChange>,
+}
+
+/// One planned change, as a preflight sees it.
+#[derive(Debug, Clone)]
+pub struct PlannedChange {
+    pub urn: Urn,
+    pub type_token: String,
+    pub action: crate::plan::Action,
+    /// The planned inputs (the recorded ones for a delete); unknowns possible.
+    pub inputs: Value,
+}
+
 /// Where a configured provider's changes land, shown in plans so a reviewer sees the account or
 /// cluster of every change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -266,6 +284,14 @@ pub trait Provider: Send + Sync {
     /// was configured. `None` for providers that change nothing outside state.
     fn target(&self) -> Option<Target> {
         None
+    }
+
+    /// Proves, before anything is applied, that the plan's changes can be made: the endpoint
+    /// answers to these credentials, and, where the service can say, they may make these
+    /// changes. Called once per provider at the end of a plan without errors; reads only. The
+    /// error names the endpoint and the cause (unreachable, TLS, unauthorized, forbidden).
+    async fn preflight(&self, _req: PreflightRequest) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     /// Validates and normalizes inputs. Pure; runs at plan time before any API call.

@@ -119,10 +119,13 @@ chmod 600 "$PKI"/*.key
 
 ADMIN_TOKEN="$(openssl rand -hex 24)"
 KCM_TOKEN="$(openssl rand -hex 24)"
+# A user with no role at all: it can authenticate and ask what it may do, nothing more.
+VIEWER_TOKEN="$(openssl rand -hex 24)"
 # token,user,uid,"groups"
 cat >"$STATE/tokens.csv" <<EOF
 $ADMIN_TOKEN,admin,admin,"system:masters"
 $KCM_TOKEN,system:kube-controller-manager,kube-controller-manager,"system:masters"
+$VIEWER_TOKEN,nobody,nobody,""
 EOF
 chmod 600 "$STATE/tokens.csv"
 
@@ -229,6 +232,7 @@ STARTED+=("$KCM_PID")
 echo "$KCM_PID kube-controller-manager" >>"$STATE/pids"
 
 write_kubeconfig "$STATE/kubeconfig" admin "$ADMIN_TOKEN"
+write_kubeconfig "$STATE/nobody.kubeconfig" nobody "$VIEWER_TOKEN"
 cat >"$STATE/env" <<EOF
 KUBE_API_URL=$API_URL
 KUBE_TOKEN=$ADMIN_TOKEN

@@ -66,6 +66,11 @@ impl Kube {
         self.dir.join("kubeconfig")
     }
 
+    /// A kubeconfig for this server as user `nobody`, who may do nothing but authenticate.
+    pub fn nobody_kubeconfig(&self) -> PathBuf {
+        self.dir.join("nobody.kubeconfig")
+    }
+
     /// A provider configuration for this server.
     pub fn provider(&self) -> KubernetesProvider {
         KubernetesProvider::from_kubeconfig().kubeconfig_path(self.kubeconfig().display().to_string())

@@ -343,3 +343,12 @@ fn every_commit_is_synced_with_fdatasync() {
     assert!(count("fdatasync") >= commits, "{commits} commits but {} fdatasync calls:\n{trace}", count("fdatasync"));
     assert!(synced <= commits + 12, "at most a few syncs beyond one per commit (new files, directories): {synced} for {commits}\n{trace}");
 }
+
+#[test]
+fn a_misspelt_config_key_is_refused_with_the_closest_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["plan", "--config", "slepers=2"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("`slepers` (with --config); did you mean `sleepers`?"), "{}", r.stderr);
+    assert!(!dir.path().join(".strake").join("stacks").exists(), "nothing was recorded");
+}

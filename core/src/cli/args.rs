@@ -94,6 +94,8 @@ pub(crate) enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// List the configuration keys the program reads: what each expects, its value and where it was set
+    Config,
     /// Inspect or edit the recorded state
     #[command(subcommand)]
     State(StateCommand),

@@ -103,6 +103,10 @@ pub(crate) async fn dispatch(
             Ok(ExitCode::SUCCESS)
         }
         Command::Outputs { json, show_secrets } => outputs(&ctx, json, show_secrets),
+        Command::Config => {
+            print!("{}", config_listing(ctx.program));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::State(cmd) => state(&ctx, cmd),
         Command::ForceUnlock { lock_id } => {
             ctx.store.force_unlock(&ctx.program.stack, &lock_id)?;
@@ -338,6 +342,30 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The keys the program reads, one a line: key, what it expects, and its value and origin.
+fn config_listing(program: &Program) -> String {
+    use std::fmt::Write as _;
+    let reads = program.config.reads();
+    let mut out = String::new();
+    if reads.is_empty() {
+        let _ = writeln!(out, "Stack `{}` reads no configuration.", program.stack);
+        return out;
+    }
+    let _ = writeln!(out, "Configuration of stack `{}` (Strake.toml beside the program, then --config key=value):", program.stack);
+    let width = reads.iter().map(|r| r.key.len()).max().unwrap_or(0);
+    for r in &reads {
+        let expects = if r.expects == "any" { String::new() } else { format!("  ({})", r.expects) };
+        let value = match program.config.value_of(&r.key) {
+            Some((v, crate::config::Origin::File)) => format!("= \"{v}\"  from Strake.toml"),
+            Some((v, crate::config::Origin::Flag)) => format!("= \"{v}\"  from --config"),
+            Some((v, crate::config::Origin::Program)) => format!("= \"{v}\"  from the embedding program"),
+            None => "not set (its default applies)".to_string(),
+        };
+        let _ = writeln!(out, "  {:<width$}  {value}{expects}", r.key);
+    }
+    out
 }
 
 fn history(ctx: &Context<'_>, engine: &Engine) -> Result<ExitCode, Error> {

@@ -155,6 +155,11 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
     steps.sort_by(|a, b| a.urn.cmp(&b.urn));
+    let mut diags = diags;
+    diags.extend(preflight(req.providers, &steps).await);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Diagnostics(diags));
+    }
     let (outputs, outputs_changed) = plan_outputs(req, &env)?;
     let refreshed = take(refreshed);
     // The executor works from the objects as refresh found them (e.g. to correct drift).
@@ -169,7 +174,6 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         }
     }
     let providers = planned_providers(req.providers, &steps);
-    let mut diags = diags;
     diags.extend(same_destination_warnings(&providers, req.providers));
     let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
@@ -256,6 +260,38 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
     }
     let changed = Value::Map(outputs.clone()) != recorded;
     Ok((outputs, changed))
+}
+
+/// How long one provider's preflight may take: it is a few reads, and an unreachable endpoint
+/// must fail the plan in seconds, not after minutes of retries.
+const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Every provider the changes go through proves it can make them ([`Provider::preflight`]),
+/// all at once; a failure is an error of the provider's.
+async fn preflight(cache: &ProviderCache, steps: &[PlannedStep]) -> Vec<Diagnostic> {
+    let mut by_provider: std::collections::BTreeMap<&Urn, Vec<PlannedChange>> = std::collections::BTreeMap::new();
+    for step in steps.iter().filter(|s| s.action.is_change()) {
+        let Some(provider) = &step.provider else { continue };
+        let inputs = step.after.clone().or_else(|| step.before.clone()).unwrap_or(Value::Null);
+        let change = PlannedChange { urn: step.urn.clone(), type_token: step.urn.type_token().to_string(), action: step.action, inputs };
+        by_provider.entry(provider).or_default().push(change);
+    }
+    let checks = by_provider.into_iter().filter_map(|(urn, changes)| match cache.get(Some(urn)) {
+        Some(Slot::Ready(p)) => Some(async move {
+            let request = PreflightRequest { changes };
+            match tokio::time::timeout(PREFLIGHT_TIMEOUT, p.preflight(request)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(Diagnostic::error(Some(urn), None, e.to_string())),
+                Err(_) => Some(Diagnostic::error(
+                    Some(urn),
+                    None,
+                    format!("its endpoint did not answer within {}s; check that it is reachable", PREFLIGHT_TIMEOUT.as_secs()),
+                )),
+            }
+        }),
+        _ => None,
+    });
+    futures::future::join_all(checks).await.into_iter().flatten().collect()
 }
 
 /// The providers the steps go through, with where each lands.

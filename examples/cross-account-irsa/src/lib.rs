@@ -32,28 +32,101 @@ pub struct Settings {
     pub account_b: AwsProvider,
 }
 
+/// The configuration keys, as `Strake.toml` and `--config` set them (typed: a misspelt key or a
+/// value of the wrong type is an error that names it).
+#[derive(Debug, serde::Deserialize)]
+struct Keys {
+    /// Account A's EKS cluster.
+    #[serde(default = "defaults::cluster")]
+    cluster: String,
+    #[serde(default = "defaults::region")]
+    region: String,
+    account_b: AccountB,
+    app: App,
+}
+
+/// How Strake reaches account B: a role to assume with account A's credentials, or a profile.
+#[derive(Debug, serde::Deserialize)]
+struct AccountB {
+    role_arn: Option<String>,
+    profile: Option<String>,
+    region: Option<String>,
+    /// Fail at plan time unless the credentials land in this account.
+    account_id: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct App {
+    #[serde(default = "defaults::namespace")]
+    namespace: String,
+    #[serde(default = "defaults::service_account")]
+    service_account: String,
+    trust_service_account: Option<String>,
+    #[serde(default = "defaults::role_name")]
+    role_name: String,
+    #[serde(default = "defaults::policy_name")]
+    policy_name: String,
+    bucket: String,
+    #[serde(default = "defaults::create_bucket")]
+    create_bucket: bool,
+}
+
+mod defaults {
+    pub fn cluster() -> String {
+        "demo".into()
+    }
+    pub fn region() -> String {
+        "us-east-1".into()
+    }
+    pub fn namespace() -> String {
+        "default".into()
+    }
+    pub fn service_account() -> String {
+        "s3-sa".into()
+    }
+    pub fn role_name() -> String {
+        "s3".into()
+    }
+    pub fn policy_name() -> String {
+        "s3_read".into()
+    }
+    pub fn create_bucket() -> bool {
+        true
+    }
+}
+
 impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, Error> {
-        let region = cfg.get_or("region", "us-east-1");
-        let mut account_b = match cfg.get("account_b.profile") {
-            Some(profile) => AwsProvider::new().profile(profile),
-            None => AwsProvider::new().assume_role(cfg.require("account_b.role_arn")?).session_name("strake"),
-        }
-        .region(cfg.get_or("account_b.region", &region));
-        if let Some(account) = cfg.get("account_b.account_id") {
+        let keys: Keys = cfg.parse()?;
+        let account_b = match (&keys.account_b.profile, &keys.account_b.role_arn) {
+            (Some(profile), None) => AwsProvider::new().profile(profile),
+            (None, Some(role)) => AwsProvider::new().assume_role(role).session_name("strake"),
+            (Some(_), Some(_)) => {
+                return Err(Error::Config("set one of `account_b.role_arn` and `account_b.profile`, not both".into()));
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "missing configuration: how to reach account B; set `account_b.role_arn` (a role to assume with account A's \
+                     credentials) or `account_b.profile`"
+                        .into(),
+                ));
+            }
+        };
+        let mut account_b = account_b.region(keys.account_b.region.as_deref().unwrap_or(&keys.region));
+        if let Some(account) = &keys.account_b.account_id {
             account_b = account_b.expect_account(account);
         }
-        let service_account = cfg.get_or("app.service_account", "s3-sa");
+        let app = keys.app;
         Ok(Settings {
-            cluster: cfg.get_or("cluster", "demo"),
-            namespace: cfg.get_or("app.namespace", "default"),
-            trust_service_account: cfg.get_or("app.trust_service_account", &service_account),
-            service_account,
-            role_name: cfg.get_or("app.role_name", "s3"),
-            policy_name: cfg.get_or("app.policy_name", "s3_read"),
-            bucket: cfg.require("app.bucket")?,
-            create_bucket: cfg.get_or("app.create_bucket", "true") != "false",
-            region,
+            cluster: keys.cluster,
+            namespace: app.namespace,
+            trust_service_account: app.trust_service_account.unwrap_or_else(|| app.service_account.clone()),
+            service_account: app.service_account,
+            role_name: app.role_name,
+            policy_name: app.policy_name,
+            bucket: app.bucket,
+            create_bucket: app.create_bucket,
+            region: keys.region,
             account_b,
         })
     }

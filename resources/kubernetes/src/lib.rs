@@ -2,6 +2,7 @@
 //! deployments, applied server-side with field manager `strake`; configured from a kubeconfig or
 //! from an EKS cluster in the same program.
 
+mod preflight;
 mod provider;
 mod resources;
 pub mod token;

@@ -151,6 +151,8 @@ impl ProviderFactory for KubernetesFactory {
             description: format!("cluster {server} ({source}), default namespace `{default_namespace}`"),
             destination: Some(format!("Kubernetes cluster {server}")),
         };
+        let mut kube_config = kube_config;
+        kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
         let client = kube::Client::try_from(kube_config)
             .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
         Ok(Arc::new(Kubernetes { client, default_namespace, target }))
@@ -223,6 +225,16 @@ async fn eks_config(eks: &Eks) -> Result<kube::Config, ProviderError> {
     Ok(config)
 }
 
+impl Kubernetes {
+    /// The cluster in words, for messages: server, context or EKS cluster, default namespace.
+    pub(crate) fn target_description(&self) -> &str {
+        &self.target.description
+    }
+}
+
+/// How long connecting to the API server may take before it counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A configured cluster.
 pub(crate) struct Kubernetes {
     pub client: kube::Client,
@@ -241,6 +253,10 @@ impl Provider for Kubernetes {
 
     fn target(&self) -> Option<Target> {
         Some(self.target.clone())
+    }
+
+    async fn preflight(&self, req: PreflightRequest) -> Result<(), ProviderError> {
+        crate::preflight::preflight(self, &req).await
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {

@@ -42,6 +42,18 @@ pub(crate) trait KubeResource: Send + Sync {
     async fn read(&self, kube: &Kubernetes, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
     async fn update(&self, kube: &Kubernetes, req: UpdateRequest) -> Result<UpdateResponse, ProviderError>;
     async fn delete(&self, kube: &Kubernetes, req: DeleteRequest) -> Result<(), ProviderError>;
+
+    /// What RBAC calls the objects of this type (`None` for data sources, which change nothing).
+    fn access(&self) -> Option<Access> {
+        None
+    }
+}
+
+/// How RBAC names a kind's objects.
+pub(crate) struct Access {
+    pub group: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
 }
 
 /// A Kubernetes object kind and how inputs map into it.
@@ -280,6 +292,10 @@ fn check_map(inputs: &Value, key: &str, failures: &mut Vec<CheckFailure>, values
 
 #[async_trait]
 impl KubeResource for Object {
+    fn access(&self) -> Option<Access> {
+        Some(Access { group: self.group, plural: self.plural, namespaced: self.namespaced })
+    }
+
     fn check(&self, kube: &Kubernetes, req: CheckRequest) -> CheckResponse {
         let mut inputs = req.inputs;
         let mut failures = Vec::new();
