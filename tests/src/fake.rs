@@ -7,7 +7,8 @@
 //!
 //! `Thing` inputs: `name` (string, required; changing it forces a replacement), `value` (any
 //! value, updated in place), `unique` (bool; when true a replacement deletes first) and
-//! `parent` (another thing's `arn`; changing it forces a replacement). Like IAM with a role and
+//! `parent` (another thing's `arn`; changing it forces a replacement). A `value` of
+//! `"deprecated"` draws a warning. Like IAM with a role and
 //! its attachments, the cloud refuses to delete a thing that is another thing's parent
 //! (`DeleteConflict`). Outputs: `name`, `value` and `arn` (derived from the id).
 
@@ -341,7 +342,11 @@ impl Provider for ThingProvider {
                 failures.push(CheckFailure::new(key.clone(), "unknown property; Thing takes `name`, `value`, `unique` and `parent`"));
             }
         }
-        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
+        let mut warnings = Vec::new();
+        if req.inputs.get("value").and_then(Value::as_str) == Some("deprecated") {
+            warnings.push(CheckFailure::new("value", "`deprecated` is a value to move away from"));
+        }
+        CheckResponse { inputs: req.inputs, failures, warnings }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

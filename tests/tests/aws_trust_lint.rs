@@ -269,23 +269,18 @@ async fn trust_lint_warnings_only_lets_a_broken_trust_through() {
     assert_eq!(diagnostics(&err).iter().filter(|d| d.is_error()).count(), 2, "{err}");
 }
 
-/// A kubeconfig for a server that is never contacted: configuring makes no API call, and a fresh
-/// plan of new objects makes none either.
-fn offline_kubeconfig() -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().expect("temp kubeconfig");
-    let text = "apiVersion: v1\nkind: Config\nclusters:\n- name: offline\n  cluster:\n    server: https://127.0.0.1:1\n\
-                contexts:\n- name: offline\n  context:\n    cluster: offline\n    user: offline\ncurrent-context: offline\n\
-                users:\n- name: offline\n  user:\n    token: not-a-real-token\n";
-    std::fs::write(file.path(), text).expect("writing kubeconfig");
-    file
+/// The test API server (a plan's preflight reads its version and asks what it may do).
+fn cluster_kubeconfig() -> (strake_tests::kube::Kube, String) {
+    let kube = strake_tests::kube::Kube::get();
+    let path = kube.kubeconfig().display().to_string();
+    (kube, path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_whose_role_does_not_trust_it_is_warned_about() {
     let moto = Moto::start();
     assert_identities(&moto).await;
-    let kubeconfig = offline_kubeconfig();
-    let path = kubeconfig.path().display().to_string();
+    let (_kube, path) = cluster_kubeconfig();
     let p = program(|stack| {
         let b = provider_b(stack, &moto);
         let k = stack.provider("cluster", KubernetesProvider::from_kubeconfig().kubeconfig_path(path));
@@ -321,8 +316,7 @@ async fn a_service_account_whose_role_does_not_trust_it_is_warned_about() {
     assert!(after.get("irsa_trust").is_some_and(|t| t.to_plain_json().unwrap().to_string().contains(ISSUER)));
 
     // A StringLike trust matching the name is no warning either.
-    let kubeconfig = offline_kubeconfig();
-    let path = kubeconfig.path().display().to_string();
+    let (_kube, path) = cluster_kubeconfig();
     let p = program(|stack| {
         let b = provider_b(stack, &moto);
         let k = stack.provider("cluster", KubernetesProvider::from_kubeconfig().kubeconfig_path(path));

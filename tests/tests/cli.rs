@@ -352,3 +352,49 @@ fn a_misspelt_config_key_is_refused_with_the_closest_one() {
     assert!(r.stderr.contains("`slepers` (with --config); did you mean `sleepers`?"), "{}", r.stderr);
     assert!(!dir.path().join(".strake").join("stacks").exists(), "nothing was recorded");
 }
+
+#[test]
+fn vague_mistakes_get_precise_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "-1"] {
+        let r = run(dir.path(), &["plan", "--parallelism", bad]);
+        assert_eq!(r.code, 1, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("provider calls run at once, so use 1 or more"), "{}", r.stderr);
+    }
+    let r = run(dir.path(), &["state", "import", "no-such-file.json"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("cannot read the state file no-such-file.json"), "{}", r.stderr);
+
+    // `plan --json` output is for reading: applying it says how to save a plan.
+    let json = run(dir.path(), &["plan", "--json"]);
+    std::fs::write(dir.path().join("plan.json"), json.stdout).unwrap();
+    let r = run(dir.path(), &["apply", &dir.path().join("plan.json").display().to_string()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is the output of `plan --json`") && r.stderr.contains("`plan --out FILE`"), "{}", r.stderr);
+
+    // A state file whose records are not Strake's.
+    ok(dir.path(), &["apply", "--yes"]);
+    let export = ok(dir.path(), &["state", "export"]).stdout.replace("urn:strake:fixture::strake:index:Data::a", "not-a-urn");
+    std::fs::write(dir.path().join("state.json"), export).unwrap();
+    let r = run(dir.path(), &["state", "import", &dir.path().join("state.json").display().to_string()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`not-a-urn`") && r.stderr.contains("nothing was imported"), "{}", r.stderr);
+
+    // `.strake` is a file.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join(".strake"), "").unwrap();
+    let r = run(other.path(), &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(".strake is a file") && r.stderr.contains("move the file away"), "{}", r.stderr);
+}
+
+#[test]
+fn the_stack_setting_strict_is_strakes_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Strake.toml"), "[strake]\nstrict = true\n").unwrap();
+    assert_eq!(run(dir.path(), &["plan"]).code, 2, "a known setting, not an unknown key");
+    std::fs::write(dir.path().join("Strake.toml"), "[strake]\nstrict = \"maybe\"\n").unwrap();
+    let r = run(dir.path(), &["plan"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`strake.strict = maybe`: expected true or false"), "{}", r.stderr);
+}

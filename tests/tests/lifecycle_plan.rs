@@ -259,3 +259,19 @@ async fn drifted_values_are_planned_back_to_the_program_and_corrected() {
     assert_eq!(rig.record("a").unwrap().id, id);
     assert!(!rig.plan(&program).await.unwrap().has_changes());
 }
+
+#[tokio::test]
+async fn strict_makes_every_warning_an_error_and_nothing_is_applied() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| drop(Thing::new(stack, "a").value(strake::Value::from("deprecated"))));
+    let plan = rig.plan(&program).await.unwrap();
+    assert_eq!(plan.diagnostics.len(), 1, "a warning, and the plan goes on");
+    assert!(!plan.diagnostics[0].is_error());
+
+    let strict = Rig::memory().with_options(strake::EngineOptions { strict: true, ..strake_tests::harness::test_options() });
+    let program = strict.program(|stack, _| drop(Thing::new(stack, "a").value(strake::Value::from("deprecated"))));
+    let err = strict.up(&program).await.unwrap_err();
+    let strake::Error::Diagnostics(d) = &err else { panic!("{err:?}") };
+    assert!(d[0].is_error() && d[0].message.ends_with("(an error under --strict)"), "{d:?}");
+    assert!(strict.cloud.calls().is_empty(), "nothing was called");
+}

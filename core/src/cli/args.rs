@@ -27,11 +27,15 @@ pub(crate) struct Global {
     #[arg(long = "target", value_name = "URN", global = true)]
     pub targets: Vec<String>,
     /// How many provider calls may run at once
-    #[arg(long, default_value_t = 10, global = true)]
+    #[arg(long, default_value_t = 10, global = true, value_parser = parse_parallelism, allow_negative_numbers = true)]
     pub parallelism: usize,
     /// Never use colors (also: NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Treat every warning of the plan as an error, for CI (also: `strict = true` under
+    /// `[strake]` in Strake.toml)
+    #[arg(long, global = true)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,4 +141,13 @@ pub(crate) enum PendingCommand {
     /// Drop a pending-operation record without touching the cloud, after checking the cloud by
     /// hand (for an interrupted create whose object cannot be looked up)
     Rm { id: String },
+}
+
+/// `--parallelism`: a whole number from 1 up.
+fn parse_parallelism(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|_| "is too large".to_string()),
+        Ok(n) => Err(format!("is {n}; it is how many provider calls run at once, so use 1 or more (the default is 10)")),
+        Err(_) => Err(format!("`{text}` is not a whole number; use 1 or more (the default is 10)")),
+    }
 }

@@ -171,8 +171,17 @@ async fn apply(ctx: &Context<'_>, engine: &Engine, mode: PlanMode, yes: bool, js
 
 async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<ExitCode, Error> {
     let bytes = std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read the plan {}: {e}", file.display())))?;
-    let saved: Plan = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Usage(format!("{} is not a saved Strake plan: {e}", file.display())))?;
+    let saved: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+        let looks_like_json_output = serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("has_changes").is_some());
+        if looks_like_json_output {
+            Error::Usage(format!(
+                "{} is the output of `plan --json`, which is for reading, not applying; save a plan to apply with `plan --out FILE`",
+                file.display()
+            ))
+        } else {
+            Error::Usage(format!("{} is not a saved Strake plan (save one with `plan --out FILE`): {e}", file.display()))
+        }
+    })?;
     let mut session = engine.session(ctx.program, "apply")?;
     let report = session.apply_saved(&saved).await?;
     println!("\nApply complete in {:.1}s: {} steps changed something.", report.elapsed.as_secs_f64(), report.changed);
@@ -334,7 +343,7 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         }
         StateCommand::Import { file } => {
             let mut session = open()?;
-            let bytes = std::fs::read(&file)?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::Usage(format!("cannot read the state file {}: {e}", file.display())))?;
             let snapshot: Snapshot = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Usage(format!("{} is not a Strake state export: {e}", file.display())))?;
             session.replace_state(snapshot)?;

@@ -17,6 +17,9 @@ use strake_state::LocalStore;
 
 use crate::{Config, Engine, EngineOptions, Error, Program, Stack};
 
+/// The stack setting that makes every warning an error (`[strake]` table of Strake.toml).
+const STRICT_KEY: &str = "strake.strict";
+
 /// Runs a Strake program as a command-line tool, reading `std::env::args`.
 pub fn run(stack: &str, program: impl FnOnce(&Stack) -> Result<(), Error>) -> ExitCode {
     run_with_args(stack, std::env::args_os(), program)
@@ -64,9 +67,12 @@ fn execute(
 ) -> Result<ExitCode, Error> {
     let dir = program_dir(cli.global.dir.clone());
     let config = Config::load(&dir, &cli.global.config)?;
+    // Strake's own settings of the stack, read before the program so they never count as unknown.
+    config.note_engine_key(STRICT_KEY);
     let program = Program::build(stack, config, program)?;
     let store = Arc::new(LocalStore::new(dir.join(".strake"))?);
-    let options = EngineOptions { parallelism: cli.global.parallelism.max(1), ..Default::default() };
+    let strict = cli.global.strict || stack_strict(&program.config)?;
+    let options = EngineOptions { parallelism: cli.global.parallelism.max(1), strict, ..Default::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,4 +87,13 @@ fn execute(
             }
         });
     }))
+}
+
+/// The stack's own `[strake] strict = true` in Strake.toml.
+fn stack_strict(config: &Config) -> Result<bool, Error> {
+    match config.get(STRICT_KEY) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(Error::Config(format!("`{STRICT_KEY} = {other}`: expected true or false"))),
+    }
 }

@@ -159,6 +159,11 @@ impl Config {
         )))
     }
 
+    /// Marks a key Strake itself reads (under `[strake]`), so it never counts as unknown.
+    pub(crate) fn note_engine_key(&self, key: &str) {
+        self.note_read(key, "true or false");
+    }
+
     pub(crate) fn entry(&self, key: &str) -> Option<&Entry> {
         self.values.get(key)
     }

@@ -38,11 +38,13 @@ pub struct EngineOptions {
     pub retry: RetryPolicy,
     /// Time limit of one provider operation when the resource sets none.
     pub default_timeout: Duration,
+    /// Every warning of a plan is an error (`--strict`).
+    pub strict: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { parallelism: 10, retry: RetryPolicy::default(), default_timeout: Duration::from_secs(30 * 60) }
+        EngineOptions { parallelism: 10, retry: RetryPolicy::default(), default_timeout: Duration::from_secs(30 * 60), strict: false }
     }
 }
 
@@ -279,6 +281,7 @@ impl Session<'_> {
             refresh: options.refresh,
             note_pending: !self.resolved,
             parallelism: engine_options.parallelism,
+            strict: engine_options.strict,
             retry: engine_options.retry,
             observer: &self.engine.observer,
         };
@@ -412,6 +415,20 @@ impl Session<'_> {
             return Err(Error::Usage(format!(
                 "the file holds stack `{}`, not `{}`",
                 snapshot.meta.stack, self.program.stack
+            )));
+        }
+        let bad: Vec<String> = snapshot
+            .resources
+            .iter()
+            .map(|r| &r.urn)
+            .chain(snapshot.pending.iter().map(|p| &p.urn))
+            .filter(|u| Urn::parse(u).is_err())
+            .map(|u| format!("`{u}`"))
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::Usage(format!(
+                "the file holds records whose URN is not a Strake URN (`urn:strake:<stack>::<type>::<name>`): {}; nothing was imported",
+                bad.join(", ")
             )));
         }
         self.engine.store.import(snapshot)?;

@@ -75,6 +75,8 @@ pub(crate) struct PlanRequest<'a> {
     /// resolved them, and said how).
     pub note_pending: bool,
     pub parallelism: usize,
+    /// Every warning is an error.
+    pub strict: bool,
     /// Reads are retried like apply's calls (throttling, transient errors).
     pub retry: super::RetryPolicy,
     /// Sees retries made while planning.
@@ -147,7 +149,8 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     debug_assert!(outcome.not_started.is_empty());
 
     let Walker { env, steps, diags, failures, refreshed, mut prior, .. } = w;
-    let (env, mut steps, diags, failures) = (take(env), take(steps), take(diags), take(failures));
+    let (env, mut steps, mut diags, failures) = (take(env), take(steps), take(diags), take(failures));
+    strictly(req.strict, &mut diags);
     if !failures.is_empty() {
         return Err(Error::StepsFailed(failures));
     }
@@ -175,6 +178,10 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     }
     let providers = planned_providers(req.providers, &steps);
     diags.extend(same_destination_warnings(&providers, req.providers));
+    strictly(req.strict, &mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Diagnostics(diags));
+    }
     let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
@@ -260,6 +267,16 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
     }
     let changed = Value::Map(outputs.clone()) != recorded;
     Ok((outputs, changed))
+}
+
+/// Under `--strict`, every warning is an error.
+fn strictly(strict: bool, diags: &mut [Diagnostic]) {
+    if strict {
+        for d in diags.iter_mut().filter(|d| !d.is_error()) {
+            d.severity = crate::error::Severity::Error;
+            d.message.push_str(" (an error under --strict)");
+        }
+    }
 }
 
 /// How long one provider's preflight may take: it is a few reads, and an unreachable endpoint

@@ -62,6 +62,101 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
     check_qualified_name(value).map_err(|e| format!("label value {e}"))
 }
 
+/// A container image reference, as `docker pull` and the kubelet parse it:
+/// `[registry[:port]/]path[:tag][@algorithm:hex]`, with lowercase path components (letters,
+/// digits, separated by `.`, `_`, `__` or dashes), a tag of up to 128 word characters, `.` and
+/// `-`, and a digest of at least 32 hex digits.
+pub fn check_image_reference(image: &str) -> Result<(), String> {
+    let fail = |why: &str| {
+        let suggestion: String = image.trim().to_lowercase().chars().map(|c| if c.is_whitespace() { '-' } else { c }).collect();
+        let hint = if suggestion != image && check_image_reference(&suggestion).is_ok() { format!(" (did you mean `{suggestion}`?)") } else { String::new() };
+        Err(format!(
+            "`{image}` is not an image reference: {why}; write it as `[registry/]name[:tag][@sha256:digest]` with a lowercase name, \
+             e.g. `amazon/aws-cli:2.17.0`{hint}"
+        ))
+    };
+    if image.is_empty() || image.len() > 4096 {
+        return fail("it must be 1 to 4,096 characters");
+    }
+    if let Some(c) = image.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return fail(&format!("it contains {}", if c == ' ' { "a space".to_string() } else { format!("{c:?}") }));
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let Some((algorithm, hex)) = digest.split_once(':') else { return fail("its digest has no `algorithm:` (e.g. `sha256:`)") };
+        let algorithm_ok = algorithm.split(['+', '.', '-', '_']).all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric())
+        });
+        if !algorithm_ok || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return fail("its digest is not `algorithm:hex` with at least 32 hex digits");
+        }
+    }
+    // The tag follows the last `:` after the last `/` (a `:` before it is a registry's port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(tag) = tag {
+        let mut chars = tag.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !first_ok || tag.len() > 128 || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            return fail(&format!("its tag `{tag}` is not 1 to 128 letters, digits, `_`, `.` and `-` (not starting with `.` or `-`)"));
+        }
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    let first = components[0];
+    let has_registry = components.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()));
+    if has_registry {
+        let host = first.split(':').next().unwrap_or("");
+        let port_ok = first.split_once(':').is_none_or(|(_, port)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()));
+        let host_ok = !host.is_empty() && host.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !part.starts_with('-') && !part.ends_with('-')
+        });
+        if !host_ok || !port_ok {
+            return fail(&format!("its registry `{first}` is not a host name with an optional port"));
+        }
+        components.remove(0);
+    }
+    for component in components {
+        if !path_component_ok(component) {
+            return fail(&format!(
+                "`{component}` is not a lowercase name component (letters and digits, separated by `.`, `_`, `__` or `-`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.
+fn path_component_ok(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &component[start..i];
+        if !(separator == "." || separator == "_" || separator == "__" || separator.bytes().all(|b| b == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +175,25 @@ mod tests {
         assert!(check_key("x/-bad").is_err());
         assert!(check_label_value("").is_ok());
         assert!(check_label_value("has space").is_err());
+    }
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "busybox",
+            "amazon/aws-cli:latest",
+            "public.ecr.aws/aws-cli/aws-cli:2.17.0",
+            "localhost:5000/team/app:v1.2_3",
+            "registry.example.com:443/a__b/c-d.e:1",
+            "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:release-7",
+        ] {
+            assert!(check_image_reference(ok).is_ok(), "{ok}: {:?}", check_image_reference(ok));
+        }
+        let e = check_image_reference("Amazon/AWS CLI:latest").unwrap_err();
+        assert!(e.contains("a space") && e.contains("did you mean `amazon/aws-cli:latest`?"), "{e}");
+        for bad in ["amazon/AWS-cli", "nginx:", "nginx:-x", "nginx@sha256:abc", "a//b", "-a/b", "a/b-", "reg.io:port/x"] {
+            assert!(check_image_reference(bad).is_err(), "{bad} should be refused");
+        }
     }
 }

@@ -119,6 +119,12 @@ impl LocalStore {
     /// A store in `dir`, created with mode 0700 if missing.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, StateError> {
         let dir = dir.into();
+        if dir.is_file() {
+            return Err(StateError::Backend(format!(
+                "{} is a file, but Strake keeps state in a folder of that name beside the program; move the file away",
+                dir.display()
+            )));
+        }
         DirBuilder::new().recursive(true).mode(DIR_MODE).create(&dir).map_err(|e| io_error(&dir, e))?;
         fs::set_permissions(&dir, Permissions::from_mode(DIR_MODE)).map_err(|e| io_error(&dir, e))?;
         Ok(LocalStore { dir, inner: Mutex::default(), syncs: AtomicU64::new(0) })

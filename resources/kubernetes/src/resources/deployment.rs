@@ -35,8 +35,13 @@ fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
         failures.push(CheckFailure::new("spec.template.spec.containers", "is empty; a Deployment needs at least one container"));
     }
     for (i, c) in containers.iter().enumerate() {
-        if c["image"].as_str().is_none_or(str::is_empty) {
-            failures.push(CheckFailure::new(format!("spec.template.spec.containers.{i}.image"), "is required"));
+        match c["image"].as_str() {
+            None | Some("") => failures.push(CheckFailure::new(format!("spec.template.spec.containers.{i}.image"), "is required")),
+            Some(image) => {
+                if let Err(e) = crate::validate::check_image_reference(image) {
+                    failures.push(CheckFailure::new(format!("spec.template.spec.containers.{i}.image"), e));
+                }
+            }
         }
         if let Some(name) = c["name"].as_str()
             && let Err(e) = crate::validate::check_dns1123_label(name)

@@ -199,6 +199,10 @@ impl AwsResource for RoleType {
     }
 
     async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        if let Some(arn) = req.id.as_deref().filter(|id| id.starts_with("arn:")) {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the role's name: `{name}`")));
+        }
         let Some(name) = req.id.clone().or_else(|| known_str(&req.inputs, "name").map(str::to_string)) else {
             return Ok(ReadResponse::Gone);
         };
