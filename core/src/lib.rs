@@ -33,7 +33,8 @@ pub mod urn;
 pub mod value;
 
 pub use builtin::Data;
-pub use cli::{run, run_with_args};
+pub use cli::{ProgramCommand, ProgramContext, run, run_with_args, run_with_commands};
+pub use clap;
 pub use config::Config;
 pub use engine::{ApplyReport, Engine, EngineOptions, PlanOptions, Planned, RefreshReport, RetryPolicy, Session};
 pub use error::{Diagnostic, Error, Severity, StepError};

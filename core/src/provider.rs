@@ -286,6 +286,13 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Inputs of `type_token` that only the program and the provider use, never sent to the
+    /// cloud (a copy of a role's trust for a check, say): plans do not show them as the object's
+    /// properties.
+    fn internal_inputs(&self, _type_token: &str) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Proves, before anything is applied, that the plan's changes can be made: the endpoint
     /// answers to these credentials, and, where the service can say, they may make these
     /// changes. Called once per provider at the end of a plan without errors; reads only. The

@@ -90,6 +90,11 @@ async fn eks_cluster_lookup_errors_are_clear() {
     let Error::Diagnostics(diags) = &err else { panic!("expected diagnostics, got {err}") };
     assert!(diags[0].urn.as_ref().is_some_and(|u| u.name() == "prod"), "{err}");
     assert!(diags[0].message.contains("found nothing"), "{err}");
+    // It names what it looked for, and where: the cluster, the account and the region.
+    assert!(
+        diags[0].message.contains("name = \"nope\"") && diags[0].message.contains("account 123456789012") && diags[0].message.contains("region us-east-1"),
+        "{err}"
+    );
 
     // Clusters are per account: account B does not see A's.
     let err = engine.plan(&lookup_program(&moto, "prod", true), &PlanOptions::default()).await.unwrap_err();

@@ -314,6 +314,9 @@ async fn a_service_account_whose_role_does_not_trust_it_is_warned_about() {
     let after = step.after.as_ref().unwrap();
     assert_eq!(after.get("annotations").and_then(|a| a.get(ROLE_ARN)).and_then(Value::as_str), Some("arn:aws:iam::222222222222:role/irsa"));
     assert!(after.get("irsa_trust").is_some_and(|t| t.to_plain_json().unwrap().to_string().contains(ISSUER)));
+    // A copy of the trust kept for the check, not a property of the service account: not shown.
+    let text = strake::plan::render_human(&plan, false);
+    assert!(text.contains("# s3-reader will be created via cluster") && !text.contains("irsa_trust"), "{text}");
 
     // A StringLike trust matching the name is no warning either.
     let (_kube, path) = cluster_kubeconfig();

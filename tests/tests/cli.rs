@@ -398,3 +398,13 @@ fn the_stack_setting_strict_is_strakes_own() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("`strake.strict = maybe`: expected true or false"), "{}", r.stderr);
 }
+
+#[test]
+fn progress_tells_apart_resources_that_share_a_name_and_destroy_says_destroy() {
+    let dir = tempfile::tempdir().unwrap();
+    let apply = ok(dir.path(), &["apply", "--yes", "--config", "clash=true"]);
+    assert!(apply.stdout.contains("a (strake:index:Data): created") && apply.stdout.contains("a (sleep:index:Sleep): created"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("b: created"), "a name nobody shares stays short: {}", apply.stdout);
+    let destroy = ok(dir.path(), &["destroy", "--yes", "--config", "clash=true"]);
+    assert!(destroy.stdout.contains("Destroy complete in") && !destroy.stdout.contains("Apply complete"), "{}", destroy.stdout);
+}

@@ -31,11 +31,14 @@ impl Context<'_> {
         }
     }
 
-    fn apply_observer(&self, json: bool) -> Arc<dyn Observer> {
+    /// The observer of an apply: JSON lines, or the progress display (returned too, so the plan
+    /// can tell it which names need their type to be told apart).
+    fn apply_observer(&self, json: bool) -> (Arc<dyn Observer>, Option<Arc<Progress>>) {
         if json {
-            Arc::new(JsonLinesObserver::new(std::io::stdout()))
+            (Arc::new(JsonLinesObserver::new(std::io::stdout())), None)
         } else {
-            Arc::new(Progress::new(std::io::stderr().is_terminal(), self.color))
+            let progress = Arc::new(Progress::new(std::io::stderr().is_terminal(), self.color));
+            (progress.clone(), Some(progress))
         }
     }
 
@@ -77,17 +80,19 @@ pub(crate) async fn dispatch(
     match command {
         Command::Plan { out, json, destroy, refresh } => plan(&ctx, out.as_deref(), json, destroy, refresh).await,
         Command::Apply { plan, yes, json, refresh } => {
-            let engine = ctx.engine(Some(ctx.apply_observer(json)));
+            let (observer, progress) = ctx.apply_observer(json);
+            let engine = ctx.engine(Some(observer));
             on_interrupt(&engine);
             match plan {
                 Some(file) => apply_saved(&ctx, &engine, &file).await,
-                None => apply(&ctx, &engine, PlanMode::Normal, yes, json, refresh).await,
+                None => apply(&ctx, &engine, progress, PlanMode::Normal, yes, json, refresh).await,
             }
         }
         Command::Destroy { yes, json } => {
-            let engine = ctx.engine(Some(ctx.apply_observer(json)));
+            let (observer, progress) = ctx.apply_observer(json);
+            let engine = ctx.engine(Some(observer));
             on_interrupt(&engine);
-            apply(&ctx, &engine, PlanMode::Destroy, yes, json, true).await
+            apply(&ctx, &engine, progress, PlanMode::Destroy, yes, json, true).await
         }
         Command::Refresh => refresh(&ctx).await,
         Command::Import { urn, id } => {
@@ -137,7 +142,15 @@ async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, 
     Ok(if plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-async fn apply(ctx: &Context<'_>, engine: &Engine, mode: PlanMode, yes: bool, json: bool, refresh: bool) -> Result<ExitCode, Error> {
+async fn apply(
+    ctx: &Context<'_>,
+    engine: &Engine,
+    progress: Option<Arc<Progress>>,
+    mode: PlanMode,
+    yes: bool,
+    json: bool,
+    refresh: bool,
+) -> Result<ExitCode, Error> {
     let operation = if mode == PlanMode::Destroy { "destroy" } else { "apply" };
     let mut session = engine.session(ctx.program, operation)?;
     session.resolve_pending().await?;
@@ -150,21 +163,25 @@ async fn apply(ctx: &Context<'_>, engine: &Engine, mode: PlanMode, yes: bool, js
         return Ok(ExitCode::SUCCESS);
     }
     if !yes && !confirm(operation)? {
-        println!("Apply cancelled; nothing was changed.");
+        println!("{} cancelled; nothing was changed.", if mode == PlanMode::Destroy { "Destroy" } else { "Apply" });
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(progress) = &progress {
+        progress.name_types_where_names_repeat(&planned.plan);
     }
     let report = session.apply(&planned).await?;
     if !json {
         let s = planned.plan.summary();
-        println!(
-            "\nApply complete in {:.1}s: {} created, {} updated, {} replaced, {} destroyed.",
-            report.elapsed.as_secs_f64(),
-            s.create,
-            s.update,
-            s.replace,
-            s.delete
-        );
-        print_outputs(&report.outputs, false);
+        let secs = report.elapsed.as_secs_f64();
+        if mode == PlanMode::Destroy {
+            println!("\nDestroy complete in {secs:.1}s: {} destroyed.", s.delete);
+        } else {
+            println!(
+                "\nApply complete in {secs:.1}s: {} created, {} updated, {} replaced, {} destroyed.",
+                s.create, s.update, s.replace, s.delete
+            );
+            print_outputs(&report.outputs, false);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use strake_state::LocalStore;
 
 use crate::{Config, Engine, EngineOptions, Error, Program, Stack};
@@ -31,17 +30,66 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match args::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    run_with_commands(stack, args, program, Vec::new())
+}
+
+/// A command of the program's own beside Strake's (the IRSA example's `verify`, say): listed in
+/// `--help`, with its own `--help`, parsed by the same parser (the global `--dir` and
+/// `--config` included). Describe its arguments with [`clap::Command`] (re-exported as
+/// `strake::clap`).
+pub struct ProgramCommand<'a> {
+    command: clap::Command,
+    run: Box<dyn FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a>,
+}
+
+impl<'a> ProgramCommand<'a> {
+    pub fn new(command: clap::Command, run: impl FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a) -> Self {
+        ProgramCommand { command, run: Box::new(run) }
+    }
+}
+
+/// What a program's own command gets: the program's directory and its configuration.
+pub struct ProgramContext {
+    pub dir: PathBuf,
+    pub config: Config,
+}
+
+/// Like [`run_with_args`], with commands of the program's own.
+pub fn run_with_commands<I, T>(
+    stack: &str,
+    args: I,
+    program: impl FnOnce(&Stack) -> Result<(), Error>,
+    commands: Vec<ProgramCommand<'_>>,
+) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let parser = commands.iter().fold(<args::Cli as clap::CommandFactory>::command(), |p, c| p.subcommand(c.command.clone()));
+    let matches = match parser.try_get_matches_from(args) {
+        Ok(m) => m,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
         }
     };
-    let color = !cli.global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    match execute(stack, cli, program, color) {
+    let own = matches.subcommand_name().and_then(|name| commands.into_iter().find(|c| c.command.get_name() == name));
+    let result = match own {
+        Some(command) => run_own(command, &matches),
+        None => match <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+            Ok(cli) => {
+                let color = !cli.global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+                execute(stack, cli, program, color).map_err(|e| (e, color))
+            }
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(1);
+            }
+        },
+    };
+    match result {
         Ok(code) => code,
-        Err(e) => {
+        Err((e, color)) => {
             let red = console::Style::new().red().bold().force_styling(color && std::io::stderr().is_terminal());
             eprintln!("{} {e}", red.apply_to("Error:"));
             match e {
@@ -50,6 +98,16 @@ where
             }
         }
     }
+}
+
+/// Runs a program's own command with the program's directory and configuration.
+fn run_own(command: ProgramCommand<'_>, matches: &clap::ArgMatches) -> Result<ExitCode, (Error, bool)> {
+    let global = <args::Global as clap::FromArgMatches>::from_arg_matches(matches).map_err(|e| (Error::Usage(e.to_string()), false))?;
+    let color = !global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let dir = program_dir(global.dir.clone());
+    let config = Config::load(&dir, &global.config).map_err(|e| (e, color))?;
+    let sub = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
+    (command.run)(&ProgramContext { dir, config }, &sub).map_err(|e| (e, color))
 }
 
 /// Where the program lives: `--dir`, else the package directory under `cargo run`, else `.`.

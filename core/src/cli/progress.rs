@@ -12,6 +12,8 @@ use crate::plan::{Action, ReplaceOrder};
 pub(crate) struct Progress {
     /// Whether the apply has started: notes before it are part of the plan, which shows them.
     applying: std::sync::atomic::AtomicBool,
+    /// Names that several resources of the plan share: shown with their type.
+    repeated: Mutex<std::collections::HashSet<String>>,
     bar: Mutex<Option<ProgressBar>>,
     running: Mutex<Vec<String>>,
     interactive: bool,
@@ -20,7 +22,35 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(interactive: bool, color: bool) -> Self {
-        Progress { applying: Default::default(), bar: Mutex::new(None), running: Mutex::new(Vec::new()), interactive, color }
+        Progress {
+            applying: Default::default(),
+            repeated: Mutex::default(),
+            bar: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
+            interactive,
+            color,
+        }
+    }
+
+    /// From now on, a resource whose name another resource of `plan` shares is shown with its
+    /// type (`s3-read (aws:iam:Policy)`), so the two lines can be told apart.
+    pub(crate) fn name_types_where_names_repeat(&self, plan: &crate::plan::Plan) {
+        let mut seen = std::collections::HashSet::new();
+        let mut repeated = std::collections::HashSet::new();
+        for step in &plan.steps {
+            if !seen.insert(step.urn.name()) {
+                repeated.insert(step.urn.name().to_string());
+            }
+        }
+        if let Ok(mut r) = self.repeated.lock() {
+            *r = repeated;
+        }
+    }
+
+    /// How a resource is named in progress lines.
+    fn label(&self, urn: &crate::Urn) -> String {
+        let repeated = self.repeated.lock().map(|r| r.contains(urn.name())).unwrap_or(false);
+        if repeated { format!("{} ({})", urn.name(), urn.type_token()) } else { urn.name().to_string() }
     }
 
     fn line(&self, text: String) {
@@ -94,41 +124,41 @@ impl Observer for Progress {
                 }
             }
             Event::StepStarted { urn, action } => {
+                let label = self.label(urn);
                 if let Ok(mut r) = self.running.lock() {
-                    r.push(urn.name().to_string());
+                    r.push(label.clone());
                 }
                 self.refresh_message();
                 if !self.interactive {
-                    self.line(format!("{}: {}...", urn.name(), doing(*action)));
+                    self.line(format!("{label}: {}...", doing(*action)));
                 }
             }
             Event::StepRetrying { urn, operation, attempt, delay_ms, reason } => {
                 let warn = self.style(Style::new().yellow());
                 self.line(format!(
                     "{}: {operation}: {} (attempt {attempt}, retrying in {:.1}s)",
-                    urn.name(),
+                    self.label(urn),
                     warn.apply_to(reason),
                     *delay_ms as f64 / 1000.0
                 ));
             }
             Event::StepFinished { urn, action, outcome, elapsed_ms, error } => {
+                let label = self.label(urn);
                 if let Ok(mut r) = self.running.lock()
-                    && let Some(i) = r.iter().position(|n| n == urn.name())
+                    && let Some(i) = r.iter().position(|n| *n == label)
                 {
                     r.remove(i);
                 }
                 let secs = *elapsed_ms as f64 / 1000.0;
                 let text = match outcome {
-                    Outcome::Succeeded => format!("{}: {} ({secs:.1}s)", urn.name(), self.style(Style::new().green()).apply_to(done(*action))),
+                    Outcome::Succeeded => format!("{label}: {} ({secs:.1}s)", self.style(Style::new().green()).apply_to(done(*action))),
                     Outcome::Failed => format!(
-                        "{}: {} after {secs:.1}s: {}",
-                        urn.name(),
+                        "{label}: {} after {secs:.1}s: {}",
                         self.style(Style::new().red().bold()).apply_to("failed"),
                         error.as_deref().unwrap_or("")
                     ),
                     Outcome::Skipped => format!(
-                        "{}: {} ({})",
-                        urn.name(),
+                        "{label}: {} ({})",
                         self.style(Style::new().dim()).apply_to("skipped"),
                         error.as_deref().unwrap_or("")
                     ),

@@ -269,6 +269,16 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
     Ok((outputs, changed))
 }
 
+/// What a data source that found nothing looked for, and where.
+pub(crate) fn nothing_found(inputs: &Value, provider: &dyn Provider) -> String {
+    let looked_for = match crate::plan::redact(inputs) {
+        Value::Map(m) if !m.is_empty() => m.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    };
+    let place = provider.target().map(|t| format!(" in {}", t.description)).unwrap_or_default();
+    format!("found nothing matching {looked_for}{place}; check the names, and that this is the right account and region")
+}
+
 /// Under `--strict`, every warning is an error.
 fn strictly(strict: bool, diags: &mut [Diagnostic]) {
     if strict {
@@ -494,7 +504,7 @@ impl Walker<'_> {
                 true
             }
             Ok(ReadResponse::Gone) => {
-                self.diag(Diagnostic::error(Some(&decl.urn), None, "the data source found nothing matching its inputs; check the names and the provider's account and region"));
+                self.diag(Diagnostic::error(Some(&decl.urn), None, nothing_found(&request.inputs, provider.as_ref())));
                 false
             }
             Err(e) => self.fail(StepError::from_provider(&decl.urn, "read", &e)),
@@ -664,6 +674,7 @@ impl Walker<'_> {
             retain: false,
             parent: decl.options.parent.clone(),
             provider: node.provider.clone(),
+            internal: provider.internal_inputs(urn.type_token()).iter().map(|s| s.to_string()).collect(),
         });
         true
     }
@@ -758,6 +769,7 @@ impl Walker<'_> {
             retain,
             parent: None,
             provider: provider.cloned(),
+            internal: Vec::new(),
         });
         true
     }
@@ -784,6 +796,7 @@ impl crate::output::Env for Without<'_> {
 fn step(urn: &Urn, provider: Option<&Urn>, action: Action, before: Option<Value>, after: Option<Value>, reason: &str) -> PlannedStep {
     PlannedStep {
         provider: provider.cloned(),
+        internal: Vec::new(),
         urn: urn.clone(),
         action,
         reason: Some(reason.to_string()),

@@ -77,6 +77,9 @@ pub struct PlannedStep {
     /// The provider configuration it goes through (`None`: the built-in provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Urn>,
+    /// Inputs only the program and the provider use: not shown as the object's properties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal: Vec<String>,
 }
 
 /// A provider configuration the plan goes through, and where its changes land.

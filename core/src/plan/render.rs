@@ -149,17 +149,18 @@ fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
         p.bold.apply_to(step.urn.type_token()),
         serde_json::Value::String(step.urn.name().to_string())
     );
+    let shown = |k: &String| !step.internal.contains(k);
     match step.action {
         Action::Create | Action::Read => {
             if let Some(Value::Map(after)) = &step.after {
-                for (k, v) in after.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
+                for (k, v) in after.iter().filter(|(k, v)| !matches!(v, Value::Null) && shown(k)) {
                     value_lines(out, 8, "+", k, v, &p.add);
                 }
             }
         }
         Action::Delete => {
             if let Some(Value::Map(before)) = &step.before {
-                for (k, v) in before.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
+                for (k, v) in before.iter().filter(|(k, v)| !matches!(v, Value::Null) && shown(k)) {
                     value_lines(out, 8, "-", k, v, &p.delete);
                 }
             }
@@ -167,8 +168,15 @@ fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
         Action::Update | Action::Replace(_) => {
             let diff = diff_values(step.before.as_ref(), step.after.as_ref());
             let mut hidden = 0;
+            let mut internal_changed = Vec::new();
             if let ValueDiff::Map(entries) = diff {
                 for (k, d) in entries {
+                    if !shown(&k) {
+                        if !d.is_same() {
+                            internal_changed.push(k);
+                        }
+                        continue;
+                    }
                     if d.is_same() {
                         hidden += 1;
                         continue;
@@ -179,6 +187,9 @@ fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
             }
             if hidden > 0 {
                 let _ = writeln!(out, "        {}", p.dim.apply_to(format!("# ({hidden} unchanged attributes hidden)")));
+            }
+            if !internal_changed.is_empty() {
+                let _ = writeln!(out, "        {}", p.dim.apply_to(format!("# (settings of the program, not of the object, changed: {})", internal_changed.join(", "))));
             }
         }
         Action::NoOp => {}

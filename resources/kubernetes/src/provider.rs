@@ -255,6 +255,10 @@ impl Provider for Kubernetes {
         Some(self.target.clone())
     }
 
+    fn internal_inputs(&self, type_token: &str) -> &'static [&'static str] {
+        registry(type_token).map(|r| r.internal()).unwrap_or(&[])
+    }
+
     async fn preflight(&self, req: PreflightRequest) -> Result<(), ProviderError> {
         crate::preflight::preflight(self, &req).await
     }

@@ -83,6 +83,13 @@ fn main() -> std::process::ExitCode {
                 r.provider(&provider);
             }
         }
+        // A sleeper that shares the name of Data `a` (another type): progress lines tell them apart.
+        if config.get("clash").is_some_and(|v| v == "true") {
+            let provider = stack.provider("sleep-clash", SleepConfig);
+            let r = stack.resource("sleep:index:Sleep", "a");
+            r.set_input("delay_ms", Value::from(0));
+            r.provider(&provider);
+        }
         stack.export("b", b.output());
         Ok(())
     })

@@ -294,7 +294,7 @@ impl Exec<'_> {
                 self.set_env(urn, applied(&id, &outputs));
                 Ok(())
             }
-            ReadResponse::Gone => Err(StepError::other(urn, "read", "the data source found nothing matching its inputs")),
+            ReadResponse::Gone => Err(StepError::other(urn, "read", crate::engine::planner::nothing_found(&inputs, provider.as_ref()))),
         }
     }
 }

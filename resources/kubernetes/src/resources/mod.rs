@@ -47,6 +47,11 @@ pub(crate) trait KubeResource: Send + Sync {
     fn access(&self) -> Option<Access> {
         None
     }
+
+    /// Inputs only the program and the provider use.
+    fn internal(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// How RBAC names a kind's objects.
@@ -294,6 +299,10 @@ fn check_map(inputs: &Value, key: &str, failures: &mut Vec<CheckFailure>, values
 impl KubeResource for Object {
     fn access(&self) -> Option<Access> {
         Some(Access { group: self.group, plural: self.plural, namespaced: self.namespaced })
+    }
+
+    fn internal(&self) -> &'static [&'static str] {
+        self.local
     }
 
     fn check(&self, kube: &Kubernetes, req: CheckRequest) -> CheckResponse {

@@ -1,6 +1,7 @@
-//! Configuration mistakes a new user makes, caught before anything is planned: the example's
-//! own `Strake.toml` with a misspelt key or a value of the wrong type, and `config`, which lists
-//! what the program reads. Nothing here needs a cloud: the program refuses before planning.
+//! The example program's command line as a new user meets it, with no cloud needed:
+//! configuration mistakes in its own `Strake.toml` (a misspelt key, a value of the wrong type)
+//! caught before anything is planned, `config`, which lists what the program reads, and its own
+//! `verify` command, part of the same CLI.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -65,4 +66,19 @@ fn config_lists_what_the_program_reads() {
     assert!(out.contains("app.namespace") && out.contains("= \"payments\"  from --config  (text)"), "{out}");
     assert!(out.contains("app.create_bucket") && out.contains("from Strake.toml  (true or false)"), "{out}");
     assert!(out.contains("app.trust_service_account") && out.contains("not set"), "{out}");
+}
+
+#[test]
+fn the_programs_own_command_is_part_of_the_cli() {
+    let dir = program_dir(|t| t.to_string());
+    let (code, out, _) = run(dir.path(), &["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("verify") && out.contains("Prove the access without a pod") && out.contains("plan"), "{out}");
+    let (code, out, _) = run(dir.path(), &["verify", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Prove the access without a pod") && out.contains("--config"), "{out}");
+    // Its configuration is checked like the rest of the program's.
+    let (code, _, err) = run(dir.path(), &["verify", "--config", "app.create_bucket=no"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("expected true or false"), "{err}");
 }
