@@ -286,6 +286,14 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The physical thing an object of `type_token` with these (checked) inputs takes, unique in
+    /// the cloud (`IAM role \`s3\` in account 123456789012`): two declarations that claim the same
+    /// one are refused at plan time, before one of them fails at apply. `None` when the inputs
+    /// that decide it are unknown, or the cloud assigns it.
+    fn claim(&self, _type_token: &str, _inputs: &Value) -> Option<String> {
+        None
+    }
+
     /// Inputs of `type_token` that only the program and the provider use, never sent to the
     /// cloud (a copy of a role's trust for a check, say): plans do not show them as the object's
     /// properties.

@@ -326,6 +326,11 @@ fn name_failure(inputs: &Value) -> Option<CheckFailure> {
 
 #[async_trait]
 impl Provider for ThingProvider {
+    /// A thing's name is unique in its account (that is how an interrupted create is found).
+    fn claim(&self, _type_token: &str, inputs: &Value) -> Option<String> {
+        Some(format!("thing `{}` in fake account {}", inputs.get("name")?.as_str()?, self.account))
+    }
+
     /// Things are found by their `name` input (see `read`), unless the cloud says otherwise.
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
         if self.cloud.inner().unfindable { CreatedLookup::Unfindable } else { CreatedLookup::FromInputs }

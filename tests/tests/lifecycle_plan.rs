@@ -275,3 +275,19 @@ async fn strict_makes_every_warning_an_error_and_nothing_is_applied() {
     assert!(d[0].is_error() && d[0].message.ends_with("(an error under --strict)"), "{d:?}");
     assert!(strict.cloud.calls().is_empty(), "nothing was called");
 }
+
+#[tokio::test]
+async fn two_declarations_that_claim_one_name_are_refused_at_plan() {
+    let rig = Rig::memory();
+    let program = rig.program(|stack, _| {
+        Thing::new(stack, "first").name("shared");
+        Thing::new(stack, "second").name("shared");
+        Thing::new(stack, "third");
+    });
+    let err = rig.plan(&program).await.unwrap_err();
+    let Error::Diagnostics(d) = &err else { panic!("{err:?}") };
+    let errors: Vec<String> = d.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains(urn("first").as_str()) && errors[0].contains("claims thing `shared` in fake account main, as") && errors[0].contains(urn("second").as_str()), "{errors:?}");
+    assert!(rig.cloud.mutations().is_empty());
+}

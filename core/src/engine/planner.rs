@@ -159,6 +159,10 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     }
     steps.sort_by(|a, b| a.urn.cmp(&b.urn));
     let mut diags = diags;
+    diags.extend(duplicate_claims(req.providers, &steps));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Error::Diagnostics(diags));
+    }
     diags.extend(preflight(req.providers, &steps).await);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));
@@ -277,6 +281,31 @@ pub(crate) fn nothing_found(inputs: &Value, provider: &dyn Provider) -> String {
     };
     let place = provider.target().map(|t| format!(" in {}", t.description)).unwrap_or_default();
     format!("found nothing matching {looked_for}{place}; check the names, and that this is the right account and region")
+}
+
+/// An error for each declaration that claims the same physical thing as another (two roles named
+/// `s3` in one account): which of them would fail at apply would be a race.
+fn duplicate_claims(cache: &ProviderCache, steps: &[PlannedStep]) -> Vec<Diagnostic> {
+    let mut claims: std::collections::BTreeMap<String, Vec<&Urn>> = std::collections::BTreeMap::new();
+    for step in steps.iter().filter(|s| s.action != Action::Delete) {
+        let (Some(provider), Some(inputs)) = (cache.get(step.provider.as_ref()), step.after.as_ref()) else { continue };
+        let Slot::Ready(provider) = provider else { continue };
+        if let Some(claim) = provider.claim(step.urn.type_token(), inputs) {
+            claims.entry(claim).or_default().push(&step.urn);
+        }
+    }
+    let mut diags = Vec::new();
+    for (claim, urns) in claims.iter().filter(|(_, u)| u.len() > 1) {
+        for urn in urns {
+            let others: Vec<String> = urns.iter().filter(|o| *o != urn).map(|o| o.to_string()).collect();
+            diags.push(Diagnostic::error(
+                Some(urn),
+                None,
+                format!("claims {claim}, as {} does too; only one can have it: give one of them another name", others.join(" and ")),
+            ));
+        }
+    }
+    diags
 }
 
 /// Under `--strict`, every warning is an error.

@@ -255,6 +255,19 @@ impl Provider for Kubernetes {
         Some(self.target.clone())
     }
 
+    fn claim(&self, type_token: &str, inputs: &Value) -> Option<String> {
+        let access = registry(type_token)?.access()?;
+        let name = inputs.get("name").and_then(Value::as_str)?;
+        let kind = type_token.rsplit(':').next().unwrap_or(type_token);
+        let server = self.target.destination.as_deref().unwrap_or("the cluster");
+        Some(if access.namespaced {
+            let namespace = inputs.get("namespace").and_then(Value::as_str).unwrap_or(&self.default_namespace);
+            format!("{kind} `{namespace}/{name}` in {server}")
+        } else {
+            format!("{kind} `{name}` in {server}")
+        })
+    }
+
     fn internal_inputs(&self, type_token: &str) -> &'static [&'static str] {
         registry(type_token).map(|r| r.internal()).unwrap_or(&[])
     }
