@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use strake::{Diagnostic, Engine, Error, PlanOptions, Program, Urn, Value};
-use strake_aws::iam::Role;
+use strake_aws::iam::{Policy, Role};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
 use strake_tests::aws::{assert_identities, engine, program, provider_b};
 use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
@@ -14,6 +14,10 @@ const STACK: &str = "aws-test";
 
 fn role_urn(name: &str) -> Urn {
     Urn::new(STACK, "aws:iam:Role", name)
+}
+
+fn policy_urn(name: &str) -> Urn {
+    Urn::new(STACK, "aws:iam:Policy", name)
 }
 
 fn provider_urn(name: &str) -> Urn {
@@ -245,4 +249,91 @@ async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_pl
     });
     let err = fails_before_mutating(&moto, &engine, &p, false).await;
     assert_diagnosed(&err, &provider_urn("pinned"), "account_id", &["`12345` is not a 12-digit AWS account id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principals_of_no_known_form_and_actions_iam_does_not_have_are_rejected_before_any_call() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let p = program(|stack| {
+        let b = provider_b(stack, &moto);
+        // Raw JSON, as a user may write it: a principal that is no account, ARN or `*`.
+        let bob = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "bob"}}]});
+        Role::new(stack, "bob", &b, bob).role_name("bob");
+        let misspelt = PolicyDocument::new().statement(Statement::allow().actions(["s3:GetObjects"]).resources(["arn:aws:s3:::bucket-a/*"]));
+        Policy::new(stack, "misspelt", &b, misspelt).policy_name("misspelt");
+        let spaced = PolicyDocument::new().statement(Statement::allow().actions(["s3:Get Object"]).resources(["arn:aws:s3:::bucket-a/*"]));
+        Policy::new(stack, "spaced", &b, spaced).policy_name("spaced");
+        // A good policy next to them is not created either.
+        let fine = PolicyDocument::new().statement(Statement::allow().actions(["s3:GetObject", "s3:List*"]).resources(["*"]));
+        Policy::new(stack, "fine", &b, fine).policy_name("fine");
+        Ok(())
+    });
+    let err = fails_without_mutating(&moto, &engine, &p).await;
+    assert_diagnosed(
+        &err,
+        &role_urn("bob"),
+        "assume_role_policy",
+        &["Statement[0].Principal.AWS `bob` is not an account id or an ARN", "an AWS principal is \"*\", a 12-digit account id", "or an IAM ARN"],
+    );
+    assert_diagnosed(&err, &policy_urn("misspelt"), "document", &["Statement[0].Action `s3:GetObjects` is not an s3 action; did you mean `s3:GetObject`?"]);
+    assert_diagnosed(
+        &err,
+        &policy_urn("spaced"),
+        "document",
+        &["Statement[0].Action `s3:Get Object` has a space in its action name", "actions are `service:Action`"],
+    );
+    assert_eq!(diagnostics(&err).iter().filter(|d| d.is_error()).count(), 3, "{err}");
+    assert!(!err.to_string().contains(policy_urn("fine").as_str()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_that_does_not_exist_fails_the_plan_unless_an_endpoint_is_set() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    // No endpoint: the region must be one AWS has. Caught in the provider's configuration, so
+    // not even the identity check is made.
+    let lost = AwsProvider::new().region("us-east-7").static_credentials("testing", "testing");
+    let p = program(move |stack| {
+        let lost = stack.provider("lost", lost);
+        Role::new(stack, "reader", &lost, trust()).role_name("reader");
+        Ok(())
+    });
+    let err = fails_before_mutating(&moto, &engine, &p, false).await;
+    assert_diagnosed(
+        &err,
+        &provider_urn("lost"),
+        "region",
+        &["`us-east-7` is not an AWS region; did you mean \"us-east-1\"?", "set the provider's `endpoint`"],
+    );
+
+    // With an endpoint (an emulator here; a region newer than Strake's list in real life), the
+    // same region is accepted.
+    let p = program(|stack| {
+        let a = stack.provider("a", moto.account_a().region("us-east-7"));
+        Role::new(stack, "reader", &a, trust()).role_name("reader");
+        Ok(())
+    });
+    engine.plan(&p, &PlanOptions::default()).await.expect("a custom endpoint exempts the region");
+}
+
+/// Two roles that both take the name `s3`: which one fails at apply would be a race, so the plan
+/// refuses both, naming each other, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_roles_claiming_one_name_are_refused_at_plan() {
+    let moto = Moto::start();
+    assert_identities(&moto).await;
+    let engine = engine();
+    let p = program(|stack| {
+        let b = provider_b(stack, &moto);
+        Role::new(stack, "reader", &b, trust()).role_name("s3");
+        Role::new(stack, "writer", &b, trust()).role_name("s3");
+        Ok(())
+    });
+    let err = fails_without_mutating(&moto, &engine, &p).await;
+    let shown = err.to_string();
+    assert!(shown.contains(&format!("claims IAM role `s3` in account {ACCOUNT_B}")), "{shown}");
+    assert!(shown.contains("aws:iam:Role::reader") && shown.contains("aws:iam:Role::writer"), "{shown}");
 }

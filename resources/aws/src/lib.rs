@@ -1,9 +1,11 @@
 //! AWS provider for Strake: IAM, S3 and EKS across accounts, one provider configuration per account.
 
 mod attempts;
+pub mod catalog;
 mod error;
 pub mod policy;
 mod provider;
+pub mod regions;
 mod resources;
 pub mod trust_lint;
 pub mod validate;

@@ -1,13 +1,15 @@
 //! IAM policy documents: a typed builder whose parts may be [`Output`]s, a canonical form so that
 //! comparison is semantic (order, single value vs list, whitespace and key order make no diff),
-//! and validation of the mistakes IAM would reject.
+//! and validation of the mistakes IAM would reject, or accept and silently not apply: actions
+//! IAM does not have (against the [`catalog`]), principals of no form IAM knows.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 use strake::{Output, Value};
 
-use crate::validate::check_arn;
+use crate::catalog;
+use crate::validate::{check_account_id, check_arn};
 
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,14 +348,23 @@ pub fn validate(doc: &Json, kind: PolicyKind) -> Vec<String> {
             problems.push(format!("{at} has no Action; list the actions it allows, e.g. \"s3:GetObject\""));
         }
         for key in ["Action", "NotAction"] {
-            for a in st.get(key).map(strings).unwrap_or_default() {
-                if a != "*" && !a.contains(':') {
-                    problems.push(format!("{at}.{key} `{a}` is not `service:action` (e.g. \"s3:GetObject\")"));
+            if let Some(v) = st.get(key) {
+                for a in string_values(&format!("{at}.{key}"), v, &mut problems) {
+                    if let Err(e) = check_action(a) {
+                        problems.push(format!("{at}.{key} {e}"));
+                    }
                 }
             }
         }
         let has_resource = st.contains_key("Resource") || st.contains_key("NotResource");
         let has_principal = st.contains_key("Principal") || st.contains_key("NotPrincipal");
+        if kind != PolicyKind::Identity {
+            for key in ["Principal", "NotPrincipal"] {
+                if let Some(p) = st.get(key) {
+                    check_principal(&format!("{at}.{key}"), p, &mut problems);
+                }
+            }
+        }
         match kind {
             PolicyKind::Identity if !has_resource => {
                 problems.push(format!("{at} has no Resource; name the ARNs it applies to, or \"*\""))
@@ -387,6 +398,199 @@ pub fn validate(doc: &Json, kind: PolicyKind) -> Vec<String> {
         ));
     }
     problems
+}
+
+/// An `Action`/`NotAction` entry: `*`, or `service:Action` with a lowercase service prefix and
+/// an action of letters and digits, `*` and `?` as wildcards. For the services of the
+/// [`catalog`], the action must be one of theirs (a wildcard must match one).
+pub fn check_action(action: &str) -> Result<(), String> {
+    if action == "*" {
+        return Ok(());
+    }
+    let form = "actions are `service:Action`: a service prefix of lowercase letters, digits and hyphens, and an action name of \
+                letters and digits, with `*` and `?` as wildcards (e.g. \"s3:GetObject\", \"s3:Get*\"), or \"*\"";
+    let Some((service, name)) = action.split_once(':') else {
+        return Err(format!("`{action}` is not `service:Action`; {form}"));
+    };
+    if service.is_empty() || name.is_empty() {
+        return Err(format!("`{action}` has an empty {}; {form}", if service.is_empty() { "service prefix" } else { "action name" }));
+    }
+    if let Some(bad) = service.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        let hint = if bad.is_ascii_uppercase() { format!(" (write `{}`)", action.replacen(service, &service.to_ascii_lowercase(), 1)) } else { String::new() };
+        return Err(format!("`{action}` has `{bad}` in its service prefix `{service}`{hint}; {form}"));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '*' || *c == '?')) {
+        let shown = if bad == ' ' { "a space".to_string() } else { format!("`{bad}`") };
+        return Err(format!("`{action}` has {shown} in its action name; {form}"));
+    }
+    if !catalog::is_catalogued(service) {
+        // Not a service Strake catalogues: only the syntax is checked.
+        return Ok(());
+    }
+    // Close to a known action: a typo, an error. Close to none: perhaps newer than the catalog,
+    // so only a warning (see [`warnings`]).
+    if name.contains(['*', '?']) {
+        if let (true, Some(p)) = (catalog::matching(action).is_empty(), catalog::closest_pattern(action)) {
+            return Err(format!("`{action}` matches no {service} action; did you mean `{p}`?"));
+        }
+        return Ok(());
+    }
+    match (catalog::exists(action), catalog::closest(action)) {
+        (false, Some(meant)) => Err(format!("`{action}` is not an {service} action; did you mean `{meant}`?")),
+        _ => Ok(()),
+    }
+}
+
+/// What a document has that is not wrong for sure: actions of a catalogued service that
+/// Strake's [`catalog`] does not know and that are close to none it does (newer than the
+/// catalog, or misspelt beyond recognition). `--strict` makes them errors.
+pub fn warnings(doc: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    let statements = doc.get("Statement").and_then(Json::as_array).cloned().unwrap_or_default();
+    for (i, st) in statements.iter().enumerate() {
+        for key in ["Action", "NotAction"] {
+            for action in st.get(key).map(strings).unwrap_or_default() {
+                let Some((service, _)) = action.split_once(':') else { continue };
+                if !catalog::is_catalogued(service) || check_action(&action).is_err() {
+                    continue;
+                }
+                let unknown = if action.contains(['*', '?']) { catalog::matching(&action).is_empty() } else { !catalog::exists(&action) };
+                if unknown {
+                    out.push(format!(
+                        "Statement[{i}].{key} `{action}` is no {service} action Strake knows (its catalog: {}); if AWS added it since, \
+                         this warning is out of date, else check the spelling in AWS's Service Authorization Reference",
+                        catalog::provenance()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What each principal kind accepts, for messages.
+const PRINCIPAL_KINDS: &str = "`AWS` (\"*\", a 12-digit account id or an IAM ARN, e.g. \"arn:aws:iam::123456789012:root\"), \
+     `Service` (a service principal, e.g. \"ec2.amazonaws.com\"), `Federated` (an OIDC or SAML provider's ARN, or a web identity \
+     provider such as \"accounts.google.com\") or `CanonicalUser` (a 64-hex-digit canonical user id)";
+
+/// The web identity providers a `Federated` principal may name without an ARN.
+pub const WEB_IDENTITY_PROVIDERS: [&str; 4] = ["cognito-identity.amazonaws.com", "www.amazon.com", "graph.facebook.com", "accounts.google.com"];
+
+/// A `Principal`/`NotPrincipal` value (`at` is its path): `"*"`, or an object of kinds, each
+/// with one or more ids of that kind's form.
+fn check_principal(at: &str, principal: &Json, problems: &mut Vec<String>) {
+    let kinds = match principal {
+        Json::String(s) if s == "*" => return,
+        Json::Object(kinds) if !kinds.is_empty() => kinds,
+        other => {
+            problems.push(format!(
+                "{at} is {other}; a principal is \"*\" (anyone) or an object naming who by kind: {PRINCIPAL_KINDS} \
+                 (e.g. {{\"AWS\": \"arn:aws:iam::123456789012:root\"}})"
+            ));
+            return;
+        }
+    };
+    for (kind, ids) in kinds {
+        let at = format!("{at}.{kind}");
+        let rule: fn(&str) -> Result<(), String> = match kind.as_str() {
+            "AWS" => check_aws_principal,
+            "Service" => check_service_principal,
+            "Federated" => check_federated_principal,
+            "CanonicalUser" => check_canonical_user,
+            other => {
+                let hint = ["AWS", "Service", "Federated", "CanonicalUser"]
+                    .into_iter()
+                    .find(|k| k.eq_ignore_ascii_case(other))
+                    .map(|k| format!(" (kinds are case-sensitive: write `{k}`)"))
+                    .unwrap_or_default();
+                problems.push(format!("{at}: `{other}` is not a principal kind{hint}; use {PRINCIPAL_KINDS}"));
+                continue;
+            }
+        };
+        let values = string_values(&at, ids, problems);
+        if matches!(ids, Json::Array(items) if items.is_empty()) {
+            problems.push(format!("{at} is empty; name at least one principal"));
+        }
+        for id in values {
+            if let Err(e) = rule(id) {
+                problems.push(format!("{at} `{id}` {e}"));
+            }
+        }
+    }
+}
+
+/// An `AWS` principal: `*`, an account id, or an ARN (a root, role, user, assumed-role session).
+pub fn check_aws_principal(id: &str) -> Result<(), String> {
+    let accepted = "an AWS principal is \"*\", a 12-digit account id (\"123456789012\") or an IAM ARN \
+                    (\"arn:aws:iam::123456789012:root\", \"arn:aws:iam::123456789012:role/name\")";
+    if id == "*" || check_account_id(id).is_ok() {
+        return Ok(());
+    }
+    if id.starts_with("arn:") {
+        return check_arn(id).map_err(|e| format!("{e}; {accepted}"));
+    }
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("is {} digits, not an account id's 12; {accepted}", id.len()));
+    }
+    Err(format!("is not an account id or an ARN; {accepted}"))
+}
+
+/// A `Service` principal: `<service>.amazonaws.com` (`.amazonaws.com.cn` in China).
+pub fn check_service_principal(id: &str) -> Result<(), String> {
+    let accepted = "a Service principal is the service's name ending in `.amazonaws.com` (`.amazonaws.com.cn` in China), \
+                    e.g. \"ec2.amazonaws.com\", \"lambda.amazonaws.com\"";
+    let name = id.strip_suffix(".amazonaws.com").or_else(|| id.strip_suffix(".amazonaws.com.cn"));
+    match name {
+        Some(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') => Ok(()),
+        Some(_) => Err(format!("has an invalid service name; {accepted}")),
+        None => Err(format!("is not a service principal; {accepted}")),
+    }
+}
+
+/// A `Federated` principal: an IAM OIDC or SAML provider's ARN, or a well-known web identity provider.
+pub fn check_federated_principal(id: &str) -> Result<(), String> {
+    let accepted = format!(
+        "a Federated principal is an IAM OIDC or SAML provider's ARN (\"arn:aws:iam::123456789012:oidc-provider/<issuer host/path>\", \
+         \"arn:aws:iam::123456789012:saml-provider/<name>\") or a web identity provider: {}",
+        WEB_IDENTITY_PROVIDERS.join(", ")
+    );
+    if WEB_IDENTITY_PROVIDERS.contains(&id) {
+        return Ok(());
+    }
+    if !id.starts_with("arn:") {
+        return Err(format!("is not an ARN or a web identity provider; {accepted}"));
+    }
+    check_arn(id).map_err(|e| format!("{e}; {accepted}"))?;
+    let parts: Vec<&str> = id.splitn(6, ':').collect();
+    if parts[2] != "iam" || !(parts[5].starts_with("oidc-provider/") || parts[5].starts_with("saml-provider/")) {
+        return Err(format!("is not an OIDC or SAML provider's ARN; {accepted}"));
+    }
+    Ok(())
+}
+
+/// A `CanonicalUser` principal: a canonical user id, 64 hex digits.
+pub fn check_canonical_user(id: &str) -> Result<(), String> {
+    if id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("is not a canonical user id; a CanonicalUser principal is 64 hex digits (S3's canonical id of an account)".into())
+    }
+}
+
+/// The strings of a single-string-or-list field at `at`, reporting the items that are not strings.
+fn string_values<'a>(at: &str, v: &'a Json, problems: &mut Vec<String>) -> Vec<&'a str> {
+    let items: Vec<&Json> = match v {
+        Json::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Json::String(s) => out.push(s.as_str()),
+            other => problems.push(format!("{at} has {other}, which is not a string; write each entry as a JSON string")),
+        }
+    }
+    out
 }
 
 fn strings(v: &Json) -> Vec<String> {

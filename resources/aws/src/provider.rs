@@ -18,6 +18,7 @@ use strake::{Output, Value};
 use crate::attempts::{WatchAttempts, retry_config, retry_partition, watched};
 use crate::error::aws_error;
 use aws_sdk_iam::config::retry::RetryPartition;
+use crate::regions::check_region;
 use crate::resources::registry;
 use crate::validate::{check_account_id, check_arn};
 
@@ -195,7 +196,17 @@ impl ProviderConfig for AwsProvider {
 /// Builds configured AWS providers.
 pub struct AwsFactory;
 
-fn check_settings(s: &Settings, at: &str, failures: &mut Vec<CheckFailure>) {
+/// Checks a configuration (and its role chain's source). `env_endpoint` is `AWS_ENDPOINT_URL`,
+/// which the SDK applies to every service when the configuration sets no endpoint.
+fn check_settings(s: &Settings, at: &str, env_endpoint: Option<&str>, failures: &mut Vec<CheckFailure>) {
+    // A region must exist, unless a custom endpoint (an emulator, a region newer than Strake's
+    // list) is where the requests go.
+    let endpoint = s.endpoint.as_deref().or(env_endpoint).filter(|e| !e.is_empty());
+    if let Some(region) = &s.region
+        && let Err(e) = check_region(region, endpoint)
+    {
+        failures.push(CheckFailure::new(format!("{at}region"), e));
+    }
     if let Some(a) = &s.assume_role
         && let Err(e) = check_arn(&a.role_arn)
     {
@@ -213,7 +224,7 @@ fn check_settings(s: &Settings, at: &str, failures: &mut Vec<CheckFailure>) {
         failures.push(CheckFailure::new(format!("{at}access_key_id"), "static credentials need both the key id and the secret key"));
     }
     if let Some(src) = &s.source {
-        check_settings(src, &format!("{at}source."), failures);
+        check_settings(src, &format!("{at}source."), env_endpoint, failures);
     }
 }
 
@@ -226,7 +237,7 @@ impl ProviderFactory for AwsFactory {
     fn check_config(&self, config: &Value) -> Vec<CheckFailure> {
         let mut failures = Vec::new();
         match config.deserialize_into::<Settings>() {
-            Ok(s) => check_settings(&s, "", &mut failures),
+            Ok(s) => check_settings(&s, "", std::env::var("AWS_ENDPOINT_URL").ok().as_deref(), &mut failures),
             Err(e) => failures.push(CheckFailure::new("", format!("is not an AWS provider configuration: {e}"))),
         }
         failures
@@ -429,6 +440,23 @@ impl Provider for Aws {
         CreatedLookup::FromInputs
     }
 
+    /// IAM names are unique per account; bucket names across all accounts.
+    fn claim(&self, type_token: &str, inputs: &Value) -> Option<String> {
+        use crate::resources::{iam, known_str, s3};
+        let account = &self.caller.account;
+        let s = |key| known_str(inputs, key);
+        Some(match type_token {
+            iam::role::TYPE => format!("IAM role `{}` in account {account}", s("name")?),
+            iam::policy::TYPE => format!("IAM policy `{}{}` in account {account}", s("path").unwrap_or("/"), s("name")?),
+            iam::role_policy_attachment::TYPE => format!("the attachment of `{}` to role `{}` in account {account}", s("policy_arn")?, s("role")?),
+            iam::oidc_provider::TYPE => format!("the IAM OIDC provider of `{}` in account {account}", s("url")?.trim_start_matches("https://")),
+            s3::bucket::TYPE => format!("S3 bucket `{}`", s("bucket")?),
+            s3::bucket_policy::TYPE => format!("the policy of S3 bucket `{}`", s("bucket")?),
+            s3::object::TYPE => format!("S3 object `{}/{}`", s("bucket")?, s("key")?),
+            _ => return None,
+        })
+    }
+
     fn target(&self) -> Option<Target> {
         let endpoint = self.endpoint.as_deref().map(|e| format!(", endpoint {e}")).unwrap_or_default();
         Some(Target {
@@ -481,4 +509,41 @@ fn resource(type_token: &str) -> Result<&'static dyn crate::resources::AwsResour
 
 fn unknown_type(type_token: &str, inputs: Value) -> CheckResponse {
     CheckResponse { inputs, failures: vec![CheckFailure::new("", format!("the aws package has no type `{type_token}`"))], warnings: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failures(provider: &AwsProvider, env_endpoint: Option<&str>) -> Vec<CheckFailure> {
+        let mut failures = Vec::new();
+        check_settings(&provider.settings, "", env_endpoint, &mut failures);
+        failures
+    }
+
+    #[test]
+    fn a_region_that_does_not_exist_fails_the_configuration_with_the_closest_one() {
+        assert!(failures(&AwsProvider::new().region("eu-west-1"), None).is_empty());
+        for (region, meant) in [("us-east-7", "us-east-1"), ("eu-wset-1", "eu-west-1")] {
+            let f = failures(&AwsProvider::new().region(region), None);
+            assert_eq!(f.len(), 1, "{region}: {f:?}");
+            assert_eq!(f[0].property, "region");
+            assert!(f[0].reason.contains(&format!("`{region}` is not an AWS region; did you mean \"{meant}\"?")), "{}", f[0].reason);
+            assert!(f[0].reason.contains("set the provider's `endpoint`"), "{}", f[0].reason);
+        }
+        let f = failures(&AwsProvider::new().region("useast1"), None);
+        assert!(f[0].reason.contains("is not an AWS region name"), "{}", f[0].reason);
+        // The source of a role chain is checked too, under its own path.
+        let source = AwsProvider::new().region("eu-wset-1");
+        let f = failures(&AwsProvider::new().region("eu-west-1").assume_role_from(&source, "arn:aws:iam::123456789012:role/r"), None);
+        assert_eq!(f.iter().map(|f| f.property.as_str()).collect::<Vec<_>>(), ["source.region"]);
+    }
+
+    #[test]
+    fn a_custom_endpoint_exempts_the_region_from_the_existence_check() {
+        assert!(failures(&AwsProvider::new().region("us-east-7").endpoint("http://localhost:5000"), None).is_empty());
+        assert!(failures(&AwsProvider::new().region("us-east-7"), Some("http://localhost:5000")).is_empty(), "AWS_ENDPOINT_URL");
+        let f = failures(&AwsProvider::new().region("not a region").endpoint("http://localhost:5000"), None);
+        assert!(f[0].reason.contains("is not an AWS region name"), "the syntax is still checked: {f:?}");
+    }
 }

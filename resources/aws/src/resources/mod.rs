@@ -95,13 +95,16 @@ pub(crate) fn require(inputs: &Value, key: &str, what: &str, failures: &mut Vec<
 }
 
 /// Parses, validates and canonicalizes a policy document field in place.
-pub(crate) fn check_policy(inputs: &mut Value, key: &str, kind: PolicyKind, failures: &mut Vec<CheckFailure>) {
+pub(crate) fn check_policy(inputs: &mut Value, key: &str, kind: PolicyKind, failures: &mut Vec<CheckFailure>, warnings: &mut Vec<CheckFailure>) {
     let Some(raw) = known_json(inputs, key) else { return };
     match parse_document(&raw) {
         Ok(doc) => {
             let doc = canonical(&doc);
             for problem in validate(&doc, kind) {
                 failures.push(CheckFailure::new(key, format!("the policy {problem}")));
+            }
+            for warning in crate::policy::warnings(&doc) {
+                warnings.push(CheckFailure::new(key, format!("the policy {warning}")));
             }
             inputs.set_path(key, Some(Value::from_json(doc)));
         }

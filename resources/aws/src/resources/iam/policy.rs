@@ -177,8 +177,9 @@ impl AwsResource for PolicyType {
         });
         check_tags(&inputs, &mut failures);
         require(&inputs, "document", "the identity policy document (e.g. a `PolicyDocument`)", &mut failures);
-        check_policy(&mut inputs, "document", PolicyKind::Identity, &mut failures);
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+        let mut warnings = Vec::new();
+        check_policy(&mut inputs, "document", PolicyKind::Identity, &mut failures, &mut warnings);
+        CheckResponse { inputs, failures, warnings }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

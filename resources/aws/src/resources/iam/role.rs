@@ -139,8 +139,8 @@ impl AwsResource for RoleType {
         }
         check_tags(&inputs, &mut failures);
         require(&inputs, "assume_role_policy", "the trust policy saying who may assume the role", &mut failures);
-        check_policy(&mut inputs, "assume_role_policy", PolicyKind::Trust, &mut failures);
         let mut warnings = Vec::new();
+        check_policy(&mut inputs, "assume_role_policy", PolicyKind::Trust, &mut failures, &mut warnings);
         check_str(&inputs, "trust_lint", &mut failures, |v| {
             if v == TRUST_LINT_WARN || v == "error" { Ok(()) } else { Err(format!("is `{v}`; use \"warn\" or \"error\"")) }
         });

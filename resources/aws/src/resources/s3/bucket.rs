@@ -12,9 +12,10 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Del
 use strake::provider::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{Owner, US_EAST_1, check_region, note_bucket, owner, regional};
+use super::shared::{Owner, US_EAST_1, note_bucket, owner, regional};
 use crate::error::{AwsFailure, aws_error};
 use crate::provider::Aws;
+use crate::regions::check_region;
 use crate::resources::*;
 use crate::validate::check_bucket_name;
 
@@ -196,7 +197,8 @@ impl AwsResource for BucketType {
                 inputs.set_path("region", Some(Value::from(aws.region.as_str())));
             }
         }
-        check_str(&inputs, "region", &mut failures, check_region);
+        // A provider with a custom endpoint (an emulator, a new region) may name any region.
+        check_str(&inputs, "region", &mut failures, |r| check_region(r, aws.endpoint.as_deref()));
         match field(&inputs, "force_destroy") {
             Field::Absent => inputs.set_path("force_destroy", Some(Value::Bool(false))),
             Field::Known(Value::Bool(_)) | Field::Unknown => {}
@@ -281,6 +283,10 @@ impl AwsResource for BucketType {
     }
 
     async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        if let Some(arn) = req.id.as_deref().filter(|id| id.starts_with("arn:")) {
+            let name = arn.rsplit(':').next().unwrap_or(arn);
+            return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the bucket's name: `{name}`")));
+        }
         let Some(name) = req.id.clone().or_else(|| known_str(&req.inputs, "bucket").map(str::to_string)) else {
             return Ok(ReadResponse::Gone);
         };

@@ -95,13 +95,14 @@ impl AwsResource for BucketPolicyType {
         require(&inputs, "bucket", "the name of the bucket the policy belongs to", &mut failures);
         check_str(&inputs, "bucket", &mut failures, check_bucket_name);
         require(&inputs, "policy", "the policy document (statements with Principal, Action and Resource)", &mut failures);
-        check_policy(&mut inputs, "policy", PolicyKind::Resource, &mut failures);
+        let mut warnings = Vec::new();
+        check_policy(&mut inputs, "policy", PolicyKind::Resource, &mut failures, &mut warnings);
         if failures.is_empty()
             && let (Some(bucket), Some(doc)) = (known_str(&inputs, "bucket"), known_json(&inputs, "policy"))
         {
             check_resources(bucket, &doc, &mut failures);
         }
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+        CheckResponse { inputs, failures, warnings }
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {

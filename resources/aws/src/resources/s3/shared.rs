@@ -1,5 +1,5 @@
 //! Helpers shared by the S3 resources: regional clients, following a bucket to its region,
-//! telling our buckets from other accounts', and plan-time rules (regions, keys).
+//! telling our buckets from other accounts', and plan-time rules (keys; regions are `crate::regions`).
 
 use std::future::Future;
 
@@ -129,20 +129,6 @@ pub(crate) async fn note_bucket(aws: &Aws, name: &str, made_in: Option<&str>) {
     }
 }
 
-/// AWS region names: `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, ...
-pub(crate) fn check_region(region: &str) -> Result<(), String> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[0].len() == 2
-        && parts.last().is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{region}` is not an AWS region name; use one like \"us-east-1\" or \"eu-west-1\""))
-    }
-}
-
 /// S3 object keys: 1 to 1,024 bytes of UTF-8.
 pub(crate) fn check_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > 1024 {
@@ -159,16 +145,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regions() {
-        for ok in ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "il-central-1"] {
-            assert!(check_region(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "us-east", "US-EAST-1", "useast1", "eu-west-100", "europe-west-1", "us_east_1"] {
-            assert!(check_region(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn keys() {
