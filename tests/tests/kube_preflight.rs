@@ -75,3 +75,37 @@ async fn a_wrong_token_and_a_missing_server_fail_at_once_naming_server_and_cause
     let retries: Vec<_> = observer.events.lock().unwrap().iter().filter(|e| matches!(e, Event::StepRetrying { .. })).cloned().collect();
     assert!(retries.is_empty(), "an unreachable server fails at once, without retries: {retries:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_resolve_and_a_certificate_not_trusted_are_named_as_such() {
+    let kube = Kube::get();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(kube.kubeconfig()).unwrap();
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
+    let (engine, _) = engine();
+
+    // `.invalid` never resolves.
+    let unresolvable = dir.path().join("unresolvable");
+    std::fs::write(&unresolvable, text.replace(&server, "https://strake-preflight.invalid:6443")).unwrap();
+    let d = diagnostics(engine.plan(&program(&unresolvable, "preflight-dns"), &PlanOptions::default()).await.unwrap_err());
+    assert!(d[0].contains("NameNotResolved") && d[0].contains("does not resolve (DNS)") && d[0].contains("strake-preflight.invalid"), "{d:?}");
+
+    // A certificate authority that did not sign the server's certificate.
+    let ca_dir = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another-ca"])
+        .arg("-keyout")
+        .arg(ca_dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(ca_dir.path().join("ca.pem"))
+        .output()
+        .expect("openssl is installed (tests/kube/build.sh installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    use base64::Engine as _;
+    let other_ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(ca_dir.path().join("ca.pem")).unwrap());
+    let ca = text.lines().find_map(|l| l.trim().strip_prefix("certificate-authority-data: ")).unwrap().to_string();
+    let untrusted = dir.path().join("untrusted");
+    std::fs::write(&untrusted, text.replace(&ca, &other_ca)).unwrap();
+    let d = diagnostics(engine.plan(&program(&untrusted, "preflight-tls"), &PlanOptions::default()).await.unwrap_err());
+    assert!(d[0].contains("TlsError") && d[0].contains("TLS failed") && d[0].contains(&server.trim_end_matches('/').to_string()), "{d:?}");
+}

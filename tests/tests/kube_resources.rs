@@ -171,6 +171,7 @@ async fn bad_names_are_refused_at_plan_with_zero_api_calls() {
         let sa = ServiceAccount::new(stack, "s3_sa", &k, &ns).token_expiration(60).annotation("bad key!", "x");
         let other = Namespace::new(stack, "other", &k);
         Deployment::simple(stack, "web", &k, &other, "nginx").service_account(&sa);
+        Deployment::simple(stack, "cli", &k, &other, "Amazon/AWS CLI:latest");
         Ok(())
     });
     expect_diagnostics(
@@ -183,6 +184,8 @@ async fn bad_names_are_refused_at_plan_with_zero_api_calls() {
             "bad key!",
             "Deployment::web: `spec.template.spec.serviceAccountName`",
             "same namespace",
+            "Deployment::cli: `spec.template.spec.containers.0.image`: `Amazon/AWS CLI:latest` is not an image reference",
+            "did you mean `amazon/aws-cli:latest`?",
         ],
     );
     assert_eq!(connections.load(Ordering::SeqCst), 0, "no connection was made to the API server");
