@@ -141,7 +141,7 @@ impl ProviderFactory for KubernetesFactory {
                     Some(c) => c.clone(),
                     None => current_context(&settings).unwrap_or_else(|| "(current)".into()),
                 };
-                let file = settings.kubeconfig.clone().unwrap_or_else(|| "$KUBECONFIG".into());
+                let file = settings.kubeconfig.clone().or_else(|| std::env::var("KUBECONFIG").ok()).unwrap_or_else(|| "~/.kube/config".into());
                 (kubeconfig(&settings).await?, format!("context `{context}` of {file}"))
             }
         };
