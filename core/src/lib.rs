@@ -19,6 +19,7 @@
 pub mod builtin;
 mod cli;
 pub mod config;
+pub mod suggest;
 pub mod diff;
 pub mod engine;
 pub mod error;

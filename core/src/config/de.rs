@@ -10,7 +10,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Config, Entry, closest};
+use super::{Config, Entry};
+use crate::suggest::closest;
 
 /// A configuration error; `keyed` once it names its key.
 #[derive(Debug)]
@@ -172,7 +173,7 @@ impl<'de> de::Deserializer<'de> for Root<'_> {
             if !fields.contains(&child.as_str()) {
                 let key = join(&self.key, child);
                 let set = self.config.entry(&key).map(|e| self.config.where_set(e.origin)).unwrap_or_else(|| "a table".into());
-                let hint = closest(child, fields).map(|c| format!("did you mean `{}`? ", join(&self.key, c))).unwrap_or_default();
+                let hint = closest(child, fields.iter().copied()).map(|c| format!("did you mean `{}`? ", join(&self.key, c))).unwrap_or_default();
                 let table = if self.key.is_empty() { String::new() } else { format!(" under `{}`", self.key) };
                 return Err(DeError::keyed(format!(
                     "unknown configuration key `{key}` ({set}); {hint}the keys the program reads{table} are {}",
@@ -530,7 +531,7 @@ impl<'de> de::Deserializer<'de> for Leaf<'_> {
         self.config.note_read(&self.key, &expected);
         let text = self.entry.text.trim();
         if !variants.contains(&text) {
-            let hint = closest(text, variants).map(|c| format!(" (did you mean \"{c}\"?)")).unwrap_or_default();
+            let hint = closest(text, variants.iter().copied()).map(|c| format!(" (did you mean \"{c}\"?)")).unwrap_or_default();
             return Err(self.wrong(&expected, &hint));
         }
         visitor.visit_enum(text.into_deserializer()).map_err(|e: DeError| self.context(e))

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::suggest::closest;
 
 /// Where a value was set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +146,7 @@ impl Config {
             .iter()
             .filter(|(k, _)| !read.contains_key(*k))
             .map(|(k, e)| {
-                let hint = closest(k, &known).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                let hint = closest(k, known.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
                 format!("`{k}` ({}){hint}", self.where_set(e.origin))
             })
             .collect();
@@ -213,28 +214,6 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, Entry>)
             out.insert(prefix.to_string(), Entry { text: other.to_string(), toml: Some(other.clone()), origin: Origin::File });
         }
     }
-}
-
-/// The candidate closest to `key` by edit distance, if close enough to be a likely typo.
-pub(crate) fn closest<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let best = candidates.iter().map(|c| (edit_distance(key, c), *c)).min()?;
-    let limit = key.len().max(best.1.len()).div_ceil(3).clamp(1, 3);
-    (best.0 <= limit).then_some(best.1)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ pub fn matching(pattern: &str) -> Vec<&'static Action> {
         Some((service, _)) if !service.contains(['*', '?']) => service_actions(service).unwrap_or(&[]),
         _ => all(),
     };
-    candidates.iter().filter(|a| wildcard_match(&pattern, &a.to_string().to_ascii_lowercase())).collect()
+    candidates.iter().filter(|a| crate::trust_lint::glob_match(&pattern, &a.to_string().to_ascii_lowercase())).collect()
 }
 
 /// The catalogued action of the same service closest to a misspelt `service:Name` (by edit
@@ -261,31 +261,6 @@ pub fn closest_pattern(pattern: &str) -> Option<String> {
     }
     prefixes.sort_unstable_by_key(|p| (edit_distance(prefix, p), p.len().abs_diff(len), *p));
     prefixes.first().filter(|p| closest_name(prefix, [**p]).is_some()).map(|p| format!("{}:{p}*", service.to_ascii_lowercase()))
-}
-
-/// Whether `text` matches `pattern` (`*`: any run, `?`: any one character), as given (the
-/// callers lowercase both).
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    // The last `*` seen and the text position it was tried at, to backtrack to.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
