@@ -16,6 +16,8 @@
 //! }
 //! ```
 
+extern crate self as strake;
+
 pub mod builtin;
 mod cli;
 pub mod config;
@@ -30,6 +32,7 @@ pub mod output;
 pub mod plan;
 pub mod program;
 pub mod provider;
+pub mod typed;
 pub mod urn;
 pub mod value;
 

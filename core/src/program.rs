@@ -208,6 +208,21 @@ impl Resource {
         self.stack.inner.borrow_mut().resources[self.index].inputs.insert(key.to_string(), value.into());
     }
 
+    /// Sets an input field through its typed key: `r.set(RoleInputs::PATH, "/app/")`.
+    pub fn set<S, T: serde::Serialize + Clone + Send + Sync + 'static>(&self, field: crate::typed::Field<S, T>, value: impl Into<Output<T>>) {
+        self.set_input(field.name(), value.into().into_value());
+    }
+
+    /// Sets an input field to a dynamic value (a policy document, a list of outputs).
+    pub fn set_value<S, T>(&self, field: crate::typed::Field<S, T>, value: impl Into<Output<Value>>) {
+        self.set_input(field.name(), value);
+    }
+
+    /// An output field through its typed key: `r.get(RoleOutputs::ARN)`.
+    pub fn get<S, T: serde::de::DeserializeOwned + Send + Sync + 'static>(&self, field: crate::typed::Field<S, T>) -> Output<T> {
+        self.output(field.name()).typed()
+    }
+
     /// An output property (dotted path) of this resource; `"id"` is the physical id.
     pub fn output(&self, path: &str) -> Output<Value> {
         Output::property(&self.urn, path)

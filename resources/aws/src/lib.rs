@@ -2,6 +2,7 @@
 
 mod attempts;
 pub mod catalog;
+mod context;
 mod error;
 pub mod policy;
 mod provider;

@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 use strake::provider::*;
 use strake::{Output, Value};
 
-use crate::attempts::{WatchAttempts, retry_config, retry_partition, watched};
+use strake::typed::TypedProvider;
+
+use crate::attempts::{retry_config, retry_partition};
+use crate::context::{Aws, CallerIdentity, Clients};
 use crate::error::aws_error;
-use aws_sdk_iam::config::retry::RetryPartition;
 use crate::regions::check_region;
-use crate::resources::registry;
 use crate::validate::{check_account_id, check_arn};
 
 /// An assume-role step.
@@ -272,7 +273,8 @@ impl ProviderFactory for AwsFactory {
         };
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let endpoint = sdk.endpoint_url().map(str::to_string);
-        Ok(Arc::new(Aws { clients, caller, region, endpoint, buckets: tokio::sync::Mutex::new(None) }))
+        let aws = Aws { clients, caller, region, endpoint, buckets: tokio::sync::Mutex::new(None) };
+        Ok(Arc::new(TypedProvider::new(aws, crate::resources::registry())))
     }
 }
 
@@ -376,139 +378,10 @@ fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output 
     })
 }
 
-/// Service clients of one configured account.
-pub(crate) struct Clients {
-    pub iam: aws_sdk_iam::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub eks: aws_sdk_eks::Client,
-    pub sts: aws_sdk_sts::Client,
-}
-
-impl Clients {
-    /// The service clients, each watching its attempts, sharing one retry partition.
-    fn new(sdk: &SdkConfig, partition: &RetryPartition) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .interceptor(WatchAttempts)
-            .retry_partition(partition.clone())
-            .build();
-        let iam = aws_sdk_iam::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
-        let eks = aws_sdk_eks::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
-        let sts = aws_sdk_sts::config::Builder::from(sdk).interceptor(WatchAttempts).retry_partition(partition.clone()).build();
-        Clients {
-            iam: aws_sdk_iam::Client::from_conf(iam),
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            eks: aws_sdk_eks::Client::from_conf(eks),
-            sts: aws_sdk_sts::Client::from_conf(sts),
-        }
-    }
-}
-
 /// A name no other configured provider of this process uses.
 fn partition_name() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
-/// Who the credentials are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CallerIdentity {
-    pub account: String,
-    pub arn: String,
-    pub user_id: String,
-}
-
-/// A configured AWS provider: one account's clients and identity.
-pub(crate) struct Aws {
-    pub clients: Clients,
-    pub caller: CallerIdentity,
-    pub region: String,
-    /// The endpoint override, if any (an emulator, a VPC endpoint).
-    pub endpoint: Option<String>,
-    /// The account's buckets, listed on first need (see `s3::shared`).
-    pub buckets: tokio::sync::Mutex<Option<crate::resources::s3::shared::BucketListing>>,
-}
-
-#[async_trait]
-impl Provider for Aws {
-    /// Every type of the package finds an interrupted create from its inputs: roles and
-    /// policies by name (and path), attachments by role and policy ARN, OIDC providers by
-    /// issuer URL, buckets by name, bucket policies by bucket, objects by bucket and key. (Names
-    /// the program does not set are generated in `check` from the URN, so they are in the
-    /// inputs too.)
-    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
-        CreatedLookup::FromInputs
-    }
-
-    /// IAM names are unique per account; bucket names across all accounts.
-    fn claim(&self, type_token: &str, inputs: &Value) -> Option<String> {
-        use crate::resources::{iam, known_str, s3};
-        let account = &self.caller.account;
-        let s = |key| known_str(inputs, key);
-        Some(match type_token {
-            iam::role::TYPE => format!("IAM role `{}` in account {account}", s("name")?),
-            iam::policy::TYPE => format!("IAM policy `{}{}` in account {account}", s("path").unwrap_or("/"), s("name")?),
-            iam::role_policy_attachment::TYPE => format!("the attachment of `{}` to role `{}` in account {account}", s("policy_arn")?, s("role")?),
-            iam::oidc_provider::TYPE => format!("the IAM OIDC provider of `{}` in account {account}", s("url")?.trim_start_matches("https://")),
-            s3::bucket::TYPE => format!("S3 bucket `{}`", s("bucket")?),
-            s3::bucket_policy::TYPE => format!("the policy of S3 bucket `{}`", s("bucket")?),
-            s3::object::TYPE => format!("S3 object `{}/{}`", s("bucket")?, s("key")?),
-            _ => return None,
-        })
-    }
-
-    fn target(&self) -> Option<Target> {
-        let endpoint = self.endpoint.as_deref().map(|e| format!(", endpoint {e}")).unwrap_or_default();
-        Some(Target {
-            description: format!("account {} as {}, region {}{endpoint}", self.caller.account, self.caller.arn, self.region),
-            destination: Some(format!("AWS account {}, region {}", self.caller.account, self.region)),
-        })
-    }
-
-    fn check(&self, req: CheckRequest) -> CheckResponse {
-        match registry(&req.type_token) {
-            Some(r) => r.check(self, req),
-            None => unknown_type(&req.type_token, req.inputs),
-        }
-    }
-
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        match registry(&req.type_token) {
-            Some(r) => r.diff(req),
-            None => DiffResponse::default(),
-        }
-    }
-
-    fn preview(&self, req: PreviewRequest) -> Value {
-        match registry(&req.type_token) {
-            Some(r) => r.preview(self, req),
-            None => Value::Unknown,
-        }
-    }
-
-    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        watched(resource(&req.type_token)?.create(self, req)).await
-    }
-
-    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        watched(resource(&req.type_token)?.read(self, req)).await
-    }
-
-    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        watched(resource(&req.type_token)?.update(self, req)).await
-    }
-
-    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        watched(resource(&req.type_token)?.delete(self, req)).await
-    }
-}
-
-fn resource(type_token: &str) -> Result<&'static dyn crate::resources::AwsResource, ProviderError> {
-    registry(type_token).ok_or_else(|| ProviderError::permanent(format!("the aws package has no type `{type_token}`")))
-}
-
-fn unknown_type(type_token: &str, inputs: Value) -> CheckResponse {
-    CheckResponse { inputs, failures: vec![CheckFailure::new("", format!("the aws package has no type `{type_token}`"))], warnings: Vec::new() }
 }
 
 #[cfg(test)]

@@ -2,14 +2,38 @@
 //! endpoint, certificate authority and OIDC issuer (e.g. to trust the cluster's service accounts).
 
 use async_trait::async_trait;
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use serde::{Deserialize, Serialize};
+use strake::provider::ProviderError;
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
+use crate::context::Aws;
 use crate::error::AwsFailure;
-use crate::provider::Aws;
-use crate::resources::*;
 
 pub const TYPE: &str = "aws:eks:Cluster";
+
+/// What a cluster lookup is given.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct ClusterQuery {
+    /// The name of the EKS cluster to look up.
+    pub name: String,
+}
+
+/// What a cluster lookup finds.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct ClusterInfo {
+    pub arn: String,
+    pub name: String,
+    /// The Kubernetes API server's URL.
+    pub endpoint: String,
+    /// The cluster's CA certificate, base64-encoded (as EKS gives it).
+    pub certificate_authority: String,
+    /// `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
+    pub oidc_issuer_url: String,
+    /// The issuer without `https://`.
+    pub oidc_issuer: String,
+    pub version: String,
+}
 
 /// An existing EKS cluster, read at plan time (when its name is known) with the provider's account and region.
 #[derive(Clone)]
@@ -20,41 +44,41 @@ impl Cluster {
     #[track_caller]
     pub fn lookup(stack: &Stack, name: &str, provider: &ProviderRef, cluster_name: impl Into<Output<String>>) -> Cluster {
         let r = stack.data_source(TYPE, name);
-        r.set_input("name", cluster_name.into());
+        r.set(ClusterQuery::NAME, cluster_name);
         Cluster(r.provider(provider))
     }
 
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.0.get(ClusterInfo::ARN)
     }
 
     pub fn name(&self) -> Output<String> {
-        self.0.output_string("name")
+        self.0.get(ClusterInfo::NAME)
     }
 
     /// The Kubernetes API server's URL.
     pub fn endpoint(&self) -> Output<String> {
-        self.0.output_string("endpoint")
+        self.0.get(ClusterInfo::ENDPOINT)
     }
 
     /// The cluster's CA certificate, base64-encoded (as EKS gives it).
     pub fn certificate_authority(&self) -> Output<String> {
-        self.0.output_string("certificate_authority")
+        self.0.get(ClusterInfo::CERTIFICATE_AUTHORITY)
     }
 
     /// The OIDC issuer URL, `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
     pub fn oidc_issuer_url(&self) -> Output<String> {
-        self.0.output_string("oidc_issuer_url")
+        self.0.get(ClusterInfo::OIDC_ISSUER_URL)
     }
 
     /// The issuer without `https://`, as IAM condition keys use it (`<issuer>:sub`).
     pub fn oidc_issuer(&self) -> Output<String> {
-        self.0.output_string("oidc_issuer")
+        self.0.get(ClusterInfo::OIDC_ISSUER)
     }
 
     /// The Kubernetes version, e.g. `1.31`.
     pub fn version(&self) -> Output<String> {
-        self.0.output_string("version")
+        self.0.get(ClusterInfo::VERSION)
     }
 }
 
@@ -78,29 +102,24 @@ fn check_cluster_name(name: &str) -> Result<(), String> {
 }
 
 #[async_trait]
-impl AwsResource for ClusterType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let inputs = req.inputs;
-        let mut failures = Vec::new();
-        require(&inputs, "name", "the name of the EKS cluster to look up", &mut failures);
-        check_str(&inputs, "name", &mut failures, check_cluster_name);
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+impl DataSourceType for ClusterType {
+    type Context = Aws;
+    type Inputs = ClusterQuery;
+    type Outputs = ClusterInfo;
+    const TYPE: &'static str = TYPE;
+
+    fn check(&self, _aws: &Aws, c: &mut Check<ClusterQuery>) {
+        c.validate(ClusterQuery::NAME, |n| check_cluster_name(n));
     }
 
-    async fn create(&self, _aws: &Aws, _req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        Err(read_only(TYPE))
-    }
-
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let Some(name) = known_str(&req.inputs, "name").map(str::to_string).or(req.id.clone()) else {
-            return Ok(ReadResponse::Gone);
-        };
-        let cluster = match aws.clients.eks.describe_cluster().name(&name).send().await {
+    async fn read(&self, aws: &Aws, query: &ClusterQuery) -> Result<Option<Found<ClusterInfo>>, ProviderError> {
+        let name = &query.name;
+        let cluster = match aws.clients.eks.describe_cluster().name(name).send().await {
             Ok(out) => out.cluster.ok_or_else(|| ProviderError::permanent("eks:DescribeCluster returned no cluster"))?,
             Err(e) => {
                 let f = AwsFailure::from(e);
                 if f.is_not_found() {
-                    return Ok(ReadResponse::Gone);
+                    return Ok(None);
                 }
                 return Err(f.into_error("eks:DescribeCluster"));
             }
@@ -120,24 +139,16 @@ impl AwsResource for ClusterType {
             )));
         }
         let (issuer, endpoint, ca) = (issuer.unwrap_or_default(), endpoint.unwrap_or_default(), ca.unwrap_or_default());
-        let outputs = Value::from_pairs([
-            ("arn", Value::from(cluster.arn().unwrap_or_default())),
-            ("name", Value::from(cluster.name().unwrap_or(&name))),
-            ("endpoint", Value::from(endpoint)),
-            ("certificate_authority", Value::from(ca)),
-            ("oidc_issuer_url", Value::from(issuer)),
-            ("oidc_issuer", Value::from(issuer.strip_prefix("https://").unwrap_or(issuer))),
-            ("version", Value::from(cluster.version().unwrap_or_default())),
-        ]);
-        Ok(ReadResponse::Found { id: name.clone(), inputs: Value::from_pairs([("name", Value::from(name))]), outputs })
-    }
-
-    async fn update(&self, _aws: &Aws, _req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Err(read_only(TYPE))
-    }
-
-    async fn delete(&self, _aws: &Aws, _req: DeleteRequest) -> Result<(), ProviderError> {
-        Err(read_only(TYPE))
+        let info = ClusterInfo {
+            arn: cluster.arn().unwrap_or_default().to_string(),
+            name: cluster.name().unwrap_or(name).to_string(),
+            endpoint: endpoint.to_string(),
+            certificate_authority: ca.to_string(),
+            oidc_issuer_url: issuer.to_string(),
+            oidc_issuer: issuer.strip_prefix("https://").unwrap_or(issuer).to_string(),
+            version: cluster.version().unwrap_or_default().to_string(),
+        };
+        Ok(Some(Found::new(name.clone(), info)))
     }
 }
 

@@ -10,18 +10,42 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Urn, Value};
+use serde::{Deserialize, Serialize};
+use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Urn};
 
-use super::shared::{found, iam_arn, normalize_string_list, set_read_tags, string_list, tag_changes, tag_list, tags_from_aws};
+use super::shared::{found, normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
+use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
-use crate::provider::Aws;
-use crate::resources::*;
+use crate::resources::{Tags, check_tags, read_tags, tags_from};
 
 pub const TYPE: &str = "aws:iam:OpenIdConnectProvider";
 
 /// The audience of tokens for `sts:AssumeRoleWithWebIdentity` (what EKS service accounts use).
 pub const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
+
+/// The inputs of an OIDC identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct OidcProviderInputs {
+    /// The issuer URL, e.g. an EKS cluster's `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
+    pub url: String,
+    #[strake(default = vec![DEFAULT_CLIENT_ID.to_string()])]
+    pub client_ids: Vec<String>,
+    pub thumbprints: Option<Vec<String>>,
+    pub tags: Option<Tags>,
+    /// Take over an existing provider for the URL on create.
+    pub adopt_existing: Option<bool>,
+}
+
+/// The outputs of an OIDC identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct OidcProviderOutputs {
+    pub arn: String,
+    /// The URL without `https://`, as condition keys use it.
+    pub issuer: String,
+    pub url: String,
+}
 
 /// An IAM OpenID Connect identity provider.
 #[derive(Clone)]
@@ -33,13 +57,13 @@ impl OpenIdConnectProvider {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, url: impl Into<Output<String>>) -> OpenIdConnectProvider {
         let r = stack.resource(TYPE, name);
-        r.set_input("url", url.into());
+        r.set(OidcProviderInputs::URL, url);
         OpenIdConnectProvider(r.provider(provider))
     }
 
     /// The audiences (`aud`) accepted; replaces the default `sts.amazonaws.com`.
     pub fn client_ids<S: Into<Output<String>>>(self, ids: impl IntoIterator<Item = S>) -> Self {
-        self.0.set_input("client_ids", string_list(ids));
+        self.0.set(OidcProviderInputs::CLIENT_IDS, string_list(ids));
         self
     }
 
@@ -47,36 +71,36 @@ impl OpenIdConnectProvider {
     /// longer needs them for issuers whose certificates chain to a trusted CA (and may record its
     /// own). Without them the provider's list is neither compared nor changed.
     pub fn thumbprints<S: Into<Output<String>>>(self, thumbprints: impl IntoIterator<Item = S>) -> Self {
-        self.0.set_input("thumbprints", string_list(thumbprints));
+        self.0.set(OidcProviderInputs::THUMBPRINTS, string_list(thumbprints));
         self
     }
 
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
+        self.0.set(OidcProviderInputs::TAGS, tags_from(tags));
         self
     }
 
     /// When a provider for this URL already exists in the account, take it over on create (its
     /// client ids, thumbprints and tags are made to match) instead of failing.
     pub fn adopt_existing(self) -> Self {
-        self.0.set_input("adopt_existing", Value::Bool(true));
+        self.0.set(OidcProviderInputs::ADOPT_EXISTING, true);
         self
     }
 
     /// The provider's ARN (`arn:aws:iam::<account>:oidc-provider/<host/path>`), known at plan time
     /// once the URL is.
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.0.get(OidcProviderOutputs::ARN)
     }
 
     /// The URL without `https://`, as condition keys use it (`<issuer>:sub`, `<issuer>:aud`).
     pub fn issuer(&self) -> Output<String> {
-        self.0.output_string("issuer")
+        self.0.get(OidcProviderOutputs::ISSUER)
     }
 
     /// The normalized URL (`https://...`, no trailing slash).
     pub fn url(&self) -> Output<String> {
-        self.0.output_string("url")
+        self.0.get(OidcProviderOutputs::URL)
     }
 }
 
@@ -120,16 +144,8 @@ fn issuer_of_arn(arn: &str) -> Option<&str> {
     arn.split_once(":oidc-provider/").map(|(_, rest)| rest.trim_end_matches('/'))
 }
 
-fn outputs(arn: &str, url: &str) -> Value {
-    Value::from_pairs([("arn", Value::from(arn)), ("issuer", Value::from(issuer_of(url))), ("url", Value::from(url))])
-}
-
-/// Known string items of a list input.
-fn strings(inputs: &Value, key: &str) -> Option<Vec<String>> {
-    match field(inputs, key) {
-        Field::Known(Value::List(items)) => Some(items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()),
-        _ => None,
-    }
+fn outputs(arn: &str, url: &str) -> OidcProviderOutputs {
+    OidcProviderOutputs { arn: arn.to_string(), issuer: issuer_of(url).to_string(), url: url.to_string() }
 }
 
 fn sorted(items: &[String], map: impl Fn(&str) -> String) -> Vec<String> {
@@ -137,28 +153,19 @@ fn sorted(items: &[String], map: impl Fn(&str) -> String) -> Vec<String> {
     set.into_iter().collect()
 }
 
-fn list_value(items: Vec<String>) -> Value {
-    Value::List(items.into_iter().map(Value::String).collect())
-}
-
 /// The provider as it is now, in the form `check` gives inputs.
-fn current_inputs(p: &GetOpenIdConnectProviderOutput, declared: &Value) -> Value {
+fn current_inputs(p: &GetOpenIdConnectProviderOutput, declared: Option<&OidcProviderInputs>) -> OidcProviderInputs {
     let url = p.url().unwrap_or_default();
     let url = normalize_url(&format!("https://{}", issuer_of(url))).unwrap_or_else(|_| url.to_string());
-    let mut inputs = Value::from_pairs([
-        ("url", Value::from(url)),
-        ("client_ids", list_value(sorted(p.client_id_list(), str::to_string))),
-    ]);
-    // IAM may fill in thumbprints itself when none were given: only compare them when the
-    // program manages them.
-    if declared.get("thumbprints").is_some_and(|t| !matches!(t, Value::Null)) {
-        inputs.set_path("thumbprints", Some(list_value(sorted(p.thumbprint_list(), str::to_ascii_lowercase))));
+    OidcProviderInputs {
+        url,
+        client_ids: sorted(p.client_id_list(), str::to_string),
+        // IAM may fill in thumbprints itself when none were given: only compare them when the
+        // program manages them.
+        thumbprints: declared.and_then(|d| d.thumbprints.as_ref()).map(|_| sorted(p.thumbprint_list(), str::to_ascii_lowercase)),
+        tags: read_tags(declared.and_then(|d| d.tags.as_ref()), tags_from_aws(p.tags())),
+        adopt_existing: declared.and_then(|d| d.adopt_existing),
     }
-    set_read_tags(&mut inputs, declared, tags_from_aws(p.tags()));
-    if declared.get("adopt_existing") == Some(&Value::Bool(true)) {
-        inputs.set_path("adopt_existing", Some(Value::Bool(true)));
-    }
-    inputs
 }
 
 /// Finds the account's provider for `url` (trailing slashes aside): its ARN and description.
@@ -197,12 +204,23 @@ fn already_exists(urn: &Urn, url: &str, account: &str, arn: &str) -> ProviderErr
     )
 }
 
-/// Makes an existing provider's client ids and thumbprints (those `inputs` has) and, with
-/// `manage_tags`, its tags match `inputs`. Compared with what it has now, so changes made
-/// outside Strake are repaired too.
-async fn converge(aws: &Aws, arn: &str, now: &GetOpenIdConnectProviderOutput, inputs: &Value, manage_tags: bool) -> Result<(), ProviderError> {
+/// What to make an existing provider match: client ids and thumbprints when given, and tags
+/// when managed. Compared with what it has now, so changes made outside Strake are repaired too.
+struct Wanted<'a> {
+    client_ids: Option<&'a [String]>,
+    thumbprints: Option<&'a [String]>,
+    tags: Option<Option<&'a Tags>>,
+}
+
+impl<'a> Wanted<'a> {
+    fn everything(i: &'a OidcProviderInputs) -> Self {
+        Wanted { client_ids: Some(&i.client_ids), thumbprints: i.thumbprints.as_deref(), tags: Some(i.tags.as_ref()) }
+    }
+}
+
+async fn converge(aws: &Aws, arn: &str, now: &GetOpenIdConnectProviderOutput, wanted: Wanted<'_>) -> Result<(), ProviderError> {
     let iam = &aws.clients.iam;
-    if let Some(want) = strings(inputs, "client_ids") {
+    if let Some(want) = wanted.client_ids {
         let have: BTreeSet<&str> = now.client_id_list().iter().map(String::as_str).collect();
         let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
         // Add first, so the provider never goes without an audience the program keeps.
@@ -224,19 +242,19 @@ async fn converge(aws: &Aws, arn: &str, now: &GetOpenIdConnectProviderOutput, in
         }
     }
     // Without thumbprints in the program, IAM's own list is left alone.
-    if let Some(want) = strings(inputs, "thumbprints") {
+    if let Some(want) = wanted.thumbprints {
         let have = sorted(now.thumbprint_list(), str::to_ascii_lowercase);
         if have != want {
             iam.update_open_id_connect_provider_thumbprint()
                 .open_id_connect_provider_arn(arn)
-                .set_thumbprint_list(Some(want))
+                .set_thumbprint_list(Some(want.to_vec()))
                 .send()
                 .await
                 .map_err(aws_error("iam:UpdateOpenIDConnectProviderThumbprint"))?;
         }
     }
-    if manage_tags {
-        let (removed, set) = tag_changes(&tags_from_aws(now.tags()), &tags(inputs));
+    if let Some(tags) = wanted.tags {
+        let (removed, set) = tag_changes(Some(&tags_from_aws(now.tags())), tags);
         if !removed.is_empty() {
             iam.untag_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
@@ -258,113 +276,82 @@ async fn converge(aws: &Aws, arn: &str, now: &GetOpenIdConnectProviderOutput, in
 }
 
 #[async_trait]
-impl AwsResource for OpenIdConnectProviderType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let mut inputs = req.inputs;
-        let mut failures = Vec::new();
-        require(&inputs, "url", "the issuer URL, e.g. an EKS cluster's `https://oidc.eks.<region>.amazonaws.com/id/<id>`", &mut failures);
-        match field(&inputs, "url") {
-            Field::Known(Value::String(url)) => match normalize_url(url) {
-                Ok(url) => inputs.set_path("url", Some(Value::from(url))),
-                Err(e) => failures.push(CheckFailure::new("url", e)),
-            },
-            Field::Known(other) => failures.push(CheckFailure::new("url", format!("must be a string, not {other}"))),
-            _ => {}
-        }
+impl ResourceType for OpenIdConnectProviderType {
+    type Context = Aws;
+    type Inputs = OidcProviderInputs;
+    type Outputs = OidcProviderOutputs;
+    // A new URL is another provider, which can exist next to the old one; `adopt_existing` only
+    // matters when creating.
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
+        .replace_on(&[OidcProviderInputs::URL.name()])
+        .unique(&[OidcProviderInputs::URL.name()])
+        .create_only(&[OidcProviderInputs::ADOPT_EXISTING.name()]);
 
-        if matches!(field(&inputs, "client_ids"), Field::Absent) {
-            inputs.set_path("client_ids", Some(list_value(vec![DEFAULT_CLIENT_ID.into()])));
-        }
-        if let Field::Known(v) = field(&inputs, "client_ids") {
-            match normalize_string_list(v, |s| s.trim().to_string()) {
-                Ok(ids) => {
-                    if ids.len() > 100 {
-                        failures.push(CheckFailure::new("client_ids", format!("has {} entries; IAM allows at most 100 per provider", ids.len())));
-                    }
-                    if let Some(bad) = ids.iter().find(|s| s.is_empty() || s.len() > 255) {
-                        failures.push(CheckFailure::new(
-                            "client_ids",
-                            format!("`{bad}` must be 1 to 255 characters long (an audience such as \"{DEFAULT_CLIENT_ID}\")"),
-                        ));
-                    }
-                    inputs.set_path("client_ids", Some(list_value(ids)));
-                }
-                Err(e) => failures.push(CheckFailure::new("client_ids", e)),
+    fn check(&self, _aws: &Aws, c: &mut Check<OidcProviderInputs>) {
+        c.normalize(OidcProviderInputs::URL, |url| normalize_url(&url));
+        c.normalize(OidcProviderInputs::CLIENT_IDS, |ids| {
+            let ids = normalize_string_list(ids, |s| s.trim().to_string());
+            if ids.len() > 100 {
+                return Err(format!("has {} entries; IAM allows at most 100 per provider", ids.len()));
             }
-        }
-
-        if let Field::Known(v) = field(&inputs, "thumbprints") {
-            match normalize_string_list(v, |s| s.trim().to_ascii_lowercase()) {
-                Ok(prints) => {
-                    for t in &prints {
-                        if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                            failures.push(CheckFailure::new(
-                                "thumbprints",
-                                format!(
-                                    "`{t}` is not a SHA-1 thumbprint: use the certificate's 40 hex digits without colons \
-                                     (or leave thumbprints out; IAM does not need them for issuers with trusted CA certificates)"
-                                ),
-                            ));
-                        }
-                    }
-                    if prints.len() > 5 {
-                        failures.push(CheckFailure::new("thumbprints", format!("has {} entries; IAM allows at most 5", prints.len())));
-                    }
-                    inputs.set_path("thumbprints", Some(list_value(prints)));
-                }
-                Err(e) => failures.push(CheckFailure::new("thumbprints", e)),
+            if let Some(bad) = ids.iter().find(|s| s.is_empty() || s.len() > 255) {
+                return Err(format!("`{bad}` must be 1 to 255 characters long (an audience such as \"{DEFAULT_CLIENT_ID}\")"));
             }
+            Ok(ids)
+        });
+        c.normalize(OidcProviderInputs::THUMBPRINTS, |prints| {
+            let prints = normalize_string_list(prints, |s| s.trim().to_ascii_lowercase());
+            if let Some(t) = prints.iter().find(|t| t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit())) {
+                return Err(format!(
+                    "`{t}` is not a SHA-1 thumbprint: use the certificate's 40 hex digits without colons \
+                     (or leave thumbprints out; IAM does not need them for issuers with trusted CA certificates)"
+                ));
+            }
+            if prints.len() > 5 {
+                return Err(format!("has {} entries; IAM allows at most 5", prints.len()));
+            }
+            Ok(prints)
+        });
+        // `false` is the default: keep it out of the recorded inputs.
+        if c.known(OidcProviderInputs::ADOPT_EXISTING) == Some(false) {
+            c.remove(OidcProviderInputs::ADOPT_EXISTING);
         }
-
-        match field(&inputs, "adopt_existing") {
-            Field::Known(Value::Bool(true)) => {}
-            // `false` is the default: keep it out of the recorded inputs.
-            Field::Known(Value::Bool(false)) => inputs.set_path("adopt_existing", None),
-            Field::Known(other) => failures.push(CheckFailure::new("adopt_existing", format!("must be true or false, not {other}"))),
-            _ => {}
-        }
-        check_tags(&inputs, &mut failures);
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+        check_tags(c, OidcProviderInputs::TAGS, None);
     }
 
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        // `adopt_existing` only matters when creating: changing it changes nothing in the cloud.
-        let changes: Vec<String> =
-            strake::diff::changed_properties(&req.old_inputs, &req.new_inputs).into_iter().filter(|c| c != "adopt_existing").collect();
-        let replaces = changes.iter().filter(|c| c.as_str() == "url").cloned().collect();
-        // A new URL is another provider, which can exist next to the old one.
-        DiffResponse { changes, replaces, delete_before_replace: false }
-    }
-
-    fn preview(&self, aws: &Aws, req: PreviewRequest) -> Value {
-        let Some(url) = known_str(&req.inputs, "url") else { return Value::Unknown };
+    fn preview(&self, aws: &Aws, inputs: &Partial<OidcProviderInputs>, prior: Option<&Partial<OidcProviderOutputs>>) -> Option<Partial<OidcProviderOutputs>> {
+        let url = inputs.known(OidcProviderInputs::URL)?;
         // An update keeps the provider, and its ARN as IAM wrote it (an adopted provider's may end in `/`).
-        let prior_arn = req.prior_outputs.as_ref().and_then(|o| known_str(o, "arn").map(str::to_string));
-        let arn = prior_arn.unwrap_or_else(|| iam_arn(aws, &format!("oidc-provider/{}", issuer_of(url))));
-        outputs(&arn, url)
+        let prior_arn = prior.and_then(|o| o.known(OidcProviderOutputs::ARN));
+        let arn = prior_arn.unwrap_or_else(|| aws.iam_arn(&format!("oidc-provider/{}", issuer_of(&url))));
+        Some(Partial::from_typed(&outputs(&arn, &url)))
     }
 
-    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let i = &req.inputs;
-        let url = known_str(i, "url").unwrap_or_default();
-        let adopt = i.get("adopt_existing") == Some(&Value::Bool(true));
+    fn claim(&self, aws: &Aws, inputs: &Partial<OidcProviderInputs>) -> Option<String> {
+        let url = inputs.known(OidcProviderInputs::URL)?;
+        Some(format!("the IAM OIDC provider of `{}` in account {}", url.trim_start_matches("https://"), aws.caller.account))
+    }
+
+    async fn create(&self, aws: &Aws, req: Create<'_, OidcProviderInputs>) -> Result<Created<OidcProviderOutputs>, ProviderError> {
+        let i = req.inputs;
+        let adopt = i.adopt_existing == Some(true);
         // One provider per URL: look first, so a provider registered with a trailing slash is found too.
-        if let Some((arn, existing)) = find_by_url(aws, url).await? {
+        if let Some((arn, existing)) = find_by_url(aws, &i.url).await? {
             if !adopt {
-                return Err(already_exists(&req.urn, url, &aws.caller.account, &arn));
+                return Err(already_exists(req.urn, &i.url, &aws.caller.account, &arn));
             }
-            converge(aws, &arn, &existing, i, true).await?;
-            return Ok(CreateResponse { outputs: outputs(&arn, url), id: arn });
+            converge(aws, &arn, &existing, Wanted::everything(i)).await?;
+            return Ok(Created::new(arn.clone(), outputs(&arn, &i.url)));
         }
         // Thumbprints are optional for IAM (and moto): none are sent unless the program sets them.
         let created = aws
             .clients
             .iam
             .create_open_id_connect_provider()
-            .url(url)
-            .set_client_id_list(strings(i, "client_ids"))
-            .set_thumbprint_list(strings(i, "thumbprints").filter(|t| !t.is_empty()))
-            .set_tags(Some(tag_list(&tags(i))).filter(|t| !t.is_empty()))
+            .url(&i.url)
+            .set_client_id_list(Some(i.client_ids.clone()))
+            .set_thumbprint_list(i.thumbprints.clone().filter(|t| !t.is_empty()))
+            .set_tags(some_tags(i.tags.as_ref()))
             .send()
             .await;
         let arn = match created {
@@ -375,60 +362,63 @@ impl AwsResource for OpenIdConnectProviderType {
                     return Err(f.into_error("iam:CreateOpenIDConnectProvider"));
                 }
                 // Created by someone else since we looked.
-                let Some((arn, existing)) = find_by_url(aws, url).await? else {
+                let Some((arn, existing)) = find_by_url(aws, &i.url).await? else {
                     return Err(f.into_error("iam:CreateOpenIDConnectProvider"));
                 };
                 if !adopt {
-                    return Err(already_exists(&req.urn, url, &aws.caller.account, &arn));
+                    return Err(already_exists(req.urn, &i.url, &aws.caller.account, &arn));
                 }
-                converge(aws, &arn, &existing, i, true).await?;
+                converge(aws, &arn, &existing, Wanted::everything(i)).await?;
                 arn
             }
         };
         if arn.is_empty() {
             return Err(ProviderError::permanent("iam:CreateOpenIDConnectProvider returned no ARN"));
         }
-        Ok(CreateResponse { outputs: outputs(&arn, url), id: arn })
+        Ok(Created::new(arn.clone(), outputs(&arn, &i.url)))
     }
 
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let (arn, provider) = match &req.id {
-            Some(arn) => match get(aws, arn).await? {
-                Some(p) => (arn.clone(), p),
-                None => return Ok(ReadResponse::Gone),
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, OidcProviderInputs, OidcProviderOutputs>,
+    ) -> Result<Option<Observed<OidcProviderInputs, OidcProviderOutputs>>, ProviderError> {
+        let (arn, provider) = match (req.id, req.inputs) {
+            (Some(arn), _) => match get(aws, arn).await? {
+                Some(p) => (arn.to_string(), p),
+                None => return Ok(None),
             },
-            None => {
-                let Some(url) = known_str(&req.inputs, "url").and_then(|u| normalize_url(u).ok()) else { return Ok(ReadResponse::Gone) };
+            (None, Some(i)) => {
+                let Ok(url) = normalize_url(&i.url) else { return Ok(None) };
                 match find_by_url(aws, &url).await? {
                     Some(found) => found,
-                    None => return Ok(ReadResponse::Gone),
+                    None => return Ok(None),
                 }
             }
+            (None, None) => return Ok(None),
         };
-        let inputs = current_inputs(&provider, &req.inputs);
-        let url = known_str(&inputs, "url").unwrap_or_default().to_string();
-        Ok(ReadResponse::Found { outputs: outputs(&arn, &url), id: arn, inputs })
+        let inputs = current_inputs(&provider, req.inputs);
+        let outputs = outputs(&arn, &inputs.url);
+        Ok(Some(Observed::new(arn, inputs, outputs)))
     }
 
-    async fn update(&self, aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let arn = req.id.as_str();
-        let now = get(aws, arn)
-            .await?
-            .ok_or_else(|| ProviderError::with_kind(ErrorKind::Permanent, Some("NoSuchEntity".into()), format!("the OIDC provider `{arn}` no longer exists; plan again to create it")))?;
-        let changed = |k: &str| req.changes.iter().any(|c| c == k);
-        let mut wanted = req.new_inputs.clone();
-        for key in ["client_ids", "thumbprints"] {
-            if !changed(key) {
-                wanted.set_path(key, None);
-            }
-        }
-        converge(aws, arn, &now, &wanted, changed("tags")).await?;
-        let url = known_str(&req.new_inputs, "url").unwrap_or_default();
-        Ok(UpdateResponse { outputs: outputs(arn, url) })
+    async fn update(&self, aws: &Aws, req: Update<'_, OidcProviderInputs, OidcProviderOutputs>) -> Result<OidcProviderOutputs, ProviderError> {
+        let arn = req.id;
+        let now = get(aws, arn).await?.ok_or_else(|| {
+            ProviderError::with_kind(ErrorKind::Permanent, Some("NoSuchEntity".into()), format!("the OIDC provider `{arn}` no longer exists; plan again to create it"))
+        })?;
+        let new = req.new;
+        let wanted = Wanted {
+            client_ids: req.changed(OidcProviderInputs::CLIENT_IDS).then_some(new.client_ids.as_slice()),
+            thumbprints: new.thumbprints.as_deref().filter(|_| req.changed(OidcProviderInputs::THUMBPRINTS)),
+            tags: req.changed(OidcProviderInputs::TAGS).then_some(new.tags.as_ref()),
+        };
+        converge(aws, arn, &now, wanted).await?;
+        Ok(outputs(arn, &new.url))
     }
 
-    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
-        let deleted = aws.clients.iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&req.id).send().await;
+    async fn delete(&self, aws: &Aws, req: Delete<'_, OidcProviderInputs, OidcProviderOutputs>) -> Result<(), ProviderError> {
+        let deleted = aws.clients.iam.delete_open_id_connect_provider().open_id_connect_provider_arn(req.id).send().await;
         found(deleted, "iam:DeleteOpenIDConnectProvider").map(drop)
     }
 }

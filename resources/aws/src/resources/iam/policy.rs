@@ -6,20 +6,47 @@
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::PolicyVersion;
-use strake::provider::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{found, iam_arn, set_read_tags, tag_changes, tag_list, tags_from_aws};
+use super::shared::{found, some_tags, tag_changes, tag_list, tags_from_aws};
+use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
 use crate::policy::PolicyKind;
-use crate::provider::Aws;
-use crate::resources::*;
+use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags, tags_from};
 use crate::validate::{check_iam_path, check_policy_name};
 
 pub const TYPE: &str = "aws:iam:Policy";
 
 /// IAM's limit of versions per managed policy.
 const MAX_VERSIONS: usize = 5;
+
+/// The inputs of a managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct PolicyInputs {
+    /// The policy's name in IAM.
+    pub name: String,
+    #[strake(default = "/")]
+    pub path: String,
+    /// The identity policy document (e.g. a `PolicyDocument`).
+    pub document: Json,
+    pub description: Option<String>,
+    pub tags: Option<Tags>,
+}
+
+/// The outputs of a managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct PolicyOutputs {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    pub policy_id: String,
+    pub default_version_id: String,
+    pub document: Json,
+}
 
 /// A customer managed policy. The document is required; the name is generated unless set.
 #[derive(Clone)]
@@ -30,50 +57,50 @@ impl Policy {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, document: impl Into<Output<Value>>) -> Policy {
         let r = stack.resource(TYPE, name);
-        r.set_input("document", document);
+        r.set_value(PolicyInputs::DOCUMENT, document);
         Policy(r.provider(provider))
     }
 
     /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces the policy.
     pub fn policy_name(self, name: impl Into<Output<String>>) -> Self {
-        self.0.set_input("name", name.into());
+        self.0.set(PolicyInputs::NAME, name);
         self
     }
 
     /// The IAM path (default `/`). Changing it replaces the policy.
     pub fn path(self, path: &str) -> Self {
-        self.0.set_input("path", path);
+        self.0.set(PolicyInputs::PATH, path);
         self
     }
 
     /// IAM cannot change a policy's description: changing it replaces the policy.
     pub fn description(self, description: &str) -> Self {
-        self.0.set_input("description", description);
+        self.0.set(PolicyInputs::DESCRIPTION, description);
         self
     }
 
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
+        self.0.set(PolicyInputs::TAGS, tags_from(tags));
         self
     }
 
     /// The policy's ARN, known at plan time once name and path are.
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.0.get(PolicyOutputs::ARN)
     }
 
     pub fn name(&self) -> Output<String> {
-        self.0.output_string("name")
+        self.0.get(PolicyOutputs::NAME)
     }
 
     /// IAM's stable unique id (`ANPA...`).
     pub fn policy_id(&self) -> Output<String> {
-        self.0.output_string("policy_id")
+        self.0.get(PolicyOutputs::POLICY_ID)
     }
 
     /// The version in force (`v1`, `v2`, ...).
     pub fn default_version_id(&self) -> Output<String> {
-        self.0.output_string("default_version_id")
+        self.0.get(PolicyOutputs::DEFAULT_VERSION_ID)
     }
 }
 
@@ -86,22 +113,22 @@ impl ResourceHandle for Policy {
 pub(crate) struct PolicyType;
 
 fn policy_arn(aws: &Aws, path: &str, name: &str) -> String {
-    iam_arn(aws, &format!("policy{path}{name}"))
+    aws.iam_arn(&format!("policy{path}{name}"))
 }
 
-fn outputs(p: &aws_sdk_iam::types::Policy, document: Value) -> Value {
-    Value::from_pairs([
-        ("arn", Value::from(p.arn().unwrap_or_default())),
-        ("name", Value::from(p.policy_name().unwrap_or_default())),
-        ("path", Value::from(p.path().unwrap_or("/"))),
-        ("policy_id", Value::from(p.policy_id().unwrap_or_default())),
-        ("default_version_id", Value::from(p.default_version_id().unwrap_or_default())),
-        ("document", document),
-    ])
+fn outputs(p: &aws_sdk_iam::types::Policy, document: Json) -> PolicyOutputs {
+    PolicyOutputs {
+        arn: p.arn().unwrap_or_default().to_string(),
+        name: p.policy_name().unwrap_or_default().to_string(),
+        path: p.path().unwrap_or("/").to_string(),
+        policy_id: p.policy_id().unwrap_or_default().to_string(),
+        default_version_id: p.default_version_id().unwrap_or_default().to_string(),
+        document,
+    }
 }
 
 /// The policy and its default version's document (canonical), or `None` when it does not exist.
-async fn get(aws: &Aws, arn: &str) -> Result<Option<(aws_sdk_iam::types::Policy, Value)>, ProviderError> {
+async fn get(aws: &Aws, arn: &str) -> Result<Option<(aws_sdk_iam::types::Policy, Json)>, ProviderError> {
     let iam = &aws.clients.iam;
     let Some(got) = found(iam.get_policy().policy_arn(arn).send().await, "iam:GetPolicy")? else { return Ok(None) };
     let policy = got.policy.ok_or_else(|| ProviderError::permanent("iam:GetPolicy returned no policy"))?;
@@ -155,69 +182,61 @@ async fn delete_version(aws: &Aws, arn: &str, version: &str) -> Result<(), Provi
 }
 
 #[async_trait]
-impl AwsResource for PolicyType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let mut inputs = req.inputs;
-        let mut failures = Vec::new();
-        if matches!(field(&inputs, "name"), Field::Absent) {
-            let name = req.prior_inputs.as_ref().and_then(|p| p.get("name").cloned()).unwrap_or_else(|| Value::from(auto_name(&req.urn, 128)));
-            inputs.set_path("name", Some(name));
-        }
-        if matches!(field(&inputs, "path"), Field::Absent) {
-            inputs.set_path("path", Some(Value::from("/")));
-        }
-        if known_str(&inputs, "description") == Some("") {
+impl ResourceType for PolicyType {
+    type Context = Aws;
+    type Inputs = PolicyInputs;
+    type Outputs = PolicyOutputs;
+    // The ARN is path + name, unique in the account: a replacement keeping both deletes first.
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
+        .generated_name(PolicyInputs::NAME.name(), 128)
+        .replace_on(&[PolicyInputs::NAME.name(), PolicyInputs::PATH.name(), PolicyInputs::DESCRIPTION.name()])
+        .unique(&[PolicyInputs::NAME.name(), PolicyInputs::PATH.name()]);
+
+    fn check(&self, _aws: &Aws, c: &mut Check<PolicyInputs>) {
+        if c.known(PolicyInputs::DESCRIPTION).as_deref() == Some("") {
             // IAM stores no description as none: keep the two the same.
-            inputs.set_path("description", None);
+            c.remove(PolicyInputs::DESCRIPTION);
         }
-        check_str(&inputs, "name", &mut failures, check_policy_name);
-        check_str(&inputs, "path", &mut failures, check_iam_path);
-        check_str(&inputs, "description", &mut failures, |d| {
+        c.validate(PolicyInputs::NAME, |n| check_policy_name(n));
+        c.validate(PolicyInputs::PATH, |p| check_iam_path(p));
+        c.validate(PolicyInputs::DESCRIPTION, |d| {
             if d.chars().count() > 1000 { Err("is over 1,000 characters, IAM's limit for policy descriptions; shorten it".into()) } else { Ok(()) }
         });
-        check_tags(&inputs, &mut failures);
-        require(&inputs, "document", "the identity policy document (e.g. a `PolicyDocument`)", &mut failures);
-        let mut warnings = Vec::new();
-        check_policy(&mut inputs, "document", PolicyKind::Identity, &mut failures, &mut warnings);
-        CheckResponse { inputs, failures, warnings }
+        check_tags(c, PolicyInputs::TAGS, None);
+        check_policy(c, PolicyInputs::DOCUMENT, PolicyKind::Identity);
     }
 
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
-        let replaces: Vec<String> = changes.iter().filter(|c| matches!(c.as_str(), "name" | "path" | "description")).cloned().collect();
-        // The ARN is path + name, unique in the account: keeping both means the old one must go first.
-        let same_arn = strake::diff::same(req.old_inputs.get("name"), req.new_inputs.get("name"))
-            && strake::diff::same(req.old_inputs.get("path"), req.new_inputs.get("path"));
-        DiffResponse { delete_before_replace: !replaces.is_empty() && same_arn, changes, replaces }
-    }
-
-    fn preview(&self, aws: &Aws, req: PreviewRequest) -> Value {
-        let (Some(name), Some(path)) = (known_str(&req.inputs, "name"), known_str(&req.inputs, "path")) else { return Value::Unknown };
-        let document = req.inputs.get("document").cloned().unwrap_or(Value::Unknown);
-        let mut out = req.prior_outputs.unwrap_or_else(|| Value::from_pairs([("policy_id", Value::Unknown)]));
+    fn preview(&self, aws: &Aws, inputs: &Partial<PolicyInputs>, prior: Option<&Partial<PolicyOutputs>>) -> Option<Partial<PolicyOutputs>> {
+        let (name, path) = (inputs.known(PolicyInputs::NAME)?, inputs.known(PolicyInputs::PATH)?);
+        let mut out = prior.cloned().unwrap_or_default();
+        let document = inputs.raw(PolicyInputs::DOCUMENT.name()).cloned().unwrap_or(Value::Unknown);
         // A new document is a new default version.
-        if out.get("document") != Some(&document) || !document.is_known() {
-            out.set_path("default_version_id", Some(Value::Unknown));
+        if out.raw(PolicyOutputs::DOCUMENT.name()) != Some(&document) || !document.is_known() {
+            out.set_unknown(PolicyOutputs::DEFAULT_VERSION_ID);
         }
-        out.set_path("document", Some(document));
-        out.set_path("name", Some(name.into()));
-        out.set_path("path", Some(path.into()));
-        out.set_path("arn", Some(Value::from(policy_arn(aws, path, name))));
-        out
+        out.set_value(PolicyOutputs::DOCUMENT, Some(document));
+        out.set(PolicyOutputs::ARN, policy_arn(aws, &path, &name));
+        out.set(PolicyOutputs::NAME, name);
+        out.set(PolicyOutputs::PATH, path);
+        Some(out)
     }
 
-    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let i = &req.inputs;
-        let (name, path) = (known_str(i, "name").unwrap_or_default(), known_str(i, "path").unwrap_or("/"));
+    fn claim(&self, aws: &Aws, inputs: &Partial<PolicyInputs>) -> Option<String> {
+        let path = inputs.known(PolicyInputs::PATH).unwrap_or_else(|| "/".into());
+        Some(format!("IAM policy `{path}{}` in account {}", inputs.known(PolicyInputs::NAME)?, aws.caller.account))
+    }
+
+    async fn create(&self, aws: &Aws, req: Create<'_, PolicyInputs>) -> Result<Created<PolicyOutputs>, ProviderError> {
+        let i = req.inputs;
         let created = aws
             .clients
             .iam
             .create_policy()
-            .policy_name(name)
-            .path(path)
-            .policy_document(document_text(i, "document").unwrap_or_default())
-            .set_description(known_str(i, "description").map(str::to_string))
-            .set_tags(Some(tag_list(&tags(i))).filter(|t| !t.is_empty()))
+            .policy_name(&i.name)
+            .path(&i.path)
+            .policy_document(policy_text(&i.document))
+            .set_description(i.description.clone())
+            .set_tags(some_tags(i.tags.as_ref()))
             .send()
             .await;
         let policy = match created {
@@ -227,7 +246,7 @@ impl AwsResource for PolicyType {
                 let exists = f.is_code("EntityAlreadyExists");
                 let mut err = f.into_error("iam:CreatePolicy");
                 if exists {
-                    let arn = policy_arn(aws, path, name);
+                    let arn = policy_arn(aws, &i.path, &i.name);
                     err.message.push_str(&format!(
                         "; import the existing policy into this stack (`import {} {arn}`) or give this one another name",
                         req.urn
@@ -237,53 +256,45 @@ impl AwsResource for PolicyType {
             }
         };
         let arn = policy.arn().unwrap_or_default().to_string();
-        let document = i.get("document").cloned().unwrap_or_default();
-        Ok(CreateResponse { outputs: outputs(&policy, document), id: arn })
+        Ok(Created::new(arn, outputs(&policy, i.document.clone())))
     }
 
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let arn = match &req.id {
-            Some(arn) => arn.clone(),
-            None => {
-                let (Some(name), Some(path)) = (known_str(&req.inputs, "name"), known_str(&req.inputs, "path").or(Some("/"))) else {
-                    return Ok(ReadResponse::Gone);
-                };
-                policy_arn(aws, path, name)
-            }
+    async fn read(&self, aws: &Aws, req: Read<'_, PolicyInputs, PolicyOutputs>) -> Result<Option<Observed<PolicyInputs, PolicyOutputs>>, ProviderError> {
+        let arn = match (req.id, req.inputs) {
+            (Some(arn), _) => arn.to_string(),
+            (None, Some(i)) => policy_arn(aws, &i.path, &i.name),
+            (None, None) => return Ok(None),
         };
-        let Some((policy, document)) = get(aws, &arn).await? else { return Ok(ReadResponse::Gone) };
-        let mut inputs = Value::from_pairs([
-            ("name", Value::from(policy.policy_name().unwrap_or_default())),
-            ("path", Value::from(policy.path().unwrap_or("/"))),
-            ("document", document.clone()),
-        ]);
-        if let Some(d) = policy.description().filter(|d| !d.is_empty()) {
-            inputs.set_path("description", Some(Value::from(d)));
-        }
-        set_read_tags(&mut inputs, &req.inputs, tags_from_aws(policy.tags()));
+        let Some((policy, document)) = get(aws, &arn).await? else { return Ok(None) };
+        let inputs = PolicyInputs {
+            name: policy.policy_name().unwrap_or_default().to_string(),
+            path: policy.path().unwrap_or("/").to_string(),
+            document: document.clone(),
+            description: policy.description().filter(|d| !d.is_empty()).map(str::to_string),
+            tags: read_tags(req.inputs.and_then(|i| i.tags.as_ref()), tags_from_aws(policy.tags())),
+        };
         let id = policy.arn().unwrap_or(&arn).to_string();
-        Ok(ReadResponse::Found { outputs: outputs(&policy, document), id, inputs })
+        Ok(Some(Observed::new(id, inputs, outputs(&policy, document))))
     }
 
-    async fn update(&self, aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let (arn, new, old) = (req.id.as_str(), &req.new_inputs, &req.old_inputs);
+    async fn update(&self, aws: &Aws, req: Update<'_, PolicyInputs, PolicyOutputs>) -> Result<PolicyOutputs, ProviderError> {
+        let arn = req.id;
         let iam = &aws.clients.iam;
-        let changed = |k: &str| req.changes.iter().any(|c| c == k);
-        if changed("document") {
+        if req.changed(PolicyInputs::DOCUMENT) {
             // Make room first: IAM refuses a sixth version.
             for version in versions_to_prune(&versions(aws, arn).await?) {
                 delete_version(aws, arn, &version).await?;
             }
             iam.create_policy_version()
                 .policy_arn(arn)
-                .policy_document(document_text(new, "document").unwrap_or_default())
+                .policy_document(policy_text(&req.new.document))
                 .set_as_default(true)
                 .send()
                 .await
                 .map_err(aws_error("iam:CreatePolicyVersion"))?;
         }
-        if changed("tags") {
-            let (removed, set) = tag_changes(&tags(old), &tags(new));
+        if req.changed(PolicyInputs::TAGS) {
+            let (removed, set) = tag_changes(req.old.tags.as_ref(), req.new.tags.as_ref());
             if !removed.is_empty() {
                 iam.untag_policy().policy_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(aws_error("iam:UntagPolicy"))?;
             }
@@ -294,11 +305,11 @@ impl AwsResource for PolicyType {
         let (policy, document) = get(aws, arn)
             .await?
             .ok_or_else(|| ProviderError::with_kind(ErrorKind::Permanent, Some("NoSuchEntity".into()), format!("the policy `{arn}` no longer exists; plan again to create it")))?;
-        Ok(UpdateResponse { outputs: outputs(&policy, document) })
+        Ok(outputs(&policy, document))
     }
 
-    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
-        let arn = req.id.as_str();
+    async fn delete(&self, aws: &Aws, req: Delete<'_, PolicyInputs, PolicyOutputs>) -> Result<(), ProviderError> {
+        let arn = req.id;
         // IAM deletes a policy only once its non-default versions are gone.
         let all = match versions(aws, arn).await {
             Ok(v) => v,

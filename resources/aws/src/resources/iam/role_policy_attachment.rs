@@ -2,16 +2,26 @@
 //! `<role name>/<policy ARN>`; any change is a new attachment.
 
 use async_trait::async_trait;
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use serde::{Deserialize, Serialize};
+use strake::provider::{CreatedLookup, ProviderError};
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
 use super::shared::found;
+use crate::context::Aws;
 use crate::error::aws_error;
-use crate::provider::Aws;
-use crate::resources::*;
 use crate::validate::{check_arn, check_role_name};
 
 pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
+
+/// The role and the policy of an attachment (its inputs and its outputs alike).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+pub struct Attachment {
+    /// The name of the role to attach the policy to (`role.name()`).
+    pub role: String,
+    /// The ARN of the managed policy to attach (`policy.arn()`).
+    pub policy_arn: String,
+}
 
 /// Attaches the managed policy `policy_arn` to the role named `role`:
 /// `RolePolicyAttachment::new(stack, "attach", &provider, role.name(), policy.arn())`.
@@ -28,18 +38,18 @@ impl RolePolicyAttachment {
         policy_arn: impl Into<Output<String>>,
     ) -> RolePolicyAttachment {
         let r = stack.resource(TYPE, name);
-        r.set_input("role", role.into());
-        r.set_input("policy_arn", policy_arn.into());
+        r.set(Attachment::ROLE, role);
+        r.set(Attachment::POLICY_ARN, policy_arn);
         RolePolicyAttachment(r.provider(provider))
     }
 
     /// The role's name.
     pub fn role(&self) -> Output<String> {
-        self.0.output_string("role")
+        self.0.get(Attachment::ROLE)
     }
 
     pub fn policy_arn(&self) -> Output<String> {
-        self.0.output_string("policy_arn")
+        self.0.get(Attachment::POLICY_ARN)
     }
 }
 
@@ -60,8 +70,8 @@ fn parse_id(id: &str) -> Option<(&str, &str)> {
     id.split_once('/').filter(|(role, arn)| !role.is_empty() && arn.starts_with("arn:"))
 }
 
-fn pair(role: &str, policy_arn: &str) -> Value {
-    Value::from_pairs([("role", Value::from(role)), ("policy_arn", Value::from(policy_arn))])
+fn bad_id(id: &str) -> ProviderError {
+    ProviderError::permanent(format!("`{id}` is not a role policy attachment id; use `<role name>/<policy ARN>`"))
 }
 
 /// Whether the role has the policy attached (`None`: the role does not exist).
@@ -81,19 +91,25 @@ async fn attached(aws: &Aws, role: &str, policy_arn: &str) -> Result<Option<bool
 }
 
 #[async_trait]
-impl AwsResource for RolePolicyAttachmentType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let inputs = req.inputs;
-        let mut failures = Vec::new();
-        require(&inputs, "role", "the name of the role to attach the policy to (`role.name()`)", &mut failures);
-        require(&inputs, "policy_arn", "the ARN of the managed policy to attach (`policy.arn()`)", &mut failures);
-        check_str(&inputs, "role", &mut failures, |r| {
+impl ResourceType for RolePolicyAttachmentType {
+    type Context = Aws;
+    type Inputs = Attachment;
+    type Outputs = Attachment;
+    // Every change is a new attachment. Attach-then-detach would detach the new attachment if it
+    // turned out to be the same pair (a value unknown at plan time): detach first unless the
+    // pair surely differs.
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
+        .replace_on(&[Attachment::ROLE.name(), Attachment::POLICY_ARN.name()])
+        .unique(&[Attachment::ROLE.name(), Attachment::POLICY_ARN.name()]);
+
+    fn check(&self, _aws: &Aws, c: &mut Check<Attachment>) {
+        c.validate(Attachment::ROLE, |r| {
             if r.starts_with("arn:") {
                 return Err(format!("`{r}` is an ARN; pass the role's name (`role.name()`), e.g. \"{}\"", r.rsplit('/').next().unwrap_or(r)));
             }
             check_role_name(r)
         });
-        check_str(&inputs, "policy_arn", &mut failures, |a| {
+        c.validate(Attachment::POLICY_ARN, |a| {
             check_arn(a).map_err(|e| format!("`{a}` {e}"))?;
             if a.split(':').nth(2) != Some("iam") || !a.split(':').nth(5).is_some_and(|r| r.starts_with("policy/")) {
                 return Err(format!(
@@ -102,65 +118,50 @@ impl AwsResource for RolePolicyAttachmentType {
             }
             Ok(())
         });
-        CheckResponse { inputs, failures, warnings: Vec::new() }
     }
 
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
-        let (new_role, new_arn) = (known_str(&req.new_inputs, "role"), known_str(&req.new_inputs, "policy_arn"));
-        // Attach-then-detach would detach the new attachment if it turns out to be the same pair
-        // (e.g. a value unknown at plan time): detach first unless the pair surely differs.
-        let surely_differs = match (new_role, new_arn) {
-            (Some(r), Some(a)) => Some((r, a)) != known_str(&req.old_inputs, "role").zip(known_str(&req.old_inputs, "policy_arn")),
-            _ => false,
-        };
-        DiffResponse { replaces: changes.clone(), delete_before_replace: !changes.is_empty() && !surely_differs, changes }
+    fn preview(&self, _aws: &Aws, inputs: &Partial<Attachment>, _prior: Option<&Partial<Attachment>>) -> Option<Partial<Attachment>> {
+        Some(inputs.clone())
     }
 
-    fn preview(&self, _aws: &Aws, req: PreviewRequest) -> Value {
-        let field = |k: &str| known_str(&req.inputs, k).map(Value::from).unwrap_or(Value::Unknown);
-        Value::from_pairs([("role", field("role")), ("policy_arn", field("policy_arn"))])
+    fn claim(&self, aws: &Aws, inputs: &Partial<Attachment>) -> Option<String> {
+        let (role, arn) = (inputs.known(Attachment::ROLE)?, inputs.known(Attachment::POLICY_ARN)?);
+        Some(format!("the attachment of `{arn}` to role `{role}` in account {}", aws.caller.account))
     }
 
-    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let (role, arn) = (known_str(&req.inputs, "role").unwrap_or_default(), known_str(&req.inputs, "policy_arn").unwrap_or_default());
+    async fn create(&self, aws: &Aws, req: Create<'_, Attachment>) -> Result<Created<Attachment>, ProviderError> {
+        let a = req.inputs;
         aws.clients
             .iam
             .attach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
+            .role_name(&a.role)
+            .policy_arn(&a.policy_arn)
             .send()
             .await
             .map_err(aws_error("iam:AttachRolePolicy"))?;
-        Ok(CreateResponse { id: id_of(role, arn), outputs: pair(role, arn) })
+        Ok(Created::new(id_of(&a.role, &a.policy_arn), a.clone()))
     }
 
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let (role, arn) = match &req.id {
-            Some(id) => match parse_id(id) {
-                Some(p) => p,
-                None => return Err(ProviderError::permanent(format!("`{id}` is not a role policy attachment id; use `<role name>/<policy ARN>`"))),
-            },
-            None => match (known_str(&req.inputs, "role"), known_str(&req.inputs, "policy_arn")) {
-                (Some(r), Some(a)) => (r, a),
-                _ => return Ok(ReadResponse::Gone),
-            },
+    async fn read(&self, aws: &Aws, req: Read<'_, Attachment, Attachment>) -> Result<Option<Observed<Attachment, Attachment>>, ProviderError> {
+        let (role, arn) = match (req.id, req.inputs) {
+            (Some(id), _) => parse_id(id).ok_or_else(|| bad_id(id))?,
+            (None, Some(a)) => (a.role.as_str(), a.policy_arn.as_str()),
+            (None, None) => return Ok(None),
         };
-        match attached(aws, role, arn).await? {
-            Some(true) => Ok(ReadResponse::Found { id: id_of(role, arn), inputs: pair(role, arn), outputs: pair(role, arn) }),
-            _ => Ok(ReadResponse::Gone),
-        }
+        let pair = Attachment { role: role.to_string(), policy_arn: arn.to_string() };
+        Ok(match attached(aws, role, arn).await? {
+            Some(true) => Some(Observed::new(id_of(role, arn), pair.clone(), pair)),
+            _ => None,
+        })
     }
 
-    async fn update(&self, _aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+    async fn update(&self, _aws: &Aws, req: Update<'_, Attachment, Attachment>) -> Result<Attachment, ProviderError> {
         // Every change replaces an attachment; nothing is updated in place.
-        Ok(UpdateResponse { outputs: req.old_outputs })
+        Ok(req.old.clone())
     }
 
-    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
-        let Some((role, arn)) = parse_id(&req.id) else {
-            return Err(ProviderError::permanent(format!("`{}` is not a role policy attachment id; use `<role name>/<policy ARN>`", req.id)));
-        };
+    async fn delete(&self, aws: &Aws, req: Delete<'_, Attachment, Attachment>) -> Result<(), ProviderError> {
+        let (role, arn) = parse_id(req.id).ok_or_else(|| bad_id(req.id))?;
         let detached = aws.clients.iam.detach_role_policy().role_name(role).policy_arn(arn).send().await;
         found(detached, "iam:DetachRolePolicy").map(drop)
     }

@@ -1,48 +1,33 @@
-//! Small helpers shared by the IAM resource types (tags, ARNs, not-found handling).
-
-use std::collections::BTreeMap;
+//! Small helpers shared by the IAM resource types (tags, not-found handling, lists).
 
 use aws_sdk_iam::types::Tag;
-use strake::Value;
 use strake::provider::ProviderError;
 
 use crate::error::AwsFailure;
-use crate::provider::Aws;
-use crate::resources::tags_value;
-
-/// The partition of the configured account (`aws`, `aws-cn`, ...), from the caller's ARN.
-pub(crate) fn partition(aws: &Aws) -> &str {
-    aws.caller.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
-}
-
-/// `arn:<partition>:iam::<account>:<resource>` for the configured account.
-pub(crate) fn iam_arn(aws: &Aws, resource: &str) -> String {
-    format!("arn:{}:iam::{}:{resource}", partition(aws), aws.caller.account)
-}
+use crate::resources::Tags;
 
 /// Tags as the SDK takes them.
-pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(crate) fn tag_list(tags: &Tags) -> Vec<Tag> {
     tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }
 
+/// Tags as the SDK takes them, or none for an empty map.
+pub(crate) fn some_tags(tags: Option<&Tags>) -> Option<Vec<Tag>> {
+    tags.map(tag_list).filter(|t| !t.is_empty())
+}
+
 /// Tags from an SDK response, sorted by key.
-pub(crate) fn tags_from_aws(tags: &[Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tags_from_aws(tags: &[Tag]) -> Tags {
     tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
 }
 
 /// What turns `before` into `after`: the keys to remove and the tags to set.
-pub(crate) fn tag_changes(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> (Vec<String>, BTreeMap<String, String>) {
+pub(crate) fn tag_changes(before: Option<&Tags>, after: Option<&Tags>) -> (Vec<String>, Tags) {
+    let (empty_before, empty_after) = (Tags::new(), Tags::new());
+    let (before, after) = (before.unwrap_or(&empty_before), after.unwrap_or(&empty_after));
     let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
     let set = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     (removed, set)
-}
-
-/// Adds the current tags to read-back inputs when the program manages tags or the object has some
-/// (so an untagged object declared without tags compares equal).
-pub(crate) fn set_read_tags(inputs: &mut Value, declared: &Value, current: BTreeMap<String, String>) {
-    if !current.is_empty() || declared.get("tags").is_some_and(|t| !matches!(t, Value::Null)) {
-        inputs.set_path("tags", Some(tags_value(current)));
-    }
 }
 
 /// The result of an SDK call where "not found" is an answer rather than an error.
@@ -60,22 +45,15 @@ where
 }
 
 /// A string list input (e.g. built from outputs), for handles.
-pub(crate) fn string_list<S: Into<strake::Output<String>>>(items: impl IntoIterator<Item = S>) -> strake::Output<Value> {
+pub(crate) fn string_list<S: Into<strake::Output<String>>>(items: impl IntoIterator<Item = S>) -> strake::Output<Vec<String>> {
     let items: Vec<strake::Output<String>> = items.into_iter().map(Into::into).collect();
-    strake::Output::all(items).map(|v| Value::List(v.into_iter().map(Value::String).collect()))
+    strake::Output::all(items)
 }
 
-/// A known list of strings, each rewritten by `map`, sorted and de-duplicated; or what is wrong.
-pub(crate) fn normalize_string_list(value: &Value, map: impl Fn(&str) -> String) -> Result<Vec<String>, String> {
-    let Value::List(items) = value.reveal() else { return Err(format!("must be a list of strings, not {value}")) };
-    let mut out = Vec::with_capacity(items.len());
-    for item in &items {
-        match item.as_str() {
-            Some(s) => out.push(map(s)),
-            None => return Err(format!("must be a list of strings; `{item}` is not a string")),
-        }
-    }
+/// A list of strings, each rewritten by `map`, sorted and de-duplicated.
+pub(crate) fn normalize_string_list(items: Vec<String>, map: impl Fn(&str) -> String) -> Vec<String> {
+    let mut out: Vec<String> = items.iter().map(|s| map(s)).collect();
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }

@@ -5,24 +5,46 @@
 //! that Strake does not record (another stack, made by hand) is never silently adopted, and
 //! another account's bucket is reported as such.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging};
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete as DeleteBatch, ObjectIdentifier, Tag, Tagging};
+use serde::{Deserialize, Serialize};
+use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
 use super::shared::{Owner, US_EAST_1, note_bucket, owner, regional};
+use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
-use crate::provider::Aws;
 use crate::regions::check_region;
-use crate::resources::*;
+use crate::resources::{Tags, check_tags, read_tags, tags_from};
 use crate::validate::check_bucket_name;
 
 pub const TYPE: &str = "aws:s3:Bucket";
 
 /// S3 allows at most this many tags on a bucket.
 const MAX_TAGS: usize = 50;
+
+/// The inputs of a bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct BucketInputs {
+    /// The bucket's name (names are global across AWS accounts, so pick a unique one).
+    pub bucket: String,
+    /// The region (default: the provider's, when the bucket is created).
+    pub region: String,
+    /// Delete every object with the bucket. Strake's own setting.
+    #[strake(default = false)]
+    pub force_destroy: bool,
+    pub tags: Option<Tags>,
+}
+
+/// The outputs of a bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct BucketOutputs {
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    pub bucket_domain_name: String,
+}
 
 /// An S3 bucket. The name is required (names are global); the region defaults to the provider's.
 #[derive(Clone)]
@@ -32,7 +54,7 @@ impl Bucket {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket_name: impl Into<Output<String>>) -> Bucket {
         let r = stack.resource(TYPE, name);
-        r.set_input("bucket", bucket_name.into());
+        r.set(BucketInputs::BUCKET, bucket_name);
         Bucket(r.provider(provider))
     }
 
@@ -40,12 +62,12 @@ impl Bucket {
     /// change of the provider's region leaves existing buckets where they are). Changing it
     /// replaces the bucket.
     pub fn region(self, region: &str) -> Self {
-        self.0.set_input("region", region);
+        self.0.set(BucketInputs::REGION, region);
         self
     }
 
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("tags", tags_value(tags.into_iter().map(|(k, v)| (k.into(), v.into()))));
+        self.0.set(BucketInputs::TAGS, tags_from(tags));
         self
     }
 
@@ -53,27 +75,27 @@ impl Bucket {
     /// deleting a bucket that still has objects fails and nothing is lost. Takes effect once
     /// applied, so set it (and apply) before destroying.
     pub fn force_destroy(self, force: bool) -> Self {
-        self.0.set_input("force_destroy", Value::from(force));
+        self.0.set(BucketInputs::FORCE_DESTROY, force);
         self
     }
 
     /// `arn:aws:s3:::<name>`, known at plan time when the name is.
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.0.get(BucketOutputs::ARN)
     }
 
     /// The bucket's name (its id).
     pub fn name(&self) -> Output<String> {
-        self.0.output_string("name")
+        self.0.get(BucketOutputs::NAME)
     }
 
     pub fn bucket_region(&self) -> Output<String> {
-        self.0.output_string("region")
+        self.0.get(BucketOutputs::REGION)
     }
 
     /// `<name>.s3.amazonaws.com`.
     pub fn bucket_domain_name(&self) -> Output<String> {
-        self.0.output_string("bucket_domain_name")
+        self.0.get(BucketOutputs::BUCKET_DOMAIN_NAME)
     }
 }
 
@@ -85,26 +107,22 @@ impl ResourceHandle for Bucket {
 
 pub(crate) struct BucketType;
 
-fn outputs(name: &str, region: &str) -> Value {
-    Value::from_pairs([
-        ("arn", Value::from(format!("arn:aws:s3:::{name}"))),
-        ("name", Value::from(name)),
-        ("region", Value::from(region)),
-        ("bucket_domain_name", Value::from(format!("{name}.s3.amazonaws.com"))),
-    ])
+fn outputs(name: &str, region: &str) -> BucketOutputs {
+    BucketOutputs {
+        arn: format!("arn:aws:s3:::{name}"),
+        name: name.to_string(),
+        region: region.to_string(),
+        bucket_domain_name: format!("{name}.s3.amazonaws.com"),
+    }
 }
 
-fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, ProviderError> {
+fn tagging(tags: &Tags) -> Result<Tagging, ProviderError> {
     let set = tags
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ProviderError::permanent(e.to_string()))?;
     Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| ProviderError::permanent(e.to_string()))
-}
-
-fn force_destroy(inputs: &Value) -> bool {
-    matches!(inputs.get("force_destroy").map(Value::reveal), Some(Value::Bool(true)))
 }
 
 fn taken_elsewhere(name: &str) -> String {
@@ -164,7 +182,7 @@ async fn empty_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<usize, 
 async fn delete_objects(client: &aws_sdk_s3::Client, name: &str, ids: Vec<ObjectIdentifier>) -> Result<usize, ProviderError> {
     let mut count = 0;
     for chunk in ids.chunks(1000) {
-        let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let delete = DeleteBatch::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
         let out = client.delete_objects().bucket(name).delete(delete).send().await.map_err(aws_error("s3:DeleteObjects"))?;
         if let Some(e) = out.errors().first() {
             return Err(ProviderError::permanent(format!(
@@ -180,60 +198,46 @@ async fn delete_objects(client: &aws_sdk_s3::Client, name: &str, ids: Vec<Object
 }
 
 #[async_trait]
-impl AwsResource for BucketType {
-    fn check(&self, aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let mut inputs = req.inputs;
-        let mut failures = Vec::new();
-        require(&inputs, "bucket", "the bucket's name (names are global across AWS accounts, so pick a unique one)", &mut failures);
-        check_str(&inputs, "bucket", &mut failures, check_bucket_name);
-        if matches!(field(&inputs, "region"), Field::Absent) {
-            // The default is the provider's region when the bucket is created; afterwards the
-            // recorded one, so changing the provider's region never plans replacing buckets.
-            if let Some(prior) = req.prior_inputs.as_ref().and_then(|p| p.get("region")).filter(|r| r.as_str().is_some()) {
-                inputs.set_path("region", Some(prior.clone()));
-            } else if aws.region.is_empty() {
-                failures.push(CheckFailure::new("region", "is not set and the provider has no region; set the bucket's region or the provider's"));
-            } else {
-                inputs.set_path("region", Some(Value::from(aws.region.as_str())));
-            }
+impl ResourceType for BucketType {
+    type Context = Aws;
+    type Inputs = BucketInputs;
+    type Outputs = BucketOutputs;
+    // Names are global: moving a bucket to another region under the same name deletes it first.
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
+        .replace_on(&[BucketInputs::BUCKET.name(), BucketInputs::REGION.name()])
+        .unique(&[BucketInputs::BUCKET.name()]);
+
+    fn check(&self, aws: &Aws, c: &mut Check<BucketInputs>) {
+        c.validate(BucketInputs::BUCKET, |b| check_bucket_name(b));
+        // The default is the provider's region when the bucket is created; afterwards the
+        // recorded one, so changing the provider's region never plans replacing buckets.
+        c.default_or_prior(BucketInputs::REGION, || Some(aws.region.clone()).filter(|r| !r.is_empty()));
+        if !c.inputs().is_set(BucketInputs::REGION) {
+            c.fail(BucketInputs::REGION, "is not set and the provider has no region; set the bucket's region or the provider's");
         }
         // A provider with a custom endpoint (an emulator, a new region) may name any region.
-        check_str(&inputs, "region", &mut failures, |r| check_region(r, aws.endpoint.as_deref()));
-        match field(&inputs, "force_destroy") {
-            Field::Absent => inputs.set_path("force_destroy", Some(Value::Bool(false))),
-            Field::Known(Value::Bool(_)) | Field::Unknown => {}
-            Field::Known(other) => failures.push(CheckFailure::new("force_destroy", format!("must be true or false, not {other}"))),
-        }
-        check_tags(&inputs, &mut failures);
-        if let Field::Known(Value::Map(m)) = field(&inputs, "tags")
-            && m.len() > MAX_TAGS
-        {
-            failures.push(CheckFailure::new("tags", format!("has {} tags; S3 allows at most {MAX_TAGS} per bucket", m.len())));
-        }
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+        c.validate(BucketInputs::REGION, |r| check_region(r, aws.endpoint.as_deref()));
+        check_tags(c, BucketInputs::TAGS, Some(MAX_TAGS));
     }
 
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
-        let replaces: Vec<String> = changes.iter().filter(|c| matches!(c.as_str(), "bucket" | "region")).cloned().collect();
-        // Names are global: moving a bucket to another region under the same name means deleting it first.
-        let same_name = strake::diff::same(req.old_inputs.get("bucket"), req.new_inputs.get("bucket"));
-        DiffResponse { delete_before_replace: !replaces.is_empty() && same_name, changes, replaces }
-    }
-
-    fn preview(&self, _aws: &Aws, req: PreviewRequest) -> Value {
-        let mut out = match known_str(&req.inputs, "bucket") {
-            Some(name) => outputs(name, ""),
-            None => Value::from_pairs([("arn", Value::Unknown), ("name", Value::Unknown), ("bucket_domain_name", Value::Unknown)]),
+    fn preview(&self, _aws: &Aws, inputs: &Partial<BucketInputs>, _prior: Option<&Partial<BucketOutputs>>) -> Option<Partial<BucketOutputs>> {
+        let mut out = match inputs.known(BucketInputs::BUCKET) {
+            Some(name) => Partial::from_typed(&outputs(&name, "")),
+            None => Partial::new(),
         };
-        out.set_path("region", Some(known_str(&req.inputs, "region").map(Value::from).unwrap_or(Value::Unknown)));
-        out
+        match inputs.known(BucketInputs::REGION) {
+            Some(region) => out.set(BucketOutputs::REGION, region),
+            None => out.set_unknown(BucketOutputs::REGION),
+        }
+        Some(out)
     }
 
-    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let i = &req.inputs;
-        let name = known_str(i, "bucket").unwrap_or_default();
-        let region = known_str(i, "region").unwrap_or(&aws.region);
+    fn claim(&self, _aws: &Aws, inputs: &Partial<BucketInputs>) -> Option<String> {
+        Some(format!("S3 bucket `{}`", inputs.known(BucketInputs::BUCKET)?))
+    }
+
+    async fn create(&self, aws: &Aws, req: Create<'_, BucketInputs>) -> Result<Created<BucketOutputs>, ProviderError> {
+        let (name, region) = (req.inputs.bucket.as_str(), req.inputs.region.as_str());
         match owner(aws, name, region).await? {
             Owner::Nobody => {}
             // us-east-1 answers CreateBucket for a bucket we own with 200, which would adopt it.
@@ -257,9 +261,8 @@ impl AwsResource for BucketType {
             return Err(err);
         }
         note_bucket(aws, name, Some(region)).await;
-        let tags = tags(i);
-        if !tags.is_empty() {
-            let tagged = client.put_bucket_tagging().bucket(name).tagging(tagging(&tags)?).send().await;
+        if let Some(tags) = req.inputs.tags.as_ref().filter(|t| !t.is_empty()) {
+            let tagged = client.put_bucket_tagging().bucket(name).tagging(tagging(tags)?).send().await;
             if let Err(e) = tagged {
                 let err = aws_error("s3:PutBucketTagging")(e);
                 // Undo the create so a retry (or the next apply) starts from nothing. If the undo
@@ -279,20 +282,18 @@ impl AwsResource for BucketType {
                 });
             }
         }
-        Ok(CreateResponse { id: name.to_string(), outputs: outputs(name, region) })
+        Ok(Created::new(name, outputs(name, region)))
     }
 
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        if let Some(arn) = req.id.as_deref().filter(|id| id.starts_with("arn:")) {
+    async fn read(&self, aws: &Aws, req: Read<'_, BucketInputs, BucketOutputs>) -> Result<Option<Observed<BucketInputs, BucketOutputs>>, ProviderError> {
+        if let Some(arn) = req.id.filter(|id| id.starts_with("arn:")) {
             let name = arn.rsplit(':').next().unwrap_or(arn);
             return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the bucket's name: `{name}`")));
         }
-        let Some(name) = req.id.clone().or_else(|| known_str(&req.inputs, "bucket").map(str::to_string)) else {
-            return Ok(ReadResponse::Gone);
-        };
-        let hint = known_str(&req.inputs, "region").unwrap_or(&aws.region).to_string();
+        let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.bucket.clone())) else { return Ok(None) };
+        let hint = req.inputs.map(|i| i.region.clone()).unwrap_or_else(|| aws.region.clone());
         let region = match owner(aws, &name, &hint).await? {
-            Owner::Nobody => return Ok(ReadResponse::Gone),
+            Owner::Nobody => return Ok(None),
             Owner::Us { region } => region,
             Owner::Other if req.id.is_none() => {
                 return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(&name)));
@@ -311,37 +312,32 @@ impl AwsResource for BucketType {
         };
         let client = regional(aws, &region);
         let tags = current_tags(&client, &name).await.map_err(|f| f.into_error("s3:GetBucketTagging"))?;
-        let mut inputs = Value::from_pairs([
-            ("bucket", Value::from(name.as_str())),
-            ("region", Value::from(region.as_str())),
+        let inputs = BucketInputs {
+            bucket: name.clone(),
+            region: region.clone(),
             // Not an AWS property: Strake's own setting, kept as recorded.
-            ("force_destroy", Value::Bool(force_destroy(&req.inputs))),
-        ]);
-        if !tags.is_empty() || req.inputs.get("tags").is_some() {
-            inputs.set_path("tags", Some(tags_value(tags)));
-        }
-        Ok(ReadResponse::Found { id: name.clone(), inputs, outputs: outputs(&name, &region) })
+            force_destroy: req.inputs.is_some_and(|i| i.force_destroy),
+            tags: read_tags(req.inputs.and_then(|i| i.tags.as_ref()), tags.into_iter().collect()),
+        };
+        Ok(Some(Observed::new(name.clone(), inputs, outputs(&name, &region))))
     }
 
-    async fn update(&self, aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let name = req.id.as_str();
-        let region = known_str(&req.new_inputs, "region").unwrap_or(&aws.region);
-        let client = regional(aws, region);
-        if req.changes.iter().any(|c| c == "tags") {
-            let tags = tags(&req.new_inputs);
-            if tags.is_empty() {
-                client.delete_bucket_tagging().bucket(name).send().await.map_err(aws_error("s3:DeleteBucketTagging"))?;
-            } else {
-                client.put_bucket_tagging().bucket(name).tagging(tagging(&tags)?).send().await.map_err(aws_error("s3:PutBucketTagging"))?;
+    async fn update(&self, aws: &Aws, req: Update<'_, BucketInputs, BucketOutputs>) -> Result<BucketOutputs, ProviderError> {
+        let name = req.id;
+        let client = regional(aws, &req.new.region);
+        if req.changed(BucketInputs::TAGS) {
+            match req.new.tags.as_ref().filter(|t| !t.is_empty()) {
+                None => client.delete_bucket_tagging().bucket(name).send().await.map(drop).map_err(aws_error("s3:DeleteBucketTagging"))?,
+                Some(tags) => client.put_bucket_tagging().bucket(name).tagging(tagging(tags)?).send().await.map(drop).map_err(aws_error("s3:PutBucketTagging"))?,
             }
         }
-        Ok(UpdateResponse { outputs: outputs(name, region) })
+        Ok(outputs(name, &req.new.region))
     }
 
-    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
-        let name = req.id.as_str();
-        let client = regional(aws, known_str(&req.inputs, "region").unwrap_or(&aws.region));
-        if force_destroy(&req.inputs) {
+    async fn delete(&self, aws: &Aws, req: Delete<'_, BucketInputs, BucketOutputs>) -> Result<(), ProviderError> {
+        let name = req.id;
+        let client = regional(aws, &req.inputs.region);
+        if req.inputs.force_destroy {
             match empty_bucket(&client, name).await {
                 Ok(_) => {}
                 Err(e) if e.code.as_deref() == Some("NoSuchBucket") => return Ok(()),

@@ -6,26 +6,53 @@
 //! stored checksum without downloading; objects written by others are downloaded and hashed.
 //! The id is `<bucket>/<key>`.
 
-use std::io::Read;
+use std::io::Read as _;
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
 use super::shared::{check_key, hex, in_bucket_region};
+use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
-use crate::provider::Aws;
-use crate::resources::*;
 use crate::validate::check_bucket_name;
 
 pub const TYPE: &str = "aws:s3:Object";
 
 const TEXT: &str = "text/plain";
 const BINARY: &str = "application/octet-stream";
+
+/// The inputs of an object.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct ObjectInputs {
+    /// The name of the bucket to put the object in.
+    pub bucket: String,
+    /// The object's key (its path in the bucket).
+    pub key: String,
+    /// The content as a string.
+    pub content: Option<String>,
+    /// The path of a file with the content.
+    pub source: Option<String>,
+    pub content_type: Option<String>,
+    /// The content's SHA-256 (computed at plan time).
+    pub content_sha256: Option<String>,
+}
+
+/// The outputs of an object.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct ObjectOutputs {
+    pub bucket: String,
+    pub key: String,
+    pub etag: Option<String>,
+    /// The version S3 gave the upload, in a versioned bucket.
+    pub version_id: Option<String>,
+}
 
 /// An S3 object. Set its content with [`Object::content`] or [`Object::source`].
 #[derive(Clone)]
@@ -36,15 +63,15 @@ impl Object {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>, key: impl Into<Output<String>>) -> Object {
         let r = stack.resource(TYPE, name);
-        r.set_input("bucket", bucket.into());
-        r.set_input("key", key.into());
+        r.set(ObjectInputs::BUCKET, bucket);
+        r.set(ObjectInputs::KEY, key);
         Object(r.provider(provider))
     }
 
     /// The content as a string (recorded in state; use [`Object::source`] for large content).
     /// Content type default: `text/plain`.
     pub fn content(self, content: impl Into<Output<String>>) -> Self {
-        self.0.set_input("content", content.into());
+        self.0.set(ObjectInputs::CONTENT, content);
         self
     }
 
@@ -52,30 +79,30 @@ impl Object {
     /// hash it and at apply to upload it. Only the path and hash are recorded. Content type
     /// default: `application/octet-stream`.
     pub fn source(self, path: impl Into<String>) -> Self {
-        self.0.set_input("source", Value::from(path.into()));
+        self.0.set(ObjectInputs::SOURCE, path.into());
         self
     }
 
     pub fn content_type(self, content_type: &str) -> Self {
-        self.0.set_input("content_type", content_type);
+        self.0.set(ObjectInputs::CONTENT_TYPE, content_type);
         self
     }
 
     pub fn etag(&self) -> Output<String> {
-        self.0.output_string("etag")
+        self.0.get(ObjectOutputs::ETAG)
     }
 
     /// The version S3 gave the upload, in a versioned bucket; `None` otherwise.
     pub fn version_id(&self) -> Output<Option<String>> {
-        self.0.output("version_id").typed()
+        self.0.output(ObjectOutputs::VERSION_ID.name()).typed()
     }
 
     pub fn key(&self) -> Output<String> {
-        self.0.output_string("key")
+        self.0.get(ObjectOutputs::KEY)
     }
 
     pub fn bucket(&self) -> Output<String> {
-        self.0.output_string("bucket")
+        self.0.get(ObjectOutputs::BUCKET)
     }
 }
 
@@ -95,20 +122,12 @@ fn split_id(id: &str) -> Option<(&str, &str)> {
     id.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty())
 }
 
-fn outputs(bucket: &str, key: &str, etag: Option<&str>, version_id: Option<&str>) -> Value {
-    Value::from_pairs([
-        ("bucket", Value::from(bucket)),
-        ("key", Value::from(key)),
-        ("etag", etag.map(Value::from).unwrap_or(Value::Unknown)),
-        ("version_id", version_id.filter(|v| !v.is_empty() && *v != "null").map(Value::from).unwrap_or(Value::Null)),
-    ])
-}
-
-/// `value`, marked secret when the recorded `content` is.
-fn secret_like(inputs: &Value, value: Value) -> Value {
-    match inputs.get("content") {
-        Some(c) if c.contains_secret() && value.is_known() && !value.contains_secret() => Value::Secret(Box::new(value)),
-        _ => value,
+fn outputs(bucket: &str, key: &str, etag: Option<&str>, version_id: Option<&str>) -> ObjectOutputs {
+    ObjectOutputs {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        etag: etag.map(str::to_string),
+        version_id: version_id.filter(|v| !v.is_empty() && *v != "null").map(str::to_string),
     }
 }
 
@@ -133,10 +152,10 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Uploads the object from `content` or `source`, with its SHA-256 so S3 verifies the body.
-async fn put(aws: &Aws, inputs: &Value) -> Result<Value, ProviderError> {
-    let (bucket, key) = (known_str(inputs, "bucket").unwrap_or_default(), known_str(inputs, "key").unwrap_or_default());
-    let sha = known_str(inputs, "content_sha256").unwrap_or_default();
-    if let Some(path) = known_str(inputs, "source") {
+async fn put(aws: &Aws, i: &ObjectInputs) -> Result<ObjectOutputs, ProviderError> {
+    let (bucket, key) = (i.bucket.as_str(), i.key.as_str());
+    let sha = i.content_sha256.as_deref().unwrap_or_default();
+    if let Some(path) = &i.source {
         let now = file_sha256(path).map_err(|e| ProviderError::permanent(format!("cannot read `{path}` to upload it: {e}")))?;
         if now != sha {
             return Err(ProviderError::permanent(format!("`{path}` changed since it was planned (SHA-256 {now}, planned {sha}); plan again")));
@@ -144,9 +163,7 @@ async fn put(aws: &Aws, inputs: &Value) -> Result<Value, ProviderError> {
     }
     let checksum = from_hex(sha).map(aws_smithy_types::base64::encode);
     let checksum = checksum.as_deref();
-    let content_type = known_str(inputs, "content_type");
-    let source = known_str(inputs, "source");
-    let content = known_str(inputs, "content");
+    let (content_type, source, content) = (i.content_type.as_deref(), i.source.as_deref(), i.content.as_deref());
     let resp = in_bucket_region(aws, |c| async move {
         let body = match (source, content) {
             (Some(path), _) => ByteStream::from_path(path).await.map_err(SdkError::construction_failure)?,
@@ -187,83 +204,78 @@ async fn current_sha256(aws: &Aws, bucket: &str, key: &str, stored: Option<&str>
 }
 
 #[async_trait]
-impl AwsResource for ObjectType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let mut inputs = req.inputs;
-        let mut failures = Vec::new();
-        require(&inputs, "bucket", "the name of the bucket to put the object in", &mut failures);
-        check_str(&inputs, "bucket", &mut failures, check_bucket_name);
-        require(&inputs, "key", "the object's key (its path in the bucket)", &mut failures);
-        check_str(&inputs, "key", &mut failures, check_key);
-        check_str(&inputs, "content_type", &mut failures, |t| {
+impl ResourceType for ObjectType {
+    type Context = Aws;
+    type Inputs = ObjectInputs;
+    type Outputs = ObjectOutputs;
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[ObjectInputs::BUCKET.name(), ObjectInputs::KEY.name()]);
+
+    fn check(&self, _aws: &Aws, c: &mut Check<ObjectInputs>) {
+        c.validate(ObjectInputs::BUCKET, |b| check_bucket_name(b));
+        c.validate(ObjectInputs::KEY, |k| check_key(k));
+        c.validate(ObjectInputs::CONTENT_TYPE, |t| {
             if t.contains('/') { Ok(()) } else { Err(format!("`{t}` is not a MIME type like \"text/plain\" or \"application/json\"")) }
         });
-        let (content, source) = (field(&inputs, "content"), field(&inputs, "source"));
+        let (content, source) = (c.get(ObjectInputs::CONTENT), c.get(ObjectInputs::SOURCE));
         let (sha, default_type) = match (content, source) {
-            (Field::Absent, Field::Absent) => {
-                failures.push(CheckFailure::new("content", "is required: set the content (a string) or a source file"));
-                (None, None)
+            (Known::Absent, Known::Absent) => {
+                c.fail(ObjectInputs::CONTENT, "is required: set the content (a string) or a source file");
+                (Known::Absent, None)
             }
-            (c, s) if !matches!(c, Field::Absent) && !matches!(s, Field::Absent) => {
-                failures.push(CheckFailure::new("source", "and `content` are both set; set one of them"));
-                (None, None)
+            (content, source) if !content.is_absent() && !source.is_absent() => {
+                c.fail(ObjectInputs::SOURCE, "and `content` are both set; set one of them");
+                (Known::Absent, None)
             }
-            (Field::Known(v), _) => match v.as_str() {
-                Some(s) => (Some(Value::from(hex(&Sha256::digest(s.as_bytes())))), Some(TEXT)),
-                None => {
-                    failures.push(CheckFailure::new("content", format!("must be a string, not {v}")));
-                    (None, None)
-                }
-            },
-            (_, Field::Known(v)) => match v.as_str() {
-                Some(path) => match file_sha256(path) {
-                    Ok(h) => (Some(Value::from(h)), Some(BINARY)),
-                    Err(e) => {
-                        failures.push(CheckFailure::new("source", format!("cannot read `{path}`: {e}; give the path of a readable file (relative paths start at the working directory)")));
-                        (None, None)
-                    }
-                },
-                None => {
-                    failures.push(CheckFailure::new("source", format!("must be a file path, not {v}")));
-                    (None, None)
+            (Known::Known(text), _) => (Known::Known(hex(&Sha256::digest(text.as_bytes()))), Some(TEXT)),
+            (_, Known::Known(path)) => match file_sha256(&path) {
+                Ok(h) => (Known::Known(h), Some(BINARY)),
+                Err(e) => {
+                    c.fail(
+                        ObjectInputs::SOURCE,
+                        format!("cannot read `{path}`: {e}; give the path of a readable file (relative paths start at the working directory)"),
+                    );
+                    (Known::Absent, None)
                 }
             },
             // Content known only after apply.
-            (Field::Unknown, _) => (Some(Value::Unknown), Some(TEXT)),
-            (_, _) => (Some(Value::Unknown), Some(BINARY)),
+            (Known::Unknown, _) => (Known::Unknown, Some(TEXT)),
+            (_, _) => (Known::Unknown, Some(BINARY)),
         };
-        // The hash of a secret is secret too (a short secret could be guessed from it).
-        inputs.set_path("content_sha256", sha.map(|h| secret_like(&inputs, h)));
-        if let (Field::Absent, Some(t)) = (field(&inputs, "content_type"), default_type) {
-            inputs.set_path("content_type", Some(Value::from(t)));
+        match sha {
+            // The hash of a secret is secret too (a short secret could be guessed from it).
+            Known::Known(h) => {
+                let secret = c.is_secret(ObjectInputs::CONTENT);
+                c.set_secret_if(ObjectInputs::CONTENT_SHA256, h, secret);
+            }
+            Known::Unknown => c.set_unknown(ObjectInputs::CONTENT_SHA256),
+            Known::Absent => c.remove(ObjectInputs::CONTENT_SHA256),
         }
-        CheckResponse { inputs, failures, warnings: Vec::new() }
+        if let (false, Some(t)) = (c.inputs().is_set(ObjectInputs::CONTENT_TYPE), default_type) {
+            c.set(ObjectInputs::CONTENT_TYPE, t.to_string());
+        }
     }
 
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
-        let replaces = changes.iter().filter(|c| matches!(c.as_str(), "bucket" | "key")).cloned().collect();
-        DiffResponse { changes, replaces, delete_before_replace: false }
+    fn preview(&self, _aws: &Aws, inputs: &Partial<ObjectInputs>, _prior: Option<&Partial<ObjectOutputs>>) -> Option<Partial<ObjectOutputs>> {
+        let mut out = Partial::new();
+        out.set_value(ObjectOutputs::BUCKET, inputs.raw(ObjectInputs::BUCKET.name()).cloned());
+        out.set_value(ObjectOutputs::KEY, inputs.raw(ObjectInputs::KEY.name()).cloned());
+        Some(out)
     }
 
-    fn preview(&self, _aws: &Aws, req: PreviewRequest) -> Value {
-        let known = |k: &str| known_str(&req.inputs, k).map(Value::from).unwrap_or(Value::Unknown);
-        Value::from_pairs([("bucket", known("bucket")), ("key", known("key")), ("etag", Value::Unknown), ("version_id", Value::Unknown)])
+    fn claim(&self, _aws: &Aws, inputs: &Partial<ObjectInputs>) -> Option<String> {
+        Some(format!("S3 object `{}/{}`", inputs.known(ObjectInputs::BUCKET)?, inputs.known(ObjectInputs::KEY)?))
     }
 
-    async fn create(&self, aws: &Aws, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let outputs = put(aws, &req.inputs).await?;
-        let (bucket, key) = (known_str(&req.inputs, "bucket").unwrap_or_default(), known_str(&req.inputs, "key").unwrap_or_default());
-        Ok(CreateResponse { id: id(bucket, key), outputs })
+    async fn create(&self, aws: &Aws, req: Create<'_, ObjectInputs>) -> Result<Created<ObjectOutputs>, ProviderError> {
+        let outputs = put(aws, req.inputs).await?;
+        Ok(Created::new(id(&req.inputs.bucket, &req.inputs.key), outputs))
     }
 
-    async fn read(&self, aws: &Aws, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        let (bucket, key) = match &req.id {
-            Some(id) => split_id(id).ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an object id; use `<bucket>/<key>`")))?,
-            None => match (known_str(&req.inputs, "bucket"), known_str(&req.inputs, "key")) {
-                (Some(b), Some(k)) => (b, k),
-                _ => return Ok(ReadResponse::Gone),
-            },
+    async fn read(&self, aws: &Aws, req: Read<'_, ObjectInputs, ObjectOutputs>) -> Result<Option<Observed<ObjectInputs, ObjectOutputs>>, ProviderError> {
+        let (bucket, key) = match (req.id, req.inputs) {
+            (Some(id), _) => split_id(id).ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an object id; use `<bucket>/<key>`")))?,
+            (None, Some(i)) => (i.bucket.as_str(), i.key.as_str()),
+            (None, None) => return Ok(None),
         };
         let head = in_bucket_region(aws, |c| c.head_object().bucket(bucket).key(key).checksum_mode(ChecksumMode::Enabled).send()).await;
         let head = match head {
@@ -271,7 +283,7 @@ impl AwsResource for ObjectType {
             Err(e) => {
                 let f = AwsFailure::from(e);
                 if f.is_not_found() {
-                    return Ok(ReadResponse::Gone);
+                    return Ok(None);
                 }
                 return Err(f.into_error("s3:HeadObject"));
             }
@@ -279,27 +291,24 @@ impl AwsResource for ObjectType {
         // A composite checksum (multipart upload) is not the content's hash.
         let full = head.checksum_type().is_none_or(|t| *t == ChecksumType::FullObject) && head.checksum_sha256().is_some_and(|s| !s.contains('-'));
         let sha = current_sha256(aws, bucket, key, head.checksum_sha256().filter(|_| full)).await?;
-        let mut inputs = Value::from_pairs([
-            ("bucket", Value::from(bucket)),
-            ("key", Value::from(key)),
-            ("content_sha256", secret_like(&req.inputs, Value::from(sha))),
-            ("content_type", head.content_type().map(Value::from).unwrap_or(Value::Null)),
-        ]);
-        // How the program gives the content is not S3's to say: kept as recorded.
-        for k in ["content", "source"] {
-            if let Some(v) = req.inputs.get(k).filter(|v| !matches!(v, Value::Null)) {
-                inputs.set_path(k, Some(v.clone()));
-            }
-        }
-        Ok(ReadResponse::Found { id: id(bucket, key), inputs, outputs: outputs(bucket, key, head.e_tag(), head.version_id()) })
+        let inputs = ObjectInputs {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            // How the program gives the content is not S3's to say: kept as recorded.
+            content: req.inputs.and_then(|i| i.content.clone()),
+            source: req.inputs.and_then(|i| i.source.clone()),
+            content_type: head.content_type().map(str::to_string),
+            content_sha256: Some(sha),
+        };
+        Ok(Some(Observed::new(id(bucket, key), inputs, outputs(bucket, key, head.e_tag(), head.version_id()))))
     }
 
-    async fn update(&self, aws: &Aws, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Ok(UpdateResponse { outputs: put(aws, &req.new_inputs).await? })
+    async fn update(&self, aws: &Aws, req: Update<'_, ObjectInputs, ObjectOutputs>) -> Result<ObjectOutputs, ProviderError> {
+        put(aws, req.new).await
     }
 
-    async fn delete(&self, aws: &Aws, req: DeleteRequest) -> Result<(), ProviderError> {
-        let Some((bucket, key)) = split_id(&req.id) else { return Ok(()) };
+    async fn delete(&self, aws: &Aws, req: Delete<'_, ObjectInputs, ObjectOutputs>) -> Result<(), ProviderError> {
+        let Some((bucket, key)) = split_id(req.id) else { return Ok(()) };
         match in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).send()).await {
             Ok(_) => Ok(()),
             Err(e) => {

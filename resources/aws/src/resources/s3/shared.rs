@@ -10,7 +10,7 @@ use aws_sdk_s3::error::SdkError;
 use strake::provider::ProviderError;
 
 use crate::error::AwsFailure;
-use crate::provider::Aws;
+use crate::context::Aws;
 
 /// The partition's default region: buckets there have no `LocationConstraint`.
 pub(crate) const US_EAST_1: &str = "us-east-1";

@@ -2,13 +2,27 @@
 //! credentials resolve to (resolved when the provider is configured; no extra call).
 
 use async_trait::async_trait;
-use strake::provider::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use serde::{Deserialize, Serialize};
+use strake::provider::ProviderError;
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use crate::provider::Aws;
-use crate::resources::*;
+use crate::context::Aws;
 
 pub const TYPE: &str = "aws:sts:CallerIdentity";
+
+/// A caller identity lookup takes no inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct NoInputs {}
+
+/// Who the credentials are.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct Identity {
+    /// The 12-digit account id.
+    pub account_id: String,
+    pub arn: String,
+    pub user_id: String,
+}
 
 /// Who a provider configuration's credentials are.
 #[derive(Clone)]
@@ -22,15 +36,15 @@ impl CallerIdentity {
 
     /// The 12-digit account id.
     pub fn account_id(&self) -> Output<String> {
-        self.0.output_string("account_id")
+        self.0.get(Identity::ACCOUNT_ID)
     }
 
     pub fn arn(&self) -> Output<String> {
-        self.0.output_string("arn")
+        self.0.get(Identity::ARN)
     }
 
     pub fn user_id(&self) -> Output<String> {
-        self.0.output_string("user_id")
+        self.0.get(Identity::USER_ID)
     }
 }
 
@@ -43,36 +57,14 @@ impl ResourceHandle for CallerIdentity {
 pub(crate) struct CallerIdentityType;
 
 #[async_trait]
-impl AwsResource for CallerIdentityType {
-    fn check(&self, _aws: &Aws, req: CheckRequest) -> CheckResponse {
-        let mut failures = Vec::new();
-        if let Value::Map(m) = &req.inputs {
-            for key in m.keys() {
-                failures.push(CheckFailure::new(key.clone(), "unknown property; CallerIdentity takes no inputs"));
-            }
-        }
-        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
-    }
+impl DataSourceType for CallerIdentityType {
+    type Context = Aws;
+    type Inputs = NoInputs;
+    type Outputs = Identity;
+    const TYPE: &'static str = TYPE;
 
-    async fn create(&self, _aws: &Aws, _req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        Err(read_only(TYPE))
-    }
-
-    async fn read(&self, aws: &Aws, _req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+    async fn read(&self, aws: &Aws, _inputs: &NoInputs) -> Result<Option<Found<Identity>>, ProviderError> {
         let c = &aws.caller;
-        let outputs = Value::from_pairs([
-            ("account_id", Value::from(c.account.as_str())),
-            ("arn", Value::from(c.arn.as_str())),
-            ("user_id", Value::from(c.user_id.as_str())),
-        ]);
-        Ok(ReadResponse::Found { id: c.account.clone(), inputs: Value::map(), outputs })
-    }
-
-    async fn update(&self, _aws: &Aws, _req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Err(read_only(TYPE))
-    }
-
-    async fn delete(&self, _aws: &Aws, _req: DeleteRequest) -> Result<(), ProviderError> {
-        Err(read_only(TYPE))
+        Ok(Some(Found::new(c.account.clone(), Identity { account_id: c.account.clone(), arn: c.arn.clone(), user_id: c.user_id.clone() })))
     }
 }

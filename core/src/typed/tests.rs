@@ -1,0 +1,259 @@
+//! The framework's own rules, on a toy type whose "cloud" is a map in memory.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::provider::*;
+use crate::value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+struct WidgetInputs {
+    /// The widget's unique name.
+    name: String,
+    /// The shelf it stands on.
+    shelf: String,
+    #[strake(default = 3)]
+    size: i64,
+    colour: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+struct WidgetOutputs {
+    serial: String,
+    password: String,
+}
+
+/// The "cloud": widgets by name.
+#[derive(Default)]
+struct Shop(Mutex<BTreeMap<String, WidgetInputs>>);
+
+impl ProviderContext for Shop {}
+
+struct Widget;
+
+#[async_trait]
+impl ResourceType for Widget {
+    type Context = Shop;
+    type Inputs = WidgetInputs;
+    type Outputs = WidgetOutputs;
+    const SPEC: Spec = Spec::new("toy:shop:Widget", CreatedLookup::FromInputs)
+        .generated_name(WidgetInputs::NAME.name(), 16)
+        .replace_on(&[WidgetInputs::NAME.name(), WidgetInputs::SHELF.name()])
+        .unique(&[WidgetInputs::NAME.name()])
+        .create_only(&[WidgetInputs::NOTE.name()])
+        .secret_outputs(&[WidgetOutputs::PASSWORD.name()]);
+
+    fn check(&self, _shop: &Shop, c: &mut Check<WidgetInputs>) {
+        c.validate(WidgetInputs::SIZE, |s| if *s > 0 { Ok(()) } else { Err(format!("is {s}; use 1 or more")) });
+        c.normalize(WidgetInputs::COLOUR, |c| Ok(c.to_ascii_lowercase()));
+    }
+
+    fn preview(&self, _shop: &Shop, inputs: &Partial<WidgetInputs>, _prior: Option<&Partial<WidgetOutputs>>) -> Option<Partial<WidgetOutputs>> {
+        let name = inputs.known(WidgetInputs::NAME)?;
+        let mut out = Partial::new();
+        out.set(WidgetOutputs::SERIAL, format!("serial-{name}"));
+        Some(out)
+    }
+
+    fn claim(&self, _shop: &Shop, inputs: &Partial<WidgetInputs>) -> Option<String> {
+        inputs.known(WidgetInputs::NAME).map(|n| format!("widget `{n}`"))
+    }
+
+    async fn create(&self, shop: &Shop, req: Create<'_, WidgetInputs>) -> Result<Created<WidgetOutputs>, ProviderError> {
+        shop.0.lock().unwrap().insert(req.inputs.name.clone(), req.inputs.clone());
+        Ok(Created::new(req.inputs.name.clone(), WidgetOutputs { serial: format!("serial-{}", req.inputs.name), password: "hunter2".into() }))
+    }
+
+    async fn read(&self, shop: &Shop, req: Read<'_, WidgetInputs, WidgetOutputs>) -> Result<Option<Observed<WidgetInputs, WidgetOutputs>>, ProviderError> {
+        let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.name.clone())) else { return Ok(None) };
+        Ok(shop.0.lock().unwrap().get(&name).map(|w| {
+            Observed::new(name.clone(), w.clone(), WidgetOutputs { serial: format!("serial-{name}"), password: "hunter2".into() })
+        }))
+    }
+
+    async fn update(&self, shop: &Shop, req: Update<'_, WidgetInputs, WidgetOutputs>) -> Result<WidgetOutputs, ProviderError> {
+        assert!(req.changed(WidgetInputs::SIZE) || req.changed(WidgetInputs::COLOUR));
+        shop.0.lock().unwrap().insert(req.id.to_string(), req.new.clone());
+        Ok(req.old_outputs.cloned().expect("recorded outputs fit the schema"))
+    }
+
+    async fn delete(&self, shop: &Shop, req: Delete<'_, WidgetInputs, WidgetOutputs>) -> Result<(), ProviderError> {
+        shop.0.lock().unwrap().remove(req.id);
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize, Schema)]
+struct CountInputs {}
+
+#[derive(Serialize, Deserialize, Schema)]
+struct CountOutputs {
+    widgets: usize,
+}
+
+struct Count;
+
+#[async_trait]
+impl DataSourceType for Count {
+    type Context = Shop;
+    type Inputs = CountInputs;
+    type Outputs = CountOutputs;
+    const TYPE: &'static str = "toy:shop:Count";
+
+    async fn read(&self, shop: &Shop, _inputs: &CountInputs) -> Result<Option<Found<CountOutputs>>, ProviderError> {
+        Ok(Some(Found::new("count", CountOutputs { widgets: shop.0.lock().unwrap().len() })))
+    }
+}
+
+const WIDGET: &str = "toy:shop:Widget";
+
+fn provider() -> TypedProvider<Shop> {
+    TypedProvider::new(Shop::default(), Arc::new(Registry::new("toy").resource(Widget).data_source(Count)))
+}
+
+fn urn(name: &str) -> Urn {
+    Urn::new("dev", WIDGET, name)
+}
+
+fn check(p: &TypedProvider<Shop>, name: &str, inputs: Value, prior: Option<Value>) -> CheckResponse {
+    p.check(CheckRequest { urn: urn(name), type_token: WIDGET.into(), inputs, prior_inputs: prior })
+}
+
+fn failures(r: &CheckResponse) -> Vec<(String, String)> {
+    r.failures.iter().map(|f| (f.property.clone(), f.reason.clone())).collect()
+}
+
+#[test]
+fn keys_carry_the_field_names_and_the_table_says_what_is_required() {
+    assert_eq!(WidgetInputs::NAME.name(), "name");
+    let table: Vec<(&str, bool)> = WidgetInputs::FIELDS.iter().map(|f| (f.name, f.required)).collect();
+    assert_eq!(table, [("name", true), ("shelf", true), ("size", false), ("colour", false), ("note", false)]);
+    assert_eq!(WidgetInputs::field("shelf").map(|f| f.doc), Some("The shelf it stands on."));
+}
+
+#[test]
+fn check_applies_defaults_generated_names_types_and_the_types_own_rules() {
+    let p = provider();
+    let r = check(&p, "front-door", value!({"shelf": "top", "colour": "RED"}), None);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let name = generated_name(&urn("front-door"), 16);
+    assert_eq!(name.len(), 16);
+    assert!(name.starts_with("front-do-"), "{name}");
+    assert_eq!(r.inputs, value!({"name": name.clone(), "shelf": "top", "size": 3, "colour": "red"}));
+
+    // A recorded name is kept, whatever the generator would say now.
+    let r = check(&p, "front-door", value!({"shelf": "top"}), Some(value!({"name": "kept"})));
+    assert_eq!(r.inputs.get("name"), Some(&Value::from("kept")));
+
+    let r = check(&p, "w", value!({"size": "big", "colur": "red"}), None);
+    assert_eq!(
+        failures(&r),
+        [
+            ("colur".to_string(), "`toy:shop:Widget` has no property `colur`; did you mean `colour`?".to_string()),
+            ("size".into(), "is \"big\", but must be an integer".into()),
+            ("shelf".into(), "is required: The shelf it stands on.".into()),
+        ]
+    );
+    let r = check(&p, "w", value!({"shelf": "top", "size": 0}), None);
+    assert_eq!(failures(&r), [("size".to_string(), "is 0; use 1 or more".to_string())]);
+}
+
+#[test]
+fn unknown_values_are_neither_type_checked_nor_required() {
+    let p = provider();
+    let mut inputs = value!({"name": "w"});
+    inputs.set_path("shelf", Some(Value::Unknown));
+    inputs.set_path("size", Some(Value::Unknown));
+    let r = check(&p, "w", inputs, None);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert_eq!(r.inputs.get("size"), Some(&Value::Unknown));
+}
+
+#[test]
+fn diff_follows_the_spec() {
+    let p = provider();
+    let diff = |old: Value, new: Value| {
+        p.diff(DiffRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w".into(), old_inputs: old, old_outputs: Value::map(), new_inputs: new })
+    };
+    let old = value!({"name": "a", "shelf": "top", "size": 3, "note": "x"});
+    assert_eq!(diff(old.clone(), value!({"name": "a", "shelf": "top", "size": 4, "note": "y"})), DiffResponse {
+        changes: vec!["size".into()],
+        replaces: vec![],
+        delete_before_replace: false
+    });
+    // Another shelf under the same unique name: the old widget goes first.
+    let moved = diff(old.clone(), value!({"name": "a", "shelf": "low", "size": 3, "note": "x"}));
+    assert_eq!((moved.replaces.clone(), moved.delete_before_replace), (vec!["shelf".to_string()], true));
+    // A new name: both can exist at once.
+    let renamed = diff(old.clone(), value!({"name": "b", "shelf": "top", "size": 3, "note": "x"}));
+    assert_eq!((renamed.replaces.clone(), renamed.delete_before_replace), (vec!["name".to_string()], false));
+    // A name not known until apply may turn out the same: delete first.
+    let mut unknown = value!({"shelf": "top", "size": 3, "note": "x"});
+    unknown.set_path("name", Some(Value::Unknown));
+    assert!(diff(old, unknown).delete_before_replace);
+}
+
+#[tokio::test]
+async fn operations_convert_typed_values_and_mark_secret_outputs() {
+    let p = provider();
+    let inputs = check(&p, "w", value!({"name": "w1", "shelf": "top"}), None).inputs;
+    assert_eq!(p.claim(WIDGET, &inputs).as_deref(), Some("widget `w1`"));
+    assert_eq!(p.preview(PreviewRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), prior_outputs: None }), value!({"serial": "serial-w1"}));
+
+    let created = p.create(CreateRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), timeout: None }).await.unwrap();
+    assert_eq!(created.id, "w1");
+    assert_eq!(created.outputs.get("password"), Some(&Value::Secret(Box::new(Value::from("hunter2")))));
+    assert_eq!(created.outputs.get("serial"), Some(&Value::from("serial-w1")));
+
+    // Read back by inputs alone (an interrupted create); absent options are left out, not null.
+    let read = p.read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: None, inputs: inputs.clone(), outputs: Value::Null }).await.unwrap();
+    let ReadResponse::Found { id, inputs: now, .. } = read else { panic!("the widget exists") };
+    assert_eq!((id.as_str(), now), ("w1", value!({"name": "w1", "shelf": "top", "size": 3})));
+
+    // A property recorded as a secret reads back as one (typed values carry no marks).
+    let mut secret_shelf = inputs.clone();
+    secret_shelf.set_path("shelf", Some(Value::Secret(Box::new(Value::from("top")))));
+    let read = p.read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: Some("w1".into()), inputs: secret_shelf, outputs: Value::Null }).await.unwrap();
+    let ReadResponse::Found { inputs: now, .. } = read else { panic!("the widget exists") };
+    assert_eq!(now.get("shelf"), Some(&Value::Secret(Box::new(Value::from("top")))));
+
+    let mut bigger = inputs.clone();
+    bigger.set_path("size", Some(Value::from(5)));
+    let updated = p
+        .update(UpdateRequest {
+            urn: urn("w"),
+            type_token: WIDGET.into(),
+            id: "w1".into(),
+            old_inputs: inputs.clone(),
+            old_outputs: created.outputs.clone(),
+            new_inputs: bigger,
+            changes: vec!["size".into()],
+            timeout: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.outputs, created.outputs);
+    assert_eq!(p.context().0.lock().unwrap()["w1"].size, 5);
+
+    p.delete(DeleteRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w1".into(), inputs, outputs: created.outputs, timeout: None }).await.unwrap();
+    assert!(p.context().0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn data_sources_only_read_and_unknown_types_are_named() {
+    let p = provider();
+    let count = "toy:shop:Count";
+    let read = p.read(ReadRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), id: None, inputs: Value::map(), outputs: Value::Null }).await.unwrap();
+    let ReadResponse::Found { outputs, .. } = read else { panic!("a count is always found") };
+    assert_eq!(outputs, value!({"widgets": 0}));
+    let err = p.create(CreateRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), inputs: Value::map(), timeout: None }).await.unwrap_err();
+    assert!(err.message.contains("is a data source"), "{err}");
+
+    let r = p.check(CheckRequest { urn: Urn::new("dev", "toy:shop:Widgit", "w"), type_token: "toy:shop:Widgit".into(), inputs: Value::map(), prior_inputs: None });
+    assert_eq!(r.failures[0].reason, "the toy package has no type `toy:shop:Widgit`; did you mean `toy:shop:Widget`?");
+}
