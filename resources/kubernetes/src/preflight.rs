@@ -12,7 +12,7 @@ use strake::plan::Action;
 use strake::provider::{ErrorKind, PreflightRequest, ProviderError};
 
 use crate::provider::Kubernetes;
-use crate::resources::registry;
+use crate::resources::object_kind;
 
 /// Runs the preflight of `req` against `kube`.
 pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Result<(), ProviderError> {
@@ -20,7 +20,7 @@ pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Resu
     let mut asked = BTreeSet::new();
     let mut refused = Vec::new();
     for change in &req.changes {
-        let Some(access) = registry(&change.type_token).and_then(|r| r.access()) else { continue };
+        let Some(access) = object_kind(&change.type_token) else { continue };
         let verb = match change.action {
             Action::Delete => "delete",
             Action::Replace(_) => "delete,patch",

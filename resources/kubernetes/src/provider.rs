@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use strake::provider::*;
+use strake::typed::{ProviderContext, TypedProvider};
 use strake::{Output, Value};
 use strake_aws::AwsProvider;
 
@@ -155,7 +156,7 @@ impl ProviderFactory for KubernetesFactory {
         kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
         let client = kube::Client::try_from(kube_config)
             .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
-        Ok(Arc::new(Kubernetes { client, default_namespace, target }))
+        Ok(Arc::new(TypedProvider::new(Kubernetes { client, default_namespace, target }, registry())))
     }
 }
 
@@ -230,6 +231,22 @@ impl Kubernetes {
     pub(crate) fn target_description(&self) -> &str {
         &self.target.description
     }
+
+    /// The cluster as a place, for claims: `Kubernetes cluster <server>`.
+    pub(crate) fn target_destination(&self) -> &str {
+        self.target.destination.as_deref().unwrap_or("the cluster")
+    }
+}
+
+#[async_trait]
+impl ProviderContext for Kubernetes {
+    fn target(&self) -> Option<Target> {
+        Some(self.target.clone())
+    }
+
+    async fn preflight(&self, req: PreflightRequest) -> Result<(), ProviderError> {
+        crate::preflight::preflight(self, &req).await
+    }
 }
 
 /// How long connecting to the API server may take before it counts as unreachable.
@@ -241,77 +258,4 @@ pub(crate) struct Kubernetes {
     pub default_namespace: String,
     /// Where its changes land (the server, the context or EKS cluster).
     target: Target,
-}
-
-#[async_trait]
-impl Provider for Kubernetes {
-    /// Kubernetes objects are named by their inputs (namespace and name), so an interrupted
-    /// create is found by them.
-    fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
-        CreatedLookup::FromInputs
-    }
-
-    fn target(&self) -> Option<Target> {
-        Some(self.target.clone())
-    }
-
-    fn claim(&self, type_token: &str, inputs: &Value) -> Option<String> {
-        let access = registry(type_token)?.access()?;
-        let name = inputs.get("name").and_then(Value::as_str)?;
-        let kind = type_token.rsplit(':').next().unwrap_or(type_token);
-        let server = self.target.destination.as_deref().unwrap_or("the cluster");
-        Some(if access.namespaced {
-            let namespace = inputs.get("namespace").and_then(Value::as_str).unwrap_or(&self.default_namespace);
-            format!("{kind} `{namespace}/{name}` in {server}")
-        } else {
-            format!("{kind} `{name}` in {server}")
-        })
-    }
-
-    fn internal_inputs(&self, type_token: &str) -> &'static [&'static str] {
-        registry(type_token).map(|r| r.internal()).unwrap_or(&[])
-    }
-
-    async fn preflight(&self, req: PreflightRequest) -> Result<(), ProviderError> {
-        crate::preflight::preflight(self, &req).await
-    }
-
-    fn check(&self, req: CheckRequest) -> CheckResponse {
-        match registry(&req.type_token) {
-            Some(r) => r.check(self, req),
-            None => CheckResponse {
-                failures: vec![CheckFailure::new("", format!("the kubernetes package has no type `{}`", req.type_token))],
-                inputs: req.inputs,
-                warnings: Vec::new(),
-            },
-        }
-    }
-
-    fn diff(&self, req: DiffRequest) -> DiffResponse {
-        registry(&req.type_token).map(|r| r.diff(req)).unwrap_or_default()
-    }
-
-    fn preview(&self, req: PreviewRequest) -> Value {
-        registry(&req.type_token).map(|r| r.preview(req)).unwrap_or(Value::Unknown)
-    }
-
-    async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        kind(&req.type_token)?.create(self, req).await
-    }
-
-    async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        kind(&req.type_token)?.read(self, req).await
-    }
-
-    async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        kind(&req.type_token)?.update(self, req).await
-    }
-
-    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        kind(&req.type_token)?.delete(self, req).await
-    }
-}
-
-fn kind(type_token: &str) -> Result<&'static dyn crate::resources::KubeResource, ProviderError> {
-    registry(type_token).ok_or_else(|| ProviderError::permanent(format!("the kubernetes package has no type `{type_token}`")))
 }

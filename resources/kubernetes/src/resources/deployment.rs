@@ -5,28 +5,65 @@
 //! start, so a role change must roll them: the changed hash does, and the plan shows it.
 
 use k8s_openapi::api::apps::v1::DeploymentSpec;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use strake::provider::CheckFailure;
+use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::Object;
 use super::namespace::Namespace;
 use super::service_account::ServiceAccount;
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap, string_map};
+use crate::provider::Kubernetes;
 
 pub const TYPE: &str = "kubernetes:apps:Deployment";
 /// Pod-template annotation that rolls pods when their service account's role changes.
 pub const ROLE_HASH_ANNOTATION: &str = "strake.dev/service-account-role";
 
-pub(crate) static DEPLOYMENT: Object = Object {
+const OBJECT: ObjectKind = ObjectKind {
+    type_token: TYPE,
     group: "apps",
     version: "v1",
     kind: "Deployment",
     plural: "deployments",
     namespaced: true,
-    fields: &[("spec", "spec")],
-    local: &["service_account_namespace"],
-    extra_check,
+    fields: &[(DeploymentInputs::SPEC.name(), "spec")],
+    local: &[DeploymentInputs::SERVICE_ACCOUNT_NAMESPACE.name()],
 };
+
+/// The inputs of a Deployment.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct DeploymentInputs {
+    pub name: String,
+    pub namespace: String,
+    pub labels: Option<StringMap>,
+    pub annotations: Option<StringMap>,
+    /// The Deployment's spec (a k8s-openapi `DeploymentSpec`, as JSON).
+    pub spec: Json,
+    /// The namespace of the service account the pods run under (program-only).
+    pub service_account_namespace: Option<String>,
+    pub force_conflicts: Option<bool>,
+}
+
+pub(crate) struct DeploymentKind;
+
+impl Kind for DeploymentKind {
+    const OBJECT: ObjectKind = OBJECT;
+    type Inputs = DeploymentInputs;
+    const NAME: Field<DeploymentInputs, String> = DeploymentInputs::NAME;
+    const NAMESPACE: Option<Field<DeploymentInputs, String>> = Some(DeploymentInputs::NAMESPACE);
+    const LABELS: Field<DeploymentInputs, StringMap> = DeploymentInputs::LABELS;
+    const ANNOTATIONS: Field<DeploymentInputs, StringMap> = DeploymentInputs::ANNOTATIONS;
+
+    fn check(_kube: &Kubernetes, c: &mut Check<DeploymentInputs>) {
+        let mut failures = Vec::new();
+        extra_check(c.inputs().value(), &mut failures);
+        for f in failures {
+            c.fail_at(f.property, f.reason);
+        }
+    }
+}
 
 fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
     let Some(spec) = inputs.get("spec").filter(|s| s.is_known()).and_then(Value::to_plain_json) else { return };
@@ -107,11 +144,11 @@ impl Deployment {
     #[track_caller]
     fn declare(stack: &Stack, name: &str, provider: &ProviderRef, namespace: &Namespace, spec: Value) -> Deployment {
         let resource = stack.resource(TYPE, name).provider(provider);
-        resource.set_input("name", name);
-        resource.set_input("namespace", namespace.name());
-        resource.set_input("labels", super::string_map([("app", name)]));
+        resource.set(DeploymentInputs::NAME, name);
+        resource.set(DeploymentInputs::NAMESPACE, namespace.name());
+        resource.set(DeploymentInputs::LABELS, string_map([("app", name)]));
         let d = Deployment { resource, spec: Output::new(spec) };
-        d.resource.set_input("spec", d.spec.clone());
+        d.resource.set_value(DeploymentInputs::SPEC, d.spec.clone());
         d
     }
 
@@ -120,7 +157,7 @@ impl Deployment {
             f(&mut s);
             s
         });
-        self.resource.set_input("spec", self.spec.clone());
+        self.resource.set_value(DeploymentInputs::SPEC, self.spec.clone());
         self
     }
 
@@ -129,7 +166,7 @@ impl Deployment {
             f(&mut s, v);
             s
         });
-        self.resource.set_input("spec", self.spec.clone());
+        self.resource.set_value(DeploymentInputs::SPEC, self.spec.clone());
         self
     }
 
@@ -151,7 +188,7 @@ impl Deployment {
 
     /// Runs the pods under `service_account`; if it has an IRSA role, a change of that role rolls the pods.
     pub fn service_account(self, service_account: &ServiceAccount) -> Self {
-        self.resource.set_input("service_account_namespace", service_account.namespace());
+        self.resource.set(DeploymentInputs::SERVICE_ACCOUNT_NAMESPACE, service_account.namespace());
         let mut d = self.edit_with(&service_account.name(), |s, name| {
             s.set_path("template.spec.serviceAccountName", Some(Value::from(name)));
         });
@@ -173,12 +210,12 @@ impl Deployment {
 
     /// Take over fields another field manager owns.
     pub fn force_conflicts(self) -> Self {
-        self.resource.set_input("force_conflicts", Value::from(true));
+        self.resource.set(DeploymentInputs::FORCE_CONFLICTS, true);
         self
     }
 
     pub fn name(&self) -> Output<String> {
-        self.resource.output_string("name")
+        self.resource.get(ObjectOutputs::NAME)
     }
 }
 

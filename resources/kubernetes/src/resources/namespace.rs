@@ -1,15 +1,20 @@
 //! `kubernetes:core:Namespace`, and `Namespace::existing` for namespaces made outside the program.
 
-use strake::provider::CheckFailure;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use strake::provider::ProviderError;
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::{Object, no_extra_check, string_map};
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap, string_map};
+use crate::provider::Kubernetes;
 
 pub const TYPE: &str = "kubernetes:core:Namespace";
 /// A data source: a namespace that must already exist.
 pub const LOOKUP_TYPE: &str = "kubernetes:core:ExistingNamespace";
 
-const BASE: Object = Object {
+const OBJECT: ObjectKind = ObjectKind {
+    type_token: TYPE,
     group: "",
     version: "v1",
     kind: "Namespace",
@@ -17,16 +22,46 @@ const BASE: Object = Object {
     namespaced: false,
     fields: &[],
     local: &[],
-    extra_check: no_extra_check,
 };
 
-pub(crate) static NAMESPACE: Object = BASE;
+/// The inputs of a namespace.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct NamespaceInputs {
+    pub name: String,
+    pub labels: Option<StringMap>,
+    pub annotations: Option<StringMap>,
+}
 
-pub(crate) static LOOKUP: Object = Object { extra_check: lookup_check, ..BASE };
+pub(crate) struct NamespaceKind;
 
-fn lookup_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
-    if inputs.get("labels").is_some() || inputs.get("annotations").is_some() {
-        failures.push(CheckFailure::new("labels", "an existing namespace is only looked up; declare it with `Namespace::new` to manage it"));
+impl Kind for NamespaceKind {
+    const OBJECT: ObjectKind = OBJECT;
+    type Inputs = NamespaceInputs;
+    const NAME: Field<NamespaceInputs, String> = NamespaceInputs::NAME;
+    const NAMESPACE: Option<Field<NamespaceInputs, String>> = None;
+    const LABELS: Field<NamespaceInputs, StringMap> = NamespaceInputs::LABELS;
+    const ANNOTATIONS: Field<NamespaceInputs, StringMap> = NamespaceInputs::ANNOTATIONS;
+}
+
+/// A namespace looked up, not managed: `labels` and `annotations` are refused with what to do.
+pub(crate) struct ExistingNamespaceType;
+
+#[async_trait]
+impl DataSourceType for ExistingNamespaceType {
+    type Context = Kubernetes;
+    type Inputs = NamespaceInputs;
+    type Outputs = ObjectOutputs;
+    const TYPE: &'static str = LOOKUP_TYPE;
+
+    fn check(&self, _kube: &Kubernetes, c: &mut Check<NamespaceInputs>) {
+        if c.inputs().is_set(NamespaceInputs::LABELS) || c.inputs().is_set(NamespaceInputs::ANNOTATIONS) {
+            c.fail(NamespaceInputs::LABELS, "an existing namespace is only looked up; declare it with `Namespace::new` to manage it");
+        }
+    }
+
+    async fn read(&self, kube: &Kubernetes, query: &NamespaceInputs) -> Result<Option<Found<ObjectOutputs>>, ProviderError> {
+        let live = OBJECT.get(kube, None, &query.name).await?.filter(|l| !super::object::is_going(l));
+        Ok(live.map(|live| Found::new(query.name.clone(), ObjectOutputs::of(&live))))
     }
 }
 
@@ -39,7 +74,7 @@ impl Namespace {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef) -> Namespace {
         let r = stack.resource(TYPE, name).provider(provider);
-        r.set_input("name", name);
+        r.set(NamespaceInputs::NAME, name);
         Namespace(r)
     }
 
@@ -47,23 +82,23 @@ impl Namespace {
     #[track_caller]
     pub fn existing(stack: &Stack, name: &str, provider: &ProviderRef) -> Namespace {
         let r = stack.data_source(LOOKUP_TYPE, name).provider(provider);
-        r.set_input("name", name);
+        r.set(NamespaceInputs::NAME, name);
         Namespace(r)
     }
 
     pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("labels", string_map(labels));
+        self.0.set(NamespaceInputs::LABELS, string_map(labels));
         self
     }
 
     pub fn annotations<K: Into<String>, V: Into<String>>(self, annotations: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set_input("annotations", string_map(annotations));
+        self.0.set(NamespaceInputs::ANNOTATIONS, string_map(annotations));
         self
     }
 
     /// The namespace's name (an output, so users depend on the namespace).
     pub fn name(&self) -> Output<String> {
-        self.0.output_string("name")
+        self.0.get(ObjectOutputs::NAME)
     }
 }
 

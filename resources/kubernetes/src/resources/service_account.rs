@@ -1,10 +1,14 @@
 //! `kubernetes:core:ServiceAccount`, with IRSA helpers (`eks.amazonaws.com/*` annotations).
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 use strake::provider::CheckFailure;
+use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::Object;
 use super::namespace::Namespace;
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap, output_map, string_map};
+use crate::provider::Kubernetes;
 
 pub const TYPE: &str = "kubernetes:core:ServiceAccount";
 
@@ -13,20 +17,57 @@ pub const AUDIENCE: &str = "eks.amazonaws.com/audience";
 pub const STS_REGIONAL_ENDPOINTS: &str = "eks.amazonaws.com/sts-regional-endpoints";
 pub const TOKEN_EXPIRATION: &str = "eks.amazonaws.com/token-expiration";
 /// Program-only input: the trust policy of the role set by [`ServiceAccount::irsa_role_of`].
-pub const IRSA_TRUST: &str = "irsa_trust";
+pub const IRSA_TRUST: &str = ServiceAccountInputs::IRSA_TRUST.name();
 
-pub(crate) static SERVICE_ACCOUNT: Object = Object {
+const OBJECT: ObjectKind = ObjectKind {
+    type_token: TYPE,
     group: "",
     version: "v1",
     kind: "ServiceAccount",
     plural: "serviceaccounts",
     namespaced: true,
-    fields: &[("automount", "automountServiceAccountToken")],
-    local: &[IRSA_TRUST],
-    extra_check,
+    fields: &[(ServiceAccountInputs::AUTOMOUNT.name(), "automountServiceAccountToken")],
+    local: &[ServiceAccountInputs::IRSA_TRUST.name()],
 };
 
-fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
+/// The inputs of a service account.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct ServiceAccountInputs {
+    pub name: String,
+    pub namespace: String,
+    pub labels: Option<StringMap>,
+    pub annotations: Option<StringMap>,
+    /// `automountServiceAccountToken`.
+    pub automount: Option<bool>,
+    /// The trust policy of the role the account is annotated with (program-only).
+    pub irsa_trust: Option<Json>,
+    pub force_conflicts: Option<bool>,
+}
+
+pub(crate) struct ServiceAccountKind;
+
+impl Kind for ServiceAccountKind {
+    const OBJECT: ObjectKind = OBJECT;
+    type Inputs = ServiceAccountInputs;
+    const NAME: Field<ServiceAccountInputs, String> = ServiceAccountInputs::NAME;
+    const NAMESPACE: Option<Field<ServiceAccountInputs, String>> = Some(ServiceAccountInputs::NAMESPACE);
+    const LABELS: Field<ServiceAccountInputs, StringMap> = ServiceAccountInputs::LABELS;
+    const ANNOTATIONS: Field<ServiceAccountInputs, StringMap> = ServiceAccountInputs::ANNOTATIONS;
+
+    fn check(_kube: &Kubernetes, c: &mut Check<ServiceAccountInputs>) {
+        let (mut failures, mut warnings) = (Vec::new(), Vec::new());
+        extra_check(c.inputs().value(), &mut failures);
+        extra_warnings(c.inputs().value(), &mut warnings);
+        for f in failures {
+            c.fail_at(f.property, f.reason);
+        }
+        for w in warnings {
+            c.warn_at(w.property, w.reason);
+        }
+    }
+}
+
+pub(crate) fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
     let annotation = |key: &str| inputs.get("annotations").and_then(|a| a.get(key)).and_then(Value::as_str).map(str::to_string);
     if let Some(arn) = annotation(ROLE_ARN) {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -102,9 +143,9 @@ impl ServiceAccount {
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, namespace: &Namespace) -> ServiceAccount {
         let resource = stack.resource(TYPE, name).provider(provider);
-        resource.set_input("name", name);
+        resource.set(ServiceAccountInputs::NAME, name);
         let namespace = namespace.name();
-        resource.set_input("namespace", namespace.clone());
+        resource.set(ServiceAccountInputs::NAMESPACE, namespace.clone());
         ServiceAccount { resource, namespace, annotations: Vec::new() }
     }
 
@@ -112,9 +153,7 @@ impl ServiceAccount {
     pub fn annotation(mut self, key: &str, value: impl Into<Output<String>>) -> Self {
         self.annotations.retain(|(k, _)| k != key);
         self.annotations.push((key.to_string(), value.into()));
-        let pairs: Vec<Output<(String, String)>> =
-            self.annotations.iter().map(|(k, v)| { let k = k.clone(); v.map(move |v| (k.clone(), v)) }).collect();
-        self.resource.set_input("annotations", Output::all(pairs).map(|p| Value::Map(p.into_iter().map(|(k, v)| (k, Value::String(v))).collect())));
+        self.resource.set_value(ServiceAccountInputs::ANNOTATIONS, output_map(&self.annotations));
         self
     }
 
@@ -127,7 +166,7 @@ impl ServiceAccount {
     /// ARN and keeps the role's trust policy (program-only, never sent to the cluster) so the plan
     /// warns when that trust does not name this service account.
     pub fn irsa_role_of(self, role: &strake_aws::iam::Role) -> Self {
-        self.resource.set_input(IRSA_TRUST, role.trust_policy());
+        self.resource.set_value(ServiceAccountInputs::IRSA_TRUST, role.trust_policy());
         self.irsa_role(role.arn())
     }
 
@@ -147,23 +186,23 @@ impl ServiceAccount {
     }
 
     pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.resource.set_input("labels", super::string_map(labels));
+        self.resource.set(ServiceAccountInputs::LABELS, string_map(labels));
         self
     }
 
     pub fn automount(self, automount: bool) -> Self {
-        self.resource.set_input("automount", Value::from(automount));
+        self.resource.set(ServiceAccountInputs::AUTOMOUNT, automount);
         self
     }
 
     /// Take over fields another field manager owns.
     pub fn force_conflicts(self) -> Self {
-        self.resource.set_input("force_conflicts", Value::from(true));
+        self.resource.set(ServiceAccountInputs::FORCE_CONFLICTS, true);
         self
     }
 
     pub fn name(&self) -> Output<String> {
-        self.resource.output_string("name")
+        self.resource.get(ObjectOutputs::NAME)
     }
 
     pub fn namespace(&self) -> Output<String> {
@@ -246,13 +285,13 @@ mod tests {
     #[test]
     fn the_trust_stays_in_the_program() {
         let desired = inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:apps:web"))));
-        let body = SERVICE_ACCOUNT.body(&desired);
+        let body = OBJECT.body(&desired.to_json());
         assert!(!body.to_string().contains(IRSA_TRUST) && !body.to_string().contains("AssumeRoleWithWebIdentity"), "{body}");
         assert_eq!(body["metadata"]["annotations"][ROLE_ARN], ROLE);
         // Read back, the object shows the recorded trust, so a re-plan has no changes.
         let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": {"name": "web", "namespace": "apps", "uid": "u", "annotations": {ROLE_ARN: ROLE, "other": "x"}}});
-        assert_eq!(SERVICE_ACCOUNT.observed_inputs(&desired, &live), desired);
+        assert_eq!(OBJECT.observed_inputs(Some(&desired.to_json()), &live), desired.to_json());
         // And checking keeps it, with no failure and no warning.
         assert!(warnings(&desired).is_empty());
         let mut failures = Vec::new();
