@@ -2,7 +2,7 @@
 //! cleared; and `import`, which adopts an existing object. Both read first and record what they find.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateStore, Write};
 
@@ -70,33 +70,30 @@ pub(crate) async fn resolve(
     configure_from_state(program, snapshot, providers, options).await;
     let ops = &snapshot.pending;
     let deps = delete_order(program, snapshot);
-    let results: Mutex<Vec<Option<Result<String, StepError>>>> = Mutex::new(vec![None; ops.len()]);
-    let outcome = walk(&deps, options.parallelism, &CancelFlag::default(), |i| {
-        let results = &results;
-        async move {
-            let op = &ops[i];
-            let result = match provider_for(providers, op.provider.as_deref()) {
-                Some(provider) => match resolve_one(op, program, snapshot, provider.as_ref(), options).await {
-                    Ok((writes, note)) => store.write(&snapshot.meta.stack, writes).map(|_| note).map_err(|e| {
-                        StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind)))
-                    }),
-                    Err(e) => Err(e),
-                },
-                None => Err(StepError::other(
-                    &op_urn(op),
-                    kind_name(op.kind),
-                    "its provider cannot be configured from state or the program (declare it again, or check its credentials)",
-                )),
-            };
-            let ok = result.is_ok();
-            if let Ok(mut r) = results.lock() {
-                r[i] = Some(result);
+    let outcome = walk(&deps, options.parallelism, &CancelFlag::default(), |i| async move {
+        let op = &ops[i];
+        match provider_for(providers, op.provider.as_deref()) {
+            Some(provider) => {
+                let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), options).await?;
+                store.write(&snapshot.meta.stack, writes).map(|_| note).map_err(|e| {
+                    StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind)))
+                })
             }
-            ok
+            None => Err(StepError::other(
+                &op_urn(op),
+                kind_name(op.kind),
+                "its provider cannot be configured from state or the program (declare it again, or check its credentials)",
+            )),
         }
     })
     .await;
-    let mut results = results.into_inner().unwrap_or_default();
+    let mut results: Vec<Option<Result<String, StepError>>> = vec![None; ops.len()];
+    for (i, note) in outcome.succeeded {
+        results[i] = Some(Ok(note));
+    }
+    for (i, e) in outcome.failed {
+        results[i] = Some(Err(e));
+    }
     for &(i, cause) in &outcome.skipped {
         let why = format!("waiting for the interrupted {} of {} first", kind_name(ops[cause].kind), ops[cause].urn);
         results[i] = Some(Err(StepError::other(&op_urn(&ops[i]), kind_name(ops[i].kind), why)));

@@ -83,6 +83,14 @@ pub(crate) struct PlanRequest<'a> {
     pub observer: &'a std::sync::Arc<dyn Observer>,
 }
 
+/// Why planning a node stopped the nodes that wait for it.
+enum Stop {
+    /// A provider call failed.
+    Failed(StepError),
+    /// A diagnostic (recorded) says what is wrong.
+    Diagnosed,
+}
+
 struct Walker<'a> {
     req: &'a PlanRequest<'a>,
     graph: &'a Graph,
@@ -91,7 +99,6 @@ struct Walker<'a> {
     env: Mutex<HashMap<Urn, Value>>,
     steps: Mutex<Vec<PlannedStep>>,
     diags: Mutex<Vec<Diagnostic>>,
-    failures: Mutex<Vec<StepError>>,
     refreshed: Mutex<HashMap<Urn, Refreshed>>,
     /// Resources planned to be replaced delete-first.
     deleted_first: Mutex<BTreeSet<Urn>>,
@@ -134,7 +141,6 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         env: Mutex::new(HashMap::new()),
         steps: Mutex::new(Vec::new()),
         diags: Mutex::new(diags),
-        failures: Mutex::new(Vec::new()),
         refreshed: Mutex::new(HashMap::new()),
         deleted_first: Mutex::new(BTreeSet::new()),
         read_back: Mutex::new(HashMap::new()),
@@ -148,8 +154,20 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     .await;
     debug_assert!(outcome.not_started.is_empty());
 
-    let Walker { env, steps, diags, failures, refreshed, mut prior, .. } = w;
-    let (env, mut steps, mut diags, failures) = (take(env), take(steps), take(diags), take(failures));
+    let Walker { env, steps, diags, refreshed, mut prior, .. } = w;
+    let (env, mut steps, mut diags) = (take(env), take(steps), take(diags));
+    let mut failures = Vec::new();
+    for (item, stop) in outcome.failed {
+        match stop {
+            Stop::Failed(e) => failures.push(e),
+            // Its diagnostics say why; a stop that left none still fails the plan, named.
+            Stop::Diagnosed if !diags.iter().any(Diagnostic::is_error) => {
+                let urn = &graph.nodes[if item < nodes { item } else { refresh_of[item - nodes] }].urn;
+                diags.push(Diagnostic::error(Some(urn), None, "planning it stopped without saying why; this is a bug in Strake, please report it"));
+            }
+            Stop::Diagnosed => {}
+        }
+    }
     strictly(req.strict, &mut diags);
     if !failures.is_empty() {
         return Err(Error::StepsFailed(failures));
@@ -423,13 +441,6 @@ impl Walker<'_> {
         }
     }
 
-    fn fail(&self, e: StepError) -> bool {
-        if let Ok(mut f) = self.failures.lock() {
-            f.push(e);
-        }
-        false
-    }
-
     fn set_env(&self, urn: &Urn, value: Value) {
         if let Ok(mut env) = self.env.lock() {
             env.insert(urn.clone(), value);
@@ -454,7 +465,7 @@ impl Walker<'_> {
         }
     }
 
-    async fn plan_node(&self, n: usize) -> bool {
+    async fn plan_node(&self, n: usize) -> Result<(), Stop> {
         let node = &self.graph.nodes[n];
         match node.kind {
             NodeKind::Provider => self.plan_provider(n).await,
@@ -464,17 +475,17 @@ impl Walker<'_> {
         }
     }
 
-    async fn plan_provider(&self, n: usize) -> bool {
-        let Some(decl) = self.graph.nodes[n].decl.map(|i| &self.req.program.providers[i]) else { return true };
+    async fn plan_provider(&self, n: usize) -> Result<(), Stop> {
+        let Some(decl) = self.graph.nodes[n].decl.map(|i| &self.req.program.providers[i]) else { return Ok(()) };
         let config = {
-            let Ok(env) = self.env.lock() else { return false };
+            let Ok(env) = self.env.lock() else { return Err(Stop::Diagnosed) };
             decl.config.resolve_value(&*env)
         };
         let config = match config {
             Ok(c) => c,
             Err(e) => {
                 self.diag(Diagnostic::error(Some(&decl.urn), None, e.0));
-                return false;
+                return Err(Stop::Diagnosed);
             }
         };
         if config.is_known() {
@@ -483,7 +494,7 @@ impl Walker<'_> {
                 for f in failures {
                     self.diag(Diagnostic::error(Some(&decl.urn), Some(&f.property), f.reason));
                 }
-                return false;
+                return Err(Stop::Diagnosed);
             }
         }
         let configured = with_retries(
@@ -493,8 +504,8 @@ impl Walker<'_> {
         )
         .await;
         match configured {
-            Ok(_) => true,
-            Err(e) => self.fail(StepError::from_provider(&decl.urn, "configure", &e)),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Stop::Failed(StepError::from_provider(&decl.urn, "configure", &e))),
         }
     }
 
@@ -502,9 +513,9 @@ impl Walker<'_> {
         self.req.providers.get(self.graph.nodes[n].provider.as_ref()).unwrap_or(Slot::Unknown)
     }
 
-    async fn plan_data_source(&self, n: usize) -> bool {
+    async fn plan_data_source(&self, n: usize) -> Result<(), Stop> {
         let decl = &self.req.program.resources[self.graph.nodes[n].decl.unwrap_or_default()];
-        let Some(inputs) = self.resolve_inputs(decl) else { return true };
+        let Some(inputs) = self.resolve_inputs(decl) else { return Ok(()) };
         let type_token = decl.urn.type_token().to_string();
         let provider = match self.provider_of(n) {
             Slot::Ready(p) if inputs.is_known() => p,
@@ -514,7 +525,7 @@ impl Walker<'_> {
                 let mut s = step(&decl.urn, provider, Action::Read, None, Some(inputs), "inputs known only after apply");
                 s.parent = decl.options.parent.clone();
                 self.push(s);
-                return true;
+                return Ok(());
             }
         };
         let check = provider.check(CheckRequest { urn: decl.urn.clone(), type_token: type_token.clone(), inputs, prior_inputs: None });
@@ -522,7 +533,7 @@ impl Walker<'_> {
             for f in check.failures {
                 self.diag(Diagnostic::error(Some(&decl.urn), Some(&f.property), f.reason));
             }
-            return true;
+            return Ok(());
         }
         let request = ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null };
         let reports = super::retry::reporter(self.req.observer, &decl.urn, "read");
@@ -530,27 +541,27 @@ impl Walker<'_> {
         match read {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
                 self.set_env(&decl.urn, env_value(Some(&id), &outputs));
-                true
+                Ok(())
             }
             Ok(ReadResponse::Gone) => {
                 self.diag(Diagnostic::error(Some(&decl.urn), None, nothing_found(&request.inputs, provider.as_ref())));
-                false
+                Err(Stop::Diagnosed)
             }
-            Err(e) => self.fail(StepError::from_provider(&decl.urn, "read", &e)),
+            Err(e) => Err(Stop::Failed(StepError::from_provider(&decl.urn, "read", &e))),
         }
     }
 
     /// The refresh item of node `n`: reads the recorded resource back, for its node to plan with.
-    async fn refresh_node(&self, n: usize) -> bool {
+    async fn refresh_node(&self, n: usize) -> Result<(), Stop> {
         let urn = &self.graph.nodes[n].urn;
         match self.refresh(urn, &self.provider_of(n)).await {
             Ok(prior) => {
                 if let Ok(mut r) = self.read_back.lock() {
                     r.insert(n, prior);
                 }
-                true
+                Ok(())
             }
-            Err(e) => self.fail(e),
+            Err(e) => Err(Stop::Failed(e)),
         }
     }
 
@@ -586,7 +597,7 @@ impl Walker<'_> {
         Ok(result)
     }
 
-    async fn plan_resource(&self, n: usize) -> bool {
+    async fn plan_resource(&self, n: usize) -> Result<(), Stop> {
         let node = &self.graph.nodes[n];
         let decl = &self.req.program.resources[node.decl.unwrap_or_default()];
         let urn = &decl.urn;
@@ -595,7 +606,7 @@ impl Walker<'_> {
             if let Some(p) = self.prior.get(urn) {
                 self.set_env(urn, env_value(Some(&p.id), &p.outputs));
             }
-            return true;
+            return Ok(());
         }
         // Read by this node's refresh item, which ran first (or nothing recorded).
         let prior = self.read_back.lock().ok().and_then(|mut r| r.remove(&n)).unwrap_or(None);
@@ -603,7 +614,7 @@ impl Walker<'_> {
         if self.req.mode == PlanMode::Destroy {
             return self.plan_delete(urn, node.provider.as_ref(), prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
         }
-        let Some(mut inputs) = self.resolve_inputs(decl) else { return true };
+        let Some(mut inputs) = self.resolve_inputs(decl) else { return Ok(()) };
         let type_token = urn.type_token().to_string();
         let Slot::Ready(provider) = provider else {
             // The provider's configuration is unknown until apply: plan with what we have.
@@ -614,7 +625,7 @@ impl Walker<'_> {
                 s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
             }
             self.push(s);
-            return true;
+            return Ok(());
         };
         let check = provider.check(CheckRequest {
             urn: urn.clone(),
@@ -651,7 +662,7 @@ impl Walker<'_> {
             Ok(d) => d,
             Err(d) => {
                 self.diag(d);
-                return true;
+                return Ok(());
             }
         };
         let mut diff = diff;
@@ -664,7 +675,7 @@ impl Walker<'_> {
                 }
                 Err(d) => {
                     self.diag(d);
-                    return true;
+                    return Ok(());
                 }
             }
         }
@@ -705,7 +716,7 @@ impl Walker<'_> {
             provider: node.provider.clone(),
             internal: provider.internal_inputs(urn.type_token()).iter().map(|s| s.to_string()).collect(),
         });
-        true
+        Ok(())
     }
 
     /// Whether a dependency's delete-first replacement forces this existing resource to be
@@ -762,9 +773,9 @@ impl Walker<'_> {
         Some(Forced { diff, reason })
     }
 
-    fn plan_removed(&self, n: usize) -> bool {
+    fn plan_removed(&self, n: usize) -> Result<(), Stop> {
         if !self.included[n] {
-            return true;
+            return Ok(());
         }
         let urn = &self.graph.nodes[n].urn;
         let rec = self.req.snapshot.resources.iter().find(|r| r.urn == urn.as_str());
@@ -773,15 +784,15 @@ impl Walker<'_> {
         self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_ref(), protect, retain)
     }
 
-    fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<&Prior>, protect: bool, retain: bool) -> bool {
-        let Some(prior) = prior else { return true };
+    fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<&Prior>, protect: bool, retain: bool) -> Result<(), Stop> {
+        let Some(prior) = prior else { return Ok(()) };
         if protect {
             self.diag(Diagnostic::error(
                 Some(urn),
                 None,
                 "is protected and would be destroyed; remove `protect` from it (and apply) before destroying it",
             ));
-            return true;
+            return Ok(());
         }
         let reason = match self.req.mode {
             PlanMode::Destroy => None,
@@ -800,7 +811,7 @@ impl Walker<'_> {
             provider: provider.cloned(),
             internal: Vec::new(),
         });
-        true
+        Ok(())
     }
 }
 

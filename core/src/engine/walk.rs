@@ -1,7 +1,7 @@
 //! A generic concurrent DAG walker, like Terraform's `dag.Walk`: each node starts as soon as all
 //! of its dependencies have finished, at most `parallelism` at a time; a failed node's dependents
-//! are skipped (its error is reported once, by the node); once cancelled, no new node starts but
-//! running ones finish.
+//! are skipped (its error is in the outcome, once); once cancelled, no new node starts but
+//! running ones finish. A node's result is a `Result`, so no failure can go unrecorded.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -25,21 +25,24 @@ impl CancelFlag {
     }
 }
 
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct WalkOutcome {
-    pub failed: Vec<usize>,
+#[derive(Debug, PartialEq, Eq)]
+pub struct WalkOutcome<T, E> {
+    /// Nodes that succeeded, with what they returned, in the order they finished.
+    pub succeeded: Vec<(usize, T)>,
+    /// Failed nodes with their errors, in the order they failed.
+    pub failed: Vec<(usize, E)>,
     /// Skipped nodes, each with the failed node that caused it.
     pub skipped: Vec<(usize, usize)>,
     /// Nodes never started because the walk was cancelled.
     pub not_started: Vec<usize>,
 }
 
-/// Walks nodes `0..deps.len()`, where `deps[n]` lists the nodes `n` waits for. `run(n)` returns
-/// `true` on success. Ready nodes start in index order, so a walk with parallelism 1 is deterministic.
-pub async fn walk<F, Fut>(deps: &[Vec<usize>], parallelism: usize, cancel: &CancelFlag, mut run: F) -> WalkOutcome
+/// Walks nodes `0..deps.len()`, where `deps[n]` lists the nodes `n` waits for. Ready nodes start
+/// in index order, so a walk with parallelism 1 is deterministic.
+pub async fn walk<F, Fut, T, E>(deps: &[Vec<usize>], parallelism: usize, cancel: &CancelFlag, mut run: F) -> WalkOutcome<T, E>
 where
     F: FnMut(usize) -> Fut,
-    Fut: Future<Output = bool>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let n = deps.len();
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
@@ -51,7 +54,7 @@ where
     }
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut settled = vec![false; n];
-    let mut outcome = WalkOutcome::default();
+    let mut outcome = WalkOutcome { succeeded: Vec::new(), failed: Vec::new(), skipped: Vec::new(), not_started: Vec::new() };
     let mut running = FuturesUnordered::new();
     let parallelism = parallelism.max(1);
 
@@ -61,17 +64,11 @@ where
             let fut = run(node);
             running.push(async move { (node, fut.await) });
         }
-        let Some((node, ok)) = running.next().await else { break };
+        let Some((node, result)) = running.next().await else { break };
         settled[node] = true;
-        if ok {
-            for &m in &dependents[node] {
-                remaining[m] -= 1;
-                if remaining[m] == 0 && !settled[m] {
-                    ready.insert(m);
-                }
-            }
-        } else {
-            outcome.failed.push(node);
+        match result {
+            Err(e) => {
+            outcome.failed.push((node, e));
             let mut stack = dependents[node].clone();
             while let Some(m) = stack.pop() {
                 if !settled[m] {
@@ -79,6 +76,16 @@ where
                     ready.remove(&m);
                     outcome.skipped.push((m, node));
                     stack.extend(dependents[m].iter().copied());
+                }
+            }
+            }
+            Ok(value) => {
+                outcome.succeeded.push((node, value));
+                for &m in &dependents[node] {
+                    remaining[m] -= 1;
+                    if remaining[m] == 0 && !settled[m] {
+                        ready.insert(m);
+                    }
                 }
             }
         }
@@ -102,10 +109,10 @@ mod tests {
         let ran = Mutex::new(Vec::new());
         let out = walk(&deps, 2, &CancelFlag::default(), |n| {
             ran.lock().unwrap().push(n);
-            async move { n != 1 }
+            async move { if n == 1 { Err("one fails") } else { Ok(()) } }
         })
         .await;
-        assert_eq!(out.failed, vec![1]);
+        assert_eq!(out.failed, vec![(1, "one fails")]);
         assert_eq!(out.skipped, vec![(2, 1)]);
         assert!(out.not_started.is_empty());
         let mut ran = ran.into_inner().unwrap();
@@ -118,7 +125,7 @@ mod tests {
         let deps = vec![vec![]; 6];
         let live = Arc::new(Mutex::new((0usize, 0usize)));
         let start = tokio::time::Instant::now();
-        walk(&deps, 3, &CancelFlag::default(), |_| {
+        let _: WalkOutcome<(), ()> = walk(&deps, 3, &CancelFlag::default(), |_| {
             let live = live.clone();
             async move {
                 {
@@ -128,7 +135,7 @@ mod tests {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 live.lock().unwrap().0 -= 1;
-                true
+                Ok(())
             }
         })
         .await;
@@ -141,7 +148,7 @@ mod tests {
         let deps = vec![vec![], vec![0], vec![1]];
         let cancel = CancelFlag::default();
         let finished = Mutex::new(Vec::new());
-        let out = walk(&deps, 1, &cancel, |n| {
+        let out: WalkOutcome<(), ()> = walk(&deps, 1, &cancel, |n| {
             let cancel = cancel.clone();
             let finished = &finished;
             async move {
@@ -149,7 +156,7 @@ mod tests {
                     cancel.cancel();
                 }
                 finished.lock().unwrap().push(n);
-                true
+                Ok(())
             }
         })
         .await;

@@ -64,15 +64,12 @@ struct Exec<'a> {
     steps: HashMap<&'a Urn, &'a PlannedStep>,
     work: Vec<Work>,
     env: Mutex<HashMap<Urn, Value>>,
-    errors: Mutex<Vec<StepError>>,
     /// Old objects of create-then-delete replacements, by node, once the new object is recorded.
     deposed: Mutex<HashMap<usize, PendingOperation>>,
     /// Old objects earlier runs left to delete, with their nodes (see [`left_over_deletes`]).
     left_over: Vec<(usize, PendingOperation)>,
     providers_written: Mutex<HashSet<Urn>>,
     changed: Mutex<usize>,
-    /// Items stopped by an interruption before their provider call.
-    interrupted: Mutex<usize>,
     /// Provider calls in flight (`--parallelism`).
     calls: Semaphore,
 }
@@ -114,12 +111,10 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
         steps,
         work,
         env: Mutex::new(env),
-        errors: Mutex::new(Vec::new()),
         deposed: Mutex::new(HashMap::new()),
         left_over,
         providers_written: Mutex::new(HashSet::new()),
         changed: Mutex::new(0),
-        interrupted: Mutex::new(0),
         calls: Semaphore::new(parallelism),
     };
     exec.record_refreshed().await?;
@@ -129,7 +124,10 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
     let width = parallelism.saturating_mul(STEPS_PER_CALL_SLOT);
     let outcome = walk(&deps, width, req.cancel, |i| exec.run(i)).await;
 
-    let interrupted = exec.interrupted.lock().map(|n| *n).unwrap_or(0);
+    // Items stopped by an interruption before their provider call are not errors.
+    let (stopped, errors): (Vec<StepError>, Vec<StepError>) =
+        outcome.failed.into_iter().map(|(_, e)| e).partition(|e| e.code.as_deref() == Some(calls::INTERRUPTED));
+    let interrupted = stopped.len();
     for &(item, cause) in &outcome.skipped {
         let Work::Node(n) = exec.work[item] else { continue };
         if exec.work[cause] == Work::DeleteReplaced(n) || interrupted > 0 {
@@ -141,14 +139,8 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
             exec.finished(urn, Action::NoOp, Outcome::Skipped, Duration::ZERO, Some(why));
         }
     }
-    let outputs = exec.write_outputs().await?;
-    let Exec { errors, changed, .. } = exec;
-    let mut errors = errors.into_inner().unwrap_or_default();
-    let changed = changed.into_inner().unwrap_or_default();
-    // Every failed item records its error; one that did not (a poisoned lock) still fails the apply.
-    if errors.is_empty() && outcome.failed.len() > interrupted {
-        errors.push(StepError::other(&Urn::new(&req.program.stack, "strake:index:Stack", "apply"), "apply", "a step failed without recording why"));
-    }
+    let outputs = exec.write_outputs(!errors.is_empty()).await?;
+    let changed = exec.changed.into_inner().unwrap_or_default();
     req.observer.on_event(&Event::ApplyFinished {
         stack: req.program.stack.clone(),
         succeeded: changed,
@@ -180,18 +172,6 @@ impl Exec<'_> {
         }
     }
 
-    /// Records a failed item (an interruption is counted, not reported as an error).
-    fn fail(&self, e: StepError) -> bool {
-        if e.code.as_deref() == Some(calls::INTERRUPTED) {
-            if let Ok(mut n) = self.interrupted.lock() {
-                *n += 1;
-            }
-        } else if let Ok(mut errors) = self.errors.lock() {
-            errors.push(e);
-        }
-        false
-    }
-
     fn started(&self, urn: &Urn, action: Action) -> Instant {
         self.req.observer.on_event(&Event::StepStarted { urn: urn.clone(), action });
         Instant::now()
@@ -212,25 +192,25 @@ impl Exec<'_> {
         });
     }
 
-    /// Ends a step's item: success, or its error reported (event and apply error).
-    fn settle(&self, urn: &Urn, action: Action, t: Instant, result: Result<(), StepError>) -> bool {
+    /// Ends a step's item: success, or its error reported as the step's event, and returned.
+    fn settle(&self, urn: &Urn, action: Action, t: Instant, result: Result<(), StepError>) -> Result<(), StepError> {
         match result {
             Ok(()) => {
                 self.finished(urn, action, Outcome::Succeeded, t.elapsed(), None);
-                true
+                Ok(())
             }
-            Err(e) => self.step_failed(urn, action, t, e),
+            Err(e) => Err(self.step_failed(urn, action, t, e)),
         }
     }
 
-    /// Reports a step's failure (an interruption as a step that did not run) and records it.
-    fn step_failed(&self, urn: &Urn, action: Action, t: Instant, e: StepError) -> bool {
+    /// Reports a step's failure (an interruption as a step that did not run).
+    fn step_failed(&self, urn: &Urn, action: Action, t: Instant, e: StepError) -> StepError {
         if e.code.as_deref() == Some(calls::INTERRUPTED) {
             self.finished(urn, action, Outcome::Skipped, t.elapsed(), Some("interrupted before its provider call".into()));
         } else {
             self.finished(urn, action, Outcome::Failed, t.elapsed(), Some(e.to_string()));
         }
-        self.fail(e)
+        e
     }
 
     /// Writes refreshed records of resources the plan leaves alone, so state matches the cloud.
@@ -250,13 +230,13 @@ impl Exec<'_> {
         Ok(())
     }
 
-    async fn run(&self, item: usize) -> bool {
+    async fn run(&self, item: usize) -> Result<(), StepError> {
         match self.work[item] {
             Work::Node(n) => self.run_node(n).await,
             Work::DeleteReplaced(n) => self.delete_replaced(n).await,
             Work::DeleteDeposed(n) => match self.deposed.lock().ok().and_then(|mut d| d.remove(&n)) {
                 Some(op) => self.delete_old(n, &op).await,
-                None => true,
+                None => Ok(()),
             },
             Work::DeleteLeftOver(k) => {
                 let (n, op) = &self.left_over[k];
@@ -354,7 +334,7 @@ impl Exec<'_> {
     }
 
     /// Records the stack outputs (when all are known) and drops records of providers that manage nothing.
-    async fn write_outputs(&self) -> Result<BTreeMap<String, Value>, Error> {
+    async fn write_outputs(&self, failed: bool) -> Result<BTreeMap<String, Value>, Error> {
         let program = self.req.program;
         let urn = super::stack_outputs_urn(&program.stack);
         let mut outputs = BTreeMap::new();
@@ -371,7 +351,6 @@ impl Exec<'_> {
             }
         }
         let mut writes = Vec::new();
-        let failed = self.errors.lock().map(|e| !e.is_empty()).unwrap_or(true);
         if destroy && self.req.planned.plan.targets.is_empty() {
             // Outputs go with the last resource: a destroy that failed part-way keeps them.
             if !failed {

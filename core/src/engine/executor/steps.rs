@@ -19,14 +19,14 @@ use crate::provider::*;
 use crate::{Urn, Value};
 
 impl Exec<'_> {
-    pub(super) async fn run_node(&self, n: usize) -> bool {
+    pub(super) async fn run_node(&self, n: usize) -> Result<(), StepError> {
         let node = &self.req.planned.graph.nodes[n];
         if node.kind == NodeKind::Provider {
             return self.configure_provider(n).await;
         }
-        let Some(step) = self.steps.get(&node.urn).copied() else { return true };
+        let Some(step) = self.steps.get(&node.urn).copied() else { return Ok(()) };
         if step.action == Action::NoOp {
-            return true;
+            return Ok(());
         }
         let delete_first = step.action == Action::Replace(ReplaceOrder::DeleteThenCreate);
         // A delete-first replacement announced itself when its delete half started.
@@ -45,13 +45,13 @@ impl Exec<'_> {
         self.settle(&node.urn, step.action, t, result)
     }
 
-    async fn configure_provider(&self, n: usize) -> bool {
+    async fn configure_provider(&self, n: usize) -> Result<(), StepError> {
         let node = &self.req.planned.graph.nodes[n];
-        let Some(decl) = node.decl.map(|i| &self.req.program.providers[i]) else { return true };
+        let Some(decl) = node.decl.map(|i| &self.req.program.providers[i]) else { return Ok(()) };
         let config = match self.env.lock().map(|env| decl.config.resolve_value(&*env)) {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return self.fail(StepError::other(&decl.urn, "configure", e.0)),
-            Err(_) => return self.fail(StepError::other(&decl.urn, "configure", "poisoned lock")),
+            Ok(Err(e)) => return Err(StepError::other(&decl.urn, "configure", e.0)),
+            Err(_) => return Err(StepError::other(&decl.urn, "configure", "poisoned lock")),
         };
         let configured = with_retries(
             &self.req.options.retry,
@@ -59,10 +59,7 @@ impl Exec<'_> {
             |notice| self.req.observer.on_event(&retry_event(&decl.urn, "configure", &notice)),
         )
         .await;
-        match configured {
-            Ok(_) => true,
-            Err(e) => self.fail(StepError::from_provider(&decl.urn, "configure", &e)),
-        }
+        configured.map(drop).map_err(|e| StepError::from_provider(&decl.urn, "configure", &e))
     }
 
     /// Resolves and checks a declaration's inputs against what has been applied so far.
@@ -203,7 +200,7 @@ impl Exec<'_> {
 
     /// Deletes an old object of node `n` (a replaced one), recorded by the pending delete `op`,
     /// which stays until the delete succeeds, so a failure here is finished by a later run.
-    pub(super) async fn delete_old(&self, n: usize, op: &PendingOperation) -> bool {
+    pub(super) async fn delete_old(&self, n: usize, op: &PendingOperation) -> Result<(), StepError> {
         let urn = self.node_urn(n);
         let options = self.decl(n).map(|d| &d.options);
         let retain = options.is_some_and(|o| o.retain_on_delete);
@@ -228,21 +225,15 @@ impl Exec<'_> {
             self.write(urn, vec![Write::ClearPending { id: op.id.clone() }]).await
         }
         .await;
-        match result {
-            Ok(()) => true,
-            Err(e) => self.fail(e),
-        }
+        result
     }
 
     /// The delete half of a delete-then-create replacement. The step counts as started here.
-    pub(super) async fn delete_replaced(&self, n: usize) -> bool {
-        let Some(step): Option<&PlannedStep> = self.steps.get(self.node_urn(n)).copied() else { return true };
+    pub(super) async fn delete_replaced(&self, n: usize) -> Result<(), StepError> {
+        let Some(step): Option<&PlannedStep> = self.steps.get(self.node_urn(n)).copied() else { return Ok(()) };
         let t = self.started(&step.urn, step.action);
         let retain = self.decl(n).is_some_and(|d| d.options.retain_on_delete);
-        match self.delete(n, retain).await {
-            Ok(()) => true,
-            Err(e) => self.step_failed(&step.urn, step.action, t, e),
-        }
+        self.delete(n, retain).await.map_err(|e| self.step_failed(&step.urn, step.action, t, e))
     }
 
     async fn delete(&self, n: usize, retain: bool) -> Result<(), StepError> {
