@@ -110,6 +110,12 @@ async fn interrupted_replacement_deletes_resolve_children_first_with_retries() {
     snapshot.pending.sort_by(|a, b| a.id.cmp(&b.id));
     rig.store.import(snapshot).unwrap();
 
+    // Resolving them obeys the same time limit as an apply's calls: the hanging delete gives
+    // up, stays recorded, and the parent's delete waits for it.
+    let err = rig.up(&renamed).await.unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(rig.snapshot().pending.len(), 2, "both deletes stay recorded");
+
     rig.cloud.clear_faults();
     rig.cloud.fail("child", Op::Read, Fault::throttled(1));
     rig.cloud.clear_calls();

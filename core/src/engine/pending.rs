@@ -7,9 +7,10 @@ use std::sync::Arc;
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateStore, Write};
 
 use super::providers::{ProviderCache, Slot};
-use super::retry::with_retries;
 use super::walk::{CancelFlag, walk};
-use super::{EngineOptions, state_env};
+use super::EngineOptions;
+use super::calls::{CallError, Caller};
+use super::shared::{now_secs, state_env};
 use crate::error::{Error, StepError};
 use crate::program::{DeclKind, Program};
 use crate::provider::*;
@@ -65,8 +66,8 @@ pub(crate) async fn resolve(
     snapshot: &Snapshot,
     providers: &ProviderCache,
     store: &dyn StateStore,
-    options: &EngineOptions,
-) -> Resolution {
+    caller: &Caller<'_>,) -> Resolution {
+    let options = caller.options();
     configure_from_state(program, snapshot, providers, options).await;
     let ops = &snapshot.pending;
     let deps = delete_order(program, snapshot);
@@ -74,7 +75,7 @@ pub(crate) async fn resolve(
         let op = &ops[i];
         match provider_for(providers, op.provider.as_deref()) {
             Some(provider) => {
-                let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), options).await?;
+                let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), caller).await?;
                 store.write(&snapshot.meta.stack, writes).map(|_| note).map_err(|e| {
                     StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind)))
                 })
@@ -160,7 +161,7 @@ async fn resolve_one(
     program: &Program,
     snapshot: &Snapshot,
     provider: &dyn Provider,
-    options: &EngineOptions,
+    caller: &Caller<'_>,
 ) -> Result<(Vec<Write>, String), StepError> {
     let urn = op_urn(op);
     let recorded = snapshot.resources.iter().find(|r| r.urn == op.urn);
@@ -187,9 +188,7 @@ async fn resolve_one(
         inputs: inputs.clone(),
         outputs: outputs.clone(),
     };
-    let read = with_retries(&options.retry, || provider.read(request.clone()), |_| {})
-        .await
-        .map_err(|e| StepError::from_provider(&urn, "read back", &e))?;
+    let read = caller.read(provider, &urn, "read back", request).await.map_err(|e| StepError::from_provider(&urn, "read back", &e))?;
     let clear = Write::ClearPending { id: op.id.clone() };
     let what = kind_name(op.kind);
     Ok(match (op.kind, read) {
@@ -226,7 +225,7 @@ async fn resolve_one(
                         inputs: old.inputs.clone(),
                         outputs: old.outputs.clone(),
                         resource_id: Some(old.id.clone()),
-                        started_at: super::now_secs(),
+                        started_at: now_secs(),
                     };
                     let note = format!(
                         "the interrupted replacement of {urn} had created its new object: adopted `{id}`; the object it replaces, `{}`, \
@@ -260,12 +259,10 @@ async fn resolve_one(
             if is_current {
                 (vec![clear], format!("the interrupted delete of {urn} had not happened: the object `{id}` is still recorded"))
             } else {
-                // The old object of a replacement: finish deleting it.
-                let request =
-                    DeleteRequest { urn: urn.clone(), type_token: op.type_token.clone(), id: id.clone(), inputs, outputs, timeout: None };
-                with_retries(&options.retry, || provider.delete(request.clone()), |_| {})
-                    .await
-                    .map_err(|e| StepError::from_provider(&urn, "delete replaced object", &e))?;
+                // The old object of a replacement: finish deleting it, as an apply would.
+                let timeout = declared.and_then(|d| d.options.timeouts.delete);
+                let request = DeleteRequest { urn: urn.clone(), type_token: op.type_token.clone(), id: id.clone(), inputs, outputs, timeout };
+                caller.call(&urn, "delete replaced object", timeout, || provider.delete(request.clone())).await.map_err(CallError::into_step)?;
                 (vec![clear], format!("the interrupted replacement of {urn}: deleted the old object `{id}`"))
             }
         }

@@ -10,12 +10,12 @@ use strake_state::{RecordKind, Snapshot};
 use super::providers::{ProviderCache, Slot};
 use super::retry::with_retries;
 use super::walk::walk;
-use super::{env_value, stack_outputs_urn};
+use super::shared::{check_inputs, env_value, stack_outputs_urn};
 use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
 use crate::graph::{Graph, NodeKind};
 use crate::plan::{
-    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedProvider, PlannedStep, ReplaceOrder, apply_ignore_changes, decide,
+    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedProvider, PlannedStep, ReplaceOrder, decide, forcing_paths,
 };
 use crate::program::Program;
 use crate::provider::*;
@@ -627,12 +627,7 @@ impl Walker<'_> {
             self.push(s);
             return Ok(());
         };
-        let check = provider.check(CheckRequest {
-            urn: urn.clone(),
-            type_token: type_token.clone(),
-            inputs,
-            prior_inputs: prior.as_ref().map(|p| p.inputs.clone()),
-        });
+        let check = check_inputs(provider.as_ref(), decl, inputs, prior.as_ref().map(|p| &p.inputs));
         for f in &check.failures {
             self.diag(Diagnostic::error(Some(urn), Some(&f.property), f.reason.clone()));
         }
@@ -641,7 +636,6 @@ impl Walker<'_> {
         }
         inputs = check.inputs;
         let diff = prior.as_ref().map(|p| {
-            apply_ignore_changes(&decl.options, &p.inputs, &mut inputs);
             provider.diff(DiffRequest {
                 urn: urn.clone(),
                 type_token: type_token.clone(),
@@ -703,6 +697,7 @@ impl Walker<'_> {
         };
         self.set_env(urn, outputs);
         let diff = diff.unwrap_or_default();
+        let replace_paths = if matches!(action, Action::Replace(_)) { forcing_paths(&diff, &decl.options) } else { Vec::new() };
         self.push(PlannedStep {
             urn: urn.clone(),
             action,
@@ -710,7 +705,7 @@ impl Walker<'_> {
             before: prior.map(|p| p.inputs),
             after: Some(inputs),
             changes: diff.changes,
-            replace_paths: if matches!(action, Action::Replace(_)) { replace_paths(&diff.replaces, &decl.options) } else { Vec::new() },
+            replace_paths,
             retain: false,
             parent: decl.options.parent.clone(),
             provider: node.provider.clone(),
@@ -747,14 +742,7 @@ impl Walker<'_> {
             decl.resolve_inputs(&Without { env: &env, hidden: &hidden }).ok()?
         };
         let urn = &decl.urn;
-        let check = provider.check(CheckRequest {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            inputs,
-            prior_inputs: Some(prior.inputs.clone()),
-        });
-        let mut inputs = check.inputs;
-        apply_ignore_changes(&decl.options, &prior.inputs, &mut inputs);
+        let inputs = check_inputs(provider, decl, inputs, Some(&prior.inputs)).inputs;
         let mut diff = provider.diff(DiffRequest {
             urn: urn.clone(),
             type_token: urn.type_token().to_string(),
@@ -847,14 +835,6 @@ fn step(urn: &Urn, provider: Option<&Urn>, action: Action, before: Option<Value>
         retain: false,
         parent: None,
     }
-}
-
-fn replace_paths(provider: &[String], options: &crate::ResourceOptions) -> Vec<String> {
-    let mut out: Vec<String> = provider.to_vec();
-    out.extend(options.replace_on_changes.iter().cloned());
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Emits the plan's diagnostics to an observer.

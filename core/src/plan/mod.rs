@@ -181,12 +181,7 @@ pub fn decide(d: Decide<'_>) -> Result<(Action, Option<String>), Diagnostic> {
     let Some(diff) = d.diff.filter(|diff| !diff.changes.is_empty()) else {
         return Ok((Action::NoOp, None));
     };
-    let mut forcing: Vec<&String> = diff.replaces.iter().collect();
-    for change in &diff.changes {
-        if d.options.replace_on_changes.iter().any(|p| path_matches(p, change)) && !forcing.contains(&change) {
-            forcing.push(change);
-        }
-    }
+    let forcing = forcing_paths(diff, d.options);
     if forcing.is_empty() {
         return Ok((Action::Update, None));
     }
@@ -194,7 +189,7 @@ pub fn decide(d: Decide<'_>) -> Result<(Action, Option<String>), Diagnostic> {
     if d.options.protect {
         return Err(Diagnostic::error(
             Some(d.urn),
-            Some(forcing[0]),
+            Some(&forcing[0]),
             format!(
                 "is protected, but changing {} requires replacing it; remove `protect` first or revert the change",
                 names.join(", ")
@@ -207,6 +202,18 @@ pub fn decide(d: Decide<'_>) -> Result<(Action, Option<String>), Diagnostic> {
         ReplaceOrder::CreateThenDelete
     };
     Ok((Action::Replace(order), Some(format!("{} forces replacement", names.join(", ")))))
+}
+
+/// The changed paths that force a replacement: those the provider cannot update in place, then
+/// the changes the resource's `replace_on_changes` names. The one place that decides it.
+pub fn forcing_paths(diff: &DiffResponse, options: &ResourceOptions) -> Vec<String> {
+    let mut forcing: Vec<String> = diff.replaces.clone();
+    for change in &diff.changes {
+        if options.replace_on_changes.iter().any(|p| path_matches(p, change)) && !forcing.contains(change) {
+            forcing.push(change.clone());
+        }
+    }
+    forcing
 }
 
 /// Applies `ignore_changes`: the listed paths keep their recorded values.

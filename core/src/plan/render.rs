@@ -181,7 +181,7 @@ fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
                         hidden += 1;
                         continue;
                     }
-                    let forces = step.replace_paths.iter().any(|r| r == &k || r.starts_with(&format!("{k}.")));
+                    let forces = step.replace_paths.iter().any(|r| crate::options::path_matches(r, &k));
                     diff_lines(out, 8, &k, &d, forces, p);
                 }
             }

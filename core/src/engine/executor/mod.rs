@@ -6,7 +6,6 @@
 //! Steps waiting for the state writer hold no provider-call slot, so the writer's batches (one
 //! sync each) grow with the number of steps under way, not with `--parallelism`.
 
-mod calls;
 mod schedule;
 mod steps;
 
@@ -15,14 +14,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Write};
-use tokio::sync::Semaphore;
 
 use self::schedule::{Work, schedule};
+use super::calls::{Caller, INTERRUPTED};
 use super::planner::{Planned, Prior};
 use super::providers::{ProviderCache, Slot};
 use super::state_writer::StateWriter;
 use super::walk::{CancelFlag, walk};
-use super::{EngineOptions, env_value};
+use super::EngineOptions;
+use super::shared::{env_value, stack_outputs_urn};
 use crate::error::{Error, StepError};
 use crate::events::{Event, Observer, Outcome};
 use crate::plan::{Action, PlanMode, PlannedStep};
@@ -70,8 +70,8 @@ struct Exec<'a> {
     left_over: Vec<(usize, PendingOperation)>,
     providers_written: Mutex<HashSet<Urn>>,
     changed: Mutex<usize>,
-    /// Provider calls in flight (`--parallelism`).
-    calls: Semaphore,
+    /// Provider calls (at most `--parallelism` in flight).
+    caller: Caller<'a>,
 }
 
 /// The pending deletes of old objects (not the recorded one) of resources in the graph: old
@@ -115,7 +115,7 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
         left_over,
         providers_written: Mutex::new(HashSet::new()),
         changed: Mutex::new(0),
-        calls: Semaphore::new(parallelism),
+        caller: Caller::new(req.options, req.observer, req.cancel, parallelism),
     };
     exec.record_refreshed().await?;
     let total = planned.plan.steps.iter().filter(|s| s.action.is_change() || s.action == Action::Read).count();
@@ -126,7 +126,7 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
 
     // Items stopped by an interruption before their provider call are not errors.
     let (stopped, errors): (Vec<StepError>, Vec<StepError>) =
-        outcome.failed.into_iter().map(|(_, e)| e).partition(|e| e.code.as_deref() == Some(calls::INTERRUPTED));
+        outcome.failed.into_iter().map(|(_, e)| e).partition(|e| e.code.as_deref() == Some(INTERRUPTED));
     let interrupted = stopped.len();
     for &(item, cause) in &outcome.skipped {
         let Work::Node(n) = exec.work[item] else { continue };
@@ -205,7 +205,7 @@ impl Exec<'_> {
 
     /// Reports a step's failure (an interruption as a step that did not run).
     fn step_failed(&self, urn: &Urn, action: Action, t: Instant, e: StepError) -> StepError {
-        if e.code.as_deref() == Some(calls::INTERRUPTED) {
+        if e.code.as_deref() == Some(INTERRUPTED) {
             self.finished(urn, action, Outcome::Skipped, t.elapsed(), Some("interrupted before its provider call".into()));
         } else {
             self.finished(urn, action, Outcome::Failed, t.elapsed(), Some(e.to_string()));
@@ -336,7 +336,7 @@ impl Exec<'_> {
     /// Records the stack outputs (when all are known) and drops records of providers that manage nothing.
     async fn write_outputs(&self, failed: bool) -> Result<BTreeMap<String, Value>, Error> {
         let program = self.req.program;
-        let urn = super::stack_outputs_urn(&program.stack);
+        let urn = stack_outputs_urn(&program.stack);
         let mut outputs = BTreeMap::new();
         let destroy = self.req.planned.plan.mode == PlanMode::Destroy;
         if !destroy {

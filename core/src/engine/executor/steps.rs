@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use strake_state::{PendingKind, PendingOperation, Write};
 
-use super::calls::CallError;
+use crate::engine::calls::CallError;
 use super::{Exec, applied};
-use crate::engine::now_secs;
+use crate::engine::shared::{check_inputs, now_secs};
 use crate::engine::planner::Prior;
 use crate::engine::retry::{retry_event, with_retries};
 use crate::error::StepError;
 use crate::graph::NodeKind;
-use crate::plan::{Action, PlannedStep, ReplaceOrder, apply_ignore_changes};
+use crate::plan::{Action, PlannedStep, ReplaceOrder};
 use crate::program::Declaration;
 use crate::provider::*;
 use crate::{Urn, Value};
@@ -55,7 +55,7 @@ impl Exec<'_> {
         };
         let configured = with_retries(
             &self.req.options.retry,
-            || self.limited(&decl.urn, "configure", self.req.providers.configure(&decl.urn, &decl.factory, config.clone())),
+            || self.caller.limited(&decl.urn, "configure", self.req.providers.configure(&decl.urn, &decl.factory, config.clone())),
             |notice| self.req.observer.on_event(&retry_event(&decl.urn, "configure", &notice)),
         )
         .await;
@@ -72,20 +72,12 @@ impl Exec<'_> {
         if !inputs.is_known() {
             return Err(StepError::other(urn, "apply", "some inputs are still unknown after their dependencies were applied"));
         }
-        let check = provider.check(CheckRequest {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            inputs,
-            prior_inputs: prior.map(|p| p.inputs.clone()),
-        });
-        if let Some(f) = check.failures.first() {
-            return Err(StepError::other(urn, "check", format!("`{}`: {}", f.property, f.reason)));
+        let check = check_inputs(provider, decl, inputs, prior.map(|p| &p.inputs));
+        if !check.failures.is_empty() {
+            let all: Vec<String> = check.failures.iter().map(|f| format!("`{}`: {}", f.property, f.reason)).collect();
+            return Err(StepError::other(urn, "check", all.join("; ")));
         }
-        let mut inputs = check.inputs;
-        if let Some(p) = prior {
-            apply_ignore_changes(&decl.options, &p.inputs, &mut inputs);
-        }
-        Ok(inputs)
+        Ok(check.inputs)
     }
 
     fn pending(&self, n: usize, kind: PendingKind, inputs: &Value, prior: Option<&Prior>) -> PendingOperation {
@@ -122,7 +114,7 @@ impl Exec<'_> {
         let inputs = self.inputs(decl, provider.as_ref(), self.prior(n))?;
         let pending = self.pending(n, PendingKind::Create, &inputs, None);
         self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
-        let resp = match self.create_call(provider.as_ref(), urn, &inputs, decl.options.timeouts.create).await {
+        let resp = match self.caller.create_call(provider.as_ref(), urn, &inputs, decl.options.timeouts.create).await {
             Ok(r) => r,
             Err(e) => return Err(self.give_up(urn, &pending.id, e).await),
         };
@@ -162,6 +154,7 @@ impl Exec<'_> {
         self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
         let timeout = decl.options.timeouts.update;
         let resp = self
+            .caller
             .call(urn, "update", timeout, || {
                 provider.update(UpdateRequest {
                     urn: urn.clone(),
@@ -209,7 +202,7 @@ impl Exec<'_> {
             if !retain {
                 let provider = self.provider_of_op(n, op)?;
                 let (id, inputs, outputs) = (op.resource_id.clone().unwrap_or_default(), Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()));
-                self.call(urn, "delete replaced object", timeout, || {
+                self.caller.call(urn, "delete replaced object", timeout, || {
                     provider.delete(DeleteRequest {
                         urn: urn.clone(),
                         type_token: urn.type_token().to_string(),
@@ -247,6 +240,7 @@ impl Exec<'_> {
         let pending = self.pending(n, PendingKind::Delete, &prior.inputs, Some(prior));
         self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
         let result = self
+            .caller
             .call(urn, "delete", timeout, || {
                 provider.delete(DeleteRequest {
                     urn: urn.clone(),
@@ -269,6 +263,7 @@ impl Exec<'_> {
         let provider = self.provider(n)?;
         let inputs = self.inputs(decl, provider.as_ref(), None)?;
         let read = self
+            .caller
             .call(urn, "read", None, || {
                 provider.read(ReadRequest {
                     urn: urn.clone(),

@@ -1,7 +1,8 @@
-//! Provider calls of an apply: bounded by `--parallelism`, retried, timed, and judged. A failed
-//! mutation either certainly did nothing (its pending record is cleared) or may have acted (its
-//! pending record stays, so the next run reads the object back). A create that may have acted
-//! is read back at once; only a read that answers decides.
+//! Provider calls that change things or read them back, for an apply and for resolving what an
+//! earlier run left pending: bounded by `--parallelism`, retried, timed, reported, and judged. A
+//! failed mutation either certainly did nothing (its pending record is cleared) or may have acted
+//! (its pending record stays, so the next run reads the object back). A create that may have
+//! acted is read back at once; only a read that answers decides.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,14 +12,26 @@ use crate::events::Event;
 use crate::provider::*;
 use crate::{Urn, Value};
 
-use super::super::retry::{RetryNotice, reporter, retry_event};
-use super::Exec;
+use tokio::sync::Semaphore;
+
+use super::EngineOptions;
+use super::retry::{RetryNotice, reporter, retry_event, with_retries};
+use super::walk::CancelFlag;
+use crate::events::Observer;
 
 /// The code of the error a call gets when the apply is interrupted before it starts.
-pub(super) const INTERRUPTED: &str = "Interrupted";
+pub(crate) const INTERRUPTED: &str = "Interrupted";
+
+/// Makes provider calls: at most as many at once as it has slots, none once cancelled.
+pub(crate) struct Caller<'a> {
+    options: &'a EngineOptions,
+    observer: &'a std::sync::Arc<dyn Observer>,
+    cancel: &'a CancelFlag,
+    slots: Semaphore,
+}
 
 /// How a provider mutation ended when it did not succeed.
-pub(super) enum CallError {
+pub(crate) enum CallError {
     /// Nothing changed: the pending record can go.
     Failed(StepError),
     /// It may have changed something, and what could not be found out: the pending record stays
@@ -27,7 +40,7 @@ pub(super) enum CallError {
 }
 
 impl CallError {
-    pub(super) fn into_step(self) -> StepError {
+    pub(crate) fn into_step(self) -> StepError {
         match self {
             CallError::Failed(e) | CallError::Uncertain(e) => e,
         }
@@ -47,31 +60,46 @@ fn timed_out(urn: &Urn, operation: &str, limit: Duration) -> CallError {
     ))
 }
 
-impl Exec<'_> {
+impl<'a> Caller<'a> {
+    /// A caller with `parallelism` call slots.
+    pub(crate) fn new(options: &'a EngineOptions, observer: &'a std::sync::Arc<dyn Observer>, cancel: &'a CancelFlag, parallelism: usize) -> Self {
+        Caller { options, observer, cancel, slots: Semaphore::new(parallelism.max(1)) }
+    }
+
+    /// The engine's options (retries, time limits).
+    pub(crate) fn options(&self) -> &'a EngineOptions {
+        self.options
+    }
+
     /// Runs provider operation `f` (`operation` of `urn`) in a provider-call slot, with the
     /// provider's own per-call retries reported; unless the apply was interrupted meanwhile: no
     /// provider call starts after Ctrl-C (the caller then settles its step as never started).
-    pub(super) async fn limited<T>(&self, urn: &Urn, operation: &str, f: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+    pub(crate) async fn limited<T>(&self, urn: &Urn, operation: &str, f: impl Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
         // The semaphore is never closed, so a permit always comes.
-        let _permit = self.calls.acquire().await;
-        if self.req.cancel.is_cancelled() {
+        let _permit = self.slots.acquire().await;
+        if self.cancel.is_cancelled() {
             return Err(ProviderError::with_kind(ErrorKind::Permanent, Some(INTERRUPTED.into()), "interrupted before its provider call started"));
         }
-        reporting_retries(reporter(self.req.observer, urn, operation), f).await
+        reporting_retries(reporter(self.observer, urn, operation), f).await
+    }
+
+    /// Reads an object (back) with retries and events; reads are never uncertain.
+    pub(crate) async fn read(&self, provider: &dyn Provider, urn: &Urn, operation: &str, request: ReadRequest) -> Result<ReadResponse, ProviderError> {
+        with_retries(&self.options.retry, || self.limited(urn, operation, provider.read(request.clone())), |notice| self.on_retry(urn, operation, &notice)).await
     }
 
     fn on_retry(&self, urn: &Urn, operation: &str, notice: &RetryNotice<'_>) {
-        self.req.observer.on_event(&retry_event(urn, operation, notice));
+        self.observer.on_event(&retry_event(urn, operation, notice));
     }
 
     /// Calls the provider with retries, events and the operation's time limit. A failure is
     /// uncertain when any attempt may have acted.
-    pub(super) async fn call<T, F, Fut>(&self, urn: &Urn, operation: &str, timeout: Option<Duration>, mut f: F) -> Result<T, CallError>
+    pub(crate) async fn call<T, F, Fut>(&self, urn: &Urn, operation: &str, timeout: Option<Duration>, mut f: F) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
-        let policy = &self.req.options.retry;
+        let policy = &self.options.retry;
         let attempts = async {
             let started = tokio::time::Instant::now();
             let mut acted = false;
@@ -91,21 +119,21 @@ impl Exec<'_> {
                 tokio::time::sleep(delay).await;
             }
         };
-        let limit = timeout.unwrap_or(self.req.options.default_timeout);
+        let limit = timeout.unwrap_or(self.options.default_timeout);
         tokio::time::timeout(limit, attempts).await.unwrap_or_else(|_| Err(timed_out(urn, operation, limit)))
     }
 
     /// Creates an object. When an attempt may have acted (its answer was lost), the object is
     /// looked up from the inputs before anything else: found, it is adopted; not found, the
     /// create is retried or fails cleanly; not readable, the outcome stays uncertain.
-    pub(super) async fn create_call(
+    pub(crate) async fn create_call(
         &self,
         provider: &dyn Provider,
         urn: &Urn,
         inputs: &Value,
         timeout: Option<Duration>,
     ) -> Result<CreateResponse, CallError> {
-        let policy = &self.req.options.retry;
+        let policy = &self.options.retry;
         let request = CreateRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), inputs: inputs.clone(), timeout };
         let attempts = async {
             let started = tokio::time::Instant::now();
@@ -130,7 +158,7 @@ impl Exec<'_> {
                 tokio::time::sleep(delay).await;
             }
         };
-        let limit = timeout.unwrap_or(self.req.options.default_timeout);
+        let limit = timeout.unwrap_or(self.options.default_timeout);
         tokio::time::timeout(limit, attempts).await.unwrap_or_else(|_| Err(timed_out(urn, "create", limit)))
     }
 
@@ -162,15 +190,9 @@ impl Exec<'_> {
         }
         let request =
             ReadRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), id: None, inputs: inputs.clone(), outputs: Value::Null };
-        let read = super::super::retry::with_retries(
-            &self.req.options.retry,
-            || self.limited(urn, "read back", provider.read(request.clone())),
-            |notice| self.on_retry(urn, "read back", &notice),
-        )
-        .await;
-        match read {
+        match self.read(provider, urn, "read back", request).await {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
-                self.req.observer.on_event(&Event::Note {
+                self.observer.on_event(&Event::Note {
                     message: format!("{urn}: the create succeeded although its answer was lost; adopted object `{id}`"),
                 });
                 Ok(Some(CreateResponse { id, outputs }))

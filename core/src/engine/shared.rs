@@ -1,0 +1,57 @@
+//! What the engine's parts share: how outputs are seen, where stack outputs are recorded, the
+//! one check of a resource's inputs (at plan and at apply), and the clock.
+
+use std::collections::HashMap;
+
+use strake_state::{RecordKind, Snapshot};
+
+use crate::plan::apply_ignore_changes;
+use crate::program::Declaration;
+use crate::provider::{CheckRequest, CheckResponse, Provider};
+use crate::{Urn, Value};
+
+/// A resource's outputs as other resources see them: its outputs plus `id`.
+pub(crate) fn env_value(id: Option<&str>, outputs: &Value) -> Value {
+    let mut v = match outputs {
+        Value::Map(_) => outputs.clone(),
+        _ => Value::map(),
+    };
+    if v.get("id").is_none() {
+        v.set_path("id", Some(id.map(Value::from).unwrap_or(Value::Unknown)));
+    }
+    v
+}
+
+/// The URN under which a stack's outputs are recorded.
+pub(crate) fn stack_outputs_urn(stack: &str) -> Urn {
+    Urn::new(stack, "strake:index:Stack", "outputs")
+}
+
+/// The outputs of every recorded resource, as an environment for evaluating outputs.
+pub(crate) fn state_env(snapshot: &Snapshot) -> HashMap<Urn, Value> {
+    snapshot
+        .resources
+        .iter()
+        .filter(|r| r.kind == RecordKind::Resource)
+        .filter_map(|r| {
+            let urn = Urn::parse(&r.urn).ok()?;
+            Some((urn, env_value(Some(&r.id), &Value::from_json(r.outputs.clone()))))
+        })
+        .collect()
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The one check of a resource's inputs, at plan time and again at apply (with the values its
+/// dependencies then have): the provider's check, then the recorded values kept for the paths
+/// the program ignores.
+pub(crate) fn check_inputs(provider: &dyn Provider, decl: &Declaration, inputs: Value, prior_inputs: Option<&Value>) -> CheckResponse {
+    let urn = &decl.urn;
+    let mut check = provider.check(CheckRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), inputs, prior_inputs: prior_inputs.cloned() });
+    if let Some(prior) = prior_inputs {
+        apply_ignore_changes(&decl.options, prior, &mut check.inputs);
+    }
+    check
+}
