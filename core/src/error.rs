@@ -111,8 +111,39 @@ pub enum Error {
     StalePlan(String),
     #[error("interrupted: running steps finished and were recorded; {remaining} steps were not started")]
     Interrupted { remaining: usize },
+    /// A resource named on the command line that the program and state do not have.
+    #[error("no resource is named `{given}`; see `state list` or `graph --text` for URNs")]
+    UnknownResource { given: String },
+    /// A name that several resources have.
+    #[error("`{given}` is ambiguous: {}; pass the full URN", .matches.join(", "))]
+    AmbiguousResource { given: String, matches: Vec<String> },
+    /// A resource that the stack's state does not hold.
+    #[error("`{urn}` is not in the state of stack `{stack}`; see `state list`")]
+    NotInState { stack: String, urn: String },
+    /// A pending operation that the stack's state does not hold.
+    #[error("no pending operation `{id}` in stack `{stack}`; see `state pending`")]
+    NoSuchPending { stack: String, id: String },
+    /// An import that cannot be done; says why and what to do.
+    #[error("cannot import `{urn}`: {reason}")]
+    Import { urn: String, reason: String },
+    /// A state file given to `state import` that cannot be imported.
     #[error("{0}")]
-    Usage(String),
+    StateFile(String),
+    /// A plan file given to `apply` that cannot be applied.
+    #[error("{0}")]
+    PlanFile(String),
+    /// A change that needs confirming, without a terminal to confirm it on.
+    #[error("{operation} needs confirmation, and standard input is not a terminal: pass --yes to {operation} without asking")]
+    NeedsConfirmation { operation: String },
+    /// Command-line arguments that do not parse, or a runtime that does not start.
+    #[error("{0}")]
+    Cli(String),
+    /// The program's own command failed.
+    #[error("{0}")]
+    Program(String),
+    /// A bug in Strake (a poisoned lock).
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

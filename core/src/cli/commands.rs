@@ -64,11 +64,8 @@ fn resolve_urn(given: &str, known: &[Urn]) -> Result<Urn, Error> {
     let matches: Vec<&Urn> = known.iter().filter(|u| u.name() == given).collect();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(Error::Usage(format!("no resource is named `{given}`; see `state list` or `graph --text` for URNs"))),
-        many => Err(Error::Usage(format!(
-            "`{given}` is ambiguous: {}; pass the full URN",
-            many.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(", ")
-        ))),
+        [] => Err(Error::UnknownResource { given: given.to_string() }),
+        many => Err(Error::AmbiguousResource { given: given.to_string(), matches: many.iter().map(|u| u.to_string()).collect() }),
     }
 }
 
@@ -134,7 +131,7 @@ async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, 
         print!("{}", render_human(plan, ctx.color));
     }
     if let Some(path) = out {
-        write_private(path, &serde_json::to_vec_pretty(plan).map_err(|e| Error::Usage(e.to_string()))?)?;
+        write_private(path, &serde_json::to_vec_pretty(plan).map_err(|e| Error::Internal(e.to_string()))?)?;
         if !json {
             println!("\nSaved the plan to {}. Apply exactly it with `apply {}`.", path.display(), path.display());
         }
@@ -187,16 +184,16 @@ async fn apply(
 }
 
 async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<ExitCode, Error> {
-    let bytes = std::fs::read(file).map_err(|e| Error::Usage(format!("cannot read the plan {}: {e}", file.display())))?;
+    let bytes = std::fs::read(file).map_err(|e| Error::PlanFile(format!("cannot read the plan {}: {e}", file.display())))?;
     let saved: Plan = serde_json::from_slice(&bytes).map_err(|e| {
         let looks_like_json_output = serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("has_changes").is_some());
         if looks_like_json_output {
-            Error::Usage(format!(
+            Error::PlanFile(format!(
                 "{} is the output of `plan --json`, which is for reading, not applying; save a plan to apply with `plan --out FILE`",
                 file.display()
             ))
         } else {
-            Error::Usage(format!("{} is not a saved Strake plan (save one with `plan --out FILE`): {e}", file.display()))
+            Error::PlanFile(format!("{} is not a saved Strake plan (save one with `plan --out FILE`): {e}", file.display()))
         }
     })?;
     let mut session = engine.session(ctx.program, "apply")?;
@@ -208,9 +205,7 @@ async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<
 
 fn confirm(operation: &str) -> Result<bool, Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{operation} needs confirmation, and standard input is not a terminal: pass --yes to {operation} without asking"
-        )));
+        return Err(Error::NeedsConfirmation { operation: operation.to_string() });
     }
     print!("\nDo you want to {operation}? Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
@@ -310,7 +305,7 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
                 .resources
                 .iter()
                 .find(|r| r.urn == urn || Urn::parse(&r.urn).map(|u| u.name() == urn).unwrap_or(false))
-                .ok_or_else(|| Error::Usage(format!("`{urn}` is not in state; see `state list`")))?;
+                .ok_or_else(|| Error::NotInState { stack: ctx.program.stack.clone(), urn: urn.clone() })?;
             let shown = serde_json::json!({
                 "urn": rec.urn,
                 "kind": rec.kind,
@@ -334,7 +329,7 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         }
         StateCommand::Export { out } => {
             let session = open()?;
-            let json = serde_json::to_vec_pretty(session.snapshot()).map_err(|e| Error::Usage(e.to_string()))?;
+            let json = serde_json::to_vec_pretty(session.snapshot()).map_err(|e| Error::Internal(e.to_string()))?;
             match out {
                 Some(path) => {
                     write_private(&path, &json)?;
@@ -360,9 +355,9 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         }
         StateCommand::Import { file } => {
             let mut session = open()?;
-            let bytes = std::fs::read(&file).map_err(|e| Error::Usage(format!("cannot read the state file {}: {e}", file.display())))?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::StateFile(format!("cannot read the state file {}: {e}", file.display())))?;
             let snapshot: Snapshot = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Usage(format!("{} is not a Strake state export: {e}", file.display())))?;
+                .map_err(|e| Error::StateFile(format!("{} is not a Strake state export: {e}", file.display())))?;
             session.replace_state(snapshot)?;
             println!("Imported state of stack `{}` from {} (serial {}).", ctx.program.stack, file.display(), session.snapshot().meta.serial);
         }

@@ -102,7 +102,7 @@ where
 
 /// Runs a program's own command with the program's directory and configuration.
 fn run_own(command: ProgramCommand<'_>, matches: &clap::ArgMatches) -> Result<ExitCode, (Error, bool)> {
-    let global = <args::Global as clap::FromArgMatches>::from_arg_matches(matches).map_err(|e| (Error::Usage(e.to_string()), false))?;
+    let global = <args::Global as clap::FromArgMatches>::from_arg_matches(matches).map_err(|e| (Error::Cli(e.to_string()), false))?;
     let color = !global.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let dir = program_dir(global.dir.clone());
     let config = Config::load(&dir, &global.config).map_err(|e| (e, color))?;
@@ -134,7 +134,7 @@ fn execute(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
     let ctx = commands::Context { program: &program, store, options, color, global: &cli.global };
     runtime.block_on(commands::dispatch(ctx, cli.command, |engine: &Engine| {
         let cancel = engine.cancel_flag();

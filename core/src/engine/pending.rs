@@ -282,22 +282,22 @@ pub(crate) async fn import(
     let decl = program
         .declaration(urn)
         .filter(|d| d.kind == DeclKind::Resource)
-        .ok_or_else(|| Error::Usage(format!("`{urn}` is not a resource the program declares; declare it first, then import")))?;
+        .ok_or_else(|| Error::Import { urn: urn.to_string(), reason: "it is not a resource the program declares; declare it first, then import".into() })?;
     if snapshot.resources.iter().any(|r| r.urn == urn.as_str()) {
-        return Err(Error::Usage(format!("`{urn}` is already in state; `state rm` it first to import another object")));
+        return Err(Error::Import { urn: urn.to_string(), reason: "it is already in state; `state rm` it first to import another object".into() });
     }
     let graph = crate::graph::Graph::build(program, Some(snapshot)).map_err(Error::Diagnostics)?;
     let node = &graph.nodes[graph.node_index(urn).unwrap_or_default()];
     let env = configure_from_state(program, snapshot, providers, options).await;
     let provider = provider_for(providers, node.provider.as_ref().map(Urn::as_str))
-        .ok_or_else(|| Error::Usage(format!("the provider of `{urn}` cannot be configured before apply; apply its dependencies first")))?;
-    let inputs = decl.resolve_inputs(&env).map_err(|e| Error::Usage(e.0))?;
+        .ok_or_else(|| Error::Import { urn: urn.to_string(), reason: "its provider cannot be configured before apply; apply its dependencies first".into() })?;
+    let inputs = decl.resolve_inputs(&env).map_err(|e| Error::Import { urn: urn.to_string(), reason: e.0 })?;
     let read = provider
         .read(ReadRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), id: Some(id.to_string()), inputs, outputs: Value::Null })
         .await
         .map_err(|e| Error::StepsFailed(vec![StepError::from_provider(urn, "import", &e)]))?;
     let ReadResponse::Found { id, inputs, outputs } = read else {
-        return Err(Error::Usage(format!("no object with id `{id}` exists for `{urn}`")));
+        return Err(Error::Import { urn: urn.to_string(), reason: format!("no object with id `{id}` exists") });
     };
     let rec = ResourceRecord {
         urn: urn.to_string(),

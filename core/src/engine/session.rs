@@ -124,7 +124,7 @@ impl Session<'_> {
     /// interrupted create the user has checked by hand.
     pub fn drop_pending(&mut self, id: &str) -> Result<(), Error> {
         if !self.snapshot.pending.iter().any(|p| p.id == id) {
-            return Err(Error::Usage(format!("no pending operation `{id}` in stack `{}`; see `state pending`", self.program.stack)));
+            return Err(Error::NoSuchPending { stack: self.program.stack.clone(), id: id.to_string() });
         }
         self.engine.store.write(&self.program.stack, vec![Write::ClearPending { id: id.to_string() }])?;
         self.reload()
@@ -265,7 +265,7 @@ impl Session<'_> {
     /// Forgets a resource without touching the cloud (`state rm`).
     pub fn forget(&mut self, urn: &str) -> Result<(), Error> {
         if !self.snapshot.resources.iter().any(|r| r.urn == urn) {
-            return Err(Error::Usage(format!("`{urn}` is not in the state of stack `{}`; see `state list`", self.program.stack)));
+            return Err(Error::NotInState { stack: self.program.stack.clone(), urn: urn.to_string() });
         }
         self.engine.store.write(&self.program.stack, vec![Write::DeleteResource { urn: urn.to_string() }])?;
         self.reload()
@@ -274,7 +274,7 @@ impl Session<'_> {
     /// Replaces the stack's state (`state import`).
     pub fn replace_state(&mut self, snapshot: Snapshot) -> Result<(), Error> {
         if snapshot.meta.stack != self.program.stack {
-            return Err(Error::Usage(format!(
+            return Err(Error::StateFile(format!(
                 "the file holds stack `{}`, not `{}`",
                 snapshot.meta.stack, self.program.stack
             )));
@@ -288,7 +288,7 @@ impl Session<'_> {
             .map(|u| format!("`{u}`"))
             .collect();
         if !bad.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::StateFile(format!(
                 "the file holds records whose URN is not a Strake URN (`urn:strake:<stack>::<type>::<name>`): {}; nothing was imported",
                 bad.join(", ")
             )));

@@ -29,7 +29,7 @@ fn verify_command(ctx: &ProgramContext) -> Result<ExitCode, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Program(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
         let (account, _) = settings
             .account_b

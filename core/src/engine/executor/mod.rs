@@ -225,7 +225,7 @@ impl Exec<'_> {
             writes.push(r.to_write(rec));
         }
         if !writes.is_empty() {
-            self.req.writer.write(writes).await.map_err(|e| Error::Usage(format!("recording refreshed state failed: {e}")))?;
+            self.req.writer.write(writes).await.map_err(|e| Error::Internal(format!("recording refreshed state failed: {e}")))?;
         }
         Ok(())
     }
@@ -340,7 +340,7 @@ impl Exec<'_> {
         let mut outputs = BTreeMap::new();
         let destroy = self.req.planned.plan.mode == PlanMode::Destroy;
         if !destroy {
-            let env = self.env.lock().map_err(|_| Error::Usage("poisoned lock".into()))?;
+            let env = self.env.lock().map_err(|_| Error::Internal("poisoned lock".into()))?;
             for (name, o) in &program.exports {
                 match o.resolve_value(&*env) {
                     Ok(v) if v.is_known() => {
@@ -371,7 +371,7 @@ impl Exec<'_> {
             }));
         }
         if !writes.is_empty() {
-            self.req.writer.write(writes).await.map_err(|e| Error::Usage(format!("recording stack outputs failed: {e}")))?;
+            self.req.writer.write(writes).await.map_err(|e| Error::Internal(format!("recording stack outputs failed: {e}")))?;
         }
         Ok(outputs)
     }

@@ -71,7 +71,7 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
         "plan-no-refresh" => (PlanMode::Normal, false, false),
         "apply" => (PlanMode::Normal, true, true),
         "destroy" => (PlanMode::Destroy, true, true),
-        other => return Err(Error::Usage(format!("unknown operation `{other}`"))),
+        other => return Err(Error::Cli(format!("unknown operation `{other}`"))),
     };
     let start = Instant::now();
     let mut clock = Clock { start, last: start };
@@ -79,7 +79,7 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
     clock.phase("tokio runtime");
     let program = Program::build("bench", Config::load(&dir, overrides)?, strake_bench::declare)?;
     clock.phase("Program::build (user closure)");
