@@ -59,14 +59,16 @@ impl Moto {
     pub fn start() -> Moto {
         ensure_installed();
         let recording = tempfile::NamedTempFile::new().expect("recording file");
+        // moto's server through a launcher that frames a few S3 answers as S3 does (see the file).
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/moto/server.py");
         let mut child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
+            .args([launcher, "-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_RECORDER_FILEPATH", recording.path())
             .env_remove("MOTO_ACCOUNT_ID")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("starting python3 -m moto.server");
+            .expect("starting moto's server");
         let (tx, rx) = mpsc::channel();
         for out in [child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
             let tx = tx.clone();

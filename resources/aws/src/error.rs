@@ -144,6 +144,20 @@ where
     move |e| AwsFailure::from(e).into_error(operation)
 }
 
+/// The result of an SDK call where "not found" is an answer rather than an error.
+pub(crate) fn found<T, E>(result: Result<T, E>, operation: &str) -> Result<Option<T>, ProviderError>
+where
+    AwsFailure: From<E>,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let f = AwsFailure::from(e);
+            if f.is_not_found() { Ok(None) } else { Err(f.into_error(operation)) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

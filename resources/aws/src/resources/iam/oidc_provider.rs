@@ -15,9 +15,9 @@ use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Urn};
 
-use super::shared::{found, normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
+use super::shared::{normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error};
+use crate::error::{AwsFailure, aws_error, found};
 use crate::resources::{Tags, check_tags, read_tags, tags_from};
 
 pub const TYPE: &str = "aws:iam:OpenIdConnectProvider";

@@ -7,9 +7,9 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{found, some_tags, tag_changes, tag_list, tags_from_aws};
+use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error};
+use crate::error::{AwsFailure, aws_error, found};
 use crate::policy::PolicyKind;
 use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags, tags_from};
 use crate::trust_lint::{Severity, lint_trust};

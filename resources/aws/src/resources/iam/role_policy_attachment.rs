@@ -7,9 +7,8 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::found;
 use crate::context::Aws;
-use crate::error::aws_error;
+use crate::error::{aws_error, found};
 use crate::validate::{check_arn, check_role_name};
 
 pub const TYPE: &str = "aws:iam:RolePolicyAttachment";

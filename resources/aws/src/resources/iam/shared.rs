@@ -1,9 +1,6 @@
 //! Small helpers shared by the IAM resource types (tags, not-found handling, lists).
 
 use aws_sdk_iam::types::Tag;
-use strake::provider::ProviderError;
-
-use crate::error::AwsFailure;
 use crate::resources::Tags;
 
 /// Tags as the SDK takes them.
@@ -28,20 +25,6 @@ pub(crate) fn tag_changes(before: Option<&Tags>, after: Option<&Tags>) -> (Vec<S
     let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
     let set = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     (removed, set)
-}
-
-/// The result of an SDK call where "not found" is an answer rather than an error.
-pub(crate) fn found<T, E>(result: Result<T, E>, operation: &str) -> Result<Option<T>, ProviderError>
-where
-    AwsFailure: From<E>,
-{
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) => {
-            let f = AwsFailure::from(e);
-            if f.is_not_found() { Ok(None) } else { Err(f.into_error(operation)) }
-        }
-    }
 }
 
 /// A string list input (e.g. built from outputs), for handles.

@@ -10,9 +10,9 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::in_bucket_region;
+use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error};
+use crate::error::{aws_error, found};
 use crate::policy::PolicyKind;
 use crate::resources::{check_policy, document_from_aws, policy_text};
 use crate::validate::check_bucket_name;
@@ -26,12 +26,6 @@ pub struct BucketPolicyInputs {
     pub bucket: String,
     /// The policy document (statements with Principal, Action and Resource).
     pub policy: Json,
-}
-
-/// The outputs of a bucket policy.
-#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-pub struct BucketPolicyOutputs {
-    pub bucket: String,
 }
 
 /// A bucket's policy (replaces any policy the bucket had).
@@ -50,7 +44,13 @@ impl BucketPolicy {
     }
 
     pub fn bucket(&self) -> Output<String> {
-        self.0.get(BucketPolicyOutputs::BUCKET)
+        self.0.get(OnBucket::BUCKET)
+    }
+}
+
+impl BucketSetting for BucketPolicyInputs {
+    fn bucket(&self) -> &str {
+        &self.bucket
     }
 }
 
@@ -104,7 +104,7 @@ async fn put(aws: &Aws, bucket: &str, policy: &str) -> Result<(), ProviderError>
 impl ResourceType for BucketPolicyType {
     type Context = Aws;
     type Inputs = BucketPolicyInputs;
-    type Outputs = BucketPolicyOutputs;
+    type Outputs = OnBucket;
     const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[BucketPolicyInputs::BUCKET.name()]);
 
     fn check(&self, _aws: &Aws, c: &mut Check<BucketPolicyInputs>) {
@@ -119,56 +119,40 @@ impl ResourceType for BucketPolicyType {
         }
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<BucketPolicyInputs>, _prior: Option<&Partial<BucketPolicyOutputs>>) -> Option<Partial<BucketPolicyOutputs>> {
-        let bucket = inputs.known(BucketPolicyInputs::BUCKET)?;
-        Some(Partial::from_typed(&BucketPolicyOutputs { bucket }))
+    fn preview(&self, _aws: &Aws, inputs: &Partial<BucketPolicyInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
+        setting_preview(inputs.raw(BucketPolicyInputs::BUCKET.name()))
     }
 
     fn claim(&self, _aws: &Aws, inputs: &Partial<BucketPolicyInputs>) -> Option<String> {
-        Some(format!("the policy of S3 bucket `{}`", inputs.known(BucketPolicyInputs::BUCKET)?))
+        setting_claim("policy", inputs.known(BucketPolicyInputs::BUCKET))
     }
 
-    async fn create(&self, aws: &Aws, req: Create<'_, BucketPolicyInputs>) -> Result<Created<BucketPolicyOutputs>, ProviderError> {
-        let bucket = &req.inputs.bucket;
-        put(aws, bucket, &policy_text(&req.inputs.policy)).await?;
-        Ok(Created::new(bucket.clone(), BucketPolicyOutputs { bucket: bucket.clone() }))
+    async fn create(&self, aws: &Aws, req: Create<'_, BucketPolicyInputs>) -> Result<Created<OnBucket>, ProviderError> {
+        put(aws, &req.inputs.bucket, &policy_text(&req.inputs.policy)).await?;
+        Ok(OnBucket::created(&req.inputs.bucket))
     }
 
     async fn read(
         &self,
         aws: &Aws,
-        req: Read<'_, BucketPolicyInputs, BucketPolicyOutputs>,
-    ) -> Result<Option<Observed<BucketPolicyInputs, BucketPolicyOutputs>>, ProviderError> {
-        let Some(bucket) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.bucket.clone())) else { return Ok(None) };
-        let policy = match in_bucket_region(aws, |c| c.get_bucket_policy().bucket(&bucket).send()).await {
-            Ok(out) => out.policy.unwrap_or_default(),
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() {
-                    return Ok(None);
-                }
-                return Err(f.into_error("s3:GetBucketPolicy"));
-            }
-        };
+        req: Read<'_, BucketPolicyInputs, OnBucket>,
+    ) -> Result<Option<Observed<BucketPolicyInputs, OnBucket>>, ProviderError> {
+        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
+        let got = found(in_bucket_region(aws, |c| c.get_bucket_policy().bucket(&bucket).send()).await, "s3:GetBucketPolicy")?;
+        let Some(policy) = got.and_then(|out| out.policy) else { return Ok(None) };
         if policy.trim().is_empty() {
             return Ok(None);
         }
         let inputs = BucketPolicyInputs { bucket: bucket.clone(), policy: document_from_aws(&policy) };
-        Ok(Some(Observed::new(bucket.clone(), inputs, BucketPolicyOutputs { bucket })))
+        Ok(Some(OnBucket::observed(bucket, inputs)))
     }
 
-    async fn update(&self, aws: &Aws, req: Update<'_, BucketPolicyInputs, BucketPolicyOutputs>) -> Result<BucketPolicyOutputs, ProviderError> {
+    async fn update(&self, aws: &Aws, req: Update<'_, BucketPolicyInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
         put(aws, req.id, &policy_text(&req.new.policy)).await?;
-        Ok(BucketPolicyOutputs { bucket: req.id.to_string() })
+        Ok(OnBucket { bucket: req.id.to_string() })
     }
 
-    async fn delete(&self, aws: &Aws, req: Delete<'_, BucketPolicyInputs, BucketPolicyOutputs>) -> Result<(), ProviderError> {
-        match in_bucket_region(aws, |c| c.delete_bucket_policy().bucket(req.id).send()).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() { Ok(()) } else { Err(f.into_error("s3:DeleteBucketPolicy")) }
-            }
-        }
+    async fn delete(&self, aws: &Aws, req: Delete<'_, BucketPolicyInputs, OnBucket>) -> Result<(), ProviderError> {
+        found(in_bucket_region(aws, |c| c.delete_bucket_policy().bucket(req.id).send()).await, "s3:DeleteBucketPolicy").map(drop)
     }
 }

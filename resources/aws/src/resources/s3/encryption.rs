@@ -1,0 +1,150 @@
+//! `aws:s3:BucketServerSideEncryption`: the default encryption of new objects in a bucket. Its
+//! id is the bucket's name. Deleting it returns the bucket to S3's default (SSE-S3, `AES256`).
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
+use serde::{Deserialize, Serialize};
+use strake::provider::{CreatedLookup, ProviderError};
+use strake::typed::*;
+use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+
+use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use crate::context::Aws;
+use crate::error::{aws_error, found};
+use crate::validate::{check_arn, check_bucket_name};
+
+pub const TYPE: &str = "aws:s3:BucketServerSideEncryption";
+
+const AES256: &str = "AES256";
+const ALGORITHMS: [&str; 3] = [AES256, "aws:kms", "aws:kms:dsse"];
+
+/// The inputs of a bucket's default encryption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+pub struct EncryptionInputs {
+    /// The name of the bucket (`bucket.name()`).
+    pub bucket: String,
+    /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.
+    #[strake(default = AES256)]
+    pub sse_algorithm: String,
+    /// The KMS key (id, ARN or alias) for the `aws:kms` algorithms; default: the AWS managed key.
+    pub kms_master_key_id: Option<String>,
+    /// Use an S3 Bucket Key, which cuts the KMS requests of SSE-KMS.
+    pub bucket_key_enabled: Option<bool>,
+}
+
+impl BucketSetting for EncryptionInputs {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+/// Default encryption of a bucket: `BucketServerSideEncryption::new(stack, "sse", &provider,
+/// bucket.name()).kms_key(key_arn)`.
+#[derive(Clone)]
+pub struct BucketServerSideEncryption(Resource);
+
+impl BucketServerSideEncryption {
+    /// SSE-S3 (`AES256`) unless a KMS key or algorithm is set.
+    #[track_caller]
+    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketServerSideEncryption {
+        let r = stack.resource(TYPE, name);
+        r.set(EncryptionInputs::BUCKET, bucket);
+        BucketServerSideEncryption(r.provider(provider))
+    }
+
+    pub fn algorithm(self, algorithm: &str) -> Self {
+        self.0.set(EncryptionInputs::SSE_ALGORITHM, algorithm);
+        self
+    }
+
+    /// SSE-KMS with this key (sets the algorithm to `aws:kms` unless another KMS one is set).
+    pub fn kms_key(self, key: impl Into<Output<String>>) -> Self {
+        self.0.set(EncryptionInputs::KMS_MASTER_KEY_ID, key);
+        self
+    }
+
+    pub fn bucket_key(self, enabled: bool) -> Self {
+        self.0.set(EncryptionInputs::BUCKET_KEY_ENABLED, enabled);
+        self
+    }
+}
+
+impl ResourceHandle for BucketServerSideEncryption {
+    fn resource(&self) -> &Resource {
+        &self.0
+    }
+}
+
+pub(crate) struct EncryptionType;
+
+async fn put(aws: &Aws, i: &EncryptionInputs) -> Result<(), ProviderError> {
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(i.sse_algorithm.as_str()))
+        .set_kms_master_key_id(i.kms_master_key_id.clone())
+        .build()
+        .map_err(|e| ProviderError::permanent(e.to_string()))?;
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).set_bucket_key_enabled(i.bucket_key_enabled).build();
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
+    let put = in_bucket_region(aws, |c| c.put_bucket_encryption().bucket(&i.bucket).server_side_encryption_configuration(config.clone()).send()).await;
+    put.map(drop).map_err(aws_error("s3:PutBucketEncryption"))
+}
+
+#[async_trait]
+impl ResourceType for EncryptionType {
+    type Context = Aws;
+    type Inputs = EncryptionInputs;
+    type Outputs = OnBucket;
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[EncryptionInputs::BUCKET.name()]);
+
+    fn check(&self, _aws: &Aws, c: &mut Check<EncryptionInputs>) {
+        c.validate(EncryptionInputs::BUCKET, |b| check_bucket_name(b));
+        // A key names SSE-KMS: the default algorithm follows it.
+        if c.inputs().is_set(EncryptionInputs::KMS_MASTER_KEY_ID) && c.known(EncryptionInputs::SSE_ALGORITHM).as_deref() == Some(AES256) {
+            c.set(EncryptionInputs::SSE_ALGORITHM, "aws:kms".to_string());
+        }
+        c.validate(EncryptionInputs::SSE_ALGORITHM, |a| {
+            if ALGORITHMS.contains(&a.as_str()) { Ok(()) } else { Err(format!("is `{a}`; use one of {}", ALGORITHMS.map(|a| format!("\"{a}\"")).join(", "))) }
+        });
+        c.validate(EncryptionInputs::KMS_MASTER_KEY_ID, |k| {
+            if k.starts_with("arn:") { check_arn(k).map_err(|e| format!("`{k}` {e}")) } else if k.is_empty() { Err("is empty; give a KMS key id, ARN or alias".into()) } else { Ok(()) }
+        });
+    }
+
+    fn preview(&self, _aws: &Aws, inputs: &Partial<EncryptionInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
+        setting_preview(inputs.raw(EncryptionInputs::BUCKET.name()))
+    }
+
+    fn claim(&self, _aws: &Aws, inputs: &Partial<EncryptionInputs>) -> Option<String> {
+        setting_claim("default encryption", inputs.known(EncryptionInputs::BUCKET))
+    }
+
+    async fn create(&self, aws: &Aws, req: Create<'_, EncryptionInputs>) -> Result<Created<OnBucket>, ProviderError> {
+        put(aws, req.inputs).await?;
+        Ok(OnBucket::created(&req.inputs.bucket))
+    }
+
+    async fn read(&self, aws: &Aws, req: Read<'_, EncryptionInputs, OnBucket>) -> Result<Option<Observed<EncryptionInputs, OnBucket>>, ProviderError> {
+        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
+        let got = found(in_bucket_region(aws, |c| c.get_bucket_encryption().bucket(&bucket).send()).await, "s3:GetBucketEncryption")?;
+        let rule = got.as_ref().and_then(|g| g.server_side_encryption_configuration()).and_then(|c| c.rules().first());
+        let Some(by_default) = rule.and_then(|r| r.apply_server_side_encryption_by_default()) else { return Ok(None) };
+        let declared = req.inputs;
+        let inputs = EncryptionInputs {
+            bucket: bucket.clone(),
+            sse_algorithm: by_default.sse_algorithm().as_str().to_string(),
+            kms_master_key_id: by_default.kms_master_key_id().map(str::to_string),
+            // S3 reports the bucket key off when never set: compared when the program sets it.
+            bucket_key_enabled: rule.and_then(|r| r.bucket_key_enabled()).filter(|on| *on || declared.is_some_and(|d| d.bucket_key_enabled.is_some())),
+        };
+        Ok(Some(OnBucket::observed(bucket, inputs)))
+    }
+
+    async fn update(&self, aws: &Aws, req: Update<'_, EncryptionInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
+        put(aws, req.new).await?;
+        Ok(OnBucket { bucket: req.new.bucket.clone() })
+    }
+
+    async fn delete(&self, aws: &Aws, req: Delete<'_, EncryptionInputs, OnBucket>) -> Result<(), ProviderError> {
+        found(in_bucket_region(aws, |c| c.delete_bucket_encryption().bucket(req.id).send()).await, "s3:DeleteBucketEncryption").map(drop)
+    }
+}
