@@ -10,7 +10,7 @@ use super::providers::{ProviderCache, Slot};
 use super::walk::{CancelFlag, walk};
 use super::EngineOptions;
 use super::calls::{CallError, Caller};
-use super::shared::{now_secs, state_env};
+use super::shared::{check_inputs, now_secs, state_env};
 use crate::error::{Error, StepError};
 use crate::program::{DeclKind, Program};
 use crate::provider::*;
@@ -292,6 +292,10 @@ pub(crate) async fn import(
     let provider = provider_for(providers, node.provider.as_ref().map(Urn::as_str))
         .ok_or_else(|| Error::Import { urn: urn.to_string(), reason: "its provider cannot be configured before apply; apply its dependencies first".into() })?;
     let inputs = decl.resolve_inputs(&env).map_err(|e| Error::Import { urn: urn.to_string(), reason: e.0 })?;
+    // The read sees the inputs as a plan would (defaults, normalized forms), so what it records
+    // compares with the next plan's.
+    let check = check_inputs(provider.as_ref(), decl, inputs.clone(), None);
+    let inputs = if check.failures.is_empty() && inputs.is_known() { check.inputs } else { inputs };
     let read = provider
         .read(ReadRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), id: Some(id.to_string()), inputs, outputs: Value::Null })
         .await

@@ -11,5 +11,6 @@ pub mod validate;
 pub use provider::{KubernetesFactory, KubernetesProvider};
 pub use resources::FIELD_MANAGER;
 pub use resources::deployment::{Deployment, ROLE_HASH_ANNOTATION};
+pub use resources::manifest::Manifest;
 pub use resources::namespace::Namespace;
 pub use resources::service_account::{self, ServiceAccount};

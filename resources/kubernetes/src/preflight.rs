@@ -9,10 +9,11 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use kube::api::{Api, PostParams};
 use strake::Value;
 use strake::plan::Action;
-use strake::provider::{ErrorKind, PreflightRequest, ProviderError};
+use strake::provider::{ErrorKind, PlannedChange, PreflightRequest, ProviderError};
 
 use crate::provider::Kubernetes;
-use crate::resources::object_kind;
+use crate::resources::manifest;
+use crate::resources::{Placement, object_kind};
 
 /// Runs the preflight of `req` against `kube`.
 pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Result<(), ProviderError> {
@@ -20,21 +21,21 @@ pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Resu
     let mut asked = BTreeSet::new();
     let mut refused = Vec::new();
     for change in &req.changes {
-        let Some(access) = object_kind(&change.type_token) else { continue };
+        let Some((placement, namespace)) = placement_of(kube, change).await? else { continue };
         let verb = match change.action {
             Action::Delete => "delete",
             Action::Replace(_) => "delete,patch",
             _ => "patch", // server-side apply
         };
-        let namespace = access.namespaced.then(|| change.inputs.get("namespace").and_then(Value::as_str).unwrap_or(&kube.default_namespace).to_string());
+        let (group, plural) = (placement.resource.group.as_str(), placement.resource.plural.as_str());
         for verb in verb.split(',') {
-            let ask = (verb.to_string(), access.group, access.plural, namespace.clone());
+            let ask = (verb.to_string(), group.to_string(), plural.to_string(), namespace.clone());
             if !asked.insert(ask) {
                 continue;
             }
-            if !allowed(kube, verb, access.group, access.plural, namespace.as_deref()).await? {
+            if !allowed(kube, verb, group, plural, namespace.as_deref()).await? {
                 let place = namespace.as_deref().map(|ns| format!(" in namespace `{ns}`")).unwrap_or_default();
-                let resource = if access.group.is_empty() { access.plural.to_string() } else { format!("{}.{}", access.plural, access.group) };
+                let resource = if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") };
                 refused.push(format!("{verb} {resource}{place} (for {})", change.urn.name()));
             }
         }
@@ -51,6 +52,29 @@ pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Resu
             refused.join(", nor ")
         ),
     ))
+}
+
+/// Where a change's object lives and its namespace: a built-in kind's is known; a manifest's
+/// kind is found by discovery. A kind the cluster does not serve yet is left unchecked: the same
+/// plan may install its CRD first, and its apply says so if not.
+async fn placement_of(kube: &Kubernetes, change: &PlannedChange) -> Result<Option<(Placement, Option<String>)>, ProviderError> {
+    let namespace_in = |value: Option<&str>, namespaced: bool| namespaced.then(|| value.unwrap_or(&kube.default_namespace).to_string());
+    if let Some(kind) = object_kind(&change.type_token) {
+        let namespace = namespace_in(change.inputs.get("namespace").and_then(Value::as_str), kind.namespaced);
+        return Ok(Some((kind.placement(), namespace)));
+    }
+    if change.type_token != manifest::TYPE {
+        return Ok(None);
+    }
+    let Some(object) = change.inputs.get("manifest").and_then(Value::to_plain_json) else { return Ok(None) };
+    let (Some(api_version), Some(kind)) = (manifest::text(&object, "/apiVersion"), manifest::text(&object, "/kind")) else { return Ok(None) };
+    let placement = match manifest::discover(kube, &api_version, &kind).await {
+        Ok(p) => p,
+        Err(e) if e.code.as_deref() == Some(manifest::KIND_NOT_SERVED) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let namespace = namespace_in(manifest::text(&object, "/metadata/namespace").as_deref(), placement.namespaced);
+    Ok(Some((placement, namespace)))
 }
 
 async fn allowed(kube: &Kubernetes, verb: &str, group: &str, plural: &str, namespace: Option<&str>) -> Result<bool, ProviderError> {

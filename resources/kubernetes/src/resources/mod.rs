@@ -1,9 +1,10 @@
 //! The resource types of the `kubernetes` package. Every managed type is a [`Kind`]: an object
 //! kind plus the typed inputs it maps into the object. Create and update use server-side apply
 //! with field manager `strake`, so Strake owns exactly the fields it sets and leaves the rest to
-//! others. Adding a kind means one file plus one line in [`kinds!`].
+//! others. Adding a type means one file plus one line in [`types!`].
 
 pub mod deployment;
+pub mod manifest;
 pub mod namespace;
 mod object;
 pub mod service_account;
@@ -20,7 +21,7 @@ use strake::typed::*;
 use strake::{Output, Value};
 
 pub use object::FIELD_MANAGER;
-pub(crate) use object::ObjectKind;
+pub(crate) use object::{ObjectKind, Placement};
 
 use crate::provider::Kubernetes;
 use crate::validate::{check_dns1123_label, check_dns1123_subdomain, check_key, check_label_value};
@@ -28,13 +29,14 @@ use crate::validate::{check_dns1123_label, check_dns1123_subdomain, check_key, c
 /// Labels or annotations.
 pub type StringMap = BTreeMap<String, String>;
 
-/// The kinds the package manages, and its data sources: one line each.
-macro_rules! kinds {
-    ($($kind:ty),* ; $($source:expr),*) => {
+/// The built-in kinds the package manages, its other resource types and its data sources.
+macro_rules! types {
+    (kinds: $($kind:ty),* ; resources: $($resource:expr),* ; data_sources: $($source:expr),*) => {
         /// Every type of the package.
         pub(crate) fn registry() -> Arc<Registry<Kubernetes>> {
             static TYPES: LazyLock<Arc<Registry<Kubernetes>>> = LazyLock::new(|| {
-                Arc::new(Registry::new("kubernetes")$(.resource(Managed::<$kind>::new()))*$(.data_source($source))*)
+                let types = Registry::new("kubernetes")$(.resource(Managed::<$kind>::new()))*;
+                Arc::new(types$(.resource($resource))*$(.data_source($source))*)
             });
             TYPES.clone()
         }
@@ -49,7 +51,11 @@ macro_rules! kinds {
     };
 }
 
-kinds!(namespace::NamespaceKind, service_account::ServiceAccountKind, deployment::DeploymentKind; namespace::ExistingNamespaceType);
+types! {
+    kinds: namespace::NamespaceKind, service_account::ServiceAccountKind, deployment::DeploymentKind;
+    resources: manifest::ManifestType;
+    data_sources: namespace::ExistingNamespaceType
+}
 
 /// A kind of object the package manages: where its objects live and its typed inputs.
 pub(crate) trait Kind: Send + Sync + 'static {

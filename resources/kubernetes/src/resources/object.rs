@@ -13,7 +13,7 @@ use crate::provider::Kubernetes;
 pub const FIELD_MANAGER: &str = "strake";
 const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A Kubernetes object kind and how a type's inputs map into its objects. Every kind's inputs
+/// A built-in object kind and how a type's inputs map into its objects. Every kind's inputs
 /// have `name`, `labels` and `annotations`, `namespace` when the kind is namespaced, and may
 /// have `force_conflicts`.
 #[derive(Debug, Clone, Copy)]
@@ -37,24 +37,103 @@ const METADATA_MAPS: [&str; 2] = ["labels", "annotations"];
 /// Strake's own setting: take over fields another manager owns.
 pub(crate) const FORCE_CONFLICTS: &str = "force_conflicts";
 
+/// Where objects of one kind live in the API: known for the built-in kinds, found by discovery
+/// for any other (a [`super::manifest::Manifest`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Placement {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+impl Placement {
+    fn api(&self, kube: &Kubernetes, namespace: Option<&str>) -> Api<DynamicObject> {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(kube.client.clone(), ns, &self.resource),
+            _ => Api::all_with(kube.client.clone(), &self.resource),
+        }
+    }
+
+    /// `<namespace>/<name>`, or `<name>` for cluster-scoped objects: for messages.
+    pub(crate) fn path(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{ns}/{name}"),
+            _ => name.to_string(),
+        }
+    }
+
+    /// Server-side apply of `body`. A conflict with fields that someone changed imperatively
+    /// (`kubectl edit`, `annotate`, `label`: operation `Update`) is drift, and Strake takes its
+    /// fields back; a conflict with another declarative owner (operation `Apply`) is reported,
+    /// unless `force`.
+    pub(crate) async fn apply(&self, kube: &Kubernetes, body: &Json, namespace: Option<&str>, name: &str, force: bool) -> Result<Json, ProviderError> {
+        let api = self.api(kube, namespace);
+        let what = format!("apply {} {}", self.resource.kind, self.path(namespace, name));
+        let params = |force: bool| {
+            let p = PatchParams::apply(FIELD_MANAGER);
+            if force { p.force() } else { p }
+        };
+        let live = match api.patch(name, &params(force), &Patch::Apply(body)).await {
+            Ok(live) => live,
+            Err(kube::Error::Api(status)) if status.code == 409 && !force => {
+                let managers = conflicting_managers(&status.message);
+                let live = self.get(kube, namespace, name).await?;
+                if !managers.is_empty() && live.as_ref().is_some_and(|l| only_imperative(l, &managers)) {
+                    api.patch(name, &params(true), &Patch::Apply(body)).await.map_err(|e| kube_error(&what, e))?
+                } else {
+                    return Err(kube_error(&what, kube::Error::Api(status)));
+                }
+            }
+            Err(e) => return Err(kube_error(&what, e)),
+        };
+        serde_json::to_value(&live).map_err(|e| ProviderError::permanent(e.to_string()))
+    }
+
+    /// The live object, if there is one.
+    pub(crate) async fn get(&self, kube: &Kubernetes, namespace: Option<&str>, name: &str) -> Result<Option<Json>, ProviderError> {
+        let found = self
+            .api(kube, namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(&format!("get {} {}", self.resource.kind, self.path(namespace, name)), e))?;
+        found.map(|o| serde_json::to_value(&o).map_err(|e| ProviderError::permanent(e.to_string()))).transpose()
+    }
+
+    /// Deletes the object and waits until it is gone (finalizers run), at most `timeout`.
+    pub(crate) async fn delete(&self, kube: &Kubernetes, namespace: Option<&str>, name: &str, timeout: Option<Duration>) -> Result<(), ProviderError> {
+        let api = self.api(kube, namespace);
+        let what = format!("delete {} {}", self.resource.kind, self.path(namespace, name));
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(kube_error(&what, e)),
+        }
+        let limit = timeout.unwrap_or(DEFAULT_DELETE_TIMEOUT);
+        let started = tokio::time::Instant::now();
+        while self.get(kube, namespace, name).await?.is_some() {
+            if started.elapsed() > limit {
+                return Err(ProviderError::with_kind(
+                    ErrorKind::Permanent,
+                    Some("Timeout".into()),
+                    format!("{what}: still present after {}s (finalizers pending?)", limit.as_secs()),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
+}
+
 impl ObjectKind {
-    fn api_resource(&self) -> ApiResource {
+    pub(crate) fn placement(&self) -> Placement {
         let api_version = if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) };
-        ApiResource {
+        let resource = ApiResource {
             group: self.group.into(),
             version: self.version.into(),
             api_version,
             kind: self.kind.into(),
             plural: self.plural.into(),
-        }
-    }
-
-    fn api(&self, kube: &Kubernetes, namespace: Option<&str>) -> Api<DynamicObject> {
-        let ar = self.api_resource();
-        match (self.namespaced, namespace) {
-            (true, Some(ns)) => Api::namespaced_with(kube.client.clone(), ns, &ar),
-            _ => Api::all_with(kube.client.clone(), &ar),
-        }
+        };
+        Placement { resource, namespaced: self.namespaced }
     }
 
     /// `(namespace, name)` from an id (`ns/name` or `name`) or from the inputs.
@@ -72,10 +151,7 @@ impl ObjectKind {
     }
 
     pub(crate) fn id(&self, namespace: Option<&str>, name: &str) -> String {
-        match (self.namespaced, namespace) {
-            (true, Some(ns)) => format!("{ns}/{name}"),
-            _ => name.to_string(),
-        }
+        self.placement().path(namespace, name)
     }
 
     /// The object Strake applies: only the fields the program sets.
@@ -91,7 +167,7 @@ impl ObjectKind {
             }
         }
         let mut body = Map::new();
-        body.insert("apiVersion".into(), json!(self.api_resource().api_version));
+        body.insert("apiVersion".into(), json!(self.placement().resource.api_version));
         body.insert("kind".into(), json!(self.kind));
         body.insert("metadata".into(), Json::Object(metadata));
         for (input, field) in self.fields {
@@ -135,70 +211,21 @@ impl ObjectKind {
         Json::Object(inputs)
     }
 
-    /// Server-side apply. A conflict with fields that someone changed imperatively (`kubectl edit`,
-    /// `annotate`, `label`: operation `Update`) is drift, and Strake takes its fields back; a
-    /// conflict with another declarative owner (operation `Apply`) is reported, unless the program
-    /// set `force_conflicts`.
+    /// Applies the object the inputs describe: its id and the live object.
     pub(crate) async fn apply(&self, kube: &Kubernetes, inputs: &Json) -> Result<(String, Json), ProviderError> {
-        let body = self.body(inputs);
         let (ns, name) = self.locate(None, Some(inputs)).ok_or_else(|| ProviderError::permanent("the object has no name"))?;
         let force = inputs.get(FORCE_CONFLICTS).and_then(Json::as_bool).unwrap_or(false);
-        let api = self.api(kube, ns.as_deref());
-        let what = format!("apply {} {}", self.kind, self.id(ns.as_deref(), &name));
-        let params = |force: bool| {
-            let p = PatchParams::apply(FIELD_MANAGER);
-            if force { p.force() } else { p }
-        };
-        let live = match api.patch(&name, &params(force), &Patch::Apply(&body)).await {
-            Ok(live) => live,
-            Err(kube::Error::Api(status)) if status.code == 409 && !force => {
-                let managers = conflicting_managers(&status.message);
-                let live = self.get(kube, ns.as_deref(), &name).await?;
-                if !managers.is_empty() && live.as_ref().is_some_and(|l| only_imperative(l, &managers)) {
-                    api.patch(&name, &params(true), &Patch::Apply(&body)).await.map_err(|e| kube_error(&what, e))?
-                } else {
-                    return Err(kube_error(&what, kube::Error::Api(status)));
-                }
-            }
-            Err(e) => return Err(kube_error(&what, e)),
-        };
-        let live = serde_json::to_value(&live).map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let live = self.placement().apply(kube, &self.body(inputs), ns.as_deref(), &name, force).await?;
         Ok((self.id(ns.as_deref(), &name), live))
     }
 
-    /// The live object, unless it is gone or going (a deletion timestamp).
     pub(crate) async fn get(&self, kube: &Kubernetes, ns: Option<&str>, name: &str) -> Result<Option<Json>, ProviderError> {
-        let found = self
-            .api(kube, ns)
-            .get_opt(name)
-            .await
-            .map_err(|e| kube_error(&format!("get {} {}", self.kind, self.id(ns, name)), e))?;
-        found.map(|o| serde_json::to_value(&o).map_err(|e| ProviderError::permanent(e.to_string()))).transpose()
+        self.placement().get(kube, ns, name).await
     }
 
-    /// Deletes the object and waits until it is gone (finalizers run), at most `timeout`.
     pub(crate) async fn delete(&self, kube: &Kubernetes, id: &str, timeout: Option<Duration>) -> Result<(), ProviderError> {
         let Some((ns, name)) = self.locate(Some(id), None) else { return Ok(()) };
-        let api = self.api(kube, ns.as_deref());
-        let what = format!("delete {} {id}", self.kind);
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-            Err(e) => return Err(kube_error(&what, e)),
-        }
-        let limit = timeout.unwrap_or(DEFAULT_DELETE_TIMEOUT);
-        let started = tokio::time::Instant::now();
-        while self.get(kube, ns.as_deref(), &name).await?.is_some() {
-            if started.elapsed() > limit {
-                return Err(ProviderError::with_kind(
-                    ErrorKind::Permanent,
-                    Some("Timeout".into()),
-                    format!("{what}: still present after {}s (finalizers pending?)", limit.as_secs()),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        Ok(())
+        self.placement().delete(kube, ns.as_deref(), &name, timeout).await
     }
 }
 
