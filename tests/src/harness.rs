@@ -194,3 +194,13 @@ impl StateStore for FailingStore {
         self.inner.lock_holder(stack)
     }
 }
+
+/// A binary of the workspace's examples, built beside the test binaries (`cargo build
+/// --workspace`, which the test command runs first).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let bin = dir.join(name);
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (tests/run.sh does)", bin.display());
+    bin
+}

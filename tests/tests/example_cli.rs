@@ -6,13 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The example's binary, built beside this test binary (`cargo build --workspace`).
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let bin = dir.join("cross-account-irsa");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (tests/run.sh does)", bin.display());
-    bin
+    strake_tests::harness::example_binary("cross-account-irsa")
 }
 
 /// The example's configuration, edited by `edit`, in a fresh directory.

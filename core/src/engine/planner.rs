@@ -371,7 +371,13 @@ async fn preflight(cache: &ProviderCache, steps: &[PlannedStep]) -> Vec<Diagnost
 /// The providers the steps go through, with where each lands.
 fn planned_providers(cache: &ProviderCache, steps: &[PlannedStep]) -> Vec<PlannedProvider> {
     let urns: BTreeSet<&Urn> = steps.iter().filter_map(|s| s.provider.as_ref()).collect();
-    urns.into_iter().map(|urn| PlannedProvider { urn: urn.clone(), target: cache.target_of(urn).and_then(|(_, t)| t) }).collect()
+    urns.into_iter()
+        .map(|urn| {
+            // Configured, but naming no account or cluster (a program's own provider, say).
+            let untargeted = || Target { description: "configured; it names no account or cluster".into(), destination: None };
+            PlannedProvider { urn: urn.clone(), target: cache.target_of(urn).map(|(_, t)| t.unwrap_or_else(untargeted)) }
+        })
+        .collect()
 }
 
 /// A warning for each provider that lands where another one, configured differently, does: two

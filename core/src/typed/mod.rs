@@ -14,6 +14,7 @@
 //! ```
 //! use serde::{Deserialize, Serialize};
 //! use strake::provider::{CreatedLookup, ProviderError};
+//! use strake::ResourceHandle as _;
 //! use strake::typed::*;
 //!
 //! /// A file on the local disk.
@@ -66,12 +67,20 @@
 //!     }
 //! }
 //!
-//! // The provider: one context, and its types listed as data.
-//! let types = Registry::new("local").resource(File);
-//! let provider = TypedProvider::new((), std::sync::Arc::new(types));
+//! // The program declares the provider with its types, then resources of them.
+//! strake::Program::build("files", strake::Config::default(), |stack| {
+//!     let local = stack.provider("local", ProgramProvider::new(Registry::new("local").resource(File), ()));
+//!     let file = stack.resource("local:fs:File", "motd").provider(&local);
+//!     file.set(FileInputs::PATH, "/tmp/motd");
+//!     file.set(FileInputs::CONTENT, "hello");
+//!     stack.export("size", file.get(FileOutputs::SIZE).into_value());
+//!     Ok(())
+//! })
+//! .unwrap();
 //! ```
 
 mod check;
+mod program_provider;
 mod registry;
 mod schema;
 mod spec;
@@ -82,6 +91,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 pub use check::{Check, generated_name};
+pub use program_provider::ProgramProvider;
 pub use registry::{Registry, TypedProvider};
 pub use schema::{Field, FieldInfo, Known, Partial, Schema, check_type, inputs_value, to_value};
 pub use spec::Spec;
