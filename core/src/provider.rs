@@ -149,6 +149,25 @@ pub struct DeleteRequest {
     pub timeout: Option<Duration>,
 }
 
+/// A record written by an older version of its type's schema.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UpgradeRequest {
+    pub urn: Urn,
+    pub type_token: String,
+    /// The version the record is in.
+    pub from_version: u32,
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
+/// The record's inputs and outputs in the current schema version.
+#[derive(Debug, Clone)]
+pub struct UpgradeResponse {
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
 /// How the executor should treat a failed provider call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -307,6 +326,17 @@ pub trait Provider: Send + Sync {
     /// error names the endpoint and the cause (unreachable, TLS, unauthorized, forbidden).
     async fn preflight(&self, _req: PreflightRequest) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// The version of `type_token`'s schema that records written now are in (0: never changed).
+    fn schema_version(&self, _type_token: &str) -> u32 {
+        0
+    }
+
+    /// Rewrites a record of an older schema version of its type into the current shape. Pure;
+    /// called on load for every record whose version is below [`Self::schema_version`].
+    fn upgrade(&self, req: UpgradeRequest) -> Result<UpgradeResponse, ProviderError> {
+        Ok(UpgradeResponse { inputs: req.inputs, outputs: req.outputs })
     }
 
     /// Validates and normalizes inputs. Pure; runs at plan time before any API call.

@@ -67,6 +67,7 @@ pub fn sample_resource(stack: &str, name: &str, value: u64) -> ResourceRecord {
         provider: Some(format!("urn:strake:{stack}::strake:providers:strake::default")),
         protect: value.is_multiple_of(2),
         retain_on_delete: false,
+        schema_version: 0,
     }
 }
 

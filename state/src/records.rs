@@ -64,6 +64,14 @@ pub struct ResourceRecord {
     pub protect: bool,
     #[serde(default)]
     pub retain_on_delete: bool,
+    /// The version of the resource type's schema its inputs and outputs are in (0 for types that
+    /// never changed theirs); records of older versions are upgraded by their provider on load.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub schema_version: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// A provider mutation that was started but whose result was not recorded yet.

@@ -145,6 +145,9 @@ struct Inner {
     latency: Duration,
     /// Things get ids the engine cannot find from inputs (see [`FakeCloud::make_unfindable`]).
     unfindable: bool,
+    /// The schema version of `Thing` records, and how older records are rewritten (see
+    /// [`FakeCloud::set_schema`]).
+    schema: (u32, Option<fn(Value) -> Value>),
 }
 
 /// The in-memory cloud. Share it with `Arc`; every provider configured from a [`FakeProvider`]
@@ -165,6 +168,12 @@ impl FakeCloud {
     /// A panic in one test thread must not hide the cloud from the assertions that follow.
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes `Thing` records of schema version `version`; older records' inputs are rewritten
+    /// with `upgrade` on load.
+    pub fn set_schema(&self, version: u32, upgrade: fn(Value) -> Value) {
+        self.inner().schema = (version, Some(upgrade));
     }
 
     /// Every call so far, in the order they started.
@@ -334,6 +343,16 @@ impl Provider for ThingProvider {
     /// Things are found by their `name` input (see `read`), unless the cloud says otherwise.
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
         if self.cloud.inner().unfindable { CreatedLookup::Unfindable } else { CreatedLookup::FromInputs }
+    }
+
+    fn schema_version(&self, _type_token: &str) -> u32 {
+        self.cloud.inner().schema.0
+    }
+
+    fn upgrade(&self, req: UpgradeRequest) -> Result<UpgradeResponse, ProviderError> {
+        let upgrade = self.cloud.inner().schema.1;
+        let inputs = upgrade.map(|f| f(req.inputs.clone())).unwrap_or(req.inputs);
+        Ok(UpgradeResponse { inputs, outputs: req.outputs })
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {

@@ -211,6 +211,7 @@ async fn resolve_one(
                     .map(|r| r.retain_on_delete)
                     .or(declared.map(|d| d.options.retain_on_delete))
                     .unwrap_or(false),
+                schema_version: provider.schema_version(&op.type_token),
             };
             match recorded.filter(|r| r.id != id) {
                 // The create of a create-then-delete replacement: the object it replaces becomes
@@ -314,6 +315,7 @@ pub(crate) async fn import(
         provider: node.provider.as_ref().map(Urn::to_string),
         protect: decl.options.protect,
         retain_on_delete: decl.options.retain_on_delete,
+        schema_version: provider.schema_version(urn.type_token()),
     };
     // An interrupted create of this resource is settled by the import.
     let mut writes = vec![Write::PutResource(rec)];

@@ -27,6 +27,8 @@ pub(crate) struct Prior {
     pub id: String,
     pub inputs: Value,
     pub outputs: Value,
+    /// The schema version of its type that the values are in.
+    pub version: u32,
 }
 
 /// What refresh found for a recorded resource.
@@ -44,6 +46,7 @@ impl Refreshed {
                 id: p.id.clone(),
                 inputs: p.inputs.to_json(),
                 outputs: p.outputs.to_json(),
+                schema_version: p.version,
                 ..recorded.clone()
             }),
             Refreshed::Gone => strake_state::Write::DeleteResource { urn: recorded.urn.clone() },
@@ -61,6 +64,8 @@ pub struct Planned {
     pub(crate) prior: HashMap<Urn, Prior>,
     /// Resources whose refresh differed from state.
     pub(crate) refreshed: HashMap<Urn, Refreshed>,
+    /// Resources whose records were upgraded to their type's current schema version on load.
+    pub(crate) upgraded: BTreeSet<Urn>,
 }
 
 pub(crate) struct PlanRequest<'a> {
@@ -100,6 +105,8 @@ struct Walker<'a> {
     steps: Mutex<Vec<PlannedStep>>,
     diags: Mutex<Vec<Diagnostic>>,
     refreshed: Mutex<HashMap<Urn, Refreshed>>,
+    /// Records upgraded to their type's current schema version.
+    upgraded: Mutex<HashMap<Urn, Prior>>,
     /// Resources planned to be replaced delete-first.
     deleted_first: Mutex<BTreeSet<Urn>>,
     /// What each refresh item read, by node, until the node takes it.
@@ -121,17 +128,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
 
-    let prior: HashMap<Urn, Prior> = req
-        .snapshot
-        .resources
-        .iter()
-        .filter(|r| r.kind == RecordKind::Resource)
-        .filter_map(|r| {
-            let urn = Urn::parse(&r.urn).ok()?;
-            let p = Prior { id: r.id.clone(), inputs: Value::from_json(r.inputs.clone()), outputs: Value::from_json(r.outputs.clone()) };
-            Some((urn, p))
-        })
-        .collect();
+    let prior = recorded_priors(req.snapshot);
     let included = included_nodes(&graph, req.targets, req.mode);
     let w = Walker {
         req,
@@ -142,6 +139,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         steps: Mutex::new(Vec::new()),
         diags: Mutex::new(diags),
         refreshed: Mutex::new(HashMap::new()),
+        upgraded: Mutex::new(HashMap::new()),
         deleted_first: Mutex::new(BTreeSet::new()),
         read_back: Mutex::new(HashMap::new()),
     };
@@ -154,7 +152,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     .await;
     debug_assert!(outcome.not_started.is_empty());
 
-    let Walker { env, steps, diags, refreshed, mut prior, .. } = w;
+    let Walker { env, steps, diags, refreshed, upgraded, mut prior, .. } = w;
     let (env, mut steps, mut diags) = (take(env), take(steps), take(diags));
     let mut failures = Vec::new();
     for (item, stop) in outcome.failed {
@@ -187,6 +185,14 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     }
     let (outputs, outputs_changed) = plan_outputs(req, &env)?;
     let refreshed = take(refreshed);
+    let upgraded = take(upgraded);
+    let upgraded: BTreeSet<Urn> = upgraded
+        .into_iter()
+        .map(|(urn, p)| {
+            prior.insert(urn.clone(), p);
+            urn
+        })
+        .collect();
     // The executor works from the objects as refresh found them (e.g. to correct drift).
     for (urn, r) in &refreshed {
         match r {
@@ -220,7 +226,21 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         targets: req.targets.to_vec(),
         providers,
     };
-    Ok(Planned { plan, graph, known: env, prior, refreshed })
+    Ok(Planned { plan, graph, known: env, prior, refreshed, upgraded })
+}
+
+/// The recorded resources as state holds them.
+fn recorded_priors(snapshot: &Snapshot) -> HashMap<Urn, Prior> {
+    snapshot
+        .resources
+        .iter()
+        .filter(|r| r.kind == RecordKind::Resource)
+        .filter_map(|r| {
+            let urn = Urn::parse(&r.urn).ok()?;
+            let p = Prior { id: r.id.clone(), inputs: Value::from_json(r.inputs.clone()), outputs: Value::from_json(r.outputs.clone()), version: r.schema_version };
+            Some((urn, p))
+        })
+        .collect()
 }
 
 /// The walk's items: every graph node, plus one refresh read per recorded resource the plan
@@ -560,23 +580,64 @@ impl Walker<'_> {
     /// The refresh item of node `n`: reads the recorded resource back, for its node to plan with.
     async fn refresh_node(&self, n: usize) -> Result<(), Stop> {
         let urn = &self.graph.nodes[n].urn;
-        match self.refresh(urn, &self.provider_of(n)).await {
-            Ok(prior) => {
-                if let Ok(mut r) = self.read_back.lock() {
-                    r.insert(n, prior);
+        let prior = self.refresh(urn, &self.provider_of(n)).await?;
+        if let Ok(mut r) = self.read_back.lock() {
+            r.insert(n, prior);
+        }
+        Ok(())
+    }
+
+    /// A recorded resource in its type's current schema version: a record of an older version
+    /// is upgraded by its provider (and remembered, so the apply writes it back); one of a newer
+    /// version than the provider knows stops the plan, since nothing could read it right.
+    fn current(&self, urn: &Urn, provider: &Slot) -> Result<Option<Prior>, Stop> {
+        let Some(prior) = self.prior.get(urn) else { return Ok(None) };
+        let Slot::Ready(provider) = provider else { return Ok(Some(prior.clone())) };
+        let current = provider.schema_version(urn.type_token());
+        if prior.version == current {
+            return Ok(Some(prior.clone()));
+        }
+        if prior.version > current {
+            self.diag(Diagnostic::error(
+                Some(urn),
+                None,
+                format!(
+                    "was recorded by a newer version of its provider (schema version {} of `{}`; this one knows version {current}): \
+                     run it with that newer provider, or restore an earlier state (`state history`)",
+                    prior.version,
+                    urn.type_token()
+                ),
+            ));
+            return Err(Stop::Diagnosed);
+        }
+        let req = UpgradeRequest {
+            urn: urn.clone(),
+            type_token: urn.type_token().to_string(),
+            from_version: prior.version,
+            inputs: prior.inputs.clone(),
+            outputs: prior.outputs.clone(),
+        };
+        match provider.upgrade(req) {
+            Ok(up) => {
+                let p = Prior { inputs: up.inputs, outputs: up.outputs, version: current, ..prior.clone() };
+                if let Ok(mut upgraded) = self.upgraded.lock() {
+                    upgraded.insert(urn.clone(), p.clone());
                 }
-                Ok(())
+                Ok(Some(p))
             }
-            Err(e) => Err(Stop::Failed(e)),
+            Err(e) => {
+                self.diag(Diagnostic::error(Some(urn), None, e.message));
+                Err(Stop::Diagnosed)
+            }
         }
     }
 
     /// Reads a recorded resource back from the cloud (when refresh is on).
-    async fn refresh(&self, urn: &Urn, provider: &Slot) -> Result<Option<Prior>, StepError> {
-        let Some(prior) = self.prior.get(urn) else { return Ok(None) };
-        let Slot::Ready(provider) = provider else { return Ok(Some(prior.clone())) };
+    async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<Option<Prior>, Stop> {
+        let Some(prior) = self.current(urn, slot)? else { return Ok(None) };
+        let Slot::Ready(provider) = slot else { return Ok(Some(prior)) };
         if !self.req.refresh {
-            return Ok(Some(prior.clone()));
+            return Ok(Some(prior));
         }
         let request = ReadRequest {
             urn: urn.clone(),
@@ -588,10 +649,10 @@ impl Walker<'_> {
         let reports = super::retry::reporter(self.req.observer, urn, "read");
         let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(urn, "read", &n))
             .await
-            .map_err(|e| StepError::from_provider(urn, "read", &e))?;
+            .map_err(|e| Stop::Failed(StepError::from_provider(urn, "read", &e)))?;
         let (result, refreshed) = match read {
             ReadResponse::Found { id, inputs, outputs } => {
-                let now = Prior { id, inputs, outputs };
+                let now = Prior { id, inputs, outputs, version: provider.schema_version(urn.type_token()) };
                 let changed = now.id != prior.id || now.inputs != prior.inputs || now.outputs != prior.outputs;
                 (Some(now.clone()), changed.then_some(Refreshed::Found(now)))
             }
@@ -774,7 +835,7 @@ impl Walker<'_> {
         let urn = &self.graph.nodes[n].urn;
         let rec = self.req.snapshot.resources.iter().find(|r| r.urn == urn.as_str());
         let (protect, retain) = rec.map(|r| (r.protect, r.retain_on_delete)).unwrap_or_default();
-        let prior = self.prior.get(urn).cloned();
+        let prior = self.current(urn, &self.provider_of(n))?;
         self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_ref(), protect, retain)
     }
 

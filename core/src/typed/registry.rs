@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::check::Check;
 use super::schema::{Partial, Schema, inputs_value, to_value};
 use super::spec::Spec;
-use super::{Create, DataSourceType, Delete, ProviderContext, Read, ResourceType, Update};
+use super::{Create, DataSourceType, Delete, ProviderContext, Read, Recorded, ResourceType, Update};
 use crate::diff::{changed_properties, same};
 use crate::provider::*;
 use crate::{Urn, Value};
@@ -107,6 +107,18 @@ impl<C: ProviderContext> Provider for TypedProvider<C> {
         self.types.get(type_token).map(|t| t.internal()).unwrap_or(&[])
     }
 
+    fn schema_version(&self, type_token: &str) -> u32 {
+        self.types.get(type_token).map(|t| t.version()).unwrap_or(0)
+    }
+
+    fn upgrade(&self, req: UpgradeRequest) -> Result<UpgradeResponse, ProviderError> {
+        let t = self.types.get(&req.type_token)?;
+        let upgraded = t.upgrade(req.from_version, Recorded { inputs: req.inputs, outputs: req.outputs }).map_err(|e| {
+            ProviderError::permanent(format!("the record of `{}` (schema version {}) cannot be upgraded: {e}", req.urn, req.from_version))
+        })?;
+        Ok(UpgradeResponse { inputs: upgraded.inputs, outputs: upgraded.outputs })
+    }
+
     async fn preflight(&self, req: PreflightRequest) -> Result<(), ProviderError> {
         self.context.preflight(req).await
     }
@@ -157,6 +169,8 @@ impl<C: ProviderContext> Provider for TypedProvider<C> {
 #[async_trait]
 trait Erased<C>: Send + Sync {
     fn created_lookup(&self) -> CreatedLookup;
+    fn version(&self) -> u32;
+    fn upgrade(&self, from: u32, recorded: Recorded) -> Result<Recorded, String>;
     fn internal(&self) -> &'static [&'static str];
     fn claim(&self, ctx: &C, inputs: &Value) -> Option<String>;
     fn check(&self, ctx: &C, req: CheckRequest) -> CheckResponse;
@@ -228,6 +242,14 @@ pub(crate) fn spec_diff(spec: &Spec, old: &Value, new: &Value) -> DiffResponse {
 impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
     fn created_lookup(&self) -> CreatedLookup {
         R::SPEC.created_lookup
+    }
+
+    fn version(&self) -> u32 {
+        R::SPEC.version
+    }
+
+    fn upgrade(&self, from: u32, recorded: Recorded) -> Result<Recorded, String> {
+        self.0.upgrade(from, recorded)
     }
 
     fn internal(&self) -> &'static [&'static str] {
@@ -310,6 +332,14 @@ fn read_only(type_token: &str) -> ProviderError {
 impl<D: DataSourceType> Erased<D::Context> for AsDataSource<D> {
     fn created_lookup(&self) -> CreatedLookup {
         CreatedLookup::FromInputs
+    }
+
+    fn version(&self) -> u32 {
+        0
+    }
+
+    fn upgrade(&self, _from: u32, recorded: Recorded) -> Result<Recorded, String> {
+        Ok(recorded)
     }
 
     fn internal(&self) -> &'static [&'static str] {

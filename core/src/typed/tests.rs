@@ -257,3 +257,58 @@ async fn data_sources_only_read_and_unknown_types_are_named() {
     let r = p.check(CheckRequest { urn: Urn::new("dev", "toy:shop:Widgit", "w"), type_token: "toy:shop:Widgit".into(), inputs: Value::map(), prior_inputs: None });
     assert_eq!(r.failures[0].reason, "the toy package has no type `toy:shop:Widgit`; did you mean `toy:shop:Widget`?");
 }
+
+/// A type at schema version 2: version 0 called `teeth` `teeth_count`, version 1 kept it a string.
+#[derive(Serialize, Deserialize, Schema)]
+struct SprocketInputs {
+    teeth: i64,
+}
+
+struct Sprocket;
+
+#[async_trait]
+impl ResourceType for Sprocket {
+    type Context = Shop;
+    type Inputs = SprocketInputs;
+    type Outputs = CountOutputs;
+    const SPEC: Spec = Spec::new("toy:shop:Sprocket", CreatedLookup::FromInputs).version(2);
+
+    fn upgrade(&self, from: u32, mut recorded: Recorded) -> Result<Recorded, String> {
+        if from == 0 {
+            let teeth = recorded.inputs.get("teeth_count").cloned();
+            recorded.inputs.set_path("teeth_count", None);
+            recorded.inputs.set_path("teeth", teeth.map(|t| Value::from(t.to_string())));
+        }
+        let teeth = recorded.inputs.get("teeth").and_then(Value::as_str).ok_or("no teeth")?;
+        let teeth: i64 = teeth.parse().map_err(|_| format!("`{teeth}` teeth"))?;
+        recorded.inputs.set_path("teeth", Some(Value::from(teeth)));
+        Ok(recorded)
+    }
+
+    async fn create(&self, _: &Shop, _: Create<'_, SprocketInputs>) -> Result<Created<CountOutputs>, ProviderError> {
+        unreachable!("only upgrades are tested")
+    }
+    async fn read(&self, _: &Shop, _: Read<'_, SprocketInputs, CountOutputs>) -> Result<Option<Observed<SprocketInputs, CountOutputs>>, ProviderError> {
+        unreachable!("only upgrades are tested")
+    }
+    async fn update(&self, _: &Shop, _: Update<'_, SprocketInputs, CountOutputs>) -> Result<CountOutputs, ProviderError> {
+        unreachable!("only upgrades are tested")
+    }
+    async fn delete(&self, _: &Shop, _: Delete<'_, SprocketInputs, CountOutputs>) -> Result<(), ProviderError> {
+        unreachable!("only upgrades are tested")
+    }
+}
+
+#[test]
+fn records_of_older_schema_versions_are_upgraded_by_their_type() {
+    let p = TypedProvider::new(Shop::default(), Arc::new(Registry::new("toy").resource(Widget).resource(Sprocket)));
+    let sprocket = "toy:shop:Sprocket";
+    assert_eq!((p.schema_version(sprocket), p.schema_version(WIDGET)), (2, 0));
+    let upgrade = |from, inputs| {
+        p.upgrade(UpgradeRequest { urn: Urn::new("dev", sprocket, "s"), type_token: sprocket.into(), from_version: from, inputs, outputs: Value::map() })
+    };
+    assert_eq!(upgrade(0, value!({"teeth_count": 12})).unwrap().inputs, value!({"teeth": 12}));
+    assert_eq!(upgrade(1, value!({"teeth": "9"})).unwrap().inputs, value!({"teeth": 9}));
+    let err = upgrade(1, value!({"teeth": "many"})).unwrap_err();
+    assert_eq!(err.message, "the record of `urn:strake:dev::toy:shop:Sprocket::s` (schema version 1) cannot be upgraded: `many` teeth");
+}

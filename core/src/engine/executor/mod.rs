@@ -17,7 +17,7 @@ use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Wr
 
 use self::schedule::{Work, schedule};
 use super::calls::{Caller, INTERRUPTED};
-use super::planner::{Planned, Prior};
+use super::planner::{Planned, Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
 use super::state_writer::StateWriter;
 use super::walk::{CancelFlag, walk};
@@ -213,16 +213,19 @@ impl Exec<'_> {
         e
     }
 
-    /// Writes refreshed records of resources the plan leaves alone, so state matches the cloud.
+    /// Writes refreshed records of resources the plan leaves alone, so state matches the cloud,
+    /// and the records of them upgraded to their type's current schema version.
     async fn record_refreshed(&self) -> Result<(), Error> {
+        let planned = self.req.planned;
+        let left_alone = |urn: &Urn| self.steps.get(urn).is_some_and(|s| s.action == Action::NoOp);
         let mut writes = Vec::new();
-        for (urn, r) in &self.req.planned.refreshed {
-            let Some(step) = self.steps.get(urn) else { continue };
-            if step.action != Action::NoOp {
-                continue;
-            }
-            let Some(rec) = self.req.records.get(urn) else { continue };
+        for (urn, r) in &planned.refreshed {
+            let Some(rec) = self.req.records.get(urn).filter(|_| left_alone(urn)) else { continue };
             writes.push(r.to_write(rec));
+        }
+        for urn in planned.upgraded.iter().filter(|u| !planned.refreshed.contains_key(*u)) {
+            let (Some(rec), Some(p)) = (self.req.records.get(urn).filter(|_| left_alone(urn)), planned.prior.get(urn)) else { continue };
+            writes.push(Refreshed::Found(p.clone()).to_write(rec));
         }
         if !writes.is_empty() {
             self.req.writer.write(writes).await.map_err(|e| Error::Internal(format!("recording refreshed state failed: {e}")))?;
@@ -284,6 +287,7 @@ impl Exec<'_> {
             provider: node.provider.as_ref().map(Urn::to_string),
             protect: decl.options.protect,
             retain_on_delete: decl.options.retain_on_delete,
+            schema_version: self.provider(n).map(|p| p.schema_version(decl.urn.type_token())).unwrap_or(0),
         }
     }
 
@@ -305,6 +309,7 @@ impl Exec<'_> {
             provider: None,
             protect: false,
             retain_on_delete: false,
+            schema_version: 0,
         }))
     }
 
@@ -368,6 +373,7 @@ impl Exec<'_> {
                 provider: None,
                 protect: false,
                 retain_on_delete: false,
+                schema_version: 0,
             }));
         }
         if !writes.is_empty() {
