@@ -27,6 +27,7 @@ pub struct CheckRequest {
 
 /// One problem with one input property. `reason` says the rule and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckFailure {
     /// Dotted property path, e.g. `name` or `tags.env`.
     pub property: String,
@@ -39,7 +40,10 @@ impl CheckFailure {
     }
 }
 
+/// The checked inputs and what is wrong with them. Build it with [`CheckResponse::new`]: fields
+/// may be added, so providers outside core never spell it out.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckResponse {
     /// The normalized inputs (defaults applied, generated names filled in).
     pub inputs: Value,
@@ -47,6 +51,25 @@ pub struct CheckResponse {
     pub failures: Vec<CheckFailure>,
     /// Problems worth knowing that do not stop the plan (shown as warnings).
     pub warnings: Vec<CheckFailure>,
+}
+
+impl CheckResponse {
+    /// These inputs, with nothing wrong.
+    pub fn new(inputs: Value) -> Self {
+        CheckResponse { inputs, failures: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// Adds problems that stop the plan.
+    pub fn with_failures(mut self, failures: impl IntoIterator<Item = CheckFailure>) -> Self {
+        self.failures.extend(failures);
+        self
+    }
+
+    /// Adds problems shown as warnings.
+    pub fn with_warnings(mut self, warnings: impl IntoIterator<Item = CheckFailure>) -> Self {
+        self.warnings.extend(warnings);
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -61,8 +84,9 @@ pub struct DiffRequest {
     pub new_inputs: Value,
 }
 
-/// What changed and what of that forces a replacement.
+/// What changed and what of that forces a replacement. Build it with [`DiffResponse::new`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiffResponse {
     /// Dotted property paths whose value changes (empty: no changes).
     pub changes: Vec<String>,
@@ -93,10 +117,18 @@ pub struct CreateRequest {
     pub timeout: Option<Duration>,
 }
 
+/// What a create made. Build it with [`CreateResponse::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CreateResponse {
     pub id: ResourceId,
     pub outputs: Value,
+}
+
+impl CreateResponse {
+    pub fn new(id: impl Into<ResourceId>, outputs: Value) -> Self {
+        CreateResponse { id: id.into(), outputs }
+    }
 }
 
 /// Read an object back. With an `id`, read that object; without one (data sources, resolving an
@@ -111,9 +143,11 @@ pub struct ReadRequest {
     pub outputs: Value,
 }
 
+/// What a read found. Build a found object with [`ReadResponse::found`].
 #[derive(Debug, Clone)]
 pub enum ReadResponse {
     /// The object exists; `inputs` is how its configurable properties look now (for drift).
+    #[non_exhaustive]
     Found { id: ResourceId, inputs: Value, outputs: Value },
     /// The object does not exist (deleted outside Strake, or never created).
     Gone,
@@ -133,9 +167,24 @@ pub struct UpdateRequest {
     pub timeout: Option<Duration>,
 }
 
+/// What an update left. Build it with [`UpdateResponse::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UpdateResponse {
     pub outputs: Value,
+}
+
+impl UpdateResponse {
+    pub fn new(outputs: Value) -> Self {
+        UpdateResponse { outputs }
+    }
+}
+
+impl ReadResponse {
+    /// The object exists, with these properties (`inputs` as the program would give them).
+    pub fn found(id: impl Into<ResourceId>, inputs: Value, outputs: Value) -> Self {
+        ReadResponse::Found { id: id.into(), inputs, outputs }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,9 +212,23 @@ pub struct UpgradeRequest {
 
 /// The record's inputs and outputs in the current schema version.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UpgradeResponse {
     pub inputs: Value,
     pub outputs: Value,
+}
+
+impl UpgradeResponse {
+    pub fn new(inputs: Value, outputs: Value) -> Self {
+        UpgradeResponse { inputs, outputs }
+    }
+}
+
+impl DiffResponse {
+    /// `changes` (dotted paths) of which `replaces` cannot be updated in place.
+    pub fn new(changes: Vec<String>, replaces: Vec<String>, delete_before_replace: bool) -> Self {
+        DiffResponse { changes, replaces, delete_before_replace }
+    }
 }
 
 /// How the executor should treat a failed provider call.

@@ -352,7 +352,7 @@ impl Provider for ThingProvider {
     fn upgrade(&self, req: UpgradeRequest) -> Result<UpgradeResponse, ProviderError> {
         let upgrade = self.cloud.inner().schema.1;
         let inputs = upgrade.map(|f| f(req.inputs.clone())).unwrap_or(req.inputs);
-        Ok(UpgradeResponse { inputs, outputs: req.outputs })
+        Ok(UpgradeResponse::new(inputs, req.outputs))
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {
@@ -370,14 +370,14 @@ impl Provider for ThingProvider {
         if req.inputs.get("value").and_then(Value::as_str) == Some("deprecated") {
             warnings.push(CheckFailure::new("value", "`deprecated` is a value to move away from"));
         }
-        CheckResponse { inputs: req.inputs, failures, warnings }
+        CheckResponse::new(req.inputs).with_failures(failures).with_warnings(warnings)
     }
 
     fn diff(&self, req: DiffRequest) -> DiffResponse {
         let changes = strake::diff::changed_properties(&req.old_inputs, &req.new_inputs);
         let replaces: Vec<String> = changes.iter().filter(|c| *c == "name" || *c == "parent").cloned().collect();
         let unique = req.new_inputs.get("unique") == Some(&Value::Bool(true));
-        DiffResponse { changes, replaces, delete_before_replace: unique }
+        DiffResponse::new(changes, replaces, unique)
     }
 
     fn preview(&self, req: PreviewRequest) -> Value {
@@ -408,7 +408,7 @@ impl Provider for ThingProvider {
         if let Some(lost) = self.cloud.loses_answer(name) {
             return Err(lost);
         }
-        Ok(CreateResponse { id: object.id.clone(), outputs: object.outputs() })
+        Ok(CreateResponse::new(object.id.clone(), object.outputs()))
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
@@ -423,7 +423,7 @@ impl Provider for ThingProvider {
             }
         };
         Ok(match found {
-            Some(o) => ReadResponse::Found { id: o.id.clone(), inputs: o.inputs.clone(), outputs: o.outputs() },
+            Some(o) => ReadResponse::found(o.id.clone(), o.inputs.clone(), o.outputs()),
             None => ReadResponse::Gone,
         })
     }
@@ -435,7 +435,7 @@ impl Provider for ThingProvider {
             return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("NotFound".into()), format!("no thing `{}`", req.id)));
         };
         object.inputs = req.new_inputs;
-        Ok(UpdateResponse { outputs: object.outputs() })
+        Ok(UpdateResponse::new(object.outputs()))
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {

@@ -212,7 +212,7 @@ impl Provider for SlowProvider {
         if req.type_token != SLOW_TYPE {
             failures.push(CheckFailure::new("", format!("the bench package has no type `{}`", req.type_token)));
         }
-        CheckResponse { inputs: req.inputs, failures, warnings: Vec::new() }
+        CheckResponse::new(req.inputs).with_failures(failures)
     }
 
     fn preview(&self, req: PreviewRequest) -> Value {
@@ -221,20 +221,20 @@ impl Provider for SlowProvider {
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
         tokio::time::sleep(self.latency).await;
-        Ok(CreateResponse { id: format!("slow-{}", req.urn.name()), outputs: slow_outputs(&req.inputs) })
+        Ok(CreateResponse::new(format!("slow-{}", req.urn.name()), slow_outputs(&req.inputs)))
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         tokio::time::sleep(self.latency).await;
         Ok(match req.id {
-            Some(id) => ReadResponse::Found { id, inputs: req.inputs, outputs: req.outputs },
+            Some(id) => ReadResponse::found(id, req.inputs, req.outputs),
             None => ReadResponse::Gone,
         })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
         tokio::time::sleep(self.latency).await;
-        Ok(UpdateResponse { outputs: slow_outputs(&req.new_inputs) })
+        Ok(UpdateResponse::new(slow_outputs(&req.new_inputs)))
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {

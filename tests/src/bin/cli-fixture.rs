@@ -20,18 +20,18 @@ impl Provider for SleepProvider {
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let ms = req.inputs.get("delay_ms").and_then(|v| v.deserialize_into::<u64>().ok()).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms)).await;
-        Ok(CreateResponse { id: req.urn.name().to_string(), outputs: req.inputs })
+        Ok(CreateResponse::new(req.urn.name().to_string(), req.inputs))
     }
 
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         Ok(match req.id {
-            Some(id) => ReadResponse::Found { id, inputs: req.inputs, outputs: req.outputs },
+            Some(id) => ReadResponse::found(id, req.inputs, req.outputs),
             None => ReadResponse::Gone,
         })
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Ok(UpdateResponse { outputs: req.new_inputs })
+        Ok(UpdateResponse::new(req.new_inputs))
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {
