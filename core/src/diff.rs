@@ -17,10 +17,7 @@ pub fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
         _ => &empty,
     };
     let keys: BTreeSet<&String> = old_map.keys().chain(new_map.keys()).collect();
-    keys.into_iter()
-        .filter(|k| !same(old_map.get(*k), new_map.get(*k)))
-        .map(|k| k.to_string())
-        .collect()
+    keys.into_iter().filter(|k| !same(old_map.get(*k), new_map.get(*k))).map(|k| k.to_string()).collect()
 }
 
 /// Equality where a missing key equals null, and an unknown never equals anything.
@@ -36,7 +33,10 @@ pub enum ValueDiff {
     Same(Value),
     Added(Value),
     Removed(Value),
-    Changed { before: Value, after: Value },
+    Changed {
+        before: Value,
+        after: Value,
+    },
     /// A map with at least one change inside.
     Map(BTreeMap<String, ValueDiff>),
 }

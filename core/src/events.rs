@@ -4,9 +4,9 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::Urn;
 use crate::error::Diagnostic;
 use crate::plan::Action;
-use crate::Urn;
 
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,8 +23,14 @@ pub enum Outcome {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// An apply is about to run `total` steps.
-    ApplyStarted { stack: String, total: usize },
-    StepStarted { urn: Urn, action: Action },
+    ApplyStarted {
+        stack: String,
+        total: usize,
+    },
+    StepStarted {
+        urn: Urn,
+        action: Action,
+    },
     StepRetrying {
         urn: Urn,
         operation: String,
@@ -41,9 +47,19 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
-    Diagnostic { diagnostic: Diagnostic },
-    Note { message: String },
-    ApplyFinished { stack: String, succeeded: usize, failed: usize, skipped: usize, elapsed_ms: u64 },
+    Diagnostic {
+        diagnostic: Diagnostic,
+    },
+    Note {
+        message: String,
+    },
+    ApplyFinished {
+        stack: String,
+        succeeded: usize,
+        failed: usize,
+        skipped: usize,
+        elapsed_ms: u64,
+    },
 }
 
 /// Receives events. Implementations must be cheap; they run on the engine's tasks.

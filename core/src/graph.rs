@@ -54,11 +54,10 @@ impl Graph {
             let node = Node { urn: p.urn.clone(), kind: NodeKind::Provider, provider: None, decl: Some(i) };
             b.add(node, p.location.to_string(), &mut diags);
         }
-        let providers_by_package: BTreeMap<&str, Vec<&Urn>> =
-            program.providers.iter().fold(BTreeMap::new(), |mut m, p| {
-                m.entry(p.package.as_str()).or_default().push(&p.urn);
-                m
-            });
+        let providers_by_package: BTreeMap<&str, Vec<&Urn>> = program.providers.iter().fold(BTreeMap::new(), |mut m, p| {
+            m.entry(p.package.as_str()).or_default().push(&p.urn);
+            m
+        });
         for (i, d) in program.resources.iter().enumerate() {
             let kind = match d.kind {
                 DeclKind::Resource => NodeKind::Resource,
@@ -93,9 +92,7 @@ impl Graph {
                 _ => {
                     // Removed: ordered by what state recorded, among what still exists.
                     let rec = prior.and_then(|s| s.resources.iter().find(|r| r.urn == node.urn.as_str()));
-                    let mut d: BTreeSet<Urn> = rec
-                        .map(|r| r.dependencies.iter().filter_map(|u| Urn::parse(u).ok()).collect())
-                        .unwrap_or_default();
+                    let mut d: BTreeSet<Urn> = rec.map(|r| r.dependencies.iter().filter_map(|u| Urn::parse(u).ok()).collect()).unwrap_or_default();
                     d.extend(node.provider.iter().cloned());
                     d.retain(|u| index.contains_key(u));
                     d
@@ -133,10 +130,7 @@ impl Graph {
                 diags.push(Diagnostic::error(
                     None,
                     None,
-                    format!(
-                        "dependency cycle between {}; break it by removing one of the dependencies",
-                        members.join(", ")
-                    ),
+                    format!("dependency cycle between {}; break it by removing one of the dependencies", members.join(", ")),
                 ));
             }
         }
@@ -221,11 +215,7 @@ struct NodeSet {
 impl NodeSet {
     fn add(&mut self, node: Node, at: String, diags: &mut Vec<Diagnostic>) {
         if let Some(first) = self.seen_at.get(&node.urn) {
-            diags.push(Diagnostic::error(
-                Some(&node.urn),
-                None,
-                format!("declared twice, at {first} and at {at}; give each resource a unique name"),
-            ));
+            diags.push(Diagnostic::error(Some(&node.urn), None, format!("declared twice, at {first} and at {at}; give each resource a unique name")));
             return;
         }
         self.seen_at.insert(node.urn.clone(), at);
@@ -243,12 +233,7 @@ fn kind_name(kind: NodeKind) -> &'static str {
     }
 }
 
-fn resolve_provider(
-    urn: &Urn,
-    explicit: Option<&Urn>,
-    by_package: &BTreeMap<&str, Vec<&Urn>>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Urn> {
+fn resolve_provider(urn: &Urn, explicit: Option<&Urn>, by_package: &BTreeMap<&str, Vec<&Urn>>, diags: &mut Vec<Diagnostic>) -> Option<Urn> {
     let package = package_of(urn.type_token());
     if let Some(p) = explicit {
         let provider_package = p.type_token().strip_prefix("strake:provider:").unwrap_or("");
@@ -256,7 +241,10 @@ fn resolve_provider(
             diags.push(Diagnostic::error(
                 Some(urn),
                 Some("provider"),
-                format!("provider `{}` serves package `{provider_package}`, but this resource belongs to `{package}`; pass a `{package}` provider", p.name()),
+                format!(
+                    "provider `{}` serves package `{provider_package}`, but this resource belongs to `{package}`; pass a `{package}` provider",
+                    p.name()
+                ),
             ));
         }
         return Some(p.clone());
@@ -295,8 +283,7 @@ fn topological_order(nodes: &[Node], deps: &[BTreeSet<usize>]) -> Vec<usize> {
             dependents[d].push(n);
         }
     }
-    let mut ready: BTreeSet<(&str, usize)> =
-        (0..nodes.len()).filter(|&n| remaining[n] == 0).map(|n| (nodes[n].urn.as_str(), n)).collect();
+    let mut ready: BTreeSet<(&str, usize)> = (0..nodes.len()).filter(|&n| remaining[n] == 0).map(|n| (nodes[n].urn.as_str(), n)).collect();
     let mut order = Vec::with_capacity(nodes.len());
     while let Some((_, n)) = ready.pop_first() {
         order.push(n);

@@ -19,9 +19,9 @@
 extern crate self as strake;
 
 pub mod builtin;
+#[cfg(feature = "cli")]
 mod cli;
 pub mod config;
-pub mod suggest;
 pub mod diff;
 pub mod engine;
 pub mod error;
@@ -32,13 +32,16 @@ pub mod output;
 pub mod plan;
 pub mod program;
 pub mod provider;
+pub mod suggest;
 pub mod typed;
 pub mod urn;
 pub mod value;
 
 pub use builtin::Data;
-pub use cli::{ProgramCommand, ProgramContext, run, run_with_args, run_with_commands};
+#[cfg(feature = "cli")]
 pub use clap;
+#[cfg(feature = "cli")]
+pub use cli::{ProgramCommand, ProgramContext, run, run_with_args, run_with_commands};
 pub use config::Config;
 pub use engine::{ApplyReport, Engine, EngineOptions, PlanOptions, Planned, RefreshReport, RetryPolicy, Session};
 pub use error::{Diagnostic, Error, Severity, StepError};

@@ -38,7 +38,9 @@ pub struct Timeouts {
 
 /// Whether `path` is `pattern` or lies under it (`tags` covers `tags.env`).
 pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
-    pattern == "*" || path == pattern || path.strip_prefix(pattern).is_some_and(|rest| rest.starts_with('.'))
+    pattern == "*"
+        || path == pattern
+        || path.strip_prefix(pattern).is_some_and(|rest| rest.starts_with('.'))
         || pattern.strip_prefix(path).is_some_and(|rest| rest.starts_with('.'))
 }
 

@@ -99,10 +99,7 @@ impl<T: Clone + Send + Sync + 'static> Output<T> {
 }
 
 impl<T: Send + Sync + 'static> Output<T> {
-    fn from_parts(
-        deps: BTreeSet<Urn>,
-        eval: impl Fn(&dyn Env) -> Result<Resolved<T>, OutputError> + Send + Sync + 'static,
-    ) -> Self {
+    fn from_parts(deps: BTreeSet<Urn>, eval: impl Fn(&dyn Env) -> Result<Resolved<T>, OutputError> + Send + Sync + 'static) -> Self {
         Output { deps: Arc::new(deps), eval: Arc::new(eval) }
     }
 
@@ -215,9 +212,7 @@ impl Output<Value> {
             let r = eval(env)?;
             match r.value {
                 Some(v) if v.is_known() => {
-                    let typed = v.deserialize_into::<T>().map_err(|e| {
-                        OutputError(format!("an output of {what} has an unexpected shape: {e}"))
-                    })?;
+                    let typed = v.deserialize_into::<T>().map_err(|e| OutputError(format!("an output of {what} has an unexpected shape: {e}")))?;
                     Ok(Resolved { value: Some(typed), secret: r.secret || v.contains_secret() })
                 }
                 _ => Ok(Resolved::unknown(r.secret)),

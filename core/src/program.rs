@@ -91,15 +91,8 @@ pub struct Program {
 impl Program {
     /// Runs the program closure and collects what it declared. A configuration key that is set
     /// but that the program never read (a typo, another program's setting) is an error.
-    pub fn build(
-        stack: &str,
-        config: Config,
-        program: impl FnOnce(&Stack) -> Result<(), Error>,
-    ) -> Result<Program, Error> {
-        let handle = Stack {
-            inner: Rc::new(RefCell::new(Program { stack: stack.to_string(), config, ..Default::default() })),
-            parent: None,
-        };
+    pub fn build(stack: &str, config: Config, program: impl FnOnce(&Stack) -> Result<(), Error>) -> Result<Program, Error> {
+        let handle = Stack { inner: Rc::new(RefCell::new(Program { stack: stack.to_string(), config, ..Default::default() })), parent: None };
         program(&handle)?;
         handle.inner.borrow().config.check_all_read()?;
         let inner = Rc::try_unwrap(handle.inner).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());

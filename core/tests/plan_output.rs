@@ -12,11 +12,7 @@ use strake_state::MemoryStore;
 /// resource and adds one.
 fn program(version: u8) -> Program {
     Program::build("demo", Config::default(), |stack| {
-        let tags = if version == 1 {
-            value!({"env": "dev", "owner": "ops"})
-        } else {
-            value!({"env": "prod", "owner": "ops"})
-        };
+        let tags = if version == 1 { value!({"env": "dev", "owner": "ops"}) } else { value!({"env": "prod", "owner": "ops"}) };
         let settings = Data::new(stack, "settings", tags);
         Data::new(stack, "release", settings.output()).triggers_replace(Value::from(if version == 1 { "r1" } else { "r2" }));
         Data::new(stack, "password", Output::secret(Value::from("hunter2")));

@@ -17,10 +17,7 @@ use serde_json::json;
 
 pub use locks::{force_unlock_breaks_lock, lock_is_exclusive, lock_race_has_one_winner, unlock_checks_lock_id};
 
-use crate::{
-    FORMAT_VERSION, LockInfo, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateError,
-    StateStore, Write,
-};
+use crate::{FORMAT_VERSION, LockInfo, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateError, StateStore, Write};
 
 /// A check of the suite.
 pub type Check = fn(&dyn StateStore);
@@ -92,8 +89,7 @@ fn ok<T>(what: &str, result: Result<T, StateError>) -> T {
 }
 
 fn load(store: &dyn StateStore, stack: &str) -> Snapshot {
-    ok(&format!("load `{stack}`"), store.load(stack))
-        .unwrap_or_else(|| panic!("conformance: stack `{stack}` was written but load returned None"))
+    ok(&format!("load `{stack}`"), store.load(stack)).unwrap_or_else(|| panic!("conformance: stack `{stack}` was written but load returned None"))
 }
 
 fn urns(snapshot: &Snapshot) -> Vec<&str> {
@@ -180,10 +176,7 @@ pub fn put_and_clear_pending(store: &dyn StateStore) {
 pub fn batch_lands_together(store: &dyn StateStore) {
     let a = sample_resource("dev", "a", 1);
     ok("put pending", store.write("dev", vec![Write::PutPending(sample_pending("op-1", &a.urn))]));
-    let meta = ok(
-        "record result",
-        store.write("dev", vec![Write::PutResource(a.clone()), Write::ClearPending { id: "op-1".into() }]),
-    );
+    let meta = ok("record result", store.write("dev", vec![Write::PutResource(a.clone()), Write::ClearPending { id: "op-1".into() }]));
     let snapshot = load(store, "dev");
     assert_eq!(snapshot.resources, vec![a.clone()], "conformance: the result must land");
     assert!(snapshot.pending.is_empty(), "conformance: the pending operation must be cleared in the same batch");
@@ -227,10 +220,7 @@ pub fn stacks_are_isolated(store: &dyn StateStore) {
     let b = sample_resource("dev-2", "b", 2);
     ok("write dev", store.write("dev", vec![Write::PutResource(a.clone())]));
     ok("write dev again", store.write("dev", vec![Write::PutResource(a.clone())]));
-    ok(
-        "write dev-2",
-        store.write("dev-2", vec![Write::PutResource(b.clone()), Write::PutPending(sample_pending("p", "u"))]),
-    );
+    ok("write dev-2", store.write("dev-2", vec![Write::PutResource(b.clone()), Write::PutPending(sample_pending("p", "u"))]));
     let (dev, dev2) = (load(store, "dev"), load(store, "dev-2"));
     assert_eq!((dev.resources, dev2.resources), (vec![a], vec![b]), "conformance: stacks must not share resources");
     assert!(dev.pending.is_empty(), "conformance: stacks must not share pending operations");
@@ -259,26 +249,14 @@ pub fn import_keeps_lineage_and_bumps_serial(store: &dyn StateStore) {
     assert_eq!(meta.serial, 4, "conformance: import over serial 3 of a snapshot at serial 1 must give 4");
     let loaded = load(store, "dev");
     assert_eq!(loaded.meta, meta, "conformance: load after import");
-    assert_eq!(
-        (loaded.resources, loaded.pending),
-        (snapshot.resources, snapshot.pending),
-        "conformance: import replaces content"
-    );
+    assert_eq!((loaded.resources, loaded.pending), (snapshot.resources, snapshot.pending), "conformance: import replaces content");
 
     let mut ahead = Snapshot::empty("dev");
     ahead.meta.serial = 10;
-    assert_eq!(
-        ok("import ahead", store.import(ahead.clone())).serial,
-        10,
-        "conformance: a larger imported serial wins"
-    );
+    assert_eq!(ok("import ahead", store.import(ahead.clone())).serial, 10, "conformance: a larger imported serial wins");
     assert!(load(store, "dev").resources.is_empty(), "conformance: importing an empty snapshot empties the stack");
     let meta = ok("write after import", store.write("dev", vec![Write::DeleteResource { urn: "u".into() }]));
-    assert_eq!(
-        (meta.serial, meta.lineage),
-        (11, ahead.meta.lineage),
-        "conformance: writes continue the imported history"
-    );
+    assert_eq!((meta.serial, meta.lineage), (11, ahead.meta.lineage), "conformance: writes continue the imported history");
 
     let fresh = Snapshot::empty("fresh");
     let meta = ok("import new stack", store.import(fresh.clone()));
@@ -330,10 +308,7 @@ pub fn concurrent_writes_all_land(store: &dyn StateStore) {
                     if n % 10 == 0 {
                         ok("pending-only write", store.write("dev", vec![Write::PutPending(op.clone())]));
                     }
-                    ok(
-                        "resource write",
-                        store.write("dev", vec![Write::PutResource(record), Write::ClearPending { id: op.id }]),
-                    );
+                    ok("resource write", store.write("dev", vec![Write::PutResource(record), Write::ClearPending { id: op.id }]));
                 }
             });
         }

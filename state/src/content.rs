@@ -43,10 +43,6 @@ impl Content {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            meta: self.meta.clone(),
-            resources: self.resources.values().cloned().collect(),
-            pending: self.pending.values().cloned().collect(),
-        }
+        Snapshot { meta: self.meta.clone(), resources: self.resources.values().cloned().collect(), pending: self.pending.values().cloned().collect() }
     }
 }

@@ -15,7 +15,11 @@ pub enum StateError {
     #[error("state record `{key}` is corrupt: {message}")]
     Corrupt { key: String, message: String },
     #[error("state backend I/O error at {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid stack name `{stack}`: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`, starting with a letter or digit")]
     InvalidStackName { stack: String },
     /// Stored state failed its checks. Nothing was read as current state, and nothing written.

@@ -16,12 +16,11 @@ pub mod records;
 pub mod conformance;
 
 pub use error::StateError;
+pub use local::{KEEP_SEGMENTS, LocalStore};
 pub use lock::{LockInfo, holder_is_alive};
 pub use memory::MemoryStore;
-pub use local::{KEEP_SEGMENTS, LocalStore};
 pub use records::{
-    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write,
-    validate_stack_name,
+    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write, validate_stack_name,
 };
 
 /// The contract every state backend implements.

@@ -26,10 +26,7 @@ impl LockInfo {
             holder: format!("{user}@{host}"),
             host,
             pid: std::process::id(),
-            created_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            created_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         }
     }
 

@@ -76,11 +76,9 @@ impl StateStore for MemoryStore {
         let mut inner = self.inner();
         match inner.locks.get(stack) {
             None => Err(StateError::NotLocked { stack: stack.to_string() }),
-            Some(holder) if holder.id != lock_id => Err(StateError::LockMismatch {
-                stack: stack.to_string(),
-                expected: lock_id.to_string(),
-                holder: Box::new(holder.clone()),
-            }),
+            Some(holder) if holder.id != lock_id => {
+                Err(StateError::LockMismatch { stack: stack.to_string(), expected: lock_id.to_string(), holder: Box::new(holder.clone()) })
+            }
             Some(_) => {
                 inner.locks.remove(stack);
                 Ok(())

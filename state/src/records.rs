@@ -20,12 +20,7 @@ pub struct StackMeta {
 
 impl StackMeta {
     pub fn new(stack: &str) -> Self {
-        StackMeta {
-            format_version: FORMAT_VERSION,
-            stack: stack.to_string(),
-            lineage: uuid::Uuid::new_v4().to_string(),
-            serial: 0,
-        }
+        StackMeta { format_version: FORMAT_VERSION, stack: stack.to_string(), lineage: uuid::Uuid::new_v4().to_string(), serial: 0 }
     }
 }
 
@@ -168,11 +163,7 @@ pub fn validate_stack_name(stack: &str) -> Result<(), crate::StateError> {
 /// Refuses metadata written by a newer Strake.
 pub(crate) fn check_format_version(meta: &StackMeta) -> Result<(), crate::StateError> {
     if meta.format_version > FORMAT_VERSION {
-        return Err(crate::StateError::UnsupportedVersion {
-            stack: meta.stack.clone(),
-            found: meta.format_version,
-            supported: FORMAT_VERSION,
-        });
+        return Err(crate::StateError::UnsupportedVersion { stack: meta.stack.clone(), found: meta.format_version, supported: FORMAT_VERSION });
     }
     Ok(())
 }

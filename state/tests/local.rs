@@ -27,8 +27,7 @@ fn local_store_passes_conformance() {
 
 /// What the child writes before it dies: resources over several batches, one still pending.
 fn child_batches() -> Vec<Vec<Write>> {
-    let mut batches: Vec<Vec<Write>> =
-        (0..4).map(|n| vec![Write::PutResource(sample_resource("dev", &format!("r{n}"), n))]).collect();
+    let mut batches: Vec<Vec<Write>> = (0..4).map(|n| vec![Write::PutResource(sample_resource("dev", &format!("r{n}"), n))]).collect();
     batches.push(vec![Write::DeleteResource { urn: sample_resource("dev", "r0", 0).urn }]);
     batches.push(vec![Write::PutPending(sample_pending("op-in-flight", &sample_resource("dev", "r9", 9).urn))]);
     batches
@@ -182,11 +181,8 @@ fn stack_dir(dir: &Path) -> PathBuf {
 
 /// The newest journal file of the stack.
 fn journal(dir: &Path) -> PathBuf {
-    let mut journals: Vec<PathBuf> = std::fs::read_dir(stack_dir(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "journal"))
-        .collect();
+    let mut journals: Vec<PathBuf> =
+        std::fs::read_dir(stack_dir(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "journal")).collect();
     journals.sort();
     journals.pop().unwrap()
 }
@@ -313,7 +309,8 @@ fn compaction_keeps_state_and_restore_points() {
         }
         store.unlock("dev", &info.id).unwrap();
     }
-    let snapshots = std::fs::read_dir(stack_dir(dir.path())).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "snapshot")).count();
+    let snapshots =
+        std::fs::read_dir(stack_dir(dir.path())).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "snapshot")).count();
     assert!((2..=strake_state::KEEP_SEGMENTS).contains(&snapshots), "{snapshots} snapshots kept");
     let state = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
     assert_eq!(state.resources.len(), 10);

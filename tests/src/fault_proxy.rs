@@ -131,9 +131,7 @@ impl Match {
     /// S3 requests with this method whose path starts with `path_prefix` (path-style: `/bucket...`).
     pub fn s3(method: &str, path_prefix: &str) -> Match {
         let (m, p) = (method.to_string(), path_prefix.to_string());
-        Match::when(format!("s3 {method} {path_prefix}*"), move |r| {
-            r.service().as_deref() == Some("s3") && r.method == m && r.path().starts_with(&p)
-        })
+        Match::when(format!("s3 {method} {path_prefix}*"), move |r| r.service().as_deref() == Some("s3") && r.method == m && r.path().starts_with(&p))
     }
 
     /// Requests that change something: query-protocol requests (IAM, STS) whose `Action` does not

@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use strake::events::{Event, RecordingObserver};
 use strake::{ApplyReport, Config, Engine, EngineOptions, Error, Plan, PlanOptions, Program, ProviderRef, RetryPolicy, Stack, Urn};
-use strake_state::{
-    LockInfo, MemoryStore, RecordKind, ResourceRecord, LocalStore, Snapshot, StackMeta, StateError, StateStore, Write,
-};
+use strake_state::{LocalStore, LockInfo, MemoryStore, RecordKind, ResourceRecord, Snapshot, StackMeta, StateError, StateStore, Write};
 
 use crate::fake::{FakeCloud, FakeProvider, THING};
 
@@ -101,8 +99,7 @@ impl Rig {
 
     /// Names (URN last parts) of the managed resources in state, sorted.
     pub fn names_in_state(&self) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.resources().iter().filter_map(|r| Urn::parse(&r.urn).ok()).map(|u| u.name().to_string()).collect();
+        let mut names: Vec<String> = self.resources().iter().filter_map(|r| Urn::parse(&r.urn).ok()).map(|u| u.name().to_string()).collect();
         names.sort();
         names
     }
@@ -166,9 +163,7 @@ impl StateStore for FailingStore {
 
     fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError> {
         let mut armed = self.fail_put_of.lock().unwrap_or_else(PoisonError::into_inner);
-        let hit = armed.as_deref().is_some_and(|target| {
-            batch.iter().any(|w| matches!(w, Write::PutResource(r) if r.urn == target))
-        });
+        let hit = armed.as_deref().is_some_and(|target| batch.iter().any(|w| matches!(w, Write::PutResource(r) if r.urn == target)));
         if hit {
             *armed = None;
             self.failed.store(true, Ordering::SeqCst);

@@ -29,10 +29,7 @@ pub fn request_with_header(addr: &str, method: &str, path: &str, header: (&str, 
 fn send(addr: &str, method: &str, path: &str, extra_headers: &str, body: &[u8]) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n", body.len());
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
     let mut raw = Vec::new();

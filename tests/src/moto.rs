@@ -70,7 +70,13 @@ impl Moto {
             .spawn()
             .expect("starting moto's server");
         let (tx, rx) = mpsc::channel();
-        for out in [child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for out in [
+            child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -167,10 +173,7 @@ fn ensure_installed() {
     ONCE.call_once(|| {
         let present = Command::new("python3").args(["-c", "import moto.server"]).status().is_ok_and(|s| s.success());
         if !present {
-            let ok = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "moto[server]==5.2.1"])
-                .status()
-                .is_ok_and(|s| s.success());
+            let ok = Command::new("python3").args(["-m", "pip", "install", "--quiet", "moto[server]==5.2.1"]).status().is_ok_and(|s| s.success());
             assert!(ok, "moto is not installed and `pip install 'moto[server]==5.2.1'` failed");
         }
     });

@@ -110,9 +110,15 @@ async fn two_providers_configured_differently_that_land_together_get_a_warning()
     let plan = engine.plan(&prog, &PlanOptions::default()).await.unwrap();
     let warnings: Vec<String> = plan.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("meant-to-be-b") && warnings[0].contains(&format!("AWS account {ACCOUNT_A}")) && warnings[0].contains("`account-a`"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("meant-to-be-b") && warnings[0].contains(&format!("AWS account {ACCOUNT_A}")) && warnings[0].contains("`account-a`"),
+        "{warnings:?}"
+    );
     let text = strake::plan::render_human(&plan, false);
-    assert!(text.contains(&format!("account-a (aws): account {ACCOUNT_A}")) && text.contains(&format!("meant-to-be-b (aws): account {ACCOUNT_A}")), "{text}");
+    assert!(
+        text.contains(&format!("account-a (aws): account {ACCOUNT_A}")) && text.contains(&format!("meant-to-be-b (aws): account {ACCOUNT_A}")),
+        "{text}"
+    );
 
     // Two regions of one account are not a mistake: no warning.
     let regions = program(|stack| {

@@ -92,7 +92,9 @@ async fn eks_cluster_lookup_errors_are_clear() {
     assert!(diags[0].message.contains("found nothing"), "{err}");
     // It names what it looked for, and where: the cluster, the account and the region.
     assert!(
-        diags[0].message.contains("name = \"nope\"") && diags[0].message.contains("account 123456789012") && diags[0].message.contains("region us-east-1"),
+        diags[0].message.contains("name = \"nope\"")
+            && diags[0].message.contains("account 123456789012")
+            && diags[0].message.contains("region us-east-1"),
         "{err}"
     );
 

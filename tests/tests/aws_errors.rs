@@ -112,8 +112,7 @@ fn one_role(proxy: &FaultProxy) -> Program {
 /// IAM role names in account B, read straight from moto.
 async fn role_names_in_b(moto: &Moto) -> Vec<String> {
     let iam = iam_b(moto).await;
-    let mut names: Vec<String> =
-        iam.list_roles().send().await.expect("ListRoles").roles().iter().map(|r| r.role_name().to_string()).collect();
+    let mut names: Vec<String> = iam.list_roles().send().await.expect("ListRoles").roles().iter().map(|r| r.role_name().to_string()).collect();
     names.sort();
     names
 }
@@ -297,11 +296,7 @@ async fn a_create_abandoned_after_its_timeout_is_adopted_by_the_next_run() {
     assert_eq!(proxy.log().iter().filter(|e| e.action.as_deref() == Some("CreateRole")).count(), 1, "{}", proxy.log_text());
     assert_eq!(rig.in_state(), vec![("slow".to_string(), "slow".to_string())]);
     assert_eq!(rig.pending(), 0);
-    assert!(
-        rig.events().iter().any(|e| matches!(e, Event::Note { message } if message.contains("adopted"))),
-        "{:?}",
-        rig.events()
-    );
+    assert!(rig.events().iter().any(|e| matches!(e, Event::Note { message } if message.contains("adopted"))), "{:?}", rig.events());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

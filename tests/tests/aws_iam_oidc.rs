@@ -413,11 +413,15 @@ mod shim {
             let (status, xml) = match rt.block_on(set_client_id(iam, &arn, &id, add)) {
                 Ok(()) => (
                     "200 OK",
-                    format!("<{action}Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata><RequestId>shim</RequestId></ResponseMetadata></{action}Response>"),
+                    format!(
+                        "<{action}Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata><RequestId>shim</RequestId></ResponseMetadata></{action}Response>"
+                    ),
                 ),
                 Err(()) => (
                     "404 Not Found",
-                    format!("<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>OpenIDConnect Provider not found for arn {arn}</Message></Error><RequestId>shim</RequestId></ErrorResponse>"),
+                    format!(
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>OpenIDConnect Provider not found for arn {arn}</Message></Error><RequestId>shim</RequestId></ErrorResponse>"
+                    ),
                 ),
             };
             let response = format!("HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}", xml.len());

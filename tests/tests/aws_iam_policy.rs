@@ -15,7 +15,9 @@ fn policy_urn() -> Urn {
 
 fn read_doc(bucket: &str) -> PolicyDocument {
     PolicyDocument::new().statement(
-        Statement::allow().actions(["s3:GetObject", "s3:ListBucket"]).resources([format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")]),
+        Statement::allow()
+            .actions(["s3:GetObject", "s3:ListBucket"])
+            .resources([format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")]),
     )
 }
 

@@ -14,10 +14,8 @@ fn trust(principal: &str) -> PolicyDocument {
 fn role_program(moto: &Moto, description: &str, name: &str) -> strake::Program {
     program(|stack| {
         let b = provider_b(stack, moto);
-        let role = Role::new(stack, "reader", &b, trust("arn:aws:iam::123456789012:root"))
-            .role_name(name)
-            .description(description)
-            .tags([("team", "data")]);
+        let role =
+            Role::new(stack, "reader", &b, trust("arn:aws:iam::123456789012:root")).role_name(name).description(description).tags([("team", "data")]);
         stack.export("arn", role.arn());
         Ok(())
     })
@@ -69,7 +67,8 @@ async fn role_drift_is_shown_and_repaired() {
     engine.up(&p, &PlanOptions::default()).await.unwrap();
 
     // Trust policy rewritten outside Strake (other order, other principal).
-    let doc = r#"{"Statement":[{"Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole","Effect":"Allow"}],"Version":"2012-10-17"}"#;
+    let doc =
+        r#"{"Statement":[{"Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole","Effect":"Allow"}],"Version":"2012-10-17"}"#;
     iam.update_assume_role_policy().role_name("reader").policy_document(doc).send().await.unwrap();
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
     assert_eq!(plan.steps[0].action, Action::Update);

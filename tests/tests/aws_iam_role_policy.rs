@@ -95,7 +95,13 @@ async fn an_inline_policy_is_created_updated_renamed_and_destroyed_with_its_role
     assert_eq!(inline_policies(&iam).await, [("reads".to_string(), actions("s3:ListBucket"))]);
 
     // Changed outside Strake: the plan shows it and puts it back.
-    iam.put_role_policy().role_name("app").policy_name("reads").policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#).send().await.unwrap();
+    iam.put_role_policy()
+        .role_name("app")
+        .policy_name("reads")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
     assert_eq!(plan.step(&policy_urn()).unwrap().action, Action::Update, "{}", render(&plan));
     engine.up(&p, &PlanOptions::default()).await.unwrap();
@@ -105,7 +111,12 @@ async fn an_inline_policy_is_created_updated_renamed_and_destroyed_with_its_role
     let renamed = inline_program(&moto, "lists", "s3:ListBucket");
     let plan = engine.plan(&renamed, &PlanOptions::default()).await.unwrap();
     let step = plan.step(&policy_urn()).unwrap();
-    assert_eq!((step.action, step.replace_paths.clone()), (Action::Replace(ReplaceOrder::CreateThenDelete), vec!["name".to_string()]), "{}", render(&plan));
+    assert_eq!(
+        (step.action, step.replace_paths.clone()),
+        (Action::Replace(ReplaceOrder::CreateThenDelete), vec!["name".to_string()]),
+        "{}",
+        render(&plan)
+    );
     engine.up(&renamed, &PlanOptions::default()).await.unwrap();
     assert_eq!(inline_policies(&iam).await, [("lists".to_string(), actions("s3:ListBucket"))]);
 
@@ -136,7 +147,9 @@ async fn bad_inline_policies_are_refused_at_plan_with_zero_calls() {
     });
     let Err(Error::Diagnostics(diags)) = engine.plan(&p, &PlanOptions::default()).await else { panic!("the plan must fail") };
     let text: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-    let says = |name: &str, field: &str, what: &str| text.iter().any(|t| t.contains(&format!("aws:iam:RolePolicy::{name}")) && t.contains(&format!("`{field}`")) && t.contains(what));
+    let says = |name: &str, field: &str, what: &str| {
+        text.iter().any(|t| t.contains(&format!("aws:iam:RolePolicy::{name}")) && t.contains(&format!("`{field}`")) && t.contains(what))
+    };
     assert!(says("by-arn", "role", "is an ARN; pass the role's name"), "{text:#?}");
     assert!(says("bad-name", "name", "no spaces allowed"), "{text:#?}");
     assert!(says("misspelt", "policy", "did you mean `s3:GetObject`?"), "{text:#?}");

@@ -165,7 +165,11 @@ impl Rig {
 
     fn run(&self, dir: &Path, args: &[String]) -> Run {
         let o = self.command(dir, args).output().expect("running aws-fixture");
-        Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+        }
     }
 
     /// Runs in the background; its output goes to files in `dir` (a full pipe would stall it).
@@ -417,8 +421,10 @@ fn random_kills_over_apply_replace_and_destroy_converge() {
             attempt += 1;
             assert!(attempt <= 3 * KILLS_PER_SCENARIO, "seed {SEED:#x}, {}: too few trials reached their hold", scenario.name);
             let (k, forward) = (rng.one_to(m), rng.next() & 1 == 1);
-            let context =
-                format!("seed {SEED:#x}, {} trial {attempt}: mutating request #{k} of {m} held (forwarded to moto: {forward}), then SIGKILL", scenario.name);
+            let context = format!(
+                "seed {SEED:#x}, {} trial {attempt}: mutating request #{k} of {m} held (forwarded to moto: {forward}), then SIGKILL",
+                scenario.name
+            );
             let trial = rig.fresh(scenario, &context);
             let killed = match rig.kill_at(&trial, &scenario.step, k, forward, &context) {
                 Ok(()) => true,
@@ -435,4 +441,3 @@ fn random_kills_over_apply_replace_and_destroy_converge() {
     assert!(tally.kills >= 4 * KILLS_PER_SCENARIO);
     tally.assert_all_converged(&format!("random kills (seed {SEED:#x})"));
 }
-

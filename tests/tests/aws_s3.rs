@@ -50,7 +50,8 @@ fn actions(plan: &strake::Plan) -> Vec<(String, Action)> {
 }
 
 fn bucket_program(moto: &Moto, name: &str, region: Option<&str>, tags: &[(&str, &str)], force_destroy: bool) -> Program {
-    let (name, region, tags) = (name.to_string(), region.map(str::to_string), tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
+    let (name, region, tags) =
+        (name.to_string(), region.map(str::to_string), tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
     program(move |stack| {
         let b = provider_b(stack, moto);
         let mut bucket = Bucket::new(stack, "data", &b, name.as_str()).force_destroy(force_destroy);
@@ -242,27 +243,62 @@ async fn invalid_inputs_fail_at_plan_without_api_calls() {
         Box::new(f)
     }
     let cases: Vec<(&str, Declare, &str, &[&str])> = vec![
-        ("uppercase", case(|s, b| {
-            let _ = Bucket::new(s, "x", b, "My-Bucket");
-        }), "bucket", &["My-Bucket", "uppercase", "lowercase letters"]),
-        ("underscore", case(|s, b| {
-            let _ = Bucket::new(s, "x", b, "my_bucket");
-        }), "bucket", &["contains `_`"]),
-        ("short", case(|s, b| {
-            let _ = Bucket::new(s, "x", b, "ab");
-        }), "bucket", &["3-63 characters"]),
-        ("ip", case(|s, b| {
-            let _ = Bucket::new(s, "x", b, "10.0.0.1");
-        }), "bucket", &["IP address"]),
-        ("region", case(|s, b| {
-            let _ = Bucket::new(s, "x", b, "fine-name").region("mars-north");
-        }), "region", &["us-east-1"]),
-        ("key", case(|s, b| {
-            let _ = Object::new(s, "x", b, "fine-name", "").content("x");
-        }), "key", &["1 to 1,024"]),
-        ("no content", case(|s, b| {
-            let _ = Object::new(s, "x", b, "fine-name", "k");
-        }), "content", &["is required"]),
+        (
+            "uppercase",
+            case(|s, b| {
+                let _ = Bucket::new(s, "x", b, "My-Bucket");
+            }),
+            "bucket",
+            &["My-Bucket", "uppercase", "lowercase letters"],
+        ),
+        (
+            "underscore",
+            case(|s, b| {
+                let _ = Bucket::new(s, "x", b, "my_bucket");
+            }),
+            "bucket",
+            &["contains `_`"],
+        ),
+        (
+            "short",
+            case(|s, b| {
+                let _ = Bucket::new(s, "x", b, "ab");
+            }),
+            "bucket",
+            &["3-63 characters"],
+        ),
+        (
+            "ip",
+            case(|s, b| {
+                let _ = Bucket::new(s, "x", b, "10.0.0.1");
+            }),
+            "bucket",
+            &["IP address"],
+        ),
+        (
+            "region",
+            case(|s, b| {
+                let _ = Bucket::new(s, "x", b, "fine-name").region("mars-north");
+            }),
+            "region",
+            &["us-east-1"],
+        ),
+        (
+            "key",
+            case(|s, b| {
+                let _ = Object::new(s, "x", b, "fine-name", "").content("x");
+            }),
+            "key",
+            &["1 to 1,024"],
+        ),
+        (
+            "no content",
+            case(|s, b| {
+                let _ = Object::new(s, "x", b, "fine-name", "k");
+            }),
+            "content",
+            &["is required"],
+        ),
         (
             "both",
             case(|s, b| {
@@ -271,14 +307,23 @@ async fn invalid_inputs_fail_at_plan_without_api_calls() {
             "source",
             &["set one of them"],
         ),
-        ("missing file", case(|s, b| {
-            let _ = Object::new(s, "x", b, "fine-name", "k").source("/nonexistent/file");
-        }), "source", &["cannot read"]),
+        (
+            "missing file",
+            case(|s, b| {
+                let _ = Object::new(s, "x", b, "fine-name", "k").source("/nonexistent/file");
+            }),
+            "source",
+            &["cannot read"],
+        ),
         (
             "policy on another bucket",
             case(|s, b| {
-                let doc = PolicyDocument::new()
-                    .statement(Statement::allow().actions(["s3:GetObject"]).principal("AWS", "arn:aws:iam::123456789012:root").resources(["arn:aws:s3:::other/*"]));
+                let doc = PolicyDocument::new().statement(
+                    Statement::allow()
+                        .actions(["s3:GetObject"])
+                        .principal("AWS", "arn:aws:iam::123456789012:root")
+                        .resources(["arn:aws:s3:::other/*"]),
+                );
                 let _ = BucketPolicy::new(s, "x", b, "fine-name", doc);
             }),
             "policy",
@@ -394,9 +439,8 @@ async fn bucket_policy_lifecycle_drift_and_replace() {
     assert!(policy_text(&s3, "strake-policy").await.unwrap().contains(&b_root));
 
     // Another bucket replaces it: the old bucket's policy is deleted.
-    let doc = PolicyDocument::new().statement(
-        Statement::allow().actions(["s3:GetObject"]).principal("AWS", b_root.as_str()).resources(["arn:aws:s3:::strake-policy-2/*"]),
-    );
+    let doc = PolicyDocument::new()
+        .statement(Statement::allow().actions(["s3:GetObject"]).principal("AWS", b_root.as_str()).resources(["arn:aws:s3:::strake-policy-2/*"]));
     let p = policy_program(&moto, "strake-policy-2", doc);
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
     let step = plan.steps.iter().find(|s| s.urn.name() == "policy").unwrap();
@@ -465,7 +509,12 @@ async fn object_lifecycle_content_hash_and_drift() {
     moto.start_recording();
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
     assert!(!plan.has_changes() && plan.notes.is_empty(), "{}\n{:?}", human(&plan), plan.notes);
-    let downloads: Vec<_> = moto.recorded().into_iter().filter(|r| r.method == "GET" && !r.url.contains("/strake-objects/?")).filter(|r| r.url.contains("/strake-objects/")).collect();
+    let downloads: Vec<_> = moto
+        .recorded()
+        .into_iter()
+        .filter(|r| r.method == "GET" && !r.url.contains("/strake-objects/?"))
+        .filter(|r| r.url.contains("/strake-objects/"))
+        .collect();
     assert!(downloads.is_empty(), "objects were downloaded to hash them: {downloads:?}");
 
     // New content: an update by content hash.

@@ -57,7 +57,8 @@ async fn encryption(s3: &aws_sdk_s3::Client) -> Option<(String, Option<String>)>
 }
 
 fn actions(plan: &strake::Plan) -> Vec<(String, Action)> {
-    let mut out: Vec<(String, Action)> = plan.steps.iter().filter(|s| s.action != Action::NoOp).map(|s| (s.urn.name().to_string(), s.action)).collect();
+    let mut out: Vec<(String, Action)> =
+        plan.steps.iter().filter(|s| s.action != Action::NoOp).map(|s| (s.urn.name().to_string(), s.action)).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -85,7 +86,10 @@ async fn bucket_settings_are_applied_changed_repaired_and_removed() {
     let relaxed = Settings { block_public_policy: false, suspended: true, kms_key: Some("alias/data") };
     let p = settings_program(&moto, Some(relaxed));
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    assert_eq!(actions(&plan), [("private".to_string(), Action::Update), ("sse".to_string(), Action::Update), ("versions".to_string(), Action::Update)]);
+    assert_eq!(
+        actions(&plan),
+        [("private".to_string(), Action::Update), ("sse".to_string(), Action::Update), ("versions".to_string(), Action::Update)]
+    );
     engine.up(&p, &PlanOptions::default()).await.unwrap();
     assert_eq!(public_access_block(&s3).await, Some([true, true, false, true]));
     assert_eq!(versioning(&s3).await.as_deref(), Some("Suspended"));
@@ -122,7 +126,10 @@ async fn bad_settings_are_refused_at_plan_with_zero_calls() {
     });
     let Err(Error::Diagnostics(diags)) = engine.plan(&p, &PlanOptions::default()).await else { panic!("the plan must fail") };
     let text: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-    assert!(text.iter().any(|t| t.contains("BucketServerSideEncryption::sse") && t.contains("`sse_algorithm`") && t.contains("use one of \"AES256\"")), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.contains("BucketServerSideEncryption::sse") && t.contains("`sse_algorithm`") && t.contains("use one of \"AES256\"")),
+        "{text:#?}"
+    );
     assert!(text.iter().any(|t| t.contains("BucketPublicAccessBlock::pab") && t.contains("`bucket`") && t.contains("Not_A_Bucket")), "{text:#?}");
     assert!(moto.recorded().iter().all(|r| !r.is_mutating()), "a refused plan changes nothing: {:?}", moto.recorded());
 }

@@ -99,7 +99,12 @@ async fn each_error_pattern_stops_the_plan_naming_the_role_the_field_and_the_fix
             "no :sub condition",
             web_trust(ACCOUNT_B, json!({"StringEquals": aud.clone()})),
             CONDITION,
-            owned(&["any service account in the cluster can assume the role", "add StringEquals", &sub_key, "system:serviceaccount:<namespace>:<service account>"]),
+            owned(&[
+                "any service account in the cluster can assume the role",
+                "add StringEquals",
+                &sub_key,
+                "system:serviceaccount:<namespace>:<service account>",
+            ]),
         ),
         (
             "a wildcard in StringEquals",
@@ -251,7 +256,13 @@ async fn trust_lint_warnings_only_lets_a_broken_trust_through() {
     let forced = role_program(&moto, broken.clone(), true);
     let plan = engine.plan(&forced, &PlanOptions::default()).await.unwrap();
     let downgraded = "reported as a warning because the role sets `trust_lint_warnings_only`";
-    find(&plan.diagnostics, Severity::Warning, &role_urn(), "assume_role_policy.Statement[0].Principal.Federated", &["No OpenIDConnect provider", downgraded]);
+    find(
+        &plan.diagnostics,
+        Severity::Warning,
+        &role_urn(),
+        "assume_role_policy.Statement[0].Principal.Federated",
+        &["No OpenIDConnect provider", downgraded],
+    );
     find(&plan.diagnostics, Severity::Warning, &role_urn(), CONDITION, &["any service account", downgraded]);
     assert_eq!(plan.diagnostics.len(), 2, "{:?}", plan.diagnostics);
 

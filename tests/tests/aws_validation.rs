@@ -138,22 +138,13 @@ async fn policy_statements_without_effect_or_action_or_with_a_resource_that_is_n
     let engine = engine();
     let principal = json!({"AWS": format!("arn:aws:iam::{ACCOUNT_A}:root")});
     for (statement, says) in [
-        (
-            json!({"Action": "sts:AssumeRole", "Principal": principal}),
-            vec!["Statement[0] has no Effect", "add \"Effect\": \"Allow\" (or \"Deny\")"],
-        ),
-        (
-            json!({"Effect": "Allow", "Principal": principal}),
-            vec!["Statement[0] has no Action", "list the actions it allows"],
-        ),
+        (json!({"Action": "sts:AssumeRole", "Principal": principal}), vec!["Statement[0] has no Effect", "add \"Effect\": \"Allow\" (or \"Deny\")"]),
+        (json!({"Effect": "Allow", "Principal": principal}), vec!["Statement[0] has no Action", "list the actions it allows"]),
         (
             json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal, "Resource": "my-bucket/*"}),
             vec!["Statement[0].Resource `my-bucket/*` is not an ARN", "`arn:partition:service:region:account:resource`"],
         ),
-        (
-            json!({"Effect": "Allow", "Action": "sts:AssumeRole"}),
-            vec!["Statement[0] has no Principal", "must say who may assume the role"],
-        ),
+        (json!({"Effect": "Allow", "Action": "sts:AssumeRole"}), vec!["Statement[0] has no Principal", "must say who may assume the role"]),
     ] {
         let doc = json!({"Version": "2012-10-17", "Statement": [statement]});
         let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, doc)).await;
@@ -198,16 +189,8 @@ async fn every_error_of_a_program_is_reported_together() {
     assert_eq!(errors, 4, "{err}");
     assert!(err.to_string().starts_with("the program has 4 errors:"), "{err}");
     assert!(!err.to_string().contains(role_urn("fine").as_str()), "{err}");
-    let names: Vec<String> = strake_tests::aws::iam_b(&moto)
-        .await
-        .list_roles()
-        .send()
-        .await
-        .unwrap()
-        .roles()
-        .iter()
-        .map(|r| r.role_name().to_string())
-        .collect();
+    let names: Vec<String> =
+        strake_tests::aws::iam_b(&moto).await.list_roles().send().await.unwrap().roles().iter().map(|r| r.role_name().to_string()).collect();
     assert!(names.is_empty(), "{names:?}");
 }
 
@@ -277,7 +260,12 @@ async fn principals_of_no_known_form_and_actions_iam_does_not_have_are_rejected_
         "assume_role_policy",
         &["Statement[0].Principal.AWS `bob` is not an account id or an ARN", "an AWS principal is \"*\", a 12-digit account id", "or an IAM ARN"],
     );
-    assert_diagnosed(&err, &policy_urn("misspelt"), "document", &["Statement[0].Action `s3:GetObjects` is not an s3 action; did you mean `s3:GetObject`?"]);
+    assert_diagnosed(
+        &err,
+        &policy_urn("misspelt"),
+        "document",
+        &["Statement[0].Action `s3:GetObjects` is not an s3 action; did you mean `s3:GetObject`?"],
+    );
     assert_diagnosed(
         &err,
         &policy_urn("spaced"),

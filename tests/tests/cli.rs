@@ -131,8 +131,7 @@ fn json_plan_and_json_events() {
     assert_eq!(v["has_changes"], true);
     assert_eq!(v["summary"]["create"], 2);
     let apply = ok(dir.path(), &["apply", "--yes", "--json"]);
-    let events: Vec<serde_json::Value> =
-        apply.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is a JSON event")).collect();
+    let events: Vec<serde_json::Value> = apply.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is a JSON event")).collect();
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds.first(), Some(&"apply_started"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"apply_finished"), "{kinds:?}");
@@ -142,8 +141,7 @@ fn json_plan_and_json_events() {
 #[test]
 fn secrets_are_never_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let commands: [&[&str]; 5] =
-        [&["plan"], &["plan", "--json"], &["apply", "--yes", "--json"], &["state", "show", "token"], &["outputs", "--json"]];
+    let commands: [&[&str]; 5] = [&["plan"], &["plan", "--json"], &["apply", "--yes", "--json"], &["state", "show", "token"], &["outputs", "--json"]];
     let mut printed = Vec::new();
     for args in commands {
         let all = [args, &["--config", "secret=hunter2"][..]].concat();
@@ -259,11 +257,8 @@ fn ctrl_c_lets_running_steps_finish_and_records_them() {
 /// The newest journal of the fixture's stack.
 fn newest_journal(dir: &Path) -> std::path::PathBuf {
     let stack_dir = dir.join(".strake").join("stacks").join("fixture");
-    let mut journals: Vec<_> = std::fs::read_dir(&stack_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
-        .collect();
+    let mut journals: Vec<_> =
+        std::fs::read_dir(&stack_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "journal")).collect();
     journals.sort();
     journals.pop().expect("a journal")
 }
@@ -332,12 +327,7 @@ fn every_commit_is_synced_with_fdatasync() {
 
     // How many commits the apply made: the generation its history reached.
     let history = ok(dir.path(), &["state", "history"]);
-    let commits: usize = history
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .max()
-        .expect("restore points");
+    let commits: usize = history.stdout.lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).max().expect("restore points");
     assert!(commits >= 2, "{}", history.stdout);
     let synced = count("fdatasync") + count("fsync");
     assert!(count("fdatasync") >= commits, "{commits} commits but {} fdatasync calls:\n{trace}", count("fdatasync"));

@@ -13,7 +13,8 @@ use strake_tests::moto::Moto;
 /// How long a test waits for an observable fact before failing.
 const WAIT: Duration = Duration::from_secs(20);
 
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+const TRUST: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
 /// moto, its identities checked, and a proxy in front of it whose identities are checked too.
 async fn setup() -> (Moto, FaultProxy) {

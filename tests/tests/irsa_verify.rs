@@ -8,7 +8,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strake_irsa::verify::{Link, VerifyError, VerifyTarget, Verified, kube_client, verify};
+use strake_irsa::verify::{Link, Verified, VerifyError, VerifyTarget, kube_client, verify};
 use strake_tests::aws::{iam_b, s3_b};
 use strake_tests::kube::{Kube, TEST_ISSUER};
 use strake_tests::moto::{ACCOUNT_B, Moto};
@@ -181,10 +181,7 @@ async fn a_trust_with_the_wrong_audience_fails_at_trust() {
     let err = result.expect_err("the trust wants another audience");
     assert_eq!(err.link, Link::Trust, "{err}");
     let line = out.lines().find(|l| l.contains("MISMATCH")).unwrap_or_else(|| panic!("no mismatch line:\n{out}"));
-    assert!(
-        line.contains(":aud: the token's aud is \"sts.amazonaws.com\", the policy wants \"sts.amazonaws.com.cn\""),
-        "{line}"
-    );
+    assert!(line.contains(":aud: the token's aud is \"sts.amazonaws.com\", the policy wants \"sts.amazonaws.com.cn\""), "{line}");
     // The `:sub` condition held.
     assert!(out.contains(&format!("ok       StringEquals {}:sub", issuer_host_path())), "{out}");
 }

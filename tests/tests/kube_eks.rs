@@ -4,9 +4,9 @@
 
 use aws_sdk_eks::types::VpcConfigRequest;
 use base64::Engine as _;
+use strake::PlanOptions;
 use strake::plan::Action;
 use strake::prelude::*;
-use strake::PlanOptions;
 use strake_aws::eks;
 use strake_kubernetes::token::{TOKEN_PREFIX, eks_token};
 use strake_kubernetes::{KubernetesProvider, Namespace};
@@ -49,10 +49,7 @@ async fn a_token_from_moto_credentials_is_a_valid_presigned_sts_call() {
         sdk.credentials_provider().unwrap().provide_credentials().await.unwrap()
     };
     let token = eks_token(&credentials, "demo", REGION, &moto.endpoint(), std::time::SystemTime::now()).unwrap();
-    let url = String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.strip_prefix(TOKEN_PREFIX).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let url = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.strip_prefix(TOKEN_PREFIX).unwrap()).unwrap()).unwrap();
     let path = url.strip_prefix(&moto.endpoint()).expect("the URL targets moto's STS");
     assert!(path.starts_with("/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{path}");
     // The presigned call is what EKS makes to STS to authenticate the token. moto's server routes
@@ -116,10 +113,8 @@ async fn a_provider_unknown_at_plan_time_plans_with_unknowns() {
     let engine = engine();
     let p = program(|stack| {
         let endpoint = Data::new(stack, "endpoint", Output::<Value>::unknown());
-        let k = stack.provider(
-            "cluster",
-            KubernetesProvider::from_eks("demo", endpoint.output().typed::<String>(), "Y2E=", &strake_aws::AwsProvider::new()),
-        );
+        let k = stack
+            .provider("cluster", KubernetesProvider::from_eks("demo", endpoint.output().typed::<String>(), "Y2E=", &strake_aws::AwsProvider::new()));
         Namespace::new(stack, "later", &k);
         Ok(())
     });

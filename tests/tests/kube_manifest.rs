@@ -120,7 +120,10 @@ async fn bad_manifests_fail_the_plan_and_an_unserved_kind_fails_its_apply_by_nam
     });
     let Err(Error::Diagnostics(diags)) = engine.plan(&p, &PlanOptions::default()).await else { panic!("the plan must fail") };
     let text: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-    assert!(text.iter().any(|t| t.contains("Manifest::broken") && t.contains("`manifest`") && t.contains("is not one YAML or JSON document")), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.contains("Manifest::broken") && t.contains("`manifest`") && t.contains("is not one YAML or JSON document")),
+        "{text:#?}"
+    );
     assert!(text.iter().any(|t| t.contains("Manifest::kindless") && t.contains("`manifest.kind`") && t.contains("is required")), "{text:#?}");
 
     let p = strake_tests::aws::program(|stack| {

@@ -27,10 +27,7 @@ fn declare(stack: &Stack, k: &ProviderRef, app: &App<'_>) {
     if app.force {
         sa = sa.force_conflicts();
     }
-    Deployment::simple(stack, "test-deployment", k, &ns, app.image)
-        .container_name("aws")
-        .command(["sleep", "10000"])
-        .service_account(&sa);
+    Deployment::simple(stack, "test-deployment", k, &ns, app.image).container_name("aws").command(["sleep", "10000"]).service_account(&sa);
 }
 
 fn program(kube: &Kube, app: App<'_>) -> Program {
@@ -97,7 +94,15 @@ async fn drift_made_with_kubectl_is_detected_and_repaired() {
     let p = program(&kube, App { ns: "t-drift", sa: "s3-sa", role: ROLE_1, image: "amazon/aws-cli", force: false });
     engine.up(&p, &PlanOptions::default()).await.unwrap();
 
-    kube.kubectl_ok(&["-n", "t-drift", "annotate", "serviceaccount", "s3-sa", "--overwrite", "eks.amazonaws.com/role-arn=arn:aws:iam::999999999999:role/evil"]);
+    kube.kubectl_ok(&[
+        "-n",
+        "t-drift",
+        "annotate",
+        "serviceaccount",
+        "s3-sa",
+        "--overwrite",
+        "eks.amazonaws.com/role-arn=arn:aws:iam::999999999999:role/evil",
+    ]);
     let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
     assert_eq!(actions(&plan), vec![("s3-sa".into(), Action::Update)]);
     assert!(plan.notes.iter().any(|n| n.contains("changed outside Strake")), "{:?}", plan.notes);

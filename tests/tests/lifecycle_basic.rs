@@ -36,10 +36,7 @@ async fn create_from_empty_records_everything_and_replans_to_no_changes() {
     assert_eq!(a.kind, RecordKind::Resource);
     assert_eq!(a.type_token, "fake:index:Thing");
     assert_eq!(Value::from_json(a.inputs.clone()), value!({"name": "a", "value": {"size": 1}}));
-    assert_eq!(
-        Value::from_json(a.outputs.clone()),
-        value!({"name": "a", "value": {"size": 1}, "arn": arn_of(&a.id)})
-    );
+    assert_eq!(Value::from_json(a.outputs.clone()), value!({"name": "a", "value": {"size": 1}, "arn": arn_of(&a.id)}));
     assert_eq!(Value::from_json(b.inputs.clone()), value!({"name": "b", "value": arn_of(&a.id)}));
     assert!(a.dependencies.is_empty(), "{:?}", a.dependencies);
     assert_eq!(b.dependencies, vec![urn("a").to_string()]);

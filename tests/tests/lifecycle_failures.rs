@@ -56,10 +56,7 @@ async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reap
     rig.cloud.clear_faults();
     rig.cloud.clear_calls();
     let plan = rig.plan(&program).await.unwrap();
-    assert_eq!(
-        actions(&plan),
-        vec![(s("a"), Action::NoOp), (s("b"), Action::Create), (s("c"), Action::Create), (s("d"), Action::NoOp)]
-    );
+    assert_eq!(actions(&plan), vec![(s("a"), Action::NoOp), (s("b"), Action::Create), (s("c"), Action::Create), (s("d"), Action::NoOp)]);
     rig.up(&program).await.unwrap();
     assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("b")), (Op::Create, s("c"))]);
     assert_eq!(rig.names_in_state(), vec![s("a"), s("b"), s("c"), s("d")]);
@@ -95,11 +92,7 @@ async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
     // A new run, on the real store.
     let mut session = rig.engine.session(&program, "apply").unwrap();
     let plan = session.plan(&PlanOptions::default()).await.unwrap().plan;
-    assert!(
-        plan.notes.iter().any(|n| n.contains("interrupted") && n.contains("create") && n.contains(urn("b").as_str())),
-        "{:?}",
-        plan.notes
-    );
+    assert!(plan.notes.iter().any(|n| n.contains("interrupted") && n.contains("create") && n.contains(urn("b").as_str())), "{:?}", plan.notes);
     let notes = session.resolve_pending().await.unwrap();
     assert_eq!(notes.len(), 1);
     assert!(notes[0].contains("adopted") && notes[0].contains(&b_cloud[0].id), "{notes:?}");

@@ -47,9 +47,11 @@ async fn duplicate_names_are_refused_at_plan_with_both_locations() {
     let rig = Rig::memory();
     let mut lines = Vec::new();
     let program = rig.program(|stack, _| {
-        lines.push(line!()); Thing::new(stack, "a");
+        lines.push(line!());
+        Thing::new(stack, "a");
         Thing::new(stack, "b");
-        lines.push(line!()); Thing::new(stack, "a").value("again");
+        lines.push(line!());
+        Thing::new(stack, "a").value("again");
     });
     let err = rig.plan(&program).await.unwrap_err();
     let Error::Diagnostics(diags) = &err else { panic!("expected diagnostics, got {err:?}") };
@@ -288,6 +290,11 @@ async fn two_declarations_that_claim_one_name_are_refused_at_plan() {
     let Error::Diagnostics(d) = &err else { panic!("{err:?}") };
     let errors: Vec<String> = d.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].contains(urn("first").as_str()) && errors[0].contains("claims thing `shared` in fake account main, as") && errors[0].contains(urn("second").as_str()), "{errors:?}");
+    assert!(
+        errors[0].contains(urn("first").as_str())
+            && errors[0].contains("claims thing `shared` in fake account main, as")
+            && errors[0].contains(urn("second").as_str()),
+        "{errors:?}"
+    );
     assert!(rig.cloud.mutations().is_empty());
 }

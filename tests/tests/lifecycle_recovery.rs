@@ -76,10 +76,7 @@ async fn a_delete_first_replacement_replaces_its_children_first() {
     rig.up(&renamed).await.expect("one apply converges: no DeleteConflict");
 
     let mutations = rig.cloud.mutations();
-    assert_eq!(
-        mutations,
-        vec![(Op::Delete, s("child")), (Op::Delete, s("parent")), (Op::Create, s("parent")), (Op::Create, s("child"))]
-    );
+    assert_eq!(mutations, vec![(Op::Delete, s("child")), (Op::Delete, s("parent")), (Op::Create, s("parent")), (Op::Create, s("child"))]);
     assert_eq!(cloud_names(&rig), vec![s("child"), s("p2")]);
     assert!(!rig.plan(&renamed).await.unwrap().has_changes());
 }

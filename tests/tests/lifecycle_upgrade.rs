@@ -54,5 +54,8 @@ async fn records_of_an_older_schema_are_upgraded_on_load_and_written_back() {
     rig.store.import(newer).unwrap();
     let Err(Error::Diagnostics(diags)) = rig.plan(&p).await else { panic!("a newer record must stop the plan") };
     let text = diags.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    assert!(text.contains(&format!("urn:strake:{STACK}::fake:index:Thing::a")) && text.contains("newer version of its provider (schema version 2"), "{text}");
+    assert!(
+        text.contains(&format!("urn:strake:{STACK}::fake:index:Thing::a")) && text.contains("newer version of its provider (schema version 2"),
+        "{text}"
+    );
 }

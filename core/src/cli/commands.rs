@@ -69,11 +69,7 @@ fn resolve_urn(given: &str, known: &[Urn]) -> Result<Urn, Error> {
     }
 }
 
-pub(crate) async fn dispatch(
-    ctx: Context<'_>,
-    command: Command,
-    on_interrupt: impl FnOnce(&Engine),
-) -> Result<ExitCode, Error> {
+pub(crate) async fn dispatch(ctx: Context<'_>, command: Command, on_interrupt: impl FnOnce(&Engine)) -> Result<ExitCode, Error> {
     match command {
         Command::Plan { out, json, destroy, refresh } => plan(&ctx, out.as_deref(), json, destroy, refresh).await,
         Command::Apply { plan, yes, json, refresh } => {
@@ -173,10 +169,7 @@ async fn apply(
         if mode == PlanMode::Destroy {
             println!("\nDestroy complete in {secs:.1}s: {} destroyed.", s.delete);
         } else {
-            println!(
-                "\nApply complete in {secs:.1}s: {} created, {} updated, {} replaced, {} destroyed.",
-                s.create, s.update, s.replace, s.delete
-            );
+            println!("\nApply complete in {secs:.1}s: {} created, {} updated, {} replaced, {} destroyed.", s.create, s.update, s.replace, s.delete);
             print_outputs(&report.outputs, false);
         }
     }
@@ -257,10 +250,8 @@ fn outputs(ctx: &Context<'_>, json: bool, show_secrets: bool) -> Result<ExitCode
     let session = engine.session(ctx.program, "outputs")?;
     let outputs = recorded_outputs(session.snapshot());
     if json {
-        let map: serde_json::Map<String, serde_json::Value> = outputs
-            .iter()
-            .map(|(k, v)| (k.clone(), if show_secrets { v.reveal().to_json() } else { crate::plan::redact(v).to_json() }))
-            .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            outputs.iter().map(|(k, v)| (k.clone(), if show_secrets { v.reveal().to_json() } else { crate::plan::redact(v).to_json() })).collect();
         println!("{}", serde_json::Value::Object(map));
     } else if outputs.is_empty() {
         println!("Stack `{}` has no outputs recorded; run `apply` first.", ctx.program.stack);
@@ -356,8 +347,8 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         StateCommand::Import { file } => {
             let mut session = open()?;
             let bytes = std::fs::read(&file).map_err(|e| Error::StateFile(format!("cannot read the state file {}: {e}", file.display())))?;
-            let snapshot: Snapshot = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::StateFile(format!("{} is not a Strake state export: {e}", file.display())))?;
+            let snapshot: Snapshot =
+                serde_json::from_slice(&bytes).map_err(|e| Error::StateFile(format!("{} is not a Strake state export: {e}", file.display())))?;
             session.replace_state(snapshot)?;
             println!("Imported state of stack `{}` from {} (serial {}).", ctx.program.stack, file.display(), session.snapshot().meta.serial);
         }

@@ -55,12 +55,7 @@ pub struct ProgramContext {
 }
 
 /// Like [`run_with_args`], with commands of the program's own.
-pub fn run_with_commands<I, T>(
-    stack: &str,
-    args: I,
-    program: impl FnOnce(&Stack) -> Result<(), Error>,
-    commands: Vec<ProgramCommand<'_>>,
-) -> ExitCode
+pub fn run_with_commands<I, T>(stack: &str, args: I, program: impl FnOnce(&Stack) -> Result<(), Error>, commands: Vec<ProgramCommand<'_>>) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -112,17 +107,10 @@ fn run_own(command: ProgramCommand<'_>, matches: &clap::ArgMatches) -> Result<Ex
 
 /// Where the program lives: `--dir`, else the package directory under `cargo run`, else `.`.
 fn program_dir(explicit: Option<PathBuf>) -> PathBuf {
-    explicit
-        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
+    explicit.or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn execute(
-    stack: &str,
-    cli: args::Cli,
-    program: impl FnOnce(&Stack) -> Result<(), Error>,
-    color: bool,
-) -> Result<ExitCode, Error> {
+fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(), Error>, color: bool) -> Result<ExitCode, Error> {
     let dir = program_dir(cli.global.dir.clone());
     let config = Config::load(&dir, &cli.global.config)?;
     // Strake's own settings of the stack, read before the program so they never count as unknown.
@@ -131,10 +119,8 @@ fn execute(
     let store = Arc::new(LocalStore::new(dir.join(".strake"))?);
     let strict = cli.global.strict || stack_strict(&program.config)?;
     let options = EngineOptions { parallelism: cli.global.parallelism.max(1), strict, ..Default::default() };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
     let ctx = commands::Context { program: &program, store, options, color, global: &cli.global };
     runtime.block_on(commands::dispatch(ctx, cli.command, |engine: &Engine| {
         let cancel = engine.cancel_flag();

@@ -111,8 +111,7 @@ impl Observer for Progress {
                 let bar = if self.interactive {
                     let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stderr());
                     bar.set_style(
-                        ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
                     bar.enable_steady_tick(Duration::from_millis(120));
                     bar
@@ -157,11 +156,9 @@ impl Observer for Progress {
                         self.style(Style::new().red().bold()).apply_to("failed"),
                         error.as_deref().unwrap_or("")
                     ),
-                    Outcome::Skipped => format!(
-                        "{label}: {} ({})",
-                        self.style(Style::new().dim()).apply_to("skipped"),
-                        error.as_deref().unwrap_or("")
-                    ),
+                    Outcome::Skipped => {
+                        format!("{label}: {} ({})", self.style(Style::new().dim()).apply_to("skipped"), error.as_deref().unwrap_or(""))
+                    }
                 };
                 self.line(text);
                 if let Ok(b) = self.bar.lock()

@@ -69,8 +69,7 @@ impl<'a> Root<'a> {
     /// The distinct first segments of the keys set under this table.
     fn children(&self) -> Vec<String> {
         let prefix = self.prefix();
-        let mut out: Vec<String> =
-            self.config.keys_under(&prefix).map(|k| k[prefix.len()..].split('.').next().unwrap_or("").to_string()).collect();
+        let mut out: Vec<String> = self.config.keys_under(&prefix).map(|k| k[prefix.len()..].split('.').next().unwrap_or("").to_string()).collect();
         out.dedup();
         out
     }
@@ -112,10 +111,29 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
     type Error = DeError;
 
     forward_to_node!(
-        deserialize_any, deserialize_bool, deserialize_i8, deserialize_i16, deserialize_i32, deserialize_i64, deserialize_u8,
-        deserialize_u16, deserialize_u32, deserialize_u64, deserialize_f32, deserialize_f64, deserialize_char, deserialize_str,
-        deserialize_string, deserialize_option, deserialize_seq, deserialize_map, deserialize_identifier, deserialize_ignored_any,
-        deserialize_bytes, deserialize_byte_buf, deserialize_unit
+        deserialize_any,
+        deserialize_bool,
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64,
+        deserialize_f32,
+        deserialize_f64,
+        deserialize_char,
+        deserialize_str,
+        deserialize_string,
+        deserialize_option,
+        deserialize_seq,
+        deserialize_map,
+        deserialize_identifier,
+        deserialize_ignored_any,
+        deserialize_bytes,
+        deserialize_byte_buf,
+        deserialize_unit
     );
 
     fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, DeError> {
@@ -184,7 +202,9 @@ impl<'de> de::Deserializer<'de> for Root<'_> {
         let present: Vec<&'static str> = fields.iter().copied().filter(|f| children.iter().any(|c| c == f)).collect();
         visitor.visit_map(Fields { config: self.config, key: &self.key, present, at: 0 }).map_err(|e| match e.missing {
             Some(field) => DeError::keyed(self.config.missing(&join(&self.key, field))),
-            None if !e.keyed => DeError::keyed(format!("configuration `{}`: {}", if self.key.is_empty() { "(top level)" } else { &self.key }, e.message)),
+            None if !e.keyed => {
+                DeError::keyed(format!("configuration `{}`: {}", if self.key.is_empty() { "(top level)" } else { &self.key }, e.message))
+            }
             None => e,
         })
     }
@@ -353,11 +373,7 @@ impl Leaf<'_> {
             Some(v) => v.to_string(),
             None => format!("\"{}\"", self.entry.text),
         };
-        DeError::keyed(format!(
-            "configuration `{} = {shown}` ({}): expected {expected}{fix}",
-            self.key,
-            self.config.where_set(self.entry.origin)
-        ))
+        DeError::keyed(format!("configuration `{} = {shown}` ({}): expected {expected}{fix}", self.key, self.config.where_set(self.entry.origin)))
     }
 
     /// Adds the key to an error a visitor made (an integer out of range, say).

@@ -73,16 +73,14 @@ impl Config {
             return Err(Error::Config(format!("{} is a directory; the configuration is a TOML file", path.display())));
         }
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-            let table: toml::Table =
-                toml::from_str(&text).map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(format!("{} is not valid TOML: {e}", path.display())))?;
             flatten("", &toml::Value::Table(table), &mut config.values);
         }
         for item in overrides {
-            let (k, v) = item.split_once('=').ok_or_else(|| {
-                Error::Config(format!("--config `{item}` is not of the form key=value (e.g. --config region=eu-west-1)"))
-            })?;
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("--config `{item}` is not of the form key=value (e.g. --config region=eu-west-1)")))?;
             let entry = Entry { text: v.to_string(), toml: None, origin: Origin::Flag };
             config.values.insert(k.trim().to_string(), entry);
         }
@@ -91,10 +89,7 @@ impl Config {
 
     /// A configuration from explicit pairs (for embedding and tests).
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Config {
-        let values = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), Entry { text: v.into(), toml: None, origin: Origin::Program }))
-            .collect();
+        let values = pairs.into_iter().map(|(k, v)| (k.into(), Entry { text: v.into(), toml: None, origin: Origin::Program })).collect();
         Config { values, source: "the embedding program".into(), ..Default::default() }
     }
 
@@ -154,13 +149,11 @@ impl Config {
             return Ok(());
         }
         let reads = if known.is_empty() { "no configuration".to_string() } else { known.join(", ") };
-        Err(Error::Config(format!(
-            "the program reads no configuration key {}; it reads {reads}",
-            unknown.join(", nor ")
-        )))
+        Err(Error::Config(format!("the program reads no configuration key {}; it reads {reads}", unknown.join(", nor "))))
     }
 
     /// Marks a key Strake itself reads (under `[strake]`), so it never counts as unknown.
+    #[cfg(feature = "cli")]
     pub(crate) fn note_engine_key(&self, key: &str) {
         self.note_read(key, "true or false");
     }

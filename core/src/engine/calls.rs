@@ -84,8 +84,19 @@ impl<'a> Caller<'a> {
     }
 
     /// Reads an object (back) with retries and events; reads are never uncertain.
-    pub(crate) async fn read(&self, provider: &dyn Provider, urn: &Urn, operation: &str, request: ReadRequest) -> Result<ReadResponse, ProviderError> {
-        with_retries(&self.options.retry, || self.limited(urn, operation, provider.read(request.clone())), |notice| self.on_retry(urn, operation, &notice)).await
+    pub(crate) async fn read(
+        &self,
+        provider: &dyn Provider,
+        urn: &Urn,
+        operation: &str,
+        request: ReadRequest,
+    ) -> Result<ReadResponse, ProviderError> {
+        with_retries(
+            &self.options.retry,
+            || self.limited(urn, operation, provider.read(request.clone())),
+            |notice| self.on_retry(urn, operation, &notice),
+        )
+        .await
     }
 
     fn on_retry(&self, urn: &Urn, operation: &str, notice: &RetryNotice<'_>) {
@@ -192,9 +203,8 @@ impl<'a> Caller<'a> {
             ReadRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), id: None, inputs: inputs.clone(), outputs: Value::Null };
         match self.read(provider, urn, "read back", request).await {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
-                self.observer.on_event(&Event::Note {
-                    message: format!("{urn}: the create succeeded although its answer was lost; adopted object `{id}`"),
-                });
+                self.observer
+                    .on_event(&Event::Note { message: format!("{urn}: the create succeeded although its answer was lost; adopted object `{id}`") });
                 Ok(Some(CreateResponse { id, outputs }))
             }
             Ok(ReadResponse::Gone) => Ok(None),

@@ -26,11 +26,11 @@ pub use retry::RetryPolicy;
 pub use session::Session;
 pub use walk::CancelFlag;
 
+use crate::Urn;
 use crate::error::Error;
 use crate::events::{NullObserver, Observer};
 use crate::plan::{Plan, PlanMode};
 use crate::program::Program;
-use crate::Urn;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]

@@ -6,23 +6,18 @@ use std::sync::Arc;
 
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateStore, Write};
 
-use super::providers::{ProviderCache, Slot};
-use super::walk::{CancelFlag, walk};
 use super::EngineOptions;
 use super::calls::{CallError, Caller};
+use super::providers::{ProviderCache, Slot};
 use super::shared::{check_inputs, now_secs, state_env};
+use super::walk::{CancelFlag, walk};
 use crate::error::{Error, StepError};
 use crate::program::{DeclKind, Program};
 use crate::provider::*;
 use crate::{Urn, Value};
 
 /// Configures the program's providers from what state knows (no data sources are read).
-async fn configure_from_state(
-    program: &Program,
-    snapshot: &Snapshot,
-    providers: &ProviderCache,
-    options: &EngineOptions,
-) -> HashMap<Urn, Value> {
+async fn configure_from_state(program: &Program, snapshot: &Snapshot, providers: &ProviderCache, options: &EngineOptions) -> HashMap<Urn, Value> {
     let env = state_env(snapshot);
     for p in &program.providers {
         if let Ok(config) = p.config.resolve_value(&env) {
@@ -66,7 +61,8 @@ pub(crate) async fn resolve(
     snapshot: &Snapshot,
     providers: &ProviderCache,
     store: &dyn StateStore,
-    caller: &Caller<'_>,) -> Resolution {
+    caller: &Caller<'_>,
+) -> Resolution {
     let options = caller.options();
     configure_from_state(program, snapshot, providers, options).await;
     let ops = &snapshot.pending;
@@ -76,9 +72,10 @@ pub(crate) async fn resolve(
         match provider_for(providers, op.provider.as_deref()) {
             Some(provider) => {
                 let (writes, note) = resolve_one(op, program, snapshot, provider.as_ref(), caller).await?;
-                store.write(&snapshot.meta.stack, writes).map(|_| note).map_err(|e| {
-                    StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind)))
-                })
+                store
+                    .write(&snapshot.meta.stack, writes)
+                    .map(|_| note)
+                    .map_err(|e| StepError::other(&op_urn(op), "record state", format!("resolving an interrupted {}: {e}", kind_name(op.kind))))
             }
             None => Err(StepError::other(
                 &op_urn(op),
@@ -207,10 +204,7 @@ async fn resolve_one(
                 },
                 provider: op.provider.clone(),
                 protect: recorded.map(|r| r.protect).or(declared.map(|d| d.options.protect)).unwrap_or(false),
-                retain_on_delete: recorded
-                    .map(|r| r.retain_on_delete)
-                    .or(declared.map(|d| d.options.retain_on_delete))
-                    .unwrap_or(false),
+                retain_on_delete: recorded.map(|r| r.retain_on_delete).or(declared.map(|d| d.options.retain_on_delete)).unwrap_or(false),
                 schema_version: provider.schema_version(&op.type_token),
             };
             match recorded.filter(|r| r.id != id) {
@@ -235,12 +229,12 @@ async fn resolve_one(
                     );
                     (vec![Write::PutResource(rec), Write::PutPending(deposed), clear], note)
                 }
-                None => (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state")),
+                None => {
+                    (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state"))
+                }
             }
         }
-        (PendingKind::Create, ReadResponse::Gone) => {
-            (vec![clear], format!("the interrupted create of {urn} had not created anything: cleared"))
-        }
+        (PendingKind::Create, ReadResponse::Gone) => (vec![clear], format!("the interrupted create of {urn} had not created anything: cleared")),
         (PendingKind::Update, ReadResponse::Found { id, inputs, outputs }) => match recorded {
             Some(rec) => {
                 let rec = ResourceRecord { id, inputs: inputs.to_json(), outputs: outputs.to_json(), ..rec.clone() };
@@ -280,18 +274,20 @@ pub(crate) async fn import(
     urn: &Urn,
     id: &str,
 ) -> Result<(), Error> {
-    let decl = program
-        .declaration(urn)
-        .filter(|d| d.kind == DeclKind::Resource)
-        .ok_or_else(|| Error::Import { urn: urn.to_string(), reason: "it is not a resource the program declares; declare it first, then import".into() })?;
+    let decl = program.declaration(urn).filter(|d| d.kind == DeclKind::Resource).ok_or_else(|| Error::Import {
+        urn: urn.to_string(),
+        reason: "it is not a resource the program declares; declare it first, then import".into(),
+    })?;
     if snapshot.resources.iter().any(|r| r.urn == urn.as_str()) {
         return Err(Error::Import { urn: urn.to_string(), reason: "it is already in state; `state rm` it first to import another object".into() });
     }
     let graph = crate::graph::Graph::build(program, Some(snapshot)).map_err(Error::Diagnostics)?;
     let node = &graph.nodes[graph.node_index(urn).unwrap_or_default()];
     let env = configure_from_state(program, snapshot, providers, options).await;
-    let provider = provider_for(providers, node.provider.as_ref().map(Urn::as_str))
-        .ok_or_else(|| Error::Import { urn: urn.to_string(), reason: "its provider cannot be configured before apply; apply its dependencies first".into() })?;
+    let provider = provider_for(providers, node.provider.as_ref().map(Urn::as_str)).ok_or_else(|| Error::Import {
+        urn: urn.to_string(),
+        reason: "its provider cannot be configured before apply; apply its dependencies first".into(),
+    })?;
     let inputs = decl.resolve_inputs(&env).map_err(|e| Error::Import { urn: urn.to_string(), reason: e.0 })?;
     // The read sees the inputs as a plan would (defaults, normalized forms), so what it records
     // compares with the next plan's.
@@ -320,11 +316,7 @@ pub(crate) async fn import(
     // An interrupted create of this resource is settled by the import.
     let mut writes = vec![Write::PutResource(rec)];
     writes.extend(
-        snapshot
-            .pending
-            .iter()
-            .filter(|p| p.urn == urn.as_str() && p.kind == PendingKind::Create)
-            .map(|p| Write::ClearPending { id: p.id.clone() }),
+        snapshot.pending.iter().filter(|p| p.urn == urn.as_str() && p.kind == PendingKind::Create).map(|p| Write::ClearPending { id: p.id.clone() }),
     );
     store.write(&program.stack, writes)?;
     Ok(())

@@ -9,14 +9,12 @@ use strake_state::{RecordKind, Snapshot};
 
 use super::providers::{ProviderCache, Slot};
 use super::retry::with_retries;
-use super::walk::walk;
 use super::shared::{check_inputs, env_value, stack_outputs_urn};
+use super::walk::walk;
 use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
 use crate::graph::{Graph, NodeKind};
-use crate::plan::{
-    Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedProvider, PlannedStep, ReplaceOrder, decide, forcing_paths,
-};
+use crate::plan::{Action, Decide, PLAN_FORMAT_VERSION, Plan, PlanMode, PlannedProvider, PlannedStep, ReplaceOrder, decide, forcing_paths};
 use crate::program::Program;
 use crate::provider::*;
 use crate::{Urn, Value};
@@ -237,7 +235,12 @@ fn recorded_priors(snapshot: &Snapshot) -> HashMap<Urn, Prior> {
         .filter(|r| r.kind == RecordKind::Resource)
         .filter_map(|r| {
             let urn = Urn::parse(&r.urn).ok()?;
-            let p = Prior { id: r.id.clone(), inputs: Value::from_json(r.inputs.clone()), outputs: Value::from_json(r.outputs.clone()), version: r.schema_version };
+            let p = Prior {
+                id: r.id.clone(),
+                inputs: Value::from_json(r.inputs.clone()),
+                outputs: Value::from_json(r.outputs.clone()),
+                version: r.schema_version,
+            };
             Some((urn, p))
         })
         .collect()
@@ -436,10 +439,7 @@ fn pending_notes(snapshot: &Snapshot) -> Vec<String> {
                 strake_state::PendingKind::Update => "update",
                 strake_state::PendingKind::Delete => "delete",
             };
-            format!(
-                "an earlier run was interrupted during the {what} of {}; `apply` first reads it back and records what it finds",
-                p.urn
-            )
+            format!("an earlier run was interrupted during the {what} of {}; `apply` first reads it back and records what it finds", p.urn)
         })
         .collect()
 }
@@ -563,7 +563,12 @@ impl Walker<'_> {
         }
         let request = ReadRequest { urn: decl.urn.clone(), type_token, id: None, inputs: check.inputs, outputs: Value::Null };
         let reports = super::retry::reporter(self.req.observer, &decl.urn, "read");
-        let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(&decl.urn, "read", &n)).await;
+        let read = with_retries(
+            &self.req.retry,
+            || reporting_retries(reports.clone(), provider.read(request.clone())),
+            |n| self.retried(&decl.urn, "read", &n),
+        )
+        .await;
         match read {
             Ok(ReadResponse::Found { id, outputs, .. }) => {
                 self.set_env(&decl.urn, env_value(Some(&id), &outputs));
@@ -647,9 +652,10 @@ impl Walker<'_> {
             outputs: prior.outputs.clone(),
         };
         let reports = super::retry::reporter(self.req.observer, urn, "read");
-        let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(urn, "read", &n))
-            .await
-            .map_err(|e| Stop::Failed(StepError::from_provider(urn, "read", &e)))?;
+        let read =
+            with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(urn, "read", &n))
+                .await
+                .map_err(|e| Stop::Failed(StepError::from_provider(urn, "read", &e)))?;
         let (result, refreshed) = match read {
             ReadResponse::Found { id, inputs, outputs } => {
                 let now = Prior { id, inputs, outputs, version: provider.schema_version(urn.type_token()) };
@@ -686,7 +692,14 @@ impl Walker<'_> {
         let Slot::Ready(provider) = provider else {
             // The provider's configuration is unknown until apply: plan with what we have.
             let action = if prior.is_some() { Action::Update } else { Action::Create };
-            let mut s = step(urn, node.provider.as_ref(), action, prior.as_ref().map(|p| p.inputs.clone()), Some(inputs), "provider configuration known only after apply");
+            let mut s = step(
+                urn,
+                node.provider.as_ref(),
+                action,
+                prior.as_ref().map(|p| p.inputs.clone()),
+                Some(inputs),
+                "provider configuration known only after apply",
+            );
             s.parent = decl.options.parent.clone();
             if let Some(p) = &prior {
                 s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
@@ -712,13 +725,7 @@ impl Walker<'_> {
                 new_inputs: inputs.clone(),
             })
         });
-        let decided = decide(Decide {
-            urn,
-            prior_inputs: prior.as_ref().map(|p| &p.inputs),
-            diff: diff.as_ref(),
-            options: &decl.options,
-            gone,
-        });
+        let decided = decide(Decide { urn, prior_inputs: prior.as_ref().map(|p| &p.inputs), diff: diff.as_ref(), options: &decl.options, gone });
         let (mut action, mut reason) = match decided {
             Ok(d) => d,
             Err(d) => {

@@ -62,12 +62,7 @@ impl ProviderCache {
 
     /// Configures `urn` with `config` (unknown config: the slot is `Unknown`). Reuses the provider
     /// when the configuration is unchanged.
-    pub(crate) async fn configure(
-        &self,
-        urn: &Urn,
-        factory: &Arc<dyn ProviderFactory>,
-        config: Value,
-    ) -> Result<Slot, ProviderError> {
+    pub(crate) async fn configure(&self, urn: &Urn, factory: &Arc<dyn ProviderFactory>, config: Value) -> Result<Slot, ProviderError> {
         if let Some((old, slot)) = self.slots.lock().ok().and_then(|s| s.get(urn).cloned())
             && old == config
             && config.is_known()

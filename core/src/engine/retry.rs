@@ -90,11 +90,7 @@ pub(crate) fn reporter(observer: &std::sync::Arc<dyn crate::events::Observer>, u
 }
 
 /// Runs `call` until it succeeds, fails permanently, or the policy gives up.
-pub async fn with_retries<T, F, Fut>(
-    policy: &RetryPolicy,
-    mut call: F,
-    mut on_retry: impl FnMut(RetryNotice<'_>),
-) -> Result<T, ProviderError>
+pub async fn with_retries<T, F, Fut>(policy: &RetryPolicy, mut call: F, mut on_retry: impl FnMut(RetryNotice<'_>)) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
@@ -174,8 +170,7 @@ mod tests {
     async fn eventual_consistency_is_retried_within_the_window() {
         let policy = RetryPolicy::default();
         let start = tokio::time::Instant::now();
-        let _: Result<(), _> =
-            with_retries(&policy, || async { Err(err(ErrorKind::EventualConsistency)) }, |_| {}).await;
+        let _: Result<(), _> = with_retries(&policy, || async { Err(err(ErrorKind::EventualConsistency)) }, |_| {}).await;
         assert!(start.elapsed() <= policy.consistency_window);
         assert!(start.elapsed() >= policy.consistency_window - policy.max_delay);
     }

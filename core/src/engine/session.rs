@@ -9,11 +9,10 @@ use super::executor::ApplyReport;
 use super::planner::Planned;
 use super::providers::ProviderCache;
 use super::{Engine, PlanOptions, RefreshReport, executor, pending, planner, state_writer};
+use crate::Urn;
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::program::Program;
-use crate::Urn;
-
 
 /// One locked stack. Dropping it releases the lock.
 pub struct Session<'a> {
@@ -156,12 +155,8 @@ impl Session<'_> {
     /// Applies a plan made in this session.
     pub async fn apply(&mut self, planned: &Planned) -> Result<ApplyReport, Error> {
         self.check_fresh(&planned.plan)?;
-        let records: HashMap<Urn, strake_state::ResourceRecord> = self
-            .snapshot
-            .resources
-            .iter()
-            .filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r.clone())))
-            .collect();
+        let records: HashMap<Urn, strake_state::ResourceRecord> =
+            self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r.clone()))).collect();
         let (writer, thread) = state_writer::StateWriter::start(self.engine.store.clone(), self.program.stack.clone());
         let result = executor::apply(executor::ApplyRequest {
             program: self.program,
@@ -274,10 +269,7 @@ impl Session<'_> {
     /// Replaces the stack's state (`state import`).
     pub fn replace_state(&mut self, snapshot: Snapshot) -> Result<(), Error> {
         if snapshot.meta.stack != self.program.stack {
-            return Err(Error::StateFile(format!(
-                "the file holds stack `{}`, not `{}`",
-                snapshot.meta.stack, self.program.stack
-            )));
+            return Err(Error::StateFile(format!("the file holds stack `{}`, not `{}`", snapshot.meta.stack, self.program.stack)));
         }
         let bad: Vec<String> = snapshot
             .resources
@@ -303,4 +295,3 @@ impl Drop for Session<'_> {
         let _ = self.engine.store.unlock(&self.program.stack, &self.lock_id);
     }
 }
-

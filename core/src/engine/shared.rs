@@ -49,7 +49,8 @@ pub(crate) fn now_secs() -> u64 {
 /// the program ignores.
 pub(crate) fn check_inputs(provider: &dyn Provider, decl: &Declaration, inputs: Value, prior_inputs: Option<&Value>) -> CheckResponse {
     let urn = &decl.urn;
-    let mut check = provider.check(CheckRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), inputs, prior_inputs: prior_inputs.cloned() });
+    let mut check =
+        provider.check(CheckRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), inputs, prior_inputs: prior_inputs.cloned() });
     if let Some(prior) = prior_inputs {
         apply_ignore_changes(&decl.options, prior, &mut check.inputs);
     }

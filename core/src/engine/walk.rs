@@ -68,16 +68,16 @@ where
         settled[node] = true;
         match result {
             Err(e) => {
-            outcome.failed.push((node, e));
-            let mut stack = dependents[node].clone();
-            while let Some(m) = stack.pop() {
-                if !settled[m] {
-                    settled[m] = true;
-                    ready.remove(&m);
-                    outcome.skipped.push((m, node));
-                    stack.extend(dependents[m].iter().copied());
+                outcome.failed.push((node, e));
+                let mut stack = dependents[node].clone();
+                while let Some(m) = stack.pop() {
+                    if !settled[m] {
+                        settled[m] = true;
+                        ready.remove(&m);
+                        outcome.skipped.push((m, node));
+                        stack.extend(dependents[m].iter().copied());
+                    }
                 }
-            }
             }
             Ok(value) => {
                 outcome.succeeded.push((node, value));

@@ -190,17 +190,11 @@ pub fn decide(d: Decide<'_>) -> Result<(Action, Option<String>), Diagnostic> {
         return Err(Diagnostic::error(
             Some(d.urn),
             Some(&forcing[0]),
-            format!(
-                "is protected, but changing {} requires replacing it; remove `protect` first or revert the change",
-                names.join(", ")
-            ),
+            format!("is protected, but changing {} requires replacing it; remove `protect` first or revert the change", names.join(", ")),
         ));
     }
-    let order = if d.options.delete_before_replace || diff.delete_before_replace {
-        ReplaceOrder::DeleteThenCreate
-    } else {
-        ReplaceOrder::CreateThenDelete
-    };
+    let order =
+        if d.options.delete_before_replace || diff.delete_before_replace { ReplaceOrder::DeleteThenCreate } else { ReplaceOrder::CreateThenDelete };
     Ok((Action::Replace(order), Some(format!("{} forces replacement", names.join(", ")))))
 }
 

@@ -2,12 +2,24 @@
 
 use std::fmt::Write as _;
 
-use console::Style;
 use serde::Serialize;
 
 use super::{Action, Plan, PlanMode, PlannedStep, ReplaceOrder};
 use crate::Value;
 use crate::diff::{ValueDiff, diff_values};
+
+/// An ANSI style (SGR code), applied only when the palette has colors.
+#[derive(Clone, Copy)]
+struct Style {
+    code: &'static str,
+    on: bool,
+}
+
+impl Style {
+    fn apply_to(&self, text: impl std::fmt::Display) -> String {
+        if self.on { format!("\u{1b}[{}m{text}\u{1b}[0m", self.code) } else { text.to_string() }
+    }
+}
 
 struct Palette {
     add: Style,
@@ -20,15 +32,8 @@ struct Palette {
 
 impl Palette {
     fn new(color: bool) -> Self {
-        let s = |st: Style| st.force_styling(color);
-        Palette {
-            add: s(Style::new().green()),
-            change: s(Style::new().yellow()),
-            delete: s(Style::new().red()),
-            read: s(Style::new().cyan()),
-            dim: s(Style::new().dim()),
-            bold: s(Style::new().bold()),
-        }
+        let s = |code| Style { code, on: color };
+        Palette { add: s("32"), change: s("33"), delete: s("31"), read: s("36"), dim: s("2"), bold: s("1") }
     }
 }
 
@@ -84,7 +89,13 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
     let mut current: Option<&crate::Urn> = None;
     for step in changes {
         if let Some(parent) = step.parent.as_ref().filter(|p| current != Some(*p)) {
-            let _ = writeln!(out, "  {} {} {}\n", p.bold.apply_to("component"), parent.type_token(), serde_json::Value::String(parent.name().to_string()));
+            let _ = writeln!(
+                out,
+                "  {} {} {}\n",
+                p.bold.apply_to("component"),
+                parent.type_token(),
+                serde_json::Value::String(parent.name().to_string())
+            );
             current = Some(parent);
         }
         render_step(&mut out, step, &p);
@@ -131,7 +142,11 @@ fn render_providers(out: &mut String, plan: &Plan, changes: &[&PlannedStep], p: 
     let _ = writeln!(out, "  {}", p.bold.apply_to("Where the changes land:"));
     for pp in providers {
         let package = pp.urn.type_token().strip_prefix("strake:provider:").unwrap_or(pp.urn.type_token());
-        let target = pp.target.as_ref().map(|t| t.description.clone()).unwrap_or_else(|| "known only during apply (its configuration depends on other resources)".into());
+        let target = pp
+            .target
+            .as_ref()
+            .map(|t| t.description.clone())
+            .unwrap_or_else(|| "known only during apply (its configuration depends on other resources)".into());
         let _ = writeln!(out, "    {} ({package}): {target}", p.bold.apply_to(pp.urn.name()));
     }
     out.push('\n');
@@ -189,7 +204,11 @@ fn render_step(out: &mut String, step: &PlannedStep, p: &Palette) {
                 let _ = writeln!(out, "        {}", p.dim.apply_to(format!("# ({hidden} unchanged attributes hidden)")));
             }
             if !internal_changed.is_empty() {
-                let _ = writeln!(out, "        {}", p.dim.apply_to(format!("# (settings of the program, not of the object, changed: {})", internal_changed.join(", "))));
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    p.dim.apply_to(format!("# (settings of the program, not of the object, changed: {})", internal_changed.join(", ")))
+                );
             }
         }
         Action::NoOp => {}
@@ -278,15 +297,8 @@ pub fn render_json(plan: &Plan) -> String {
         notes: &'a [String],
         providers: &'a [super::PlannedProvider],
     }
-    let steps = plan
-        .steps
-        .iter()
-        .map(|s| PlannedStep {
-            before: s.before.as_ref().map(redact),
-            after: s.after.as_ref().map(redact),
-            ..s.clone()
-        })
-        .collect();
+    let steps =
+        plan.steps.iter().map(|s| PlannedStep { before: s.before.as_ref().map(redact), after: s.after.as_ref().map(redact), ..s.clone() }).collect();
     let view = View {
         format_version: plan.format_version,
         stack: &plan.stack,

@@ -43,8 +43,7 @@ fn protect_refuses_replacement_with_a_fix() {
     let prior = value!({"input": 1});
     let opts = ResourceOptions { protect: true, ..Default::default() };
     let d = diff(&["triggers_replace"], &["triggers_replace"]);
-    let err = decide(Decide { urn: &urn(), prior_inputs: Some(&prior), diff: Some(&d), options: &opts, gone: false })
-        .unwrap_err();
+    let err = decide(Decide { urn: &urn(), prior_inputs: Some(&prior), diff: Some(&d), options: &opts, gone: false }).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("triggers_replace"));
     assert!(err.message.contains("remove `protect`"), "{}", err.message);
     // An in-place update of a protected resource is fine.

@@ -117,7 +117,12 @@ pub trait ResourceType: Send + Sync + 'static {
 
     /// The outputs a create or update will have, as far as known at plan time (fields left out
     /// are unknown until apply). `prior` holds the recorded outputs for an update. Pure.
-    fn preview(&self, _ctx: &Self::Context, _inputs: &Partial<Self::Inputs>, _prior: Option<&Partial<Self::Outputs>>) -> Option<Partial<Self::Outputs>> {
+    fn preview(
+        &self,
+        _ctx: &Self::Context,
+        _inputs: &Partial<Self::Inputs>,
+        _prior: Option<&Partial<Self::Outputs>>,
+    ) -> Option<Partial<Self::Outputs>> {
         None
     }
 
@@ -133,7 +138,11 @@ pub trait ResourceType: Send + Sync + 'static {
     /// Reads the object back: by `id`, or without one (an interrupted create, a lookup) from the
     /// inputs. `None`: it does not exist. The returned inputs are how its configurable
     /// properties look now, for drift: only those the program manages.
-    async fn read(&self, ctx: &Self::Context, req: Read<'_, Self::Inputs, Self::Outputs>) -> Result<Option<Observed<Self::Inputs, Self::Outputs>>, ProviderError>;
+    async fn read(
+        &self,
+        ctx: &Self::Context,
+        req: Read<'_, Self::Inputs, Self::Outputs>,
+    ) -> Result<Option<Observed<Self::Inputs, Self::Outputs>>, ProviderError>;
 
     async fn update(&self, ctx: &Self::Context, req: Update<'_, Self::Inputs, Self::Outputs>) -> Result<Self::Outputs, ProviderError>;
 

@@ -232,8 +232,8 @@ pub(crate) fn spec_diff(spec: &Spec, old: &Value, new: &Value) -> DiffResponse {
     let replaces: Vec<String> = changes.iter().filter(|c| spec.replace_on.contains(&c.as_str())).cloned().collect();
     // The old object must go first unless the new one surely has another unique name: known,
     // and different in at least one part.
-    let surely_differs = spec.unique.iter().all(|f| new.get(f).is_none_or(Value::is_known))
-        && spec.unique.iter().any(|f| !same(old.get(f), new.get(f)));
+    let surely_differs =
+        spec.unique.iter().all(|f| new.get(f).is_none_or(Value::is_known)) && spec.unique.iter().any(|f| !same(old.get(f), new.get(f)));
     let delete_before_replace = !replaces.is_empty() && !spec.unique.is_empty() && !surely_differs;
     DiffResponse { changes, replaces, delete_before_replace }
 }

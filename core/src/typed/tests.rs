@@ -69,11 +69,18 @@ impl ResourceType for Widget {
         Ok(Created::new(req.inputs.name.clone(), WidgetOutputs { serial: format!("serial-{}", req.inputs.name), password: "hunter2".into() }))
     }
 
-    async fn read(&self, shop: &Shop, req: Read<'_, WidgetInputs, WidgetOutputs>) -> Result<Option<Observed<WidgetInputs, WidgetOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        shop: &Shop,
+        req: Read<'_, WidgetInputs, WidgetOutputs>,
+    ) -> Result<Option<Observed<WidgetInputs, WidgetOutputs>>, ProviderError> {
         let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.name.clone())) else { return Ok(None) };
-        Ok(shop.0.lock().unwrap().get(&name).map(|w| {
-            Observed::new(name.clone(), w.clone(), WidgetOutputs { serial: format!("serial-{name}"), password: "hunter2".into() })
-        }))
+        Ok(shop
+            .0
+            .lock()
+            .unwrap()
+            .get(&name)
+            .map(|w| Observed::new(name.clone(), w.clone(), WidgetOutputs { serial: format!("serial-{name}"), password: "hunter2".into() })))
     }
 
     async fn update(&self, shop: &Shop, req: Update<'_, WidgetInputs, WidgetOutputs>) -> Result<WidgetOutputs, ProviderError> {
@@ -181,11 +188,10 @@ fn diff_follows_the_spec() {
         p.diff(DiffRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w".into(), old_inputs: old, old_outputs: Value::map(), new_inputs: new })
     };
     let old = value!({"name": "a", "shelf": "top", "size": 3, "note": "x"});
-    assert_eq!(diff(old.clone(), value!({"name": "a", "shelf": "top", "size": 4, "note": "y"})), DiffResponse {
-        changes: vec!["size".into()],
-        replaces: vec![],
-        delete_before_replace: false
-    });
+    assert_eq!(
+        diff(old.clone(), value!({"name": "a", "shelf": "top", "size": 4, "note": "y"})),
+        DiffResponse { changes: vec!["size".into()], replaces: vec![], delete_before_replace: false }
+    );
     // Another shelf under the same unique name: the old widget goes first.
     let moved = diff(old.clone(), value!({"name": "a", "shelf": "low", "size": 3, "note": "x"}));
     assert_eq!((moved.replaces.clone(), moved.delete_before_replace), (vec!["shelf".to_string()], true));
@@ -203,7 +209,10 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     let p = provider();
     let inputs = check(&p, "w", value!({"name": "w1", "shelf": "top"}), None).inputs;
     assert_eq!(p.claim(WIDGET, &inputs).as_deref(), Some("widget `w1`"));
-    assert_eq!(p.preview(PreviewRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), prior_outputs: None }), value!({"serial": "serial-w1"}));
+    assert_eq!(
+        p.preview(PreviewRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), prior_outputs: None }),
+        value!({"serial": "serial-w1"})
+    );
 
     let created = p.create(CreateRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), timeout: None }).await.unwrap();
     assert_eq!(created.id, "w1");
@@ -211,14 +220,18 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     assert_eq!(created.outputs.get("serial"), Some(&Value::from("serial-w1")));
 
     // Read back by inputs alone (an interrupted create); absent options are left out, not null.
-    let read = p.read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: None, inputs: inputs.clone(), outputs: Value::Null }).await.unwrap();
+    let read =
+        p.read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: None, inputs: inputs.clone(), outputs: Value::Null }).await.unwrap();
     let ReadResponse::Found { id, inputs: now, .. } = read else { panic!("the widget exists") };
     assert_eq!((id.as_str(), now), ("w1", value!({"name": "w1", "shelf": "top", "size": 3})));
 
     // A property recorded as a secret reads back as one (typed values carry no marks).
     let mut secret_shelf = inputs.clone();
     secret_shelf.set_path("shelf", Some(Value::Secret(Box::new(Value::from("top")))));
-    let read = p.read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: Some("w1".into()), inputs: secret_shelf, outputs: Value::Null }).await.unwrap();
+    let read = p
+        .read(ReadRequest { urn: urn("w"), type_token: WIDGET.into(), id: Some("w1".into()), inputs: secret_shelf, outputs: Value::Null })
+        .await
+        .unwrap();
     let ReadResponse::Found { inputs: now, .. } = read else { panic!("the widget exists") };
     assert_eq!(now.get("shelf"), Some(&Value::Secret(Box::new(Value::from("top")))));
 
@@ -240,7 +253,9 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     assert_eq!(updated.outputs, created.outputs);
     assert_eq!(p.context().0.lock().unwrap()["w1"].size, 5);
 
-    p.delete(DeleteRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w1".into(), inputs, outputs: created.outputs, timeout: None }).await.unwrap();
+    p.delete(DeleteRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w1".into(), inputs, outputs: created.outputs, timeout: None })
+        .await
+        .unwrap();
     assert!(p.context().0.lock().unwrap().is_empty());
 }
 
@@ -248,13 +263,24 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
 async fn data_sources_only_read_and_unknown_types_are_named() {
     let p = provider();
     let count = "toy:shop:Count";
-    let read = p.read(ReadRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), id: None, inputs: Value::map(), outputs: Value::Null }).await.unwrap();
+    let read = p
+        .read(ReadRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), id: None, inputs: Value::map(), outputs: Value::Null })
+        .await
+        .unwrap();
     let ReadResponse::Found { outputs, .. } = read else { panic!("a count is always found") };
     assert_eq!(outputs, value!({"widgets": 0}));
-    let err = p.create(CreateRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), inputs: Value::map(), timeout: None }).await.unwrap_err();
+    let err = p
+        .create(CreateRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), inputs: Value::map(), timeout: None })
+        .await
+        .unwrap_err();
     assert!(err.message.contains("is a data source"), "{err}");
 
-    let r = p.check(CheckRequest { urn: Urn::new("dev", "toy:shop:Widgit", "w"), type_token: "toy:shop:Widgit".into(), inputs: Value::map(), prior_inputs: None });
+    let r = p.check(CheckRequest {
+        urn: Urn::new("dev", "toy:shop:Widgit", "w"),
+        type_token: "toy:shop:Widgit".into(),
+        inputs: Value::map(),
+        prior_inputs: None,
+    });
     assert_eq!(r.failures[0].reason, "the toy package has no type `toy:shop:Widgit`; did you mean `toy:shop:Widget`?");
 }
 
@@ -288,7 +314,11 @@ impl ResourceType for Sprocket {
     async fn create(&self, _: &Shop, _: Create<'_, SprocketInputs>) -> Result<Created<CountOutputs>, ProviderError> {
         unreachable!("only upgrades are tested")
     }
-    async fn read(&self, _: &Shop, _: Read<'_, SprocketInputs, CountOutputs>) -> Result<Option<Observed<SprocketInputs, CountOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        _: &Shop,
+        _: Read<'_, SprocketInputs, CountOutputs>,
+    ) -> Result<Option<Observed<SprocketInputs, CountOutputs>>, ProviderError> {
         unreachable!("only upgrades are tested")
     }
     async fn update(&self, _: &Shop, _: Update<'_, SprocketInputs, CountOutputs>) -> Result<CountOutputs, ProviderError> {
@@ -305,7 +335,13 @@ fn records_of_older_schema_versions_are_upgraded_by_their_type() {
     let sprocket = "toy:shop:Sprocket";
     assert_eq!((p.schema_version(sprocket), p.schema_version(WIDGET)), (2, 0));
     let upgrade = |from, inputs| {
-        p.upgrade(UpgradeRequest { urn: Urn::new("dev", sprocket, "s"), type_token: sprocket.into(), from_version: from, inputs, outputs: Value::map() })
+        p.upgrade(UpgradeRequest {
+            urn: Urn::new("dev", sprocket, "s"),
+            type_token: sprocket.into(),
+            from_version: from,
+            inputs,
+            outputs: Value::map(),
+        })
     };
     assert_eq!(upgrade(0, value!({"teeth_count": 12})).unwrap().inputs, value!({"teeth": 12}));
     assert_eq!(upgrade(1, value!({"teeth": "9"})).unwrap().inputs, value!({"teeth": 9}));

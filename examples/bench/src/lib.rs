@@ -117,9 +117,7 @@ pub fn declare(stack: &Stack) -> Result<(), Error> {
         let text = payload(i, changed, p.payload);
         let input: Output<Value> = match p.upstream(i) {
             None => Output::new(Value::from_pairs([("payload", Value::from(text))])),
-            Some(u) => declared[u].id().map(move |id| {
-                Value::from_pairs([("payload", Value::from(text.clone())), ("upstream", Value::from(id))])
-            }),
+            Some(u) => declared[u].id().map(move |id| Value::from_pairs([("payload", Value::from(text.clone())), ("upstream", Value::from(id))])),
         };
         let name = format!("r{i}");
         let resource = match &slow {

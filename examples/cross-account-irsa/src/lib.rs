@@ -154,11 +154,7 @@ pub fn declare(stack: &Stack) -> Result<(), Error> {
     // Step 2: the role trusting exactly one service account through that provider (`sub` and
     // `aud` conditions built from the provider's issuer and the service account below), the S3
     // read policy, and the attachment.
-    let namespace = if s.namespace == "default" {
-        Namespace::existing(stack, "default", &kube)
-    } else {
-        Namespace::new(stack, &s.namespace, &kube)
-    };
+    let namespace = if s.namespace == "default" { Namespace::existing(stack, "default", &kube) } else { Namespace::new(stack, &s.namespace, &kube) };
     let trust = web_identity_trust(oidc.arn(), oidc.issuer(), namespace.name(), &s.trust_service_account);
     let role = Role::new(stack, "s3", &account_b, trust).role_name(s.role_name.clone());
     let read = Policy::new(

@@ -31,11 +31,7 @@ fn verify_command(ctx: &ProgramContext) -> Result<ExitCode, Error> {
         .build()
         .map_err(|e| Error::Program(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
-        let (account, _) = settings
-            .account_b
-            .caller_identity()
-            .await
-            .map_err(|e| format!("account B's credentials do not work: {e}"))?;
+        let (account, _) = settings.account_b.caller_identity().await.map_err(|e| format!("account B's credentials do not work: {e}"))?;
         let kube = kube_client(None).await.map_err(|e| e.to_string())?;
         let role_arn = format!("arn:aws:iam::{account}:role/{}", settings.role_name);
         let target = VerifyTarget::new(&settings.namespace, &settings.service_account, &role_arn, &settings.bucket);

@@ -38,7 +38,13 @@ fn main() -> std::process::ExitCode {
         let local = stack.provider("local", ProgramProvider::new(Registry::new("local").resource(FileType), ()));
         let greeting = File::new(stack, "greeting", &local, format!("{}/greeting.txt", settings.dir), format!("{}, world\n", settings.greeting));
         // A file made from another's output: the graph follows it.
-        let checksum = File::new(stack, "checksum", &local, format!("{}/greeting.sha256", settings.dir), greeting.sha256().map(|s| format!("{s}  greeting.txt\n")));
+        let checksum = File::new(
+            stack,
+            "checksum",
+            &local,
+            format!("{}/greeting.sha256", settings.dir),
+            greeting.sha256().map(|s| format!("{s}  greeting.txt\n")),
+        );
         stack.export("greeting_sha256", greeting.sha256());
         stack.export("checksum_id", strake::ResourceHandle::id(&checksum));
         Ok(())

@@ -27,9 +27,7 @@ fn main() -> std::process::ExitCode {
 
         // Replaced (not updated) whenever the release changes.
         let release = config.get_or("release", "1");
-        let deployment = Data::new(stack, "deployment", banner.output())
-            .triggers_replace(Value::from(release))
-            .depends_on(&message);
+        let deployment = Data::new(stack, "deployment", banner.output()).triggers_replace(Value::from(release)).depends_on(&message);
 
         stack.export("banner", banner.output());
         stack.export("deployment_id", deployment.id());

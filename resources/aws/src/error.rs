@@ -163,7 +163,14 @@ mod tests {
     use super::*;
 
     fn failure(code: Option<&str>, message: &str, status: Option<u16>) -> AwsFailure {
-        AwsFailure { code: code.map(str::to_string), message: Some(message.into()), status, no_response: false, cut_short: false, detail: String::new() }
+        AwsFailure {
+            code: code.map(str::to_string),
+            message: Some(message.into()),
+            status,
+            no_response: false,
+            cut_short: false,
+            detail: String::new(),
+        }
     }
 
     #[test]
@@ -185,7 +192,14 @@ mod tests {
 
     #[test]
     fn answers_without_an_aws_error_still_say_what_happened() {
-        let bare = AwsFailure { code: None, message: None, status: Some(503), no_response: false, cut_short: false, detail: "error parsing XML: no root element".into() };
+        let bare = AwsFailure {
+            code: None,
+            message: None,
+            status: Some(503),
+            no_response: false,
+            cut_short: false,
+            detail: "error parsing XML: no root element".into(),
+        };
         let e = bare.into_error("iam:CreateRole");
         assert_eq!((e.kind, e.code.as_deref()), (ErrorKind::Transient, Some("HTTP 503")));
         assert_eq!(

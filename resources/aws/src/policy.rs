@@ -82,12 +82,7 @@ impl Statement {
     }
 
     /// A condition: `operator` (e.g. `StringEquals`), `key` and its values.
-    pub fn condition<S: Into<Output<String>>>(
-        mut self,
-        operator: &str,
-        key: impl Into<Output<String>>,
-        values: impl IntoIterator<Item = S>,
-    ) -> Self {
+    pub fn condition<S: Into<Output<String>>>(mut self, operator: &str, key: impl Into<Output<String>>, values: impl IntoIterator<Item = S>) -> Self {
         self.conditions.push((operator.to_string(), key.into(), values.into_iter().map(Into::into).collect()));
         self
     }
@@ -205,11 +200,7 @@ pub fn parse_document(value: &Json) -> Result<Json, String> {
     match value {
         Json::Object(_) => Ok(value.clone()),
         Json::String(s) => {
-            let text = if s.trim_start().starts_with('%') || s.contains("%7B") || s.contains("%22") {
-                url_decode(s)
-            } else {
-                s.clone()
-            };
+            let text = if s.trim_start().starts_with('%') || s.contains("%7B") || s.contains("%22") { url_decode(s) } else { s.clone() };
             serde_json::from_str::<Json>(&text)
                 .map_err(|e| format!("is not valid JSON ({e}); write the document with `PolicyDocument` or check its quoting"))
         }
@@ -366,15 +357,9 @@ pub fn validate(doc: &Json, kind: PolicyKind) -> Vec<String> {
             }
         }
         match kind {
-            PolicyKind::Identity if !has_resource => {
-                problems.push(format!("{at} has no Resource; name the ARNs it applies to, or \"*\""))
-            }
-            PolicyKind::Identity if has_principal => {
-                problems.push(format!("{at} has a Principal, which identity policies cannot have; remove it"))
-            }
-            PolicyKind::Trust if !has_principal => {
-                problems.push(format!("{at} has no Principal; a trust policy must say who may assume the role"))
-            }
+            PolicyKind::Identity if !has_resource => problems.push(format!("{at} has no Resource; name the ARNs it applies to, or \"*\"")),
+            PolicyKind::Identity if has_principal => problems.push(format!("{at} has a Principal, which identity policies cannot have; remove it")),
+            PolicyKind::Trust if !has_principal => problems.push(format!("{at} has no Principal; a trust policy must say who may assume the role")),
             PolicyKind::Resource if !has_principal || !has_resource => {
                 problems.push(format!("{at} needs both Principal and Resource in a resource policy"))
             }
@@ -416,7 +401,11 @@ pub fn check_action(action: &str) -> Result<(), String> {
         return Err(format!("`{action}` has an empty {}; {form}", if service.is_empty() { "service prefix" } else { "action name" }));
     }
     if let Some(bad) = service.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        let hint = if bad.is_ascii_uppercase() { format!(" (write `{}`)", action.replacen(service, &service.to_ascii_lowercase(), 1)) } else { String::new() };
+        let hint = if bad.is_ascii_uppercase() {
+            format!(" (write `{}`)", action.replacen(service, &service.to_ascii_lowercase(), 1))
+        } else {
+            String::new()
+        };
         return Err(format!("`{action}` has `{bad}` in its service prefix `{service}`{hint}; {form}"));
     }
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '*' || *c == '?')) {

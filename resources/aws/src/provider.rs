@@ -107,8 +107,7 @@ impl AwsProvider {
     /// Assumes this role, with the credentials this configuration had so far (or those of
     /// [`Self::assume_role_from`]).
     pub fn assume_role(mut self, role_arn: impl Into<String>) -> Self {
-        self.settings.assume_role =
-            Some(AssumeRole { role_arn: role_arn.into(), session_name: "strake".into(), external_id: None });
+        self.settings.assume_role = Some(AssumeRole { role_arn: role_arn.into(), session_name: "strake".into(), external_id: None });
         self
     }
 
@@ -249,12 +248,7 @@ impl ProviderFactory for AwsFactory {
         check_profiles_exist(&settings).await?;
         let sdk = sdk_config(&settings).await;
         let clients = Clients::new(&sdk, &retry_partition(&partition_name()));
-        let identity = clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(aws_error("sts:GetCallerIdentity"))?;
+        let identity = clients.sts.get_caller_identity().send().await.map_err(aws_error("sts:GetCallerIdentity"))?;
         let account = identity.account().unwrap_or_default().to_string();
         if let Some(expected) = &settings.account_id
             && expected != &account
@@ -372,9 +366,7 @@ fn sdk_config(s: &Settings) -> std::pin::Pin<Box<dyn std::future::Future<Output 
             builder = builder.external_id(id.clone());
         }
         let provider = builder.configure(&base).build().await;
-        base.into_builder()
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
-            .build()
+        base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
     })
 }
 

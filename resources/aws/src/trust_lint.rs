@@ -379,9 +379,7 @@ fn flat_conditions(st: &Json) -> Vec<Condition> {
     let by_op: BTreeMap<String, BTreeMap<String, Vec<String>>> = conditions(st);
     by_op
         .into_iter()
-        .flat_map(|(op, keys)| {
-            keys.into_iter().map(move |(key, values)| Condition { base: base_operator(&op), op: op.clone(), key, values })
-        })
+        .flat_map(|(op, keys)| keys.into_iter().map(move |(key, values)| Condition { base: base_operator(&op), op: op.clone(), key, values }))
         .collect()
 }
 

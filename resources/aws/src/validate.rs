@@ -16,9 +16,7 @@ fn check_iam_name(name: &str, max: usize, what: &str) -> Result<(), String> {
         return Err(format!("`{name}` must be 1 to {max} characters long (IAM {what} name rule)"));
     }
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))) {
-        return Err(format!(
-            "`{name}` contains `{bad}`; IAM {what} names may only use letters, digits and + = , . @ _ -"
-        ));
+        return Err(format!("`{name}` contains `{bad}`; IAM {what} names may only use letters, digits and + = , . @ _ -"));
     }
     Ok(())
 }
@@ -102,11 +100,7 @@ pub fn arn_account(arn: &str) -> Option<&str> {
 
 /// A 12-digit account id.
 pub fn check_account_id(id: &str) -> Result<(), String> {
-    if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(format!("`{id}` is not a 12-digit AWS account id"))
-    }
+    if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) { Ok(()) } else { Err(format!("`{id}` is not a 12-digit AWS account id")) }
 }
 
 pub use strake::suggest::{closest, edit_distance};

@@ -55,8 +55,7 @@ impl Irsa {
         let c = stack.component(COMPONENT_TYPE, name);
         let (oidc_provider_arn, issuer) = match args.oidc {
             OidcProvider::Create { issuer_url } => {
-                let p = OpenIdConnectProvider::new(&c, &format!("{name}-oidc"), args.role_account, issuer_url)
-                    .client_ids([AUDIENCE]);
+                let p = OpenIdConnectProvider::new(&c, &format!("{name}-oidc"), args.role_account, issuer_url).client_ids([AUDIENCE]);
                 (p.arn(), p.issuer())
             }
             OidcProvider::Existing { arn, issuer_url } => (arn, issuer_url.map(|u| host_path(&u))),
@@ -115,7 +114,10 @@ mod tests {
             "s3-sa",
         );
         let env = BTreeMap::from([
-            (oidc, strake::value!({"arn": "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X", "issuer": "oidc.eks.us-east-1.amazonaws.com/id/X"})),
+            (
+                oidc,
+                strake::value!({"arn": "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X", "issuer": "oidc.eks.us-east-1.amazonaws.com/id/X"}),
+            ),
             (ns, strake::value!({"name": "apps"})),
         ]);
         let v = doc.to_output().resolve(&env).unwrap().value.unwrap().to_plain_json().unwrap();

@@ -101,9 +101,10 @@ fn unreachable(kube: &Kubernetes, e: &kube::Error) -> ProviderError {
     let chain = source_chain(e);
     let lower = chain.to_lowercase();
     let (code, cause) = match e {
-        kube::Error::Api(status) if status.code == 401 => {
-            ("Unauthorized", "the server refused the credentials (401 Unauthorized): a wrong or expired token, or a user it does not know".to_string())
-        }
+        kube::Error::Api(status) if status.code == 401 => (
+            "Unauthorized",
+            "the server refused the credentials (401 Unauthorized): a wrong or expired token, or a user it does not know".to_string(),
+        ),
         kube::Error::Api(status) if status.code == 403 => ("Forbidden", format!("403 Forbidden: {}", status.message)),
         _ if lower.contains("connection refused") => ("ConnectionRefused", "connection refused: nothing listens at that address".to_string()),
         _ if lower.contains("dns") || lower.contains("lookup address") || lower.contains("name or service not known") => {

@@ -154,8 +154,7 @@ impl ProviderFactory for KubernetesFactory {
         };
         let mut kube_config = kube_config;
         kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
-        let client = kube::Client::try_from(kube_config)
-            .map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
+        let client = kube::Client::try_from(kube_config).map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
         Ok(Arc::new(TypedProvider::new(Kubernetes { client, default_namespace, target }, registry())))
     }
 }
@@ -173,16 +172,14 @@ async fn kubeconfig(s: &Settings) -> Result<kube::Config, ProviderError> {
     let options = kube::config::KubeConfigOptions { context: s.context.clone(), cluster: None, user: None };
     let result = match &s.kubeconfig {
         Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| ProviderError::permanent(format!("cannot read kubeconfig {path}: {e}")))?;
+            let file =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| ProviderError::permanent(format!("cannot read kubeconfig {path}: {e}")))?;
             kube::Config::from_custom_kubeconfig(file, &options).await
         }
         None => kube::Config::from_kubeconfig(&options).await,
     };
     result.map_err(|e| {
-        ProviderError::permanent(format!(
-            "cannot load the kubeconfig ({e}); set KUBECONFIG or pass `.kubeconfig_path(...)`/`.context(...)`"
-        ))
+        ProviderError::permanent(format!("cannot load the kubeconfig ({e}); set KUBECONFIG or pass `.kubeconfig_path(...)`/`.context(...)`"))
     })
 }
 
@@ -209,16 +206,14 @@ async fn eks_config(eks: &Eks) -> Result<kube::Config, ProviderError> {
     let credentials = match sdk.credentials_provider() {
         Some(p) => {
             use aws_credential_types::provider::ProvideCredentials as _;
-            p.provide_credentials()
-                .await
-                .map_err(|e| ProviderError::permanent(format!("cannot get AWS credentials to sign the EKS token: {e}")))?
+            p.provide_credentials().await.map_err(|e| ProviderError::permanent(format!("cannot get AWS credentials to sign the EKS token: {e}")))?
         }
         None => return Err(ProviderError::permanent("no AWS credentials to sign the EKS token")),
     };
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
     let sts = sdk.endpoint_url().map(str::to_string).unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
-    let token = crate::token::eks_token(&credentials, &eks.cluster_name, &region, &sts, std::time::SystemTime::now())
-        .map_err(ProviderError::permanent)?;
+    let token =
+        crate::token::eks_token(&credentials, &eks.cluster_name, &region, &sts, std::time::SystemTime::now()).map_err(ProviderError::permanent)?;
     let uri = eks.endpoint.parse().map_err(|e| ProviderError::permanent(format!("bad EKS endpoint `{}`: {e}", eks.endpoint)))?;
     let mut config = kube::Config::new(uri);
     config.root_cert = Some(ca_certificates(&eks.certificate_authority).map_err(ProviderError::permanent)?);

@@ -17,25 +17,13 @@ pub const PRESIGN_EXPIRY: Duration = Duration::from_secs(60);
 
 /// Builds the token for `cluster_name` from `credentials`, for STS at `sts_endpoint`
 /// (e.g. `https://sts.us-east-1.amazonaws.com`) in `region`, as of `now`.
-pub fn eks_token(
-    credentials: &Credentials,
-    cluster_name: &str,
-    region: &str,
-    sts_endpoint: &str,
-    now: SystemTime,
-) -> Result<String, String> {
+pub fn eks_token(credentials: &Credentials, cluster_name: &str, region: &str, sts_endpoint: &str, now: SystemTime) -> Result<String, String> {
     let url = presigned_url(credentials, cluster_name, region, sts_endpoint, now)?;
     Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url)))
 }
 
 /// The presigned `GetCallerIdentity` URL inside a token.
-pub fn presigned_url(
-    credentials: &Credentials,
-    cluster_name: &str,
-    region: &str,
-    sts_endpoint: &str,
-    now: SystemTime,
-) -> Result<String, String> {
+pub fn presigned_url(credentials: &Credentials, cluster_name: &str, region: &str, sts_endpoint: &str, now: SystemTime) -> Result<String, String> {
     let base = format!("{}/?Action=GetCallerIdentity&Version=2011-06-15", sts_endpoint.trim_end_matches('/'));
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -51,8 +39,8 @@ pub fn presigned_url(
         .map_err(|e| format!("cannot build signing parameters: {e}"))?
         .into();
     let headers = [(CLUSTER_ID_HEADER, cluster_name)];
-    let signable = SignableRequest::new("GET", &base, headers.into_iter(), SignableBody::Bytes(&[]))
-        .map_err(|e| format!("cannot sign the STS request: {e}"))?;
+    let signable =
+        SignableRequest::new("GET", &base, headers.into_iter(), SignableBody::Bytes(&[])).map_err(|e| format!("cannot sign the STS request: {e}"))?;
     let (instructions, _signature) = sign(signable, &params).map_err(|e| format!("cannot sign the STS request: {e}"))?.into_parts();
     let mut url = base;
     for (name, value) in instructions.params() {

@@ -35,9 +35,7 @@ fn check_qualified_name(name: &str) -> Result<(), String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > 63 || !name.chars().all(ok) || !alnum(name.chars().next()) || !alnum(name.chars().last()) {
-        return Err(format!(
-            "`{name}` must be 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
-        ));
+        return Err(format!("`{name}` must be 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"));
     }
     Ok(())
 }
@@ -69,7 +67,11 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
 pub fn check_image_reference(image: &str) -> Result<(), String> {
     let fail = |why: &str| {
         let suggestion: String = image.trim().to_lowercase().chars().map(|c| if c.is_whitespace() { '-' } else { c }).collect();
-        let hint = if suggestion != image && check_image_reference(&suggestion).is_ok() { format!(" (did you mean `{suggestion}`?)") } else { String::new() };
+        let hint = if suggestion != image && check_image_reference(&suggestion).is_ok() {
+            format!(" (did you mean `{suggestion}`?)")
+        } else {
+            String::new()
+        };
         Err(format!(
             "`{image}` is not an image reference: {why}; write it as `[registry/]name[:tag][@sha256:digest]` with a lowercase name, \
              e.g. `amazon/aws-cli:2.17.0`{hint}"
@@ -110,13 +112,15 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
     }
     let mut components: Vec<&str> = name.split('/').collect();
     let first = components[0];
-    let has_registry = components.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()));
+    let has_registry =
+        components.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()));
     if has_registry {
         let host = first.split(':').next().unwrap_or("");
         let port_ok = first.split_once(':').is_none_or(|(_, port)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()));
-        let host_ok = !host.is_empty() && host.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !part.starts_with('-') && !part.ends_with('-')
-        });
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !part.starts_with('-') && !part.ends_with('-')
+            });
         if !host_ok || !port_ok {
             return fail(&format!("its registry `{first}` is not a host name with an optional port"));
         }
@@ -124,9 +128,7 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
     }
     for component in components {
         if !path_component_ok(component) {
-            return fail(&format!(
-                "`{component}` is not a lowercase name component (letters and digits, separated by `.`, `_`, `__` or `-`)"
-            ));
+            return fail(&format!("`{component}` is not a lowercase name component (letters and digits, separated by `.`, `_`, `__` or `-`)"));
         }
     }
     Ok(())

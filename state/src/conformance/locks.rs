@@ -9,21 +9,14 @@ pub fn lock_is_exclusive(store: &dyn StateStore) {
     let second = LockInfo::for_current_process("destroy");
     assert_eq!(ok("holder", store.lock_holder("dev")), None, "conformance: a new stack is unlocked");
     ok("lock", store.lock("dev", &first));
-    assert_eq!(
-        ok("holder", store.lock_holder("dev")),
-        Some(first.clone()),
-        "conformance: lock_holder names the holder"
-    );
+    assert_eq!(ok("holder", store.lock_holder("dev")), Some(first.clone()), "conformance: lock_holder names the holder");
     match store.lock("dev", &second) {
         Err(StateError::Locked { stack, holder }) => {
             assert_eq!((stack.as_str(), &*holder), ("dev", &first), "conformance: Locked must carry the holder")
         }
         other => panic!("conformance: a second lock must fail with Locked, got {other:?}"),
     }
-    assert!(
-        matches!(store.lock("dev", &first), Err(StateError::Locked { .. })),
-        "conformance: locking is not reentrant"
-    );
+    assert!(matches!(store.lock("dev", &first), Err(StateError::Locked { .. })), "conformance: locking is not reentrant");
     ok("unlock", store.unlock("dev", &first.id));
     assert_eq!(ok("holder", store.lock_holder("dev")), None, "conformance: unlocked stack has no holder");
     ok("relock", store.lock("dev", &second));
@@ -34,10 +27,7 @@ pub fn lock_is_exclusive(store: &dyn StateStore) {
 /// `unlock` needs the holder's id and a held lock.
 pub fn unlock_checks_lock_id(store: &dyn StateStore) {
     let info = LockInfo::for_current_process("apply");
-    assert!(
-        matches!(store.unlock("dev", &info.id), Err(StateError::NotLocked { .. })),
-        "conformance: unlock of an unlocked stack must be NotLocked"
-    );
+    assert!(matches!(store.unlock("dev", &info.id), Err(StateError::NotLocked { .. })), "conformance: unlock of an unlocked stack must be NotLocked");
     ok("lock", store.lock("dev", &info));
     match store.unlock("dev", "wrong-id") {
         Err(StateError::LockMismatch { expected, holder, .. }) => {

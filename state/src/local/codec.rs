@@ -91,7 +91,11 @@ pub(super) fn encode_frame(frame: &Frame, previous: &Digest) -> Result<(Vec<u8>,
 
 /// How reading the next frame went.
 pub(super) enum NextFrame {
-    Frame { frame: Frame, digest: Digest, len: usize },
+    Frame {
+        frame: Frame,
+        digest: Digest,
+        len: usize,
+    },
     /// The journal ends cleanly here.
     End,
     /// The bytes here are not a frame that continues the chain (torn, or damaged).

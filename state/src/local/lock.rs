@@ -84,8 +84,7 @@ pub(super) fn take(dir: &Path, stack: &str, info: &LockInfo) -> Result<(Held, Op
         // Whatever the file still says was written by a run that is gone (unreadable: by a
         // Strake that wrote it differently); it is overwritten.
         let stale = read_info(&mut file, &path).ok().flatten();
-        let json = serde_json::to_vec_pretty(info)
-            .map_err(|e| StateError::Backend(format!("cannot encode lock info for stack `{stack}`: {e}")))?;
+        let json = serde_json::to_vec_pretty(info).map_err(|e| StateError::Backend(format!("cannot encode lock info for stack `{stack}`: {e}")))?;
         (|| {
             file.set_len(0)?;
             file.seek(SeekFrom::Start(0))?;

@@ -186,9 +186,9 @@ impl LocalStore {
     fn read_head(&self, stack: &str) -> Result<Option<Head>, StateError> {
         let path = self.head_path(stack);
         match fs::read(&path) {
-            Ok(bytes) => codec::decode_head(&bytes)
-                .map(Some)
-                .map_err(|e| damaged(stack, format!("its head record {} is unreadable: {e}", path.display()))),
+            Ok(bytes) => {
+                codec::decode_head(&bytes).map(Some).map_err(|e| damaged(stack, format!("its head record {} is unreadable: {e}", path.display())))
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, e)),
         }
@@ -203,7 +203,8 @@ impl LocalStore {
         let base: SnapshotFile = codec::unseal(&bytes)
             .map_err(|e| damaged(stack, format!("its snapshot at generation {segment} ({}) is damaged: {e}", snapshot_path.display())))?;
         check_format_version(&base.snapshot.meta)?;
-        let mut digest = parse_digest(&base.digest).ok_or_else(|| damaged(stack, format!("its snapshot at generation {segment} has a bad digest")))?;
+        let mut digest =
+            parse_digest(&base.digest).ok_or_else(|| damaged(stack, format!("its snapshot at generation {segment} has a bad digest")))?;
         let mut content = Content::from_snapshot(base.snapshot);
         let mut generation = base.generation;
         let journal_path = dir.join(segment_name(segment, "journal"));
@@ -257,7 +258,11 @@ impl LocalStore {
                 (true, None) => Ok(None),
                 (true, Some(h)) => Err(damaged(
                     stack,
-                    format!("its head record says it reached generation {}, but its data directory {} holds nothing", h.generation, self.stack_dir(stack).display()),
+                    format!(
+                        "its head record says it reached generation {}, but its data directory {} holds nothing",
+                        h.generation,
+                        self.stack_dir(stack).display()
+                    ),
                 )),
                 (false, _) => Err(damaged(stack, format!("its head record {} is missing", self.head_path(stack).display()))),
             };
@@ -272,18 +277,27 @@ impl LocalStore {
         if replay.content.meta.lineage != head.lineage {
             return Err(damaged(
                 stack,
-                format!("its data belongs to another history (lineage {}) than its head record (lineage {})", replay.content.meta.lineage, head.lineage),
+                format!(
+                    "its data belongs to another history (lineage {}) than its head record (lineage {})",
+                    replay.content.meta.lineage, head.lineage
+                ),
             ));
         }
         if replay.generation < head.generation {
             let why = match &replay.damage {
                 Some(d) => format!("it is damaged {d}"),
-                None => format!("it ends at generation {} (serial {}), but its head record says generation {} (serial {}) was committed: the data is older than the record of it", replay.generation, replay.content.meta.serial, head.generation, head.serial),
+                None => format!(
+                    "it ends at generation {} (serial {}), but its head record says generation {} (serial {}) was committed: the data is older than the record of it",
+                    replay.generation, replay.content.meta.serial, head.generation, head.serial
+                ),
             };
             return Err(damaged(stack, why));
         }
         if head.generation < replay.segment {
-            return Err(damaged(stack, format!("its head record (generation {}) is older than its newest snapshot (generation {})", head.generation, replay.segment)));
+            return Err(damaged(
+                stack,
+                format!("its head record (generation {}) is older than its newest snapshot (generation {})", head.generation, replay.segment),
+            ));
         }
         // The head is at or behind the end: the digest there must be the head's.
         let digest = if head.generation == replay.generation {
@@ -309,7 +323,13 @@ impl LocalStore {
             }
         };
         let journal_path = self.stack_dir(stack).join(segment_name(replay.segment, "journal"));
-        let journal = OpenOptions::new().write(true).create(true).truncate(false).mode(FILE_MODE).open(&journal_path).map_err(|e| io_error(&journal_path, e))?;
+        let journal = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&journal_path)
+            .map_err(|e| io_error(&journal_path, e))?;
         // Drop a frame torn by a crash after the head (it was never acknowledged).
         if journal.metadata().map_err(|e| io_error(&journal_path, e))?.len() != replay.journal_len {
             journal.set_len(replay.journal_len).map_err(|e| io_error(&journal_path, e))?;
@@ -363,7 +383,8 @@ impl LocalStore {
         fs::rename(&temp, &final_path).map_err(|e| io_error(&final_path, e))?;
         self.sync_dir(&dir)?;
         let head_path = self.head_path(stack);
-        let head_file = OpenOptions::new().write(true).create(true).truncate(false).mode(FILE_MODE).open(&head_path).map_err(|e| io_error(&head_path, e))?;
+        let head_file =
+            OpenOptions::new().write(true).create(true).truncate(false).mode(FILE_MODE).open(&head_path).map_err(|e| io_error(&head_path, e))?;
         self.write_head(stack, &head_file, &head, true)?;
         if created {
             self.sync_dir(&self.dir)?;
@@ -397,7 +418,10 @@ impl LocalStore {
         self.sync_data(&tail.head, &self.head_path(stack))?;
         let replay = self.replay(stack, tail.segment, None, &mut |_, _| {})?;
         if replay.generation != tail.generation {
-            return Err(damaged(stack, format!("its journal read back ends at generation {}, not {} as written", replay.generation, tail.generation)));
+            return Err(damaged(
+                stack,
+                format!("its journal read back ends at generation {}, not {} as written", replay.generation, tail.generation),
+            ));
         }
         self.write_segment(stack, tail.generation, tail.digest, "compaction", replay.content.snapshot())
     }

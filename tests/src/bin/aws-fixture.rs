@@ -36,8 +36,7 @@ fn main() -> std::process::ExitCode {
         let aws = stack.provider("aws", aws);
         let roles: usize = config.get_or("roles", "1").parse().map_err(|_| Error::Config("roles must be a number".into()))?;
         let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
-        let trust =
-            PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
+        let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
             let role = Role::new(stack, &format!("role-{i}"), &aws, &trust).role_name(format!("{prefix}-{i}")).path(&path);
             for (short, action) in [("get", "s3:GetObject"), ("put", "s3:PutObject")] {

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Write};
 
 use self::schedule::{Work, schedule};
+use super::EngineOptions;
 use super::calls::{Caller, INTERRUPTED};
 use super::planner::{Planned, Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
+use super::shared::{env_value, stack_outputs_urn};
 use super::state_writer::StateWriter;
 use super::walk::{CancelFlag, walk};
-use super::EngineOptions;
-use super::shared::{env_value, stack_outputs_urn};
 use crate::error::{Error, StepError};
 use crate::events::{Event, Observer, Outcome};
 use crate::plan::{Action, PlanMode, PlannedStep};
@@ -183,13 +183,7 @@ impl Exec<'_> {
         {
             *c += 1;
         }
-        self.req.observer.on_event(&Event::StepFinished {
-            urn: urn.clone(),
-            action,
-            outcome,
-            elapsed_ms: elapsed.as_millis() as u64,
-            error,
-        });
+        self.req.observer.on_event(&Event::StepFinished { urn: urn.clone(), action, outcome, elapsed_ms: elapsed.as_millis() as u64, error });
     }
 
     /// Ends a step's item: success, or its error reported as the step's event, and returned.
@@ -320,9 +314,7 @@ impl Exec<'_> {
         let has_provider_record = provider_record.is_some();
         writes.extend(provider_record);
         self.write(self.node_urn(n), writes).await?;
-        if has_provider_record
-            && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock())
-        {
+        if has_provider_record && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock()) {
             written.insert(p);
         }
         Ok(())

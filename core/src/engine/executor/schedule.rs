@@ -40,9 +40,8 @@ pub(super) enum Work {
 pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> Action, left_over: &[usize]) -> (Vec<Work>, Vec<Vec<usize>>) {
     let n = graph.nodes.len();
     let actions: Vec<Action> = (0..n).map(&action).collect();
-    let reverse: Vec<bool> = (0..n)
-        .map(|i| actions[i] == Action::Delete || (mode == PlanMode::Destroy && graph.nodes[i].kind == NodeKind::Provider))
-        .collect();
+    let reverse: Vec<bool> =
+        (0..n).map(|i| actions[i] == Action::Delete || (mode == PlanMode::Destroy && graph.nodes[i].kind == NodeKind::Provider)).collect();
     let mut work: Vec<Work> = (0..n).map(Work::Node).collect();
     let mut replaced = vec![None; n];
     let mut deposed = vec![None; n];
@@ -65,9 +64,7 @@ pub(super) fn schedule(graph: &Graph, mode: PlanMode, action: impl Fn(usize) -> 
         work.push(Work::DeleteLeftOver(k));
     }
     // The item that deletes node `d`'s old object, if any.
-    let delete_of = |d: usize| -> Option<usize> {
-        if reverse[d] { Some(d) } else { replaced[d].or(deposed[d]) }
-    };
+    let delete_of = |d: usize| -> Option<usize> { if reverse[d] { Some(d) } else { replaced[d].or(deposed[d]) } };
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); work.len()];
     for (item, w) in work.iter().enumerate() {
         deps[item] = match *w {

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use strake_state::{PendingKind, PendingOperation, Write};
 
-use crate::engine::calls::CallError;
 use super::{Exec, applied};
-use crate::engine::shared::{check_inputs, now_secs};
+use crate::engine::calls::CallError;
 use crate::engine::planner::Prior;
 use crate::engine::retry::{retry_event, with_retries};
+use crate::engine::shared::{check_inputs, now_secs};
 use crate::error::StepError;
 use crate::graph::NodeKind;
 use crate::plan::{Action, PlannedStep, ReplaceOrder};
@@ -201,19 +201,21 @@ impl Exec<'_> {
         let result = async {
             if !retain {
                 let provider = self.provider_of_op(n, op)?;
-                let (id, inputs, outputs) = (op.resource_id.clone().unwrap_or_default(), Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()));
-                self.caller.call(urn, "delete replaced object", timeout, || {
-                    provider.delete(DeleteRequest {
-                        urn: urn.clone(),
-                        type_token: urn.type_token().to_string(),
-                        id: id.clone(),
-                        inputs: inputs.clone(),
-                        outputs: outputs.clone(),
-                        timeout,
+                let (id, inputs, outputs) =
+                    (op.resource_id.clone().unwrap_or_default(), Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()));
+                self.caller
+                    .call(urn, "delete replaced object", timeout, || {
+                        provider.delete(DeleteRequest {
+                            urn: urn.clone(),
+                            type_token: urn.type_token().to_string(),
+                            id: id.clone(),
+                            inputs: inputs.clone(),
+                            outputs: outputs.clone(),
+                            timeout,
+                        })
                     })
-                })
-                .await
-                .map_err(CallError::into_step)?;
+                    .await
+                    .map_err(CallError::into_step)?;
             }
             self.write(urn, vec![Write::ClearPending { id: op.id.clone() }]).await
         }

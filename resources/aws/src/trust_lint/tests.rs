@@ -54,7 +54,10 @@ fn cases() -> Vec<Case> {
         case("a correct IRSA trust", doc(vec![correct()]), vec![]),
         case(
             "a StringLike sub with a fixed namespace",
-            doc(vec![web(ROLE_ACCOUNT, json!({"StringLike": {key("sub"): ["system:serviceaccount:apps:web-*"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}))]),
+            doc(vec![web(
+                ROLE_ACCOUNT,
+                json!({"StringLike": {key("sub"): ["system:serviceaccount:apps:web-*"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}),
+            )]),
             vec![],
         ),
         case(
@@ -76,7 +79,10 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "sub only under StringNotEquals does not restrict",
-            doc(vec![web(ROLE_ACCOUNT, json!({"StringNotEquals": {key("sub"): ["system:serviceaccount:kube-system:default"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}))]),
+            doc(vec![web(
+                ROLE_ACCOUNT,
+                json!({"StringNotEquals": {key("sub"): ["system:serviceaccount:kube-system:default"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}),
+            )]),
             vec![(E, COND, vec!["any service account"])],
         ),
         case(
@@ -99,7 +105,10 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "the provider ARN in the key",
-            doc(vec![web(ROLE_ACCOUNT, json!({"StringEquals": {format!("{}:sub", provider(ROLE_ACCOUNT)): [SUBJECT], key("aud"): ["sts.amazonaws.com"]}}))]),
+            doc(vec![web(
+                ROLE_ACCOUNT,
+                json!({"StringEquals": {format!("{}:sub", provider(ROLE_ACCOUNT)): [SUBJECT], key("aud"): ["sts.amazonaws.com"]}}),
+            )]),
             vec![(E, COND, vec!["ARN prefix `arn:aws:iam::222222222222:oidc-provider/`", &format!("use `{ISSUER}:sub`")])],
         ),
         case(
@@ -148,7 +157,10 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "StringLike with a wildcard namespace",
-            doc(vec![web(ROLE_ACCOUNT, json!({"StringLike": {key("sub"): ["system:serviceaccount:*:web"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}))]),
+            doc(vec![web(
+                ROLE_ACCOUNT,
+                json!({"StringLike": {key("sub"): ["system:serviceaccount:*:web"]}, "StringEquals": {key("aud"): ["sts.amazonaws.com"]}}),
+            )]),
             vec![(W, COND, vec!["any namespace", "system:serviceaccount:<namespace>:<service account>"])],
         ),
         case(
@@ -187,8 +199,10 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "a Cognito identity pool needs no sub",
-            doc(vec![json!({"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:1234"}, "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}})]),
+            doc(vec![
+                json!({"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:1234"}, "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}),
+            ]),
             vec![],
         ),
         case(
@@ -210,7 +224,8 @@ fn every_pattern_gives_its_findings() {
             let found = lint_trust(&d, ROLE_ACCOUNT);
             let mut left = found.clone();
             for (severity, path, parts) in &c.expect {
-                let hit = left.iter().position(|f| f.severity == *severity && f.path == *path && parts.iter().all(|p| f.message.contains(p.as_str())));
+                let hit =
+                    left.iter().position(|f| f.severity == *severity && f.path == *path && parts.iter().all(|p| f.message.contains(p.as_str())));
                 match hit {
                     Some(i) => {
                         left.remove(i);

@@ -30,10 +30,7 @@ impl RoleArn {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         match parts[..] {
             ["arn", partition, "iam", "", account, resource]
-                if !partition.is_empty()
-                    && account.len() == 12
-                    && account.bytes().all(|b| b.is_ascii_digit())
-                    && resource.starts_with("role/") =>
+                if !partition.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && resource.starts_with("role/") =>
             {
                 let name = resource.rsplit('/').next().unwrap_or_default();
                 if name.is_empty() {
@@ -146,13 +143,8 @@ pub(super) async fn check_trust(
         }
     }
 
-    let request = WebIdentityRequest {
-        provider_arn,
-        issuer,
-        sub: claims.sub.clone(),
-        aud: issued.audience.clone(),
-        session_name: session_name.to_string(),
-    };
+    let request =
+        WebIdentityRequest { provider_arn, issuer, sub: claims.sub.clone(), aud: issued.audience.clone(), session_name: session_name.to_string() };
     say!(out, "evaluating {} for sub \"{}\", aud \"{}\":", trust::ACTION, request.sub, request.aud);
     let evaluation = trust::evaluate(&doc, &request);
     for line in &evaluation.lines {
@@ -209,7 +201,13 @@ pub(super) async fn assume(
     let (user_id, account, arn) =
         (id.user_id().unwrap_or_default().to_string(), id.account().unwrap_or_default().to_string(), id.arn().unwrap_or_default().to_string());
     say!(out, "$ aws sts get-caller-identity");
-    say!(out, "{{\"UserId\": {}, \"Account\": {}, \"Arn\": {}}}", Json::from(user_id.as_str()), Json::from(account.as_str()), Json::from(arn.as_str()));
+    say!(
+        out,
+        "{{\"UserId\": {}, \"Account\": {}, \"Arn\": {}}}",
+        Json::from(user_id.as_str()),
+        Json::from(account.as_str()),
+        Json::from(arn.as_str())
+    );
     let expected = format!("arn:{}:sts::{}:assumed-role/{}/{session_name}", role.partition, role.account, role.name);
     if arn != expected {
         return Err(fail(format!("the assumed identity is {arn}, not {expected}")));
@@ -270,13 +268,7 @@ pub(super) async fn read_object(
             _ => fail(format!("cannot read s3://{bucket}/{key} (s3:GetObject): {why}")),
         }
     })?;
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .map_err(|e| fail(format!("reading the body of s3://{bucket}/{key} failed: {e}")))?
-        .into_bytes()
-        .to_vec();
+    let bytes = object.body.collect().await.map_err(|e| fail(format!("reading the body of s3://{bucket}/{key} failed: {e}")))?.into_bytes().to_vec();
     say!(out, "{}", String::from_utf8_lossy(&bytes).trim_end());
     Ok(bytes)
 }
@@ -290,7 +282,9 @@ mod tests {
         let r = RoleArn::parse("arn:aws:iam::222222222222:role/team/s3-reader").unwrap();
         assert_eq!(r, RoleArn { partition: "aws".into(), account: "222222222222".into(), name: "s3-reader".into() });
         assert_eq!(RoleArn::parse("arn:aws-cn:iam::123456789012:role/x").unwrap().partition, "aws-cn");
-        for bad in ["arn:aws:iam::2222:role/x", "arn:aws:iam::222222222222:user/x", "arn:aws:s3:::bucket", "role/x", "arn:aws:iam::222222222222:role/"] {
+        for bad in
+            ["arn:aws:iam::2222:role/x", "arn:aws:iam::222222222222:user/x", "arn:aws:s3:::bucket", "role/x", "arn:aws:iam::222222222222:role/"]
+        {
             assert!(RoleArn::parse(bad).is_err(), "{bad}");
         }
     }

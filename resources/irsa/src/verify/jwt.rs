@@ -72,16 +72,11 @@ impl Jwt {
         let part = |name: &str, text: &str| {
             URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|e| format!("has a {name} that is not base64url: {e}"))
         };
-        let header_json: Header = serde_json::from_slice(&part("header", header)?)
-            .map_err(|e| format!("has a header that is not a JOSE header: {e}"))?;
-        let claims: Claims = serde_json::from_slice(&part("payload", payload)?)
-            .map_err(|e| format!("has claims without the expected iss/sub/aud/exp: {e}"))?;
-        Ok(Jwt {
-            header: header_json,
-            claims,
-            signing_input: format!("{header}.{payload}"),
-            signature: part("signature", signature)?,
-        })
+        let header_json: Header =
+            serde_json::from_slice(&part("header", header)?).map_err(|e| format!("has a header that is not a JOSE header: {e}"))?;
+        let claims: Claims =
+            serde_json::from_slice(&part("payload", payload)?).map_err(|e| format!("has claims without the expected iss/sub/aud/exp: {e}"))?;
+        Ok(Jwt { header: header_json, claims, signing_input: format!("{header}.{payload}"), signature: part("signature", signature)? })
     }
 
     /// Verifies the RS256 signature with the key of the token's `kid` (or the set's only RSA key
@@ -92,8 +87,7 @@ impl Jwt {
         }
         let key = jwks.select(self.header.kid.as_deref())?;
         let public = key.public_key()?;
-        let signature =
-            Signature::try_from(self.signature.as_slice()).map_err(|e| format!("has a malformed RS256 signature: {e}"))?;
+        let signature = Signature::try_from(self.signature.as_slice()).map_err(|e| format!("has a malformed RS256 signature: {e}"))?;
         VerifyingKey::<Sha256>::new(public).verify(self.signing_input.as_bytes(), &signature).map_err(|_| {
             format!(
                 "has a signature that does not verify with key `{}` of the issuer's JWKS (tampered, or signed by another key)",
@@ -138,9 +132,8 @@ impl Jwk {
         }
         let number = |name: &str, v: &Option<String>| -> Result<BigUint, String> {
             let text = v.as_deref().ok_or_else(|| format!("names key `{kid}`, which has no `{name}`"))?;
-            let bytes = URL_SAFE_NO_PAD
-                .decode(text.trim_end_matches('='))
-                .map_err(|e| format!("names key `{kid}`, whose `{name}` is not base64url: {e}"))?;
+            let bytes =
+                URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|e| format!("names key `{kid}`, whose `{name}` is not base64url: {e}"))?;
             Ok(BigUint::from_bytes_be(&bytes))
         };
         RsaPublicKey::new(number("n", &self.n)?, number("e", &self.e)?)

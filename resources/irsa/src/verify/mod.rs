@@ -52,12 +52,7 @@ pub struct VerifyTarget {
 }
 
 impl VerifyTarget {
-    pub fn new(
-        namespace: impl Into<String>,
-        service_account: impl Into<String>,
-        role_arn: impl Into<String>,
-        bucket: impl Into<String>,
-    ) -> Self {
+    pub fn new(namespace: impl Into<String>, service_account: impl Into<String>, role_arn: impl Into<String>, bucket: impl Into<String>) -> Self {
         VerifyTarget {
             namespace: namespace.into(),
             service_account: service_account.into(),
@@ -200,13 +195,7 @@ async fn run(
 
     say!(out, "\n== s3 permission: s3://{}/{}", target.bucket, target.key);
     let content = chain::read_object(&sdk, &assumed.credentials, &target.bucket, &target.key, out).await?;
-    Ok(Verified {
-        assumed_arn: assumed.arn,
-        account: assumed.account,
-        user_id: assumed.user_id,
-        claims: issued.jwt.claims.clone(),
-        content,
-    })
+    Ok(Verified { assumed_arn: assumed.arn, account: assumed.account, user_id: assumed.user_id, claims: issued.jwt.claims.clone(), content })
 }
 
 /// A Kubernetes client from a kubeconfig file, or from `$KUBECONFIG` (else `~/.kube/config`)

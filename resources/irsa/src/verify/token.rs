@@ -29,11 +29,7 @@ fn kube_reason(e: &kube::Error) -> String {
     }
 }
 
-pub(super) async fn issue(
-    target: &VerifyTarget,
-    client: &kube::Client,
-    out: &mut (dyn std::io::Write + Send),
-) -> Result<Issued, VerifyError> {
+pub(super) async fn issue(target: &VerifyTarget, client: &kube::Client, out: &mut (dyn std::io::Write + Send)) -> Result<Issued, VerifyError> {
     let (ns, name) = (target.namespace.as_str(), target.service_account.as_str());
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
     let sa = accounts
@@ -68,11 +64,7 @@ pub(super) async fn issue(
     };
 
     let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![audience.clone()],
-            expiration_seconds: Some(target.token_seconds),
-            bound_object_ref: None,
-        },
+        spec: TokenRequestSpec { audiences: vec![audience.clone()], expiration_seconds: Some(target.token_seconds), bound_object_ref: None },
         ..Default::default()
     };
     let issued = accounts
@@ -93,9 +85,7 @@ pub(super) async fn issue(
     // The issuer's discovery document, as STS reads it from `<iss>/.well-known/openid-configuration`;
     // the issuer URL itself is not reachable here, so both come through the API server.
     let issuer = match get_text(client, "/.well-known/openid-configuration").await {
-        Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|d| d.get("issuer").and_then(|i| i.as_str()).map(str::to_string)),
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|d| d.get("issuer").and_then(|i| i.as_str()).map(str::to_string)),
         Err(e) => {
             say!(out, "  discovery: /.well-known/openid-configuration unavailable ({e}); issuer not cross-checked");
             None
@@ -104,9 +94,8 @@ pub(super) async fn issue(
     if let Some(i) = &issuer {
         say!(out, "  discovery: issuer {i}");
     }
-    let jwks_text = get_text(client, "/openid/v1/jwks")
-        .await
-        .map_err(|e| fail(format!("cannot read the issuer's keys (GET /openid/v1/jwks): {e}")))?;
+    let jwks_text =
+        get_text(client, "/openid/v1/jwks").await.map_err(|e| fail(format!("cannot read the issuer's keys (GET /openid/v1/jwks): {e}")))?;
     let jwks = Jwks::parse(&jwks_text).map_err(|e| fail(format!("/openid/v1/jwks {e}")))?;
     let kid = jwt.verify_rs256(&jwks).map_err(|e| fail(format!("the token {e}")))?;
     say!(out, "  signature: {} with key {kid} of /openid/v1/jwks: valid", jwt.header.alg);

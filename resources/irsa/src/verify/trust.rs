@@ -129,9 +129,7 @@ pub fn evaluate(doc: &Json, request: &WebIdentityRequest) -> Evaluation {
     let (allowed, reasons, result) = match (denied_by, allowed_by) {
         (Some(d), _) => (false, vec![format!("{d} explicitly denies {ACTION}")], format!("denied: {d} explicitly denies")),
         (None, Some(a)) => (true, Vec::new(), format!("allowed by {a}")),
-        (None, None) if statements.is_empty() => {
-            (false, vec!["the trust policy has no statements".into()], "denied: no statements".into())
-        }
+        (None, None) if statements.is_empty() => (false, vec!["the trust policy has no statements".into()], "denied: no statements".into()),
         (None, None) if allow_failures.is_empty() => {
             (false, vec![format!("no Allow statement grants {ACTION}")], "denied: no Allow statement".into())
         }
@@ -199,9 +197,7 @@ fn names_provider(principal: &Json, request: &WebIdentityRequest) -> (bool, Stri
                 return (true, "AWS \"*\" (anyone)".into());
             }
             match kinds.get("Federated").map(strings) {
-                Some(ids) if ids.iter().any(|id| id == &request.provider_arn) => {
-                    (true, format!("Federated \"{}\"", request.provider_arn))
-                }
+                Some(ids) if ids.iter().any(|id| id == &request.provider_arn) => (true, format!("Federated \"{}\"", request.provider_arn)),
                 Some(ids) => (false, format!("Federated [{}]", quoted(&ids))),
                 None => {
                     let kinds: Vec<String> = kinds.keys().cloned().collect();
@@ -395,7 +391,10 @@ mod tests {
         let text = e.lines.join("\n");
         assert!(text.contains("ok       Action: sts:AssumeRoleWithWebIdentity matches"), "{text}");
         assert!(text.contains(&format!("ok       Principal: Federated \"{PROVIDER}\"")), "{text}");
-        assert!(text.contains(&format!("ok       StringEquals {ISSUER}:sub: the token's sub \"system:serviceaccount:apps:reader\" matches")), "{text}");
+        assert!(
+            text.contains(&format!("ok       StringEquals {ISSUER}:sub: the token's sub \"system:serviceaccount:apps:reader\" matches")),
+            "{text}"
+        );
         assert!(text.ends_with("result: allowed by Statement[0]"), "{text}");
     }
 
@@ -416,7 +415,11 @@ mod tests {
     fn a_wrong_audience_is_a_named_mismatch() {
         let e = evaluate(&irsa("system:serviceaccount:apps:reader", "sts.amazonaws.com.cn"), &request());
         assert!(!e.allowed);
-        assert!(e.reasons[0].contains(":aud: the token's aud is \"sts.amazonaws.com\", the policy wants \"sts.amazonaws.com.cn\""), "{:?}", e.reasons);
+        assert!(
+            e.reasons[0].contains(":aud: the token's aud is \"sts.amazonaws.com\", the policy wants \"sts.amazonaws.com.cn\""),
+            "{:?}",
+            e.reasons
+        );
     }
 
     #[test]
@@ -436,7 +439,9 @@ mod tests {
         let upper = policy(vec![statement(json!({"StringEquals": {format!("{}:SUB", ISSUER.to_uppercase()): "system:serviceaccount:apps:reader"}}))]);
         assert!(evaluate(&upper, &request()).allowed);
         // Several values: any one matches.
-        let list = policy(vec![statement(json!({"StringEquals": {format!("{ISSUER}:sub"): ["system:serviceaccount:a:b", "system:serviceaccount:apps:reader"]}}))]);
+        let list = policy(vec![statement(
+            json!({"StringEquals": {format!("{ISSUER}:sub"): ["system:serviceaccount:a:b", "system:serviceaccount:apps:reader"]}}),
+        )]);
         assert!(evaluate(&list, &request()).allowed);
     }
 

@@ -144,7 +144,8 @@ pub(crate) async fn discover(kube: &Kubernetes, api_version: &str, kind: &str) -
 /// Finds where the manifest's object lives; a namespaced kind without a namespace takes the
 /// provider's default namespace.
 async fn locate(kube: &Kubernetes, manifest: &Json) -> Result<Located, ProviderError> {
-    let (Some(api_version), Some(kind), Some(name)) = (text(manifest, "/apiVersion"), text(manifest, "/kind"), text(manifest, "/metadata/name")) else {
+    let (Some(api_version), Some(kind), Some(name)) = (text(manifest, "/apiVersion"), text(manifest, "/kind"), text(manifest, "/metadata/name"))
+    else {
         return Err(ProviderError::permanent("the manifest has no apiVersion, kind or metadata.name"));
     };
     let placement = discover(kube, &api_version, &kind).await?;
@@ -217,7 +218,12 @@ impl ResourceType for ManifestType {
         }
     }
 
-    fn preview(&self, _kube: &Kubernetes, inputs: &Partial<ManifestInputs>, prior: Option<&Partial<ObjectOutputs>>) -> Option<Partial<ObjectOutputs>> {
+    fn preview(
+        &self,
+        _kube: &Kubernetes,
+        inputs: &Partial<ManifestInputs>,
+        prior: Option<&Partial<ObjectOutputs>>,
+    ) -> Option<Partial<ObjectOutputs>> {
         let mut out = prior.cloned().unwrap_or_default();
         let object = inputs.known(ManifestInputs::MANIFEST)?;
         out.set(ObjectOutputs::NAME, text(&object, "/metadata/name")?);
@@ -244,7 +250,11 @@ impl ResourceType for ManifestType {
         Ok(Created::new(at.id(), ObjectOutputs::of(&live)))
     }
 
-    async fn read(&self, kube: &Kubernetes, req: Read<'_, ManifestInputs, ObjectOutputs>) -> Result<Option<Observed<ManifestInputs, ObjectOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        kube: &Kubernetes,
+        req: Read<'_, ManifestInputs, ObjectOutputs>,
+    ) -> Result<Option<Observed<ManifestInputs, ObjectOutputs>>, ProviderError> {
         let at = match (req.id, req.inputs) {
             (Some(id), _) => {
                 let (api_version, kind, namespace, name) = parse_id(id)?;
@@ -305,10 +315,14 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_objects_are_checked() {
-        assert_eq!(parse_id("apiVersion=v1,kind=ConfigMap,namespace=apps,name=settings").unwrap(), ("v1".into(), "ConfigMap".into(), Some("apps".into()), "settings".into()));
+        assert_eq!(
+            parse_id("apiVersion=v1,kind=ConfigMap,namespace=apps,name=settings").unwrap(),
+            ("v1".into(), "ConfigMap".into(), Some("apps".into()), "settings".into())
+        );
         assert_eq!(parse_id("apiVersion=rbac.authorization.k8s.io/v1,kind=ClusterRole,name=reader").unwrap().2, None);
         assert!(parse_id("v1/ConfigMap/apps/settings").unwrap_err().message.contains("not a manifest id"));
-        let problems = check_object(&json!({"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "Bad_NS", "labels": {"a": "not ok!"}}, "status": {}}));
+        let problems =
+            check_object(&json!({"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "Bad_NS", "labels": {"a": "not ok!"}}, "status": {}}));
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["manifest.apiVersion", "manifest.metadata.namespace", "manifest.metadata.labels.a", "manifest.status"]);
     }

@@ -131,9 +131,8 @@ impl<K: Kind> ResourceType for Managed<K> {
     type Outputs = ObjectOutputs;
     // Kubernetes objects are named by their inputs (namespace and name), so an interrupted
     // create is found by them; a new name or namespace is another object.
-    const SPEC: Spec = Spec::new(K::OBJECT.type_token, CreatedLookup::FromInputs)
-        .replace_on(&[object::NAME, object::NAMESPACE])
-        .internal(K::OBJECT.local);
+    const SPEC: Spec =
+        Spec::new(K::OBJECT.type_token, CreatedLookup::FromInputs).replace_on(&[object::NAME, object::NAMESPACE]).internal(K::OBJECT.local);
 
     fn check(&self, kube: &Kubernetes, c: &mut Check<K::Inputs>) {
         check_metadata::<K>(kube, c);
@@ -163,7 +162,11 @@ impl<K: Kind> ResourceType for Managed<K> {
         Ok(Created::new(id, ObjectOutputs::of(&live)))
     }
 
-    async fn read(&self, kube: &Kubernetes, req: Read<'_, K::Inputs, ObjectOutputs>) -> Result<Option<Observed<K::Inputs, ObjectOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        kube: &Kubernetes,
+        req: Read<'_, K::Inputs, ObjectOutputs>,
+    ) -> Result<Option<Observed<K::Inputs, ObjectOutputs>>, ProviderError> {
         let desired = req.inputs.map(json_of);
         let Some((ns, name)) = K::OBJECT.locate(req.id, desired.as_ref()) else { return Ok(None) };
         let Some(live) = K::OBJECT.get(kube, ns.as_deref(), &name).await?.filter(|l| !object::is_going(l)) else { return Ok(None) };

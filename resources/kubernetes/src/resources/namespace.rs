@@ -13,16 +13,8 @@ pub const TYPE: &str = "kubernetes:core:Namespace";
 /// A data source: a namespace that must already exist.
 pub const LOOKUP_TYPE: &str = "kubernetes:core:ExistingNamespace";
 
-const OBJECT: ObjectKind = ObjectKind {
-    type_token: TYPE,
-    group: "",
-    version: "v1",
-    kind: "Namespace",
-    plural: "namespaces",
-    namespaced: false,
-    fields: &[],
-    local: &[],
-};
+const OBJECT: ObjectKind =
+    ObjectKind { type_token: TYPE, group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, fields: &[], local: &[] };
 
 /// The inputs of a namespace.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]

@@ -65,7 +65,14 @@ impl Placement {
     /// (`kubectl edit`, `annotate`, `label`: operation `Update`) is drift, and Strake takes its
     /// fields back; a conflict with another declarative owner (operation `Apply`) is reported,
     /// unless `force`.
-    pub(crate) async fn apply(&self, kube: &Kubernetes, body: &Json, namespace: Option<&str>, name: &str, force: bool) -> Result<Json, ProviderError> {
+    pub(crate) async fn apply(
+        &self,
+        kube: &Kubernetes,
+        body: &Json,
+        namespace: Option<&str>,
+        name: &str,
+        force: bool,
+    ) -> Result<Json, ProviderError> {
         let api = self.api(kube, namespace);
         let what = format!("apply {} {}", self.resource.kind, self.path(namespace, name));
         let params = |force: bool| {
@@ -99,7 +106,13 @@ impl Placement {
     }
 
     /// Deletes the object and waits until it is gone (finalizers run), at most `timeout`.
-    pub(crate) async fn delete(&self, kube: &Kubernetes, namespace: Option<&str>, name: &str, timeout: Option<Duration>) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(
+        &self,
+        kube: &Kubernetes,
+        namespace: Option<&str>,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), ProviderError> {
         let api = self.api(kube, namespace);
         let what = format!("delete {} {}", self.resource.kind, self.path(namespace, name));
         match api.delete(name, &DeleteParams::background()).await {
@@ -126,13 +139,8 @@ impl Placement {
 impl ObjectKind {
     pub(crate) fn placement(&self) -> Placement {
         let api_version = if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) };
-        let resource = ApiResource {
-            group: self.group.into(),
-            version: self.version.into(),
-            api_version,
-            kind: self.kind.into(),
-            plural: self.plural.into(),
-        };
+        let resource =
+            ApiResource { group: self.group.into(), version: self.version.into(), api_version, kind: self.kind.into(), plural: self.plural.into() };
         Placement { resource, namespaced: self.namespaced }
     }
 
@@ -238,12 +246,12 @@ pub(crate) fn is_going(live: &Json) -> bool {
 /// compared element by element. Fields the server or other managers added are left out.
 pub(crate) fn project(desired: &Json, live: &Json) -> Json {
     match (desired, live) {
-        (Json::Object(want), Json::Object(have)) => Json::Object(
-            want.iter().filter_map(|(k, w)| have.get(k).map(|h| (k.clone(), project(w, h)))).collect(),
-        ),
-        (Json::Array(want), Json::Array(have)) => Json::Array(
-            have.iter().enumerate().map(|(i, h)| want.get(i).map(|w| project(w, h)).unwrap_or_else(|| h.clone())).collect(),
-        ),
+        (Json::Object(want), Json::Object(have)) => {
+            Json::Object(want.iter().filter_map(|(k, w)| have.get(k).map(|h| (k.clone(), project(w, h)))).collect())
+        }
+        (Json::Array(want), Json::Array(have)) => {
+            Json::Array(have.iter().enumerate().map(|(i, h)| want.get(i).map(|w| project(w, h)).unwrap_or_else(|| h.clone())).collect())
+        }
         _ => live.clone(),
     }
 }

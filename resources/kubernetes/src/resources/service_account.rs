@@ -258,10 +258,21 @@ mod tests {
             ("StringLike match", inputs("web-1", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), false),
             ("StringLike miss", inputs("api", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), true),
             ("another namespace", inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:other:web")))), true),
-            ("trust given as JSON text", inputs("web", Some(Value::from(trust("StringEquals", "system:serviceaccount:apps:web").to_string()))), false),
-            ("no :sub at all", inputs("web", Some(Value::from_json(json!({"Version": "2012-10-17", "Statement": [{
+            (
+                "trust given as JSON text",
+                inputs("web", Some(Value::from(trust("StringEquals", "system:serviceaccount:apps:web").to_string()))),
+                false,
+            ),
+            (
+                "no :sub at all",
+                inputs(
+                    "web",
+                    Some(Value::from_json(json!({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")}}]})))), true),
+                "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")}}]}))),
+                ),
+                true,
+            ),
             ("trust unknown at plan time", inputs("api", Some(Value::Unknown)), false),
             ("trust not recorded (irsa_role)", inputs("api", None), false),
             ("trust not a policy", inputs("api", Some(Value::from("{not json"))), false),

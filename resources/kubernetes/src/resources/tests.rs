@@ -31,13 +31,19 @@ fn the_applied_object_holds_only_what_the_program_sets_and_reads_back_through_it
     let inputs = json!({"name": "web", "namespace": "apps", "labels": {"app": "web"}, "annotations": {},
         "spec": {"replicas": 1}, "service_account_namespace": "apps", "force_conflicts": true});
     let body = kind.body(&inputs);
-    assert_eq!(body, json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "apps", "labels": {"app": "web"}}, "spec": {"replicas": 1}}));
+    assert_eq!(
+        body,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "apps", "labels": {"app": "web"}}, "spec": {"replicas": 1}})
+    );
     let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "apps", "uid": "u", "labels": {"app": "web", "added": "x"}},
         "spec": {"replicas": 3, "paused": false}});
-    assert_eq!(kind.observed_inputs(Some(&inputs), &live), json!({"name": "web", "namespace": "apps", "labels": {"app": "web"},
-        "annotations": {}, "spec": {"replicas": 3}, "service_account_namespace": "apps", "force_conflicts": true}));
+    assert_eq!(
+        kind.observed_inputs(Some(&inputs), &live),
+        json!({"name": "web", "namespace": "apps", "labels": {"app": "web"},
+        "annotations": {}, "spec": {"replicas": 3}, "service_account_namespace": "apps", "force_conflicts": true})
+    );
     // An import has no inputs: the fields the kind maps are taken as they are.
     assert_eq!(kind.observed_inputs(None, &live), json!({"name": "web", "namespace": "apps", "spec": {"replicas": 3, "paused": false}}));
     assert_eq!(kind.locate(Some("apps/web"), None), Some((Some("apps".to_string()), "web".to_string())));

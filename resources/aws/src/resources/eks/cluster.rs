@@ -94,9 +94,7 @@ pub(crate) struct ClusterType;
 fn check_cluster_name(name: &str) -> Result<(), String> {
     let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > 100 || !first_ok || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!(
-            "`{name}` is not an EKS cluster name: 1 to 100 letters, digits, `-` and `_`, starting with a letter or digit"
-        ));
+        return Err(format!("`{name}` is not an EKS cluster name: 1 to 100 letters, digits, `-` and `_`, starting with a letter or digit"));
     }
     Ok(())
 }

@@ -319,7 +319,12 @@ impl ResourceType for OpenIdConnectProviderType {
         check_tags(c, OidcProviderInputs::TAGS, None);
     }
 
-    fn preview(&self, aws: &Aws, inputs: &Partial<OidcProviderInputs>, prior: Option<&Partial<OidcProviderOutputs>>) -> Option<Partial<OidcProviderOutputs>> {
+    fn preview(
+        &self,
+        aws: &Aws,
+        inputs: &Partial<OidcProviderInputs>,
+        prior: Option<&Partial<OidcProviderOutputs>>,
+    ) -> Option<Partial<OidcProviderOutputs>> {
         let url = inputs.known(OidcProviderInputs::URL)?;
         // An update keeps the provider, and its ARN as IAM wrote it (an adopted provider's may end in `/`).
         let prior_arn = prior.and_then(|o| o.known(OidcProviderOutputs::ARN));
@@ -405,7 +410,11 @@ impl ResourceType for OpenIdConnectProviderType {
     async fn update(&self, aws: &Aws, req: Update<'_, OidcProviderInputs, OidcProviderOutputs>) -> Result<OidcProviderOutputs, ProviderError> {
         let arn = req.id;
         let now = get(aws, arn).await?.ok_or_else(|| {
-            ProviderError::with_kind(ErrorKind::Permanent, Some("NoSuchEntity".into()), format!("the OIDC provider `{arn}` no longer exists; plan again to create it"))
+            ProviderError::with_kind(
+                ErrorKind::Permanent,
+                Some("NoSuchEntity".into()),
+                format!("the OIDC provider `{arn}` no longer exists; plan again to create it"),
+            )
         })?;
         let new = req.new;
         let wanted = Wanted {

@@ -144,15 +144,8 @@ async fn versions(aws: &Aws, arn: &str) -> Result<Vec<PolicyVersion>, ProviderEr
     let mut out = Vec::new();
     let mut marker = None;
     loop {
-        let page = aws
-            .clients
-            .iam
-            .list_policy_versions()
-            .policy_arn(arn)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(aws_error("iam:ListPolicyVersions"))?;
+        let page =
+            aws.clients.iam.list_policy_versions().policy_arn(arn).set_marker(marker).send().await.map_err(aws_error("iam:ListPolicyVersions"))?;
         out.extend(page.versions().iter().cloned());
         match page.marker() {
             Some(m) if page.is_truncated() => marker = Some(m.to_string()),
@@ -259,7 +252,11 @@ impl ResourceType for PolicyType {
         Ok(Created::new(arn, outputs(&policy, i.document.clone())))
     }
 
-    async fn read(&self, aws: &Aws, req: Read<'_, PolicyInputs, PolicyOutputs>) -> Result<Option<Observed<PolicyInputs, PolicyOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, PolicyInputs, PolicyOutputs>,
+    ) -> Result<Option<Observed<PolicyInputs, PolicyOutputs>>, ProviderError> {
         let arn = match (req.id, req.inputs) {
             (Some(arn), _) => arn.to_string(),
             (None, Some(i)) => policy_arn(aws, &i.path, &i.name),
@@ -302,9 +299,13 @@ impl ResourceType for PolicyType {
                 iam.tag_policy().policy_arn(arn).set_tags(Some(tag_list(&set))).send().await.map_err(aws_error("iam:TagPolicy"))?;
             }
         }
-        let (policy, document) = get(aws, arn)
-            .await?
-            .ok_or_else(|| ProviderError::with_kind(ErrorKind::Permanent, Some("NoSuchEntity".into()), format!("the policy `{arn}` no longer exists; plan again to create it")))?;
+        let (policy, document) = get(aws, arn).await?.ok_or_else(|| {
+            ProviderError::with_kind(
+                ErrorKind::Permanent,
+                Some("NoSuchEntity".into()),
+                format!("the policy `{arn}` no longer exists; plan again to create it"),
+            )
+        })?;
         Ok(outputs(&policy, document))
     }
 
@@ -358,7 +359,8 @@ mod tests {
         assert!(versions_to_prune(&four).is_empty());
         let five = [version("v2", 2, false), version("v1", 1, true), version("v3", 3, false), version("v4", 4, false), version("v5", 5, false)];
         assert_eq!(versions_to_prune(&five), vec!["v2"]);
-        let same_time = [version("v10", 7, false), version("v9", 7, false), version("v11", 7, false), version("v12", 7, true), version("v8", 8, false)];
+        let same_time =
+            [version("v10", 7, false), version("v9", 7, false), version("v11", 7, false), version("v12", 7, true), version("v8", 8, false)];
         assert_eq!(versions_to_prune(&same_time), vec!["v9"]);
     }
 }

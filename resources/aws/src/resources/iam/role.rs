@@ -171,10 +171,9 @@ impl ResourceType for RoleType {
         for f in lint_trust(&doc, &aws.caller.account) {
             match (f.severity, downgrade) {
                 (Severity::Error, false) => c.fail_at(f.path, f.message),
-                (Severity::Error, true) => c.warn_at(
-                    f.path,
-                    format!("{} (an error, reported as a warning because the role sets `trust_lint_warnings_only`)", f.message),
-                ),
+                (Severity::Error, true) => {
+                    c.warn_at(f.path, format!("{} (an error, reported as a warning because the role sets `trust_lint_warnings_only`)", f.message))
+                }
                 (Severity::Warning, _) => c.warn_at(f.path, f.message),
             }
         }
@@ -285,7 +284,8 @@ impl ResourceType for RoleType {
                 iam.tag_role().role_name(name).set_tags(Some(tag_list(&set))).send().await.map_err(aws_error("iam:TagRole"))?;
             }
         }
-        let role = get(aws, name).await?.ok_or_else(|| ProviderError::permanent(format!("the role `{name}` no longer exists; plan again to create it")))?;
+        let role =
+            get(aws, name).await?.ok_or_else(|| ProviderError::permanent(format!("the role `{name}` no longer exists; plan again to create it")))?;
         Ok(outputs(&role))
     }
 

@@ -101,7 +101,12 @@ impl ResourceType for RolePolicyType {
         check_policy(c, RolePolicyInputs::POLICY, PolicyKind::Identity);
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<RolePolicyInputs>, _prior: Option<&Partial<RolePolicyOutputs>>) -> Option<Partial<RolePolicyOutputs>> {
+    fn preview(
+        &self,
+        _aws: &Aws,
+        inputs: &Partial<RolePolicyInputs>,
+        _prior: Option<&Partial<RolePolicyOutputs>>,
+    ) -> Option<Partial<RolePolicyOutputs>> {
         let mut out = Partial::new();
         out.set_value(RolePolicyOutputs::ROLE, inputs.raw(RolePolicyInputs::ROLE.name()).cloned());
         out.set_value(RolePolicyOutputs::NAME, inputs.raw(RolePolicyInputs::NAME.name()).cloned());

@@ -111,9 +111,7 @@ impl ResourceType for RolePolicyAttachmentType {
         c.validate(Attachment::POLICY_ARN, |a| {
             check_arn(a).map_err(|e| format!("`{a}` {e}"))?;
             if a.split(':').nth(2) != Some("iam") || !a.split(':').nth(5).is_some_and(|r| r.starts_with("policy/")) {
-                return Err(format!(
-                    "`{a}` is not a managed policy ARN (`arn:aws:iam::<account or aws>:policy/<path/name>`); pass `policy.arn()`"
-                ));
+                return Err(format!("`{a}` is not a managed policy ARN (`arn:aws:iam::<account or aws>:policy/<path/name>`); pass `policy.arn()`"));
             }
             Ok(())
         });
@@ -130,14 +128,7 @@ impl ResourceType for RolePolicyAttachmentType {
 
     async fn create(&self, aws: &Aws, req: Create<'_, Attachment>) -> Result<Created<Attachment>, ProviderError> {
         let a = req.inputs;
-        aws.clients
-            .iam
-            .attach_role_policy()
-            .role_name(&a.role)
-            .policy_arn(&a.policy_arn)
-            .send()
-            .await
-            .map_err(aws_error("iam:AttachRolePolicy"))?;
+        aws.clients.iam.attach_role_policy().role_name(&a.role).policy_arn(&a.policy_arn).send().await.map_err(aws_error("iam:AttachRolePolicy"))?;
         Ok(Created::new(id_of(&a.role, &a.policy_arn), a.clone()))
     }
 

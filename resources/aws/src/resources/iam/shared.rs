@@ -1,7 +1,7 @@
 //! Small helpers shared by the IAM resource types (tags, not-found handling, lists).
 
-use aws_sdk_iam::types::Tag;
 use crate::resources::Tags;
+use aws_sdk_iam::types::Tag;
 
 /// Tags as the SDK takes them.
 pub(crate) fn tag_list(tags: &Tags) -> Vec<Tag> {

@@ -169,7 +169,8 @@ async fn empty_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<usize, 
     }
     loop {
         let out = client.list_objects_v2().bucket(name).send().await.map_err(aws_error("s3:ListObjectsV2"))?;
-        let ids: Vec<ObjectIdentifier> = out.contents().iter().filter_map(|o| o.key()).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
+        let ids: Vec<ObjectIdentifier> =
+            out.contents().iter().filter_map(|o| o.key()).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
         if ids.is_empty() {
             break;
         }
@@ -182,7 +183,8 @@ async fn empty_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<usize, 
 async fn delete_objects(client: &aws_sdk_s3::Client, name: &str, ids: Vec<ObjectIdentifier>) -> Result<usize, ProviderError> {
     let mut count = 0;
     for chunk in ids.chunks(1000) {
-        let delete = DeleteBatch::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let delete =
+            DeleteBatch::builder().set_objects(Some(chunk.to_vec())).quiet(true).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
         let out = client.delete_objects().bucket(name).delete(delete).send().await.map_err(aws_error("s3:DeleteObjects"))?;
         if let Some(e) = out.errors().first() {
             return Err(ProviderError::permanent(format!(
@@ -242,13 +244,17 @@ impl ResourceType for BucketType {
             Owner::Nobody => {}
             // us-east-1 answers CreateBucket for a bucket we own with 200, which would adopt it.
             Owner::Us { .. } => {
-                return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyOwnedByYou".into()), ours_already(name, &aws.caller.account)));
+                return Err(ProviderError::with_kind(
+                    ErrorKind::Permanent,
+                    Some("BucketAlreadyOwnedByYou".into()),
+                    ours_already(name, &aws.caller.account),
+                ));
             }
             Owner::Other => return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(name))),
         }
         let client = regional(aws, region);
-        let config = (region != US_EAST_1)
-            .then(|| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build());
+        let config =
+            (region != US_EAST_1).then(|| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build());
         if let Err(e) = client.create_bucket().bucket(name).set_create_bucket_configuration(config).send().await {
             let f = AwsFailure::from(e);
             let mut err = f.into_error("s3:CreateBucket");
@@ -285,7 +291,11 @@ impl ResourceType for BucketType {
         Ok(Created::new(name, outputs(name, region)))
     }
 
-    async fn read(&self, aws: &Aws, req: Read<'_, BucketInputs, BucketOutputs>) -> Result<Option<Observed<BucketInputs, BucketOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, BucketInputs, BucketOutputs>,
+    ) -> Result<Option<Observed<BucketInputs, BucketOutputs>>, ProviderError> {
         if let Some(arn) = req.id.filter(|id| id.starts_with("arn:")) {
             let name = arn.rsplit(':').next().unwrap_or(arn);
             return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the bucket's name: `{name}`")));
@@ -328,7 +338,14 @@ impl ResourceType for BucketType {
         if req.changed(BucketInputs::TAGS) {
             match req.new.tags.as_ref().filter(|t| !t.is_empty()) {
                 None => client.delete_bucket_tagging().bucket(name).send().await.map(drop).map_err(aws_error("s3:DeleteBucketTagging"))?,
-                Some(tags) => client.put_bucket_tagging().bucket(name).tagging(tagging(tags)?).send().await.map(drop).map_err(aws_error("s3:PutBucketTagging"))?,
+                Some(tags) => client
+                    .put_bucket_tagging()
+                    .bucket(name)
+                    .tagging(tagging(tags)?)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(aws_error("s3:PutBucketTagging"))?,
             }
         }
         Ok(outputs(name, &req.new.region))

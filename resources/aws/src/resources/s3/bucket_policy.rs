@@ -36,7 +36,13 @@ impl BucketPolicy {
     /// `bucket` is the bucket's name (e.g. `bucket.name()`); `policy` a document (e.g. a
     /// [`PolicyDocument`](crate::PolicyDocument)) with `Principal` and `Resource` in each statement.
     #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>, policy: impl Into<Output<Value>>) -> BucketPolicy {
+    pub fn new(
+        stack: &Stack,
+        name: &str,
+        provider: &ProviderRef,
+        bucket: impl Into<Output<String>>,
+        policy: impl Into<Output<Value>>,
+    ) -> BucketPolicy {
         let r = stack.resource(TYPE, name);
         r.set(BucketPolicyInputs::BUCKET, bucket);
         r.set_value(BucketPolicyInputs::POLICY, policy);

@@ -83,9 +83,11 @@ async fn put(aws: &Aws, i: &EncryptionInputs) -> Result<(), ProviderError> {
         .set_kms_master_key_id(i.kms_master_key_id.clone())
         .build()
         .map_err(|e| ProviderError::permanent(e.to_string()))?;
-    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).set_bucket_key_enabled(i.bucket_key_enabled).build();
+    let rule =
+        ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).set_bucket_key_enabled(i.bucket_key_enabled).build();
     let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
-    let put = in_bucket_region(aws, |c| c.put_bucket_encryption().bucket(&i.bucket).server_side_encryption_configuration(config.clone()).send()).await;
+    let put =
+        in_bucket_region(aws, |c| c.put_bucket_encryption().bucket(&i.bucket).server_side_encryption_configuration(config.clone()).send()).await;
     put.map(drop).map_err(aws_error("s3:PutBucketEncryption"))
 }
 
@@ -103,10 +105,20 @@ impl ResourceType for EncryptionType {
             c.set(EncryptionInputs::SSE_ALGORITHM, "aws:kms".to_string());
         }
         c.validate(EncryptionInputs::SSE_ALGORITHM, |a| {
-            if ALGORITHMS.contains(&a.as_str()) { Ok(()) } else { Err(format!("is `{a}`; use one of {}", ALGORITHMS.map(|a| format!("\"{a}\"")).join(", "))) }
+            if ALGORITHMS.contains(&a.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("is `{a}`; use one of {}", ALGORITHMS.map(|a| format!("\"{a}\"")).join(", ")))
+            }
         });
         c.validate(EncryptionInputs::KMS_MASTER_KEY_ID, |k| {
-            if k.starts_with("arn:") { check_arn(k).map_err(|e| format!("`{k}` {e}")) } else if k.is_empty() { Err("is empty; give a KMS key id, ARN or alias".into()) } else { Ok(()) }
+            if k.starts_with("arn:") {
+                check_arn(k).map_err(|e| format!("`{k}` {e}"))
+            } else if k.is_empty() {
+                Err("is empty; give a KMS key id, ARN or alias".into())
+            } else {
+                Ok(())
+            }
         });
     }
 
@@ -123,7 +135,11 @@ impl ResourceType for EncryptionType {
         Ok(OnBucket::created(&req.inputs.bucket))
     }
 
-    async fn read(&self, aws: &Aws, req: Read<'_, EncryptionInputs, OnBucket>) -> Result<Option<Observed<EncryptionInputs, OnBucket>>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, EncryptionInputs, OnBucket>,
+    ) -> Result<Option<Observed<EncryptionInputs, OnBucket>>, ProviderError> {
         let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
         let got = found(in_bucket_region(aws, |c| c.get_bucket_encryption().bucket(&bucket).send()).await, "s3:GetBucketEncryption")?;
         let rule = got.as_ref().and_then(|g| g.server_side_encryption_configuration()).and_then(|c| c.rules().first());
@@ -134,7 +150,9 @@ impl ResourceType for EncryptionType {
             sse_algorithm: by_default.sse_algorithm().as_str().to_string(),
             kms_master_key_id: by_default.kms_master_key_id().map(str::to_string),
             // S3 reports the bucket key off when never set: compared when the program sets it.
-            bucket_key_enabled: rule.and_then(|r| r.bucket_key_enabled()).filter(|on| *on || declared.is_some_and(|d| d.bucket_key_enabled.is_some())),
+            bucket_key_enabled: rule
+                .and_then(|r| r.bucket_key_enabled())
+                .filter(|on| *on || declared.is_some_and(|d| d.bucket_key_enabled.is_some())),
         };
         Ok(Some(OnBucket::observed(bucket, inputs)))
     }

@@ -197,7 +197,8 @@ async fn current_sha256(aws: &Aws, bucket: &str, key: &str, stored: Option<&str>
     let mut body = out.body;
     let mut hasher = Sha256::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ProviderError::with_kind(ErrorKind::Transient, None, format!("s3:GetObject: reading `{bucket}/{key}`: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ProviderError::with_kind(ErrorKind::Transient, None, format!("s3:GetObject: reading `{bucket}/{key}`: {e}")))?;
         hasher.update(&chunk);
     }
     Ok(hex(&hasher.finalize()))
@@ -271,7 +272,11 @@ impl ResourceType for ObjectType {
         Ok(Created::new(id(&req.inputs.bucket, &req.inputs.key), outputs))
     }
 
-    async fn read(&self, aws: &Aws, req: Read<'_, ObjectInputs, ObjectOutputs>) -> Result<Option<Observed<ObjectInputs, ObjectOutputs>>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, ObjectInputs, ObjectOutputs>,
+    ) -> Result<Option<Observed<ObjectInputs, ObjectOutputs>>, ProviderError> {
         let (bucket, key) = match (req.id, req.inputs) {
             (Some(id), _) => split_id(id).ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an object id; use `<bucket>/<key>`")))?,
             (None, Some(i)) => (i.bucket.as_str(), i.key.as_str()),

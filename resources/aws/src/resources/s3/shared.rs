@@ -4,16 +4,16 @@
 use std::future::Future;
 
 use aws_sdk_s3::Client;
-use serde::{Deserialize, Serialize};
-use strake::Value;
-use strake::typed::{Created, Observed, Partial, Schema};
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
+use serde::{Deserialize, Serialize};
+use strake::Value;
 use strake::provider::ProviderError;
+use strake::typed::{Created, Observed, Partial, Schema};
 
-use crate::error::AwsFailure;
 use crate::context::Aws;
+use crate::error::AwsFailure;
 
 /// The partition's default region: buckets there have no `LocationConstraint`.
 pub(crate) const US_EAST_1: &str = "us-east-1";

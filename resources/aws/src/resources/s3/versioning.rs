@@ -96,7 +96,11 @@ impl ResourceType for VersioningType {
     }
 
     /// A bucket whose versioning was never set has none: gone.
-    async fn read(&self, aws: &Aws, req: Read<'_, VersioningInputs, OnBucket>) -> Result<Option<Observed<VersioningInputs, OnBucket>>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        req: Read<'_, VersioningInputs, OnBucket>,
+    ) -> Result<Option<Observed<VersioningInputs, OnBucket>>, ProviderError> {
         let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
         let got = found(in_bucket_region(aws, |c| c.get_bucket_versioning().bucket(&bucket).send()).await, "s3:GetBucketVersioning")?;
         let Some(status) = got.and_then(|g| g.status().map(|s| s.as_str().to_string())) else { return Ok(None) };
