@@ -5,6 +5,8 @@
 #   - a real kube-apiserver (etcd + kube-apiserver + kube-controller-manager), built once per
 #     machine from Debian's kubernetes source package into ~/.cache/strake/kube (tests/kube/build.sh),
 #     started on loopback for the run and stopped at the end.
+# Before the tests, the habits: rustfmt, clippy with warnings denied, rustdoc with warnings denied,
+# and core built without its CLI feature.
 # Used by developers (see README) and by CI (.ci/run). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,12 @@ KUBE_STATE="$(mktemp -d -t strake-kube-XXXXXX)"
 trap 'bash tests/kube/stop.sh "$KUBE_STATE" >/dev/null 2>&1 || true; rm -rf "$KUBE_STATE"' EXIT
 bash tests/kube/start.sh "$KUBE_STATE" "https://oidc.eks.us-east-1.amazonaws.com/id/STRAKETEST00000000000000000000000" | tail -1
 export STRAKE_TEST_KUBE_DIR="$KUBE_STATE"
+
+echo "==> habits: formatting, lints, docs, the engine without its CLI"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+cargo check -p strake --no-default-features --locked --quiet
 
 echo "==> cargo test"
 cargo build --workspace --all-targets --locked

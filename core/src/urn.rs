@@ -1,5 +1,5 @@
 //! [`Urn`]: the logical identity of a resource (stack + type token + name), the key of its state.
-//! The physical identity is the provider's [`crate::ResourceId`].
+//! The physical identity is the provider's [`crate::provider::ResourceId`].
 
 use std::fmt;
 use std::sync::Arc;

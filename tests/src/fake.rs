@@ -147,8 +147,11 @@ struct Inner {
     unfindable: bool,
     /// The schema version of `Thing` records, and how older records are rewritten (see
     /// [`FakeCloud::set_schema`]).
-    schema: (u32, Option<fn(Value) -> Value>),
+    schema: (u32, Option<Upgrade>),
 }
+
+/// How older `Thing` records' inputs are rewritten.
+type Upgrade = fn(Value) -> Value;
 
 /// The in-memory cloud. Share it with `Arc`; every provider configured from a [`FakeProvider`]
 /// talks to the same cloud.
@@ -454,7 +457,7 @@ impl Provider for ThingProvider {
     }
 }
 
-/// Builds [`ThingProvider`]s from a configuration `{"account": "..."}`.
+/// Builds the providers of [`Thing`]s from a configuration `{"account": "..."}`.
 pub struct FakeFactory {
     cloud: Arc<FakeCloud>,
 }

@@ -39,8 +39,11 @@ where
 /// `strake::clap`).
 pub struct ProgramCommand<'a> {
     command: clap::Command,
-    run: Box<dyn FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a>,
+    run: Box<RunCommand<'a>>,
 }
+
+/// What a program's own command does with its context and arguments.
+type RunCommand<'a> = dyn FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a;
 
 impl<'a> ProgramCommand<'a> {
     pub fn new(command: clap::Command, run: impl FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a) -> Self {

@@ -172,7 +172,6 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
     steps.sort_by(|a, b| a.urn.cmp(&b.urn));
-    let mut diags = diags;
     diags.extend(duplicate_claims(req.providers, &steps));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));

@@ -28,7 +28,7 @@ pub struct FieldInfo {
     pub name: &'static str,
     /// Whether a value must be given (not an `Option`, and without a default).
     pub required: bool,
-    /// The field's documentation, for messages ("is required: <doc>").
+    /// The field's documentation, for messages (`is required: <doc>`).
     pub doc: &'static str,
     /// Checks that a known value has the field's type; the error says what was expected.
     pub check: fn(&Value) -> Result<(), String>,

@@ -198,7 +198,7 @@ impl Exec<'_> {
         let options = self.decl(n).map(|d| &d.options);
         let retain = options.is_some_and(|o| o.retain_on_delete);
         let timeout = options.and_then(|o| o.timeouts.delete);
-        let result = async {
+        async {
             if !retain {
                 let provider = self.provider_of_op(n, op)?;
                 let (id, inputs, outputs) =
@@ -219,8 +219,7 @@ impl Exec<'_> {
             }
             self.write(urn, vec![Write::ClearPending { id: op.id.clone() }]).await
         }
-        .await;
-        result
+        .await
     }
 
     /// The delete half of a delete-then-create replacement. The step counts as started here.
