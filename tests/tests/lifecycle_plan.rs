@@ -47,10 +47,11 @@ async fn duplicate_names_are_refused_at_plan_with_both_locations() {
     let rig = Rig::memory();
     let mut lines = Vec::new();
     let program = rig.program(|stack, _| {
-        lines.push(line!());
+        // Each declaration is on the line after its `line!()`.
+        lines.push(line!() + 1);
         Thing::new(stack, "a");
         Thing::new(stack, "b");
-        lines.push(line!());
+        lines.push(line!() + 1);
         Thing::new(stack, "a").value("again");
     });
     let err = rig.plan(&program).await.unwrap_err();

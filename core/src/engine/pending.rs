@@ -189,51 +189,7 @@ async fn resolve_one(
     let clear = Write::ClearPending { id: op.id.clone() };
     let what = kind_name(op.kind);
     Ok(match (op.kind, read) {
-        (PendingKind::Create, ReadResponse::Found { id, outputs, .. }) => {
-            let rec = ResourceRecord {
-                urn: op.urn.clone(),
-                kind: RecordKind::Resource,
-                type_token: op.type_token.clone(),
-                id: id.clone(),
-                inputs: op.inputs.clone(),
-                outputs: outputs.to_json(),
-                dependencies: match (declared, recorded) {
-                    (Some(d), _) => d.dependencies().iter().map(Urn::to_string).collect(),
-                    (None, Some(r)) => r.dependencies.clone(),
-                    (None, None) => Vec::new(),
-                },
-                provider: op.provider.clone(),
-                protect: recorded.map(|r| r.protect).or(declared.map(|d| d.options.protect)).unwrap_or(false),
-                retain_on_delete: recorded.map(|r| r.retain_on_delete).or(declared.map(|d| d.options.retain_on_delete)).unwrap_or(false),
-                schema_version: provider.schema_version(&op.type_token),
-            };
-            match recorded.filter(|r| r.id != id) {
-                // The create of a create-then-delete replacement: the object it replaces becomes
-                // an old object to delete, as the replacement would have recorded it.
-                Some(old) => {
-                    let deposed = PendingOperation {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        urn: old.urn.clone(),
-                        kind: PendingKind::Delete,
-                        type_token: old.type_token.clone(),
-                        provider: old.provider.clone(),
-                        inputs: old.inputs.clone(),
-                        outputs: old.outputs.clone(),
-                        resource_id: Some(old.id.clone()),
-                        started_at: now_secs(),
-                    };
-                    let note = format!(
-                        "the interrupted replacement of {urn} had created its new object: adopted `{id}`; the object it replaces, `{}`, \
-                         is deleted once nothing depends on it",
-                        old.id
-                    );
-                    (vec![Write::PutResource(rec), Write::PutPending(deposed), clear], note)
-                }
-                None => {
-                    (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state"))
-                }
-            }
-        }
+        (PendingKind::Create, ReadResponse::Found { id, outputs, .. }) => adopted(op, &urn, id, outputs, recorded, declared, provider),
         (PendingKind::Create, ReadResponse::Gone) => (vec![clear], format!("the interrupted create of {urn} had not created anything: cleared")),
         (PendingKind::Update, ReadResponse::Found { id, inputs, outputs }) => match recorded {
             Some(rec) => {
@@ -262,6 +218,59 @@ async fn resolve_one(
             }
         }
     })
+}
+
+/// The writes and the note that adopt object `id`, which an interrupted create made: the record
+/// the program would have written (dependencies and options as declared, else as recorded). If
+/// it replaced a recorded object (a create-then-delete replacement), that object becomes a
+/// pending delete, as the replacement would have recorded it.
+fn adopted(
+    op: &PendingOperation,
+    urn: &Urn,
+    id: String,
+    outputs: Value,
+    recorded: Option<&ResourceRecord>,
+    declared: Option<&crate::program::Declaration>,
+    provider: &dyn Provider,
+) -> (Vec<Write>, String) {
+    let rec = ResourceRecord {
+        urn: op.urn.clone(),
+        kind: RecordKind::Resource,
+        type_token: op.type_token.clone(),
+        id: id.clone(),
+        inputs: op.inputs.clone(),
+        outputs: outputs.to_json(),
+        dependencies: match (declared, recorded) {
+            (Some(d), _) => d.dependencies().iter().map(Urn::to_string).collect(),
+            (None, Some(r)) => r.dependencies.clone(),
+            (None, None) => Vec::new(),
+        },
+        provider: op.provider.clone(),
+        protect: recorded.map(|r| r.protect).or(declared.map(|d| d.options.protect)).unwrap_or(false),
+        retain_on_delete: recorded.map(|r| r.retain_on_delete).or(declared.map(|d| d.options.retain_on_delete)).unwrap_or(false),
+        schema_version: provider.schema_version(&op.type_token),
+    };
+    let clear = Write::ClearPending { id: op.id.clone() };
+    let Some(old) = recorded.filter(|r| r.id != id) else {
+        return (vec![Write::PutResource(rec), clear], format!("the interrupted create of {urn} had succeeded: adopted object `{id}` into state"));
+    };
+    let deposed = PendingOperation {
+        id: uuid::Uuid::new_v4().to_string(),
+        urn: old.urn.clone(),
+        kind: PendingKind::Delete,
+        type_token: old.type_token.clone(),
+        provider: old.provider.clone(),
+        inputs: old.inputs.clone(),
+        outputs: old.outputs.clone(),
+        resource_id: Some(old.id.clone()),
+        started_at: now_secs(),
+    };
+    let note = format!(
+        "the interrupted replacement of {urn} had created its new object: adopted `{id}`; the object it replaces, `{}`, \
+         is deleted once nothing depends on it",
+        old.id
+    );
+    (vec![Write::PutResource(rec), Write::PutPending(deposed), clear], note)
 }
 
 /// Adopts an existing object as the declared resource `urn`.

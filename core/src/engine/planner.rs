@@ -152,18 +152,8 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
 
     let Walker { env, steps, diags, refreshed, upgraded, mut prior, .. } = w;
     let (env, mut steps, mut diags) = (take(env), take(steps), take(diags));
-    let mut failures = Vec::new();
-    for (item, stop) in outcome.failed {
-        match stop {
-            Stop::Failed(e) => failures.push(e),
-            // Its diagnostics say why; a stop that left none still fails the plan, named.
-            Stop::Diagnosed if !diags.iter().any(Diagnostic::is_error) => {
-                let urn = &graph.nodes[if item < nodes { item } else { refresh_of[item - nodes] }].urn;
-                diags.push(Diagnostic::error(Some(urn), None, "planning it stopped without saying why; this is a bug in Strake, please report it"));
-            }
-            Stop::Diagnosed => {}
-        }
-    }
+    let item_urn = |item: usize| graph.nodes[if item < nodes { item } else { refresh_of[item - nodes] }].urn.clone();
+    let failures = stopped(outcome.failed, &mut diags, item_urn);
     strictly(req.strict, &mut diags);
     if !failures.is_empty() {
         return Err(Error::StepsFailed(failures));
@@ -181,26 +171,8 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
     let (outputs, outputs_changed) = plan_outputs(req, &env)?;
-    let refreshed = take(refreshed);
-    let upgraded = take(upgraded);
-    let upgraded: BTreeSet<Urn> = upgraded
-        .into_iter()
-        .map(|(urn, p)| {
-            prior.insert(urn.clone(), p);
-            urn
-        })
-        .collect();
-    // The executor works from the objects as refresh found them (e.g. to correct drift).
-    for (urn, r) in &refreshed {
-        match r {
-            Refreshed::Found(p) => {
-                prior.insert(urn.clone(), p.clone());
-            }
-            Refreshed::Gone => {
-                prior.remove(urn);
-            }
-        }
-    }
+    let (refreshed, upgraded) = (take(refreshed), take(upgraded));
+    let upgraded = as_found(&mut prior, upgraded, &refreshed);
     let providers = planned_providers(req.providers, &steps);
     diags.extend(same_destination_warnings(&providers, req.providers));
     strictly(req.strict, &mut diags);
@@ -224,6 +196,42 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         providers,
     };
     Ok(Planned { plan, graph, known: env, prior, refreshed, upgraded })
+}
+
+/// The errors of the walk's failed items; an item that stopped for a diagnostic but left none
+/// fails the plan too, named, so no failure is silent.
+fn stopped(failed: Vec<(usize, Stop)>, diags: &mut Vec<Diagnostic>, urn_of: impl Fn(usize) -> Urn) -> Vec<StepError> {
+    let mut failures = Vec::new();
+    for (item, stop) in failed {
+        match stop {
+            Stop::Failed(e) => failures.push(e),
+            Stop::Diagnosed if !diags.iter().any(Diagnostic::is_error) => {
+                let message = "planning it stopped without saying why; this is a bug in Strake, please report it";
+                diags.push(Diagnostic::error(Some(&urn_of(item)), None, message));
+            }
+            Stop::Diagnosed => {}
+        }
+    }
+    failures
+}
+
+/// The recorded resources as the executor works from them: upgraded to their types' schema
+/// versions, then as refresh found them (e.g. to correct drift). Returns the upgraded ones.
+fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refreshed: &HashMap<Urn, Refreshed>) -> BTreeSet<Urn> {
+    let upgraded = upgraded
+        .into_iter()
+        .map(|(urn, p)| {
+            prior.insert(urn.clone(), p);
+            urn
+        })
+        .collect();
+    for (urn, r) in refreshed {
+        match r {
+            Refreshed::Found(p) => prior.insert(urn.clone(), p.clone()),
+            Refreshed::Gone => prior.remove(urn),
+        };
+    }
+    upgraded
 }
 
 /// The recorded resources as state holds them.
@@ -673,7 +681,6 @@ impl Walker<'_> {
         let node = &self.graph.nodes[n];
         let decl = &self.req.program.resources[node.decl.unwrap_or_default()];
         let urn = &decl.urn;
-        let provider = self.provider_of(n);
         if !self.included[n] {
             if let Some(p) = self.prior.get(urn) {
                 self.set_env(urn, env_value(Some(&p.id), &p.outputs));
@@ -686,24 +693,9 @@ impl Walker<'_> {
         if self.req.mode == PlanMode::Destroy {
             return self.plan_delete(urn, node.provider.as_ref(), prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
         }
-        let Some(mut inputs) = self.resolve_inputs(decl) else { return Ok(()) };
-        let type_token = urn.type_token().to_string();
-        let Slot::Ready(provider) = provider else {
-            // The provider's configuration is unknown until apply: plan with what we have.
-            let action = if prior.is_some() { Action::Update } else { Action::Create };
-            let mut s = step(
-                urn,
-                node.provider.as_ref(),
-                action,
-                prior.as_ref().map(|p| p.inputs.clone()),
-                Some(inputs),
-                "provider configuration known only after apply",
-            );
-            s.parent = decl.options.parent.clone();
-            if let Some(p) = &prior {
-                s.changes = crate::diff::changed_properties(&p.inputs, s.after.as_ref().unwrap_or(&Value::Null));
-            }
-            self.push(s);
+        let Some(inputs) = self.resolve_inputs(decl) else { return Ok(()) };
+        let Slot::Ready(provider) = self.provider_of(n) else {
+            self.plan_with_unknown_provider(n, decl, prior, inputs);
             return Ok(());
         };
         let check = check_inputs(provider.as_ref(), decl, inputs, prior.as_ref().map(|p| &p.inputs));
@@ -713,63 +705,9 @@ impl Walker<'_> {
         for w in &check.warnings {
             self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
-        inputs = check.inputs;
-        let diff = prior.as_ref().map(|p| {
-            provider.diff(DiffRequest {
-                urn: urn.clone(),
-                type_token: type_token.clone(),
-                id: p.id.clone(),
-                old_inputs: p.inputs.clone(),
-                old_outputs: p.outputs.clone(),
-                new_inputs: inputs.clone(),
-            })
-        });
-        let decided = decide(Decide { urn, prior_inputs: prior.as_ref().map(|p| &p.inputs), diff: diff.as_ref(), options: &decl.options, gone });
-        let (mut action, mut reason) = match decided {
-            Ok(d) => d,
-            Err(d) => {
-                self.diag(d);
-                return Ok(());
-            }
-        };
-        let mut diff = diff;
-        if let (Some(p), Some(forced)) = (&prior, self.replaced_with_dependency(decl, provider.as_ref(), prior.as_ref(), action)) {
-            match decide(Decide { urn, prior_inputs: Some(&p.inputs), diff: Some(&forced.diff), options: &decl.options, gone }) {
-                Ok((a, _)) => {
-                    action = a;
-                    reason = Some(forced.reason);
-                    diff = Some(forced.diff);
-                }
-                Err(d) => {
-                    self.diag(d);
-                    return Ok(());
-                }
-            }
-        }
-        if action == Action::Replace(ReplaceOrder::DeleteThenCreate)
-            && let Ok(mut set) = self.deleted_first.lock()
-        {
-            set.insert(urn.clone());
-        }
-        let outputs = match (action, &prior) {
-            (Action::NoOp, Some(p)) => env_value(Some(&p.id), &p.outputs),
-            _ => {
-                let preview = provider.preview(PreviewRequest {
-                    urn: urn.clone(),
-                    type_token,
-                    inputs: inputs.clone(),
-                    // Only an update keeps the object; a replacement's outputs describe a new one.
-                    prior_outputs: prior.as_ref().filter(|_| action == Action::Update).map(|p| p.outputs.clone()),
-                });
-                let id = match (action, &prior) {
-                    (Action::Update, Some(p)) => Some(p.id.as_str()),
-                    _ => None,
-                };
-                env_value(id, &preview)
-            }
-        };
-        self.set_env(urn, outputs);
-        let diff = diff.unwrap_or_default();
+        let inputs = check.inputs;
+        let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_ref(), &inputs, gone) else { return Ok(()) };
+        self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_ref(), &inputs));
         let replace_paths = if matches!(action, Action::Replace(_)) { forcing_paths(&diff, &decl.options) } else { Vec::new() };
         self.push(PlannedStep {
             urn: urn.clone(),
@@ -785,6 +723,76 @@ impl Walker<'_> {
             internal: provider.internal_inputs(urn.type_token()).iter().map(|s| s.to_string()).collect(),
         });
         Ok(())
+    }
+
+    /// A resource whose provider's configuration is unknown until apply: planned with what is
+    /// known (a create, or an update of everything that may have changed).
+    fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Prior>, inputs: Value) {
+        let node = &self.graph.nodes[n];
+        let action = if prior.is_some() { Action::Update } else { Action::Create };
+        let before = prior.map(|p| p.inputs);
+        let mut s = step(&decl.urn, node.provider.as_ref(), action, before.clone(), Some(inputs), "provider configuration known only after apply");
+        s.parent = decl.options.parent.clone();
+        if let Some(before) = &before {
+            s.changes = crate::diff::changed_properties(before, s.after.as_ref().unwrap_or(&Value::Null));
+        }
+        self.push(s);
+    }
+
+    /// The resource's action, its reason and the diff behind it; `None` when a diagnostic says
+    /// why it has none (a protected resource that would be replaced).
+    fn choose(
+        &self,
+        decl: &crate::program::Declaration,
+        provider: &dyn Provider,
+        prior: Option<&Prior>,
+        inputs: &Value,
+        gone: bool,
+    ) -> Option<(Action, Option<String>, DiffResponse)> {
+        let urn = &decl.urn;
+        let diff = prior.map(|p| {
+            provider.diff(DiffRequest {
+                urn: urn.clone(),
+                type_token: urn.type_token().to_string(),
+                id: p.id.clone(),
+                old_inputs: p.inputs.clone(),
+                old_outputs: p.outputs.clone(),
+                new_inputs: inputs.clone(),
+            })
+        });
+        let decided = decide(Decide { urn, prior_inputs: prior.map(|p| &p.inputs), diff: diff.as_ref(), options: &decl.options, gone });
+        let (mut action, mut reason) = decided.map_err(|d| self.diag(d)).ok()?;
+        let mut diff = diff;
+        if let (Some(p), Some(forced)) = (prior, self.replaced_with_dependency(decl, provider, prior, action)) {
+            let decided = decide(Decide { urn, prior_inputs: Some(&p.inputs), diff: Some(&forced.diff), options: &decl.options, gone });
+            (action, _) = decided.map_err(|d| self.diag(d)).ok()?;
+            reason = Some(forced.reason);
+            diff = Some(forced.diff);
+        }
+        if action == Action::Replace(ReplaceOrder::DeleteThenCreate)
+            && let Ok(mut set) = self.deleted_first.lock()
+        {
+            set.insert(urn.clone());
+        }
+        Some((action, reason, diff.unwrap_or_default()))
+    }
+
+    /// The outputs dependents see at plan time: the recorded ones when nothing changes, else the
+    /// provider's preview (an update keeps the object's id; a replacement's is a new one).
+    fn planned_outputs(&self, provider: &dyn Provider, urn: &Urn, action: Action, prior: Option<&Prior>, inputs: &Value) -> Value {
+        match (action, prior) {
+            (Action::NoOp, Some(p)) => env_value(Some(&p.id), &p.outputs),
+            _ => {
+                let preview = provider.preview(PreviewRequest {
+                    urn: urn.clone(),
+                    type_token: urn.type_token().to_string(),
+                    inputs: inputs.clone(),
+                    prior_outputs: prior.filter(|_| action == Action::Update).map(|p| p.outputs.clone()),
+                });
+                let id = prior.filter(|_| action == Action::Update).map(|p| p.id.as_str());
+                env_value(id, &preview)
+            }
+        }
     }
 
     /// Whether a dependency's delete-first replacement forces this existing resource to be

@@ -49,95 +49,12 @@ impl Graph {
     /// Builds and validates the graph. All problems are returned together.
     pub fn build(program: &Program, prior: Option<&Snapshot>) -> Result<Graph, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let mut b = NodeSet::default();
-        for (i, p) in program.providers.iter().enumerate() {
-            let node = Node { urn: p.urn.clone(), kind: NodeKind::Provider, provider: None, decl: Some(i) };
-            b.add(node, p.location.to_string(), &mut diags);
-        }
-        let providers_by_package: BTreeMap<&str, Vec<&Urn>> = program.providers.iter().fold(BTreeMap::new(), |mut m, p| {
-            m.entry(p.package.as_str()).or_default().push(&p.urn);
-            m
-        });
-        for (i, d) in program.resources.iter().enumerate() {
-            let kind = match d.kind {
-                DeclKind::Resource => NodeKind::Resource,
-                DeclKind::DataSource => NodeKind::DataSource,
-            };
-            let provider = resolve_provider(&d.urn, d.options.provider.as_ref(), &providers_by_package, &mut diags);
-            let node = Node { urn: d.urn.clone(), kind, provider, decl: Some(i) };
-            b.add(node, d.location.to_string(), &mut diags);
-        }
-        if let Some(snapshot) = prior {
-            for r in snapshot.resources.iter().filter(|r| r.kind == RecordKind::Resource) {
-                let Ok(urn) = Urn::parse(&r.urn) else { continue };
-                if !b.index.contains_key(&urn) {
-                    let provider = r.provider.as_deref().and_then(|p| Urn::parse(p).ok());
-                    let node = Node { urn: urn.clone(), kind: NodeKind::Removed, provider, decl: None };
-                    b.add(node, "state".into(), &mut diags);
-                }
-            }
-        }
-        let NodeSet { nodes, index, .. } = b;
-
-        // Edges.
-        let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
-        for (n, node) in nodes.iter().enumerate() {
-            let wanted: BTreeSet<Urn> = match (node.kind, node.decl) {
-                (NodeKind::Provider, Some(i)) => program.providers[i].config.dependencies().clone(),
-                (NodeKind::Resource | NodeKind::DataSource, Some(i)) => {
-                    let mut d = program.resources[i].dependencies();
-                    d.extend(node.provider.iter().cloned());
-                    d
-                }
-                _ => {
-                    // Removed: ordered by what state recorded, among what still exists.
-                    let rec = prior.and_then(|s| s.resources.iter().find(|r| r.urn == node.urn.as_str()));
-                    let mut d: BTreeSet<Urn> = rec.map(|r| r.dependencies.iter().filter_map(|u| Urn::parse(u).ok()).collect()).unwrap_or_default();
-                    d.extend(node.provider.iter().cloned());
-                    d.retain(|u| index.contains_key(u));
-                    d
-                }
-            };
-            for dep in wanted {
-                match index.get(&dep) {
-                    Some(&m) if m != n || node.kind != NodeKind::Removed => {
-                        deps[n].insert(m);
-                    }
-                    Some(_) => {}
-                    None => diags.push(Diagnostic::error(
-                        Some(&node.urn),
-                        None,
-                        format!("depends on `{dep}`, which the program does not declare; declare it or remove the dependency"),
-                    )),
-                }
-            }
-        }
-
-        // Cycles, with petgraph.
-        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(nodes.len(), 0);
-        let ids: Vec<NodeIndex> = (0..nodes.len()).map(|n| g.add_node(n)).collect();
-        for (n, ds) in deps.iter().enumerate() {
-            for &d in ds {
-                g.add_edge(ids[d], ids[n], ());
-            }
-        }
-        // Kosaraju walks iteratively, so a chain of 100,000 resources cannot overflow the stack.
-        for scc in petgraph::algo::kosaraju_scc(&g) {
-            let cyclic = scc.len() > 1 || scc.iter().any(|&i| g.contains_edge(i, i));
-            if cyclic {
-                let mut members: Vec<&str> = scc.iter().map(|&i| nodes[g[i]].urn.as_str()).collect();
-                members.sort_unstable();
-                diags.push(Diagnostic::error(
-                    None,
-                    None,
-                    format!("dependency cycle between {}; break it by removing one of the dependencies", members.join(", ")),
-                ));
-            }
-        }
+        let NodeSet { nodes, index, .. } = nodes(program, prior, &mut diags);
+        let deps = edges(program, prior, &nodes, &index, &mut diags);
+        diags.extend(cycles(&nodes, &deps));
         if diags.iter().any(Diagnostic::is_error) {
             return Err(diags);
         }
-
         let order = topological_order(&nodes, &deps);
         let mut dependents = vec![Vec::new(); nodes.len()];
         for (n, ds) in deps.iter().enumerate() {
@@ -205,6 +122,106 @@ impl Graph {
 }
 
 /// Nodes with their index, refusing duplicate URNs.
+/// The nodes: provider configurations, declared resources and data sources, and a `Removed` node
+/// for every recorded resource the program no longer declares.
+fn nodes(program: &Program, prior: Option<&Snapshot>, diags: &mut Vec<Diagnostic>) -> NodeSet {
+    let mut b = NodeSet::default();
+    for (i, p) in program.providers.iter().enumerate() {
+        let node = Node { urn: p.urn.clone(), kind: NodeKind::Provider, provider: None, decl: Some(i) };
+        b.add(node, p.location.to_string(), diags);
+    }
+    let providers_by_package: BTreeMap<&str, Vec<&Urn>> = program.providers.iter().fold(BTreeMap::new(), |mut m, p| {
+        m.entry(p.package.as_str()).or_default().push(&p.urn);
+        m
+    });
+    for (i, d) in program.resources.iter().enumerate() {
+        let kind = match d.kind {
+            DeclKind::Resource => NodeKind::Resource,
+            DeclKind::DataSource => NodeKind::DataSource,
+        };
+        let provider = resolve_provider(&d.urn, d.options.provider.as_ref(), &providers_by_package, diags);
+        let node = Node { urn: d.urn.clone(), kind, provider, decl: Some(i) };
+        b.add(node, d.location.to_string(), diags);
+    }
+    for r in prior.iter().flat_map(|s| s.resources.iter()).filter(|r| r.kind == RecordKind::Resource) {
+        let Ok(urn) = Urn::parse(&r.urn) else { continue };
+        if !b.index.contains_key(&urn) {
+            let provider = r.provider.as_deref().and_then(|p| Urn::parse(p).ok());
+            let node = Node { urn: urn.clone(), kind: NodeKind::Removed, provider, decl: None };
+            b.add(node, "state".into(), diags);
+        }
+    }
+    b
+}
+
+/// `deps[n]`: what node `n` waits for. Declared nodes wait for their inputs' resources and their
+/// provider; a removed node, for what state recorded it depended on, among what still exists.
+fn edges(
+    program: &Program,
+    prior: Option<&Snapshot>,
+    nodes: &[Node],
+    index: &HashMap<Urn, usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<BTreeSet<usize>> {
+    let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
+    for (n, node) in nodes.iter().enumerate() {
+        let wanted: BTreeSet<Urn> = match (node.kind, node.decl) {
+            (NodeKind::Provider, Some(i)) => program.providers[i].config.dependencies().clone(),
+            (NodeKind::Resource | NodeKind::DataSource, Some(i)) => {
+                let mut d = program.resources[i].dependencies();
+                d.extend(node.provider.iter().cloned());
+                d
+            }
+            _ => {
+                let rec = prior.and_then(|s| s.resources.iter().find(|r| r.urn == node.urn.as_str()));
+                let mut d: BTreeSet<Urn> = rec.map(|r| r.dependencies.iter().filter_map(|u| Urn::parse(u).ok()).collect()).unwrap_or_default();
+                d.extend(node.provider.iter().cloned());
+                d.retain(|u| index.contains_key(u));
+                d
+            }
+        };
+        for dep in wanted {
+            match index.get(&dep) {
+                Some(&m) if m != n || node.kind != NodeKind::Removed => {
+                    deps[n].insert(m);
+                }
+                Some(_) => {}
+                None => diags.push(Diagnostic::error(
+                    Some(&node.urn),
+                    None,
+                    format!("depends on `{dep}`, which the program does not declare; declare it or remove the dependency"),
+                )),
+            }
+        }
+    }
+    deps
+}
+
+/// One error per dependency cycle, naming its members. Kosaraju walks iteratively, so a chain of
+/// 100,000 resources cannot overflow the stack.
+fn cycles(nodes: &[Node], deps: &[BTreeSet<usize>]) -> Vec<Diagnostic> {
+    let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(nodes.len(), 0);
+    let ids: Vec<NodeIndex> = (0..nodes.len()).map(|n| g.add_node(n)).collect();
+    for (n, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            g.add_edge(ids[d], ids[n], ());
+        }
+    }
+    let mut diags = Vec::new();
+    for scc in petgraph::algo::kosaraju_scc(&g) {
+        if scc.len() > 1 || scc.iter().any(|&i| g.contains_edge(i, i)) {
+            let mut members: Vec<&str> = scc.iter().map(|&i| nodes[g[i]].urn.as_str()).collect();
+            members.sort_unstable();
+            diags.push(Diagnostic::error(
+                None,
+                None,
+                format!("dependency cycle between {}; break it by removing one of the dependencies", members.join(", ")),
+            ));
+        }
+    }
+    diags
+}
+
 #[derive(Default)]
 struct NodeSet {
     nodes: Vec<Node>,
@@ -296,3 +313,6 @@ fn topological_order(nodes: &[Node], deps: &[BTreeSet<usize>]) -> Vec<usize> {
     }
     order
 }
+
+#[cfg(test)]
+mod tests;
