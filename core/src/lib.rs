@@ -49,6 +49,8 @@ pub use options::{ResourceOptions, Timeouts};
 pub use output::{FormatArg, Output};
 pub use plan::{Action, Plan, PlanMode, ReplaceOrder};
 pub use program::{Program, ProviderRef, Resource, ResourceHandle, Stack};
+/// `#[derive(ResourceHandle)]` for a handle that wraps its [`Resource`].
+pub use strake_derive::ResourceHandle;
 pub use urn::Urn;
 pub use value::Value;
 

@@ -517,7 +517,7 @@ impl ProviderConfig for FakeProvider {
 }
 
 /// A `fake:index:Thing`. Its `name` input defaults to the resource's name in the program.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Thing(Resource);
 
 impl Thing {
@@ -563,11 +563,5 @@ impl Thing {
 
     pub fn output_value(&self) -> Output<Value> {
         self.0.output("value")
-    }
-}
-
-impl ResourceHandle for Thing {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }

@@ -5,6 +5,15 @@
 //! and an implementation of `strake::typed::Schema` listing every field with whether it is
 //! required, its documentation, a type check and its default. A field is required unless it
 //! is an `Option`, has `#[serde(default)]` or has `#[strake(default = <expr>)]`.
+//!
+//! With `#[strake(handle = Role)]` on the struct, it also writes the handle's methods for the
+//! fields that ask for one, documented with the field's documentation:
+//! - `#[strake(set)]` (or `set = "role_name"`) on an input: `fn path(self, value: impl
+//!   Into<Output<T>>) -> Self`;
+//! - `#[strake(get)]` (or `get = "bucket_region"`) on an output: `fn arn(&self) -> Output<T>`.
+//!
+//! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
+//! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
@@ -20,6 +29,33 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
     }
 }
 
+#[proc_macro_derive(ResourceHandle)]
+pub fn derive_resource_handle(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let name = &input.ident;
+    let field = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Unnamed(fields) if !fields.unnamed.is_empty() => Some(quote! { 0 }),
+            Fields::Named(fields) => fields.named.iter().find(|f| f.ident.as_ref().is_some_and(|i| i == "resource")).map(|_| quote! { resource }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(field) = field else {
+        return syn::Error::new_spanned(name, "a handle wraps its `Resource` as its first tuple field or a field named `resource`")
+            .to_compile_error()
+            .into();
+    };
+    quote! {
+        impl ::strake::ResourceHandle for #name {
+            fn resource(&self) -> &::strake::Resource {
+                &self.#field
+            }
+        }
+    }
+    .into()
+}
+
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let name = &input.ident;
     if !input.generics.params.is_empty() {
@@ -31,8 +67,10 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let Fields::Named(fields) = &data.fields else {
         return Err(syn::Error::new_spanned(name, "a schema is a struct with named fields"));
     };
+    let handle = struct_handle(input)?;
     let mut keys = Vec::new();
     let mut infos = Vec::new();
+    let mut methods = Vec::new();
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named fields have names");
         let field_name = ident.to_string().trim_start_matches("r#").to_string();
@@ -40,16 +78,19 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             Some(inner) => (inner, true),
             None => (&field.ty, false),
         };
-        let default = strake_default(field)?;
-        let required = !optional && default.is_none() && !serde_default(field);
+        let attrs = field_attrs(field)?;
+        let required = !optional && attrs.default.is_none() && !serde_default(field);
         let doc = doc_text(field);
         let key = Ident::new(&field_name.to_ascii_uppercase(), Span::call_site());
+        if let Some(method) = accessor(&handle, &attrs, field, &field_name, name, &key, value_type)? {
+            methods.push(method);
+        }
         let key_doc = format!("The `{field_name}` field.");
         keys.push(quote! {
             #[doc = #key_doc]
             pub const #key: ::strake::typed::Field<#name, #value_type> = ::strake::typed::Field::new(#field_name);
         });
-        let default = match default {
+        let default = match &attrs.default {
             Some(expr) => quote! {
                 ::core::option::Option::Some(|| {
                     let value: #value_type = ::core::convert::Into::into(#expr);
@@ -68,6 +109,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         });
     }
+    let handle_methods = handle.map(|h| quote! { impl #h { #(#methods)* } });
     Ok(quote! {
         impl #name {
             #(#keys)*
@@ -75,7 +117,98 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         impl ::strake::typed::Schema for #name {
             const FIELDS: &'static [::strake::typed::FieldInfo] = &[#(#infos),*];
         }
+        #handle_methods
     })
+}
+
+/// What `#[strake(...)]` says of one field.
+#[derive(Default)]
+struct FieldAttrs {
+    default: Option<Expr>,
+    /// `set` (the field's name) or `set = "name"`.
+    set: Option<Option<String>>,
+    /// `get` (the field's name) or `get = "name"`.
+    get: Option<Option<String>>,
+}
+
+/// The handle named by `#[strake(handle = Path)]` on the struct.
+fn struct_handle(input: &DeriveInput) -> syn::Result<Option<syn::Path>> {
+    let mut handle = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("strake")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("handle") {
+                handle = Some(meta.value()?.parse::<syn::Path>()?);
+                Ok(())
+            } else {
+                Err(meta.error("the only `strake` struct attribute is `handle = <handle type>`"))
+            }
+        })?;
+    }
+    Ok(handle)
+}
+
+fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
+    let mut attrs = FieldAttrs::default();
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("strake")) {
+        attr.parse_nested_meta(|meta| {
+            let named = |meta: &syn::meta::ParseNestedMeta| -> syn::Result<Option<String>> {
+                if meta.input.peek(syn::Token![=]) { Ok(Some(meta.value()?.parse::<LitStr>()?.value())) } else { Ok(None) }
+            };
+            if meta.path.is_ident("default") {
+                attrs.default = Some(meta.value()?.parse::<Expr>()?);
+            } else if meta.path.is_ident("set") {
+                attrs.set = Some(named(&meta)?);
+            } else if meta.path.is_ident("get") {
+                attrs.get = Some(named(&meta)?);
+            } else {
+                return Err(meta.error("`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`"));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(attrs)
+}
+
+/// The handle's setter or getter for one field, if it asks for one.
+fn accessor(
+    handle: &Option<syn::Path>,
+    attrs: &FieldAttrs,
+    field: &syn::Field,
+    field_name: &str,
+    schema: &Ident,
+    key: &Ident,
+    value_type: &Type,
+) -> syn::Result<Option<Tokens>> {
+    if attrs.set.is_none() && attrs.get.is_none() {
+        return Ok(None);
+    }
+    if handle.is_none() {
+        return Err(syn::Error::new_spanned(field, "`set` and `get` need `#[strake(handle = <handle type>)]` on the struct"));
+    }
+    let docs: Vec<&syn::Attribute> = field.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let method = |named: &Option<String>| Ident::new(named.as_deref().unwrap_or(field_name), Span::call_site());
+    Ok(Some(match (&attrs.set, &attrs.get) {
+        (Some(named), None) => {
+            let method = method(named);
+            quote! {
+                #(#docs)*
+                pub fn #method(self, value: impl ::core::convert::Into<::strake::Output<#value_type>>) -> Self {
+                    ::strake::ResourceHandle::resource(&self).set(#schema::#key, value);
+                    self
+                }
+            }
+        }
+        (None, Some(named)) => {
+            let method = method(named);
+            quote! {
+                #(#docs)*
+                pub fn #method(&self) -> ::strake::Output<#value_type> {
+                    ::strake::ResourceHandle::resource(self).get(#schema::#key)
+                }
+            }
+        }
+        _ => return Err(syn::Error::new_spanned(field, "a field is an input (`set`) or an output (`get`), not both")),
+    }))
 }
 
 /// `T` of an `Option<T>`.
@@ -90,22 +223,6 @@ fn option_inner(ty: &Type) -> Option<&Type> {
         GenericArgument::Type(inner) => Some(inner),
         _ => None,
     }
-}
-
-/// The expression of `#[strake(default = <expr>)]`.
-fn strake_default(field: &syn::Field) -> syn::Result<Option<Expr>> {
-    let mut found = None;
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("strake")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("default") {
-                found = Some(meta.value()?.parse::<Expr>()?);
-                Ok(())
-            } else {
-                Err(meta.error("the only `strake` field attribute is `default = <expr>`"))
-            }
-        })?;
-    }
-    Ok(found)
 }
 
 /// Whether the field has `#[serde(default)]` or `#[serde(default = "...")]`.

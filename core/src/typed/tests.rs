@@ -11,22 +11,32 @@ use crate::provider::*;
 use crate::value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = WidgetHandle)]
 struct WidgetInputs {
     /// The widget's unique name.
     name: String,
     /// The shelf it stands on.
+    #[strake(set)]
     shelf: String,
     #[strake(default = 3)]
     size: i64,
+    /// The widget's colour.
+    #[strake(set = "paint")]
     colour: Option<String>,
     note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = WidgetHandle)]
 struct WidgetOutputs {
+    #[strake(get)]
     serial: String,
     password: String,
 }
+
+/// The program-side handle, its accessors written by the derives.
+#[derive(Clone, crate::ResourceHandle)]
+struct WidgetHandle(crate::Resource);
 
 /// The "cloud": widgets by name.
 #[derive(Default)]
@@ -141,6 +151,25 @@ fn keys_carry_the_field_names_and_the_table_says_what_is_required() {
     let table: Vec<(&str, bool)> = WidgetInputs::FIELDS.iter().map(|f| (f.name, f.required)).collect();
     assert_eq!(table, [("name", true), ("shelf", true), ("size", false), ("colour", false), ("note", false)]);
     assert_eq!(WidgetInputs::field("shelf").map(|f| f.doc), Some("The shelf it stands on."));
+}
+
+#[test]
+fn handle_accessors_set_inputs_and_read_outputs_under_the_schemas_names() {
+    use crate::ResourceHandle as _;
+    let program = crate::Program::build("dev", crate::Config::default(), |stack| {
+        let widget = WidgetHandle(stack.resource(WIDGET, "w")).shelf("top").paint("red".to_string());
+        let label = stack.resource("toy:shop:Label", "l");
+        label.set(WidgetInputs::NOTE, widget.serial().map(|s| format!("serial {s}")));
+        assert_eq!(widget.urn(), urn("w"));
+        Ok(())
+    })
+    .unwrap();
+    let widget = program.declaration(&urn("w")).unwrap();
+    assert_eq!(widget.resolve_inputs(&crate::output::EmptyEnv).unwrap(), value!({"shelf": "top", "colour": "red"}));
+    let label = program.declaration(&Urn::new("dev", "toy:shop:Label", "l")).unwrap();
+    assert_eq!(label.dependencies().into_iter().collect::<Vec<_>>(), vec![urn("w")]);
+    let env: BTreeMap<Urn, Value> = [(urn("w"), value!({"serial": "S-1", "password": "p"}))].into();
+    assert_eq!(label.resolve_inputs(&env).unwrap(), value!({"note": "serial S-1"}));
 }
 
 #[test]

@@ -11,41 +11,39 @@ use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
 pub const TYPE: &str = "local:fs:File";
 
+/// What a file is given.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct FileInputs {
     /// The file's path (absolute, or relative to the working directory).
     pub path: String,
+    /// The file's content.
     #[strake(default = "")]
     pub content: String,
 }
 
+/// What a file has once written; `handle = File` gives `File` a getter per `get` field.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = File)]
 pub struct FileOutputs {
     /// The content's SHA-256, in hex.
+    #[strake(get)]
     pub sha256: String,
+    /// The content's length in bytes.
+    #[strake(get)]
     pub size: u64,
 }
 
 /// A file with this content.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct File(Resource);
 
 impl File {
+    /// A file at `path` with `content`.
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, path: impl Into<Output<String>>, content: impl Into<Output<String>>) -> File {
         let r = stack.resource(TYPE, name);
         r.set(FileInputs::PATH, path);
         r.set(FileInputs::CONTENT, content);
         File(r.provider(provider))
-    }
-
-    pub fn sha256(&self) -> Output<String> {
-        self.0.get(FileOutputs::SHA256)
-    }
-}
-
-impl ResourceHandle for File {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

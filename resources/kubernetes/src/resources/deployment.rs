@@ -113,7 +113,7 @@ fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
 }
 
 /// A Deployment.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Deployment {
     resource: Resource,
     spec: Output<Value>,
@@ -216,11 +216,5 @@ impl Deployment {
 
     pub fn name(&self) -> Output<String> {
         self.resource.get(ObjectOutputs::NAME)
-    }
-}
-
-impl ResourceHandle for Deployment {
-    fn resource(&self) -> &Resource {
-        &self.resource
     }
 }

@@ -36,7 +36,7 @@ pub struct ManifestInputs {
 
 /// Any object: `Manifest::new(stack, "settings", &cluster, config_map)` with a k8s-openapi value,
 /// or `Manifest::from_yaml(stack, "settings", &cluster, text)`.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Manifest(Resource);
 
 impl Manifest {
@@ -75,12 +75,6 @@ impl Manifest {
     /// The object's uid.
     pub fn uid(&self) -> Output<String> {
         self.0.get(ObjectOutputs::UID)
-    }
-}
-
-impl ResourceHandle for Manifest {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -58,7 +58,7 @@ impl DataSourceType for ExistingNamespaceType {
 }
 
 /// A namespace: declared (and managed) with [`Namespace::new`], or looked up with [`Namespace::existing`].
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Namespace(Resource);
 
 impl Namespace {
@@ -91,11 +91,5 @@ impl Namespace {
     /// The namespace's name (an output, so users depend on the namespace).
     pub fn name(&self) -> Output<String> {
         self.0.get(ObjectOutputs::NAME)
-    }
-}
-
-impl ResourceHandle for Namespace {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn extra_warnings(inputs: &Value, warnings: &mut Vec<CheckFailure>) {
 }
 
 /// A service account. The IRSA helpers annotate it so pods using it get AWS credentials of a role.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct ServiceAccount {
     resource: Resource,
     namespace: Output<String>,
@@ -212,12 +212,6 @@ impl ServiceAccount {
     /// The role annotation, if set (Deployments hash it into their pod template).
     pub fn role_arn(&self) -> Option<Output<String>> {
         self.annotations.iter().find(|(k, _)| k == ROLE_ARN).map(|(_, v)| v.clone())
-    }
-}
-
-impl ResourceHandle for ServiceAccount {
-    fn resource(&self) -> &Resource {
-        &self.resource
     }
 }
 

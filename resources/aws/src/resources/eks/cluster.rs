@@ -21,22 +21,33 @@ pub struct ClusterQuery {
 
 /// What a cluster lookup finds.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Cluster)]
 pub struct ClusterInfo {
+    /// The cluster's ARN.
+    #[strake(get)]
     pub arn: String,
+    /// The cluster's name.
+    #[strake(get)]
     pub name: String,
     /// The Kubernetes API server's URL.
+    #[strake(get)]
     pub endpoint: String,
     /// The cluster's CA certificate, base64-encoded (as EKS gives it).
+    #[strake(get)]
     pub certificate_authority: String,
-    /// `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
+    /// The OIDC issuer URL, `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
+    #[strake(get)]
     pub oidc_issuer_url: String,
-    /// The issuer without `https://`.
+    /// The issuer without `https://`, as IAM condition keys use it (`<issuer>:sub`).
+    #[strake(get)]
     pub oidc_issuer: String,
+    /// The Kubernetes version, e.g. `1.31`.
+    #[strake(get)]
     pub version: String,
 }
 
 /// An existing EKS cluster, read at plan time (when its name is known) with the provider's account and region.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Cluster(Resource);
 
 impl Cluster {
@@ -46,45 +57,6 @@ impl Cluster {
         let r = stack.data_source(TYPE, name);
         r.set(ClusterQuery::NAME, cluster_name);
         Cluster(r.provider(provider))
-    }
-
-    pub fn arn(&self) -> Output<String> {
-        self.0.get(ClusterInfo::ARN)
-    }
-
-    pub fn name(&self) -> Output<String> {
-        self.0.get(ClusterInfo::NAME)
-    }
-
-    /// The Kubernetes API server's URL.
-    pub fn endpoint(&self) -> Output<String> {
-        self.0.get(ClusterInfo::ENDPOINT)
-    }
-
-    /// The cluster's CA certificate, base64-encoded (as EKS gives it).
-    pub fn certificate_authority(&self) -> Output<String> {
-        self.0.get(ClusterInfo::CERTIFICATE_AUTHORITY)
-    }
-
-    /// The OIDC issuer URL, `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
-    pub fn oidc_issuer_url(&self) -> Output<String> {
-        self.0.get(ClusterInfo::OIDC_ISSUER_URL)
-    }
-
-    /// The issuer without `https://`, as IAM condition keys use it (`<issuer>:sub`).
-    pub fn oidc_issuer(&self) -> Output<String> {
-        self.0.get(ClusterInfo::OIDC_ISSUER)
-    }
-
-    /// The Kubernetes version, e.g. `1.31`.
-    pub fn version(&self) -> Output<String> {
-        self.0.get(ClusterInfo::VERSION)
-    }
-}
-
-impl ResourceHandle for Cluster {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -31,8 +31,11 @@ pub struct OidcProviderInputs {
     /// The issuer URL, e.g. an EKS cluster's `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
     pub url: String,
     #[strake(default = vec![DEFAULT_CLIENT_ID.to_string()])]
+    /// The audiences (`aud`) accepted.
     pub client_ids: Vec<String>,
+    /// SHA-1 thumbprints of the issuer's certificate chain.
     pub thumbprints: Option<Vec<String>>,
+    /// The provider's tags.
     pub tags: Option<Tags>,
     /// Take over an existing provider for the URL on create.
     pub adopt_existing: Option<bool>,
@@ -40,15 +43,22 @@ pub struct OidcProviderInputs {
 
 /// The outputs of an OIDC identity provider.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = OpenIdConnectProvider)]
 pub struct OidcProviderOutputs {
+    /// The provider's ARN (`arn:aws:iam::<account>:oidc-provider/<host/path>`), known at plan time
+    /// once the URL is.
+    #[strake(get)]
     pub arn: String,
-    /// The URL without `https://`, as condition keys use it.
+    /// The URL without `https://`, as condition keys use it (`<issuer>:sub`, `<issuer>:aud`).
+    #[strake(get)]
     pub issuer: String,
+    /// The normalized URL (`https://...`, no trailing slash).
+    #[strake(get)]
     pub url: String,
 }
 
 /// An IAM OpenID Connect identity provider.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct OpenIdConnectProvider(Resource);
 
 impl OpenIdConnectProvider {
@@ -75,6 +85,7 @@ impl OpenIdConnectProvider {
         self
     }
 
+    /// The provider's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(OidcProviderInputs::TAGS, tags_from(tags));
         self
@@ -85,28 +96,6 @@ impl OpenIdConnectProvider {
     pub fn adopt_existing(self) -> Self {
         self.0.set(OidcProviderInputs::ADOPT_EXISTING, true);
         self
-    }
-
-    /// The provider's ARN (`arn:aws:iam::<account>:oidc-provider/<host/path>`), known at plan time
-    /// once the URL is.
-    pub fn arn(&self) -> Output<String> {
-        self.0.get(OidcProviderOutputs::ARN)
-    }
-
-    /// The URL without `https://`, as condition keys use it (`<issuer>:sub`, `<issuer>:aud`).
-    pub fn issuer(&self) -> Output<String> {
-        self.0.get(OidcProviderOutputs::ISSUER)
-    }
-
-    /// The normalized URL (`https://...`, no trailing slash).
-    pub fn url(&self) -> Output<String> {
-        self.0.get(OidcProviderOutputs::URL)
-    }
-}
-
-impl ResourceHandle for OpenIdConnectProvider {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

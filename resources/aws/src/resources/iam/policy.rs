@@ -26,30 +26,47 @@ const MAX_VERSIONS: usize = 5;
 
 /// The inputs of a managed policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Policy)]
 pub struct PolicyInputs {
-    /// The policy's name in IAM.
+    /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces the policy.
+    #[strake(set = "policy_name")]
     pub name: String,
-    #[strake(default = "/")]
+    /// The IAM path (default `/`). Changing it replaces the policy.
+    #[strake(default = "/", set)]
     pub path: String,
     /// The identity policy document (e.g. a `PolicyDocument`).
     pub document: Json,
+    /// IAM cannot change a policy's description: changing it replaces the policy.
+    #[strake(set)]
     pub description: Option<String>,
+    /// The policy's tags.
     pub tags: Option<Tags>,
 }
 
 /// The outputs of a managed policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Policy)]
 pub struct PolicyOutputs {
+    /// The policy's ARN, known at plan time once name and path are.
+    #[strake(get)]
     pub arn: String,
+    /// The policy's name in IAM.
+    #[strake(get)]
     pub name: String,
+    /// The IAM path.
     pub path: String,
+    /// IAM's stable unique id (`ANPA...`).
+    #[strake(get)]
     pub policy_id: String,
+    /// The version in force (`v1`, `v2`, ...).
+    #[strake(get)]
     pub default_version_id: String,
+    /// The document of the version in force.
     pub document: Json,
 }
 
 /// A customer managed policy. The document is required; the name is generated unless set.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Policy(Resource);
 
 impl Policy {
@@ -61,52 +78,10 @@ impl Policy {
         Policy(r.provider(provider))
     }
 
-    /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces the policy.
-    pub fn policy_name(self, name: impl Into<Output<String>>) -> Self {
-        self.0.set(PolicyInputs::NAME, name);
-        self
-    }
-
-    /// The IAM path (default `/`). Changing it replaces the policy.
-    pub fn path(self, path: &str) -> Self {
-        self.0.set(PolicyInputs::PATH, path);
-        self
-    }
-
-    /// IAM cannot change a policy's description: changing it replaces the policy.
-    pub fn description(self, description: &str) -> Self {
-        self.0.set(PolicyInputs::DESCRIPTION, description);
-        self
-    }
-
+    /// The policy's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(PolicyInputs::TAGS, tags_from(tags));
         self
-    }
-
-    /// The policy's ARN, known at plan time once name and path are.
-    pub fn arn(&self) -> Output<String> {
-        self.0.get(PolicyOutputs::ARN)
-    }
-
-    pub fn name(&self) -> Output<String> {
-        self.0.get(PolicyOutputs::NAME)
-    }
-
-    /// IAM's stable unique id (`ANPA...`).
-    pub fn policy_id(&self) -> Output<String> {
-        self.0.get(PolicyOutputs::POLICY_ID)
-    }
-
-    /// The version in force (`v1`, `v2`, ...).
-    pub fn default_version_id(&self) -> Output<String> {
-        self.0.get(PolicyOutputs::DEFAULT_VERSION_ID)
-    }
-}
-
-impl ResourceHandle for Policy {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

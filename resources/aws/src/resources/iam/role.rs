@@ -22,16 +22,26 @@ const TRUST_LINT_WARN: &str = "warn";
 
 /// The inputs of an IAM role.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Role)]
 pub struct RoleInputs {
-    /// The role's name in IAM.
+    /// The role's name in IAM (default: the resource name plus a suffix).
+    #[strake(set = "role_name")]
     pub name: String,
-    #[strake(default = "/")]
+    /// The IAM path (default `/`).
+    #[strake(default = "/", set)]
     pub path: String,
     /// The trust policy saying who may assume the role.
     pub assume_role_policy: Json,
+    /// The role's description.
+    #[strake(set)]
     pub description: Option<String>,
+    /// The longest session, in seconds: 3,600 to 43,200.
+    #[strake(set)]
     pub max_session_duration: Option<i64>,
+    /// The ARN of the managed policy that bounds the role's permissions.
+    #[strake(set)]
     pub permissions_boundary: Option<String>,
+    /// The role's tags.
     pub tags: Option<Tags>,
     /// `warn`: the trust lint's errors are warnings. Strake's own setting; IAM never sees it.
     pub trust_lint: Option<String>,
@@ -39,10 +49,17 @@ pub struct RoleInputs {
 
 /// The outputs of an IAM role.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Role)]
 pub struct RoleOutputs {
+    /// The role's ARN.
+    #[strake(get)]
     pub arn: String,
+    /// The role's name in IAM.
+    #[strake(get)]
     pub name: String,
+    /// The IAM path.
     pub path: String,
+    /// IAM's stable unique id (`AROA...`).
     pub unique_id: String,
 }
 
@@ -50,13 +67,14 @@ pub struct RoleOutputs {
 ///
 /// At plan time the trust policy's web-identity statements are linted (see [`crate::trust_lint`]):
 /// its errors stop the plan unless [`Role::trust_lint_warnings_only`] is set.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Role {
     resource: Resource,
     trust: Output<Value>,
 }
 
 impl Role {
+    /// A role that `assume_role_policy` (its trust policy) lets principals assume.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, assume_role_policy: impl Into<Output<Value>>) -> Role {
         let r = stack.resource(TYPE, name);
@@ -78,50 +96,10 @@ impl Role {
         self
     }
 
-    /// The role's name in IAM (default: the resource name plus a suffix).
-    pub fn role_name(self, name: impl Into<Output<String>>) -> Self {
-        self.resource.set(RoleInputs::NAME, name);
-        self
-    }
-
-    pub fn path(self, path: &str) -> Self {
-        self.resource.set(RoleInputs::PATH, path);
-        self
-    }
-
-    pub fn description(self, description: &str) -> Self {
-        self.resource.set(RoleInputs::DESCRIPTION, description);
-        self
-    }
-
-    /// Seconds, 3,600 to 43,200.
-    pub fn max_session_duration(self, seconds: i64) -> Self {
-        self.resource.set(RoleInputs::MAX_SESSION_DURATION, seconds);
-        self
-    }
-
-    pub fn permissions_boundary(self, policy_arn: impl Into<Output<String>>) -> Self {
-        self.resource.set(RoleInputs::PERMISSIONS_BOUNDARY, policy_arn);
-        self
-    }
-
+    /// The role's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.resource.set(RoleInputs::TAGS, tags_from(tags));
         self
-    }
-
-    pub fn arn(&self) -> Output<String> {
-        self.resource.get(RoleOutputs::ARN)
-    }
-
-    pub fn name(&self) -> Output<String> {
-        self.resource.get(RoleOutputs::NAME)
-    }
-}
-
-impl ResourceHandle for Role {
-    fn resource(&self) -> &Resource {
-        &self.resource
     }
 }
 

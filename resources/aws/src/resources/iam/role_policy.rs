@@ -18,10 +18,12 @@ pub const TYPE: &str = "aws:iam:RolePolicy";
 
 /// The inputs of an inline role policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = RolePolicy)]
 pub struct RolePolicyInputs {
     /// The name of the role the policy is embedded in (`role.name()`).
     pub role: String,
-    /// The policy's name within the role.
+    /// The policy's name within the role (default: the resource name plus a suffix).
+    #[strake(set = "policy_name")]
     pub name: String,
     /// The identity policy document (e.g. a `PolicyDocument`).
     pub policy: Json,
@@ -29,44 +31,30 @@ pub struct RolePolicyInputs {
 
 /// The outputs of an inline role policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = RolePolicy)]
 pub struct RolePolicyOutputs {
+    /// The role's name.
+    #[strake(get)]
     pub role: String,
+    /// The policy's name within the role.
+    #[strake(get)]
     pub name: String,
 }
 
 /// An inline policy of a role: `RolePolicy::new(stack, "reads", &provider, role.name(), document)`.
 /// The name is generated unless set. IAM deletes a role only once its inline policies are gone,
 /// and Strake deletes this policy first because it depends on the role's name.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct RolePolicy(Resource);
 
 impl RolePolicy {
+    /// An inline `policy` of the role named `role`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, role: impl Into<Output<String>>, policy: impl Into<Output<Value>>) -> RolePolicy {
         let r = stack.resource(TYPE, name);
         r.set(RolePolicyInputs::ROLE, role);
         r.set_value(RolePolicyInputs::POLICY, policy);
         RolePolicy(r.provider(provider))
-    }
-
-    /// The policy's name within the role (default: the resource name plus a suffix).
-    pub fn policy_name(self, name: impl Into<Output<String>>) -> Self {
-        self.0.set(RolePolicyInputs::NAME, name);
-        self
-    }
-
-    pub fn role(&self) -> Output<String> {
-        self.0.get(RolePolicyOutputs::ROLE)
-    }
-
-    pub fn name(&self) -> Output<String> {
-        self.0.get(RolePolicyOutputs::NAME)
-    }
-}
-
-impl ResourceHandle for RolePolicy {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

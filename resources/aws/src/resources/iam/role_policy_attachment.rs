@@ -15,19 +15,23 @@ pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
 
 /// The role and the policy of an attachment (its inputs and its outputs alike).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = RolePolicyAttachment)]
 pub struct Attachment {
     /// The name of the role to attach the policy to (`role.name()`).
+    #[strake(get)]
     pub role: String,
     /// The ARN of the managed policy to attach (`policy.arn()`).
+    #[strake(get)]
     pub policy_arn: String,
 }
 
 /// Attaches the managed policy `policy_arn` to the role named `role`:
 /// `RolePolicyAttachment::new(stack, "attach", &provider, role.name(), policy.arn())`.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct RolePolicyAttachment(Resource);
 
 impl RolePolicyAttachment {
+    /// Attaches `policy_arn` to the role named `role`.
     #[track_caller]
     pub fn new(
         stack: &Stack,
@@ -40,21 +44,6 @@ impl RolePolicyAttachment {
         r.set(Attachment::ROLE, role);
         r.set(Attachment::POLICY_ARN, policy_arn);
         RolePolicyAttachment(r.provider(provider))
-    }
-
-    /// The role's name.
-    pub fn role(&self) -> Output<String> {
-        self.0.get(Attachment::ROLE)
-    }
-
-    pub fn policy_arn(&self) -> Output<String> {
-        self.0.get(Attachment::POLICY_ARN)
-    }
-}
-
-impl ResourceHandle for RolePolicyAttachment {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -26,31 +26,48 @@ const MAX_TAGS: usize = 50;
 
 /// The inputs of a bucket.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Bucket)]
 pub struct BucketInputs {
     /// The bucket's name (names are global across AWS accounts, so pick a unique one).
     pub bucket: String,
-    /// The region (default: the provider's, when the bucket is created).
+    /// The region to create the bucket in (default: the provider's region at creation; a later
+    /// change of the provider's region leaves existing buckets where they are). Changing it
+    /// replaces the bucket.
+    #[strake(set)]
     pub region: String,
-    /// Delete every object with the bucket. Strake's own setting.
-    #[strake(default = false)]
+    /// Delete every object (and object version) when the bucket is deleted. Off by default: then
+    /// deleting a bucket that still has objects fails and nothing is lost. Takes effect once
+    /// applied, so set it (and apply) before destroying. Strake's own setting.
+    #[strake(default = false, set)]
     pub force_destroy: bool,
+    /// The bucket's tags.
     pub tags: Option<Tags>,
 }
 
 /// The outputs of a bucket.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Bucket)]
 pub struct BucketOutputs {
+    /// `arn:aws:s3:::<name>`, known at plan time when the name is.
+    #[strake(get)]
     pub arn: String,
+    /// The bucket's name (its id).
+    #[strake(get)]
     pub name: String,
+    /// The bucket's region.
+    #[strake(get = "bucket_region")]
     pub region: String,
+    /// `<name>.s3.amazonaws.com`.
+    #[strake(get)]
     pub bucket_domain_name: String,
 }
 
 /// An S3 bucket. The name is required (names are global); the region defaults to the provider's.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Bucket(Resource);
 
 impl Bucket {
+    /// A bucket named `bucket_name`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket_name: impl Into<Output<String>>) -> Bucket {
         let r = stack.resource(TYPE, name);
@@ -58,50 +75,10 @@ impl Bucket {
         Bucket(r.provider(provider))
     }
 
-    /// The region to create the bucket in (default: the provider's region at creation; a later
-    /// change of the provider's region leaves existing buckets where they are). Changing it
-    /// replaces the bucket.
-    pub fn region(self, region: &str) -> Self {
-        self.0.set(BucketInputs::REGION, region);
-        self
-    }
-
+    /// The bucket's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(BucketInputs::TAGS, tags_from(tags));
         self
-    }
-
-    /// Delete every object (and object version) when the bucket is deleted. Off by default: then
-    /// deleting a bucket that still has objects fails and nothing is lost. Takes effect once
-    /// applied, so set it (and apply) before destroying.
-    pub fn force_destroy(self, force: bool) -> Self {
-        self.0.set(BucketInputs::FORCE_DESTROY, force);
-        self
-    }
-
-    /// `arn:aws:s3:::<name>`, known at plan time when the name is.
-    pub fn arn(&self) -> Output<String> {
-        self.0.get(BucketOutputs::ARN)
-    }
-
-    /// The bucket's name (its id).
-    pub fn name(&self) -> Output<String> {
-        self.0.get(BucketOutputs::NAME)
-    }
-
-    pub fn bucket_region(&self) -> Output<String> {
-        self.0.get(BucketOutputs::REGION)
-    }
-
-    /// `<name>.s3.amazonaws.com`.
-    pub fn bucket_domain_name(&self) -> Output<String> {
-        self.0.get(BucketOutputs::BUCKET_DOMAIN_NAME)
-    }
-}
-
-impl ResourceHandle for Bucket {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -10,7 +10,7 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
 use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::policy::PolicyKind;
@@ -29,7 +29,7 @@ pub struct BucketPolicyInputs {
 }
 
 /// A bucket's policy (replaces any policy the bucket had).
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct BucketPolicy(Resource);
 
 impl BucketPolicy {
@@ -49,22 +49,13 @@ impl BucketPolicy {
         BucketPolicy(r.provider(provider))
     }
 
+    /// The bucket's name.
     pub fn bucket(&self) -> Output<String> {
         self.0.get(OnBucket::BUCKET)
     }
 }
 
-impl BucketSetting for BucketPolicyInputs {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-}
-
-impl ResourceHandle for BucketPolicy {
-    fn resource(&self) -> &Resource {
-        &self.0
-    }
-}
+bucket_setting!(BucketPolicyInputs);
 
 pub(crate) struct BucketPolicyType;
 

@@ -8,7 +8,7 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
 use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::{check_arn, check_bucket_name};
@@ -20,27 +20,27 @@ const ALGORITHMS: [&str; 3] = [AES256, "aws:kms", "aws:kms:dsse"];
 
 /// The inputs of a bucket's default encryption.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = BucketServerSideEncryption)]
 pub struct EncryptionInputs {
     /// The name of the bucket (`bucket.name()`).
     pub bucket: String,
     /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.
-    #[strake(default = AES256)]
+    #[strake(default = AES256, set = "algorithm")]
     pub sse_algorithm: String,
-    /// The KMS key (id, ARN or alias) for the `aws:kms` algorithms; default: the AWS managed key.
+    /// SSE-KMS with this key (id, ARN or alias; the algorithm becomes `aws:kms` unless another KMS
+    /// one is set). Default: the AWS managed key.
+    #[strake(set = "kms_key")]
     pub kms_master_key_id: Option<String>,
     /// Use an S3 Bucket Key, which cuts the KMS requests of SSE-KMS.
+    #[strake(set = "bucket_key")]
     pub bucket_key_enabled: Option<bool>,
 }
 
-impl BucketSetting for EncryptionInputs {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-}
+bucket_setting!(EncryptionInputs);
 
 /// Default encryption of a bucket: `BucketServerSideEncryption::new(stack, "sse", &provider,
 /// bucket.name()).kms_key(key_arn)`.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct BucketServerSideEncryption(Resource);
 
 impl BucketServerSideEncryption {
@@ -50,28 +50,6 @@ impl BucketServerSideEncryption {
         let r = stack.resource(TYPE, name);
         r.set(EncryptionInputs::BUCKET, bucket);
         BucketServerSideEncryption(r.provider(provider))
-    }
-
-    pub fn algorithm(self, algorithm: &str) -> Self {
-        self.0.set(EncryptionInputs::SSE_ALGORITHM, algorithm);
-        self
-    }
-
-    /// SSE-KMS with this key (sets the algorithm to `aws:kms` unless another KMS one is set).
-    pub fn kms_key(self, key: impl Into<Output<String>>) -> Self {
-        self.0.set(EncryptionInputs::KMS_MASTER_KEY_ID, key);
-        self
-    }
-
-    pub fn bucket_key(self, enabled: bool) -> Self {
-        self.0.set(EncryptionInputs::BUCKET_KEY_ENABLED, enabled);
-        self
-    }
-}
-
-impl ResourceHandle for BucketServerSideEncryption {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

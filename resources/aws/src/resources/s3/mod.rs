@@ -1,12 +1,13 @@
 //! S3: buckets, their settings (policy, public access block, versioning, default encryption)
 //! and objects.
 
+#[macro_use]
+pub(crate) mod shared;
 pub mod bucket;
 pub mod bucket_policy;
 pub mod encryption;
 pub mod object;
 pub mod public_access_block;
-pub(crate) mod shared;
 pub mod versioning;
 
 pub use bucket::Bucket;

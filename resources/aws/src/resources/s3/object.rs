@@ -30,15 +30,20 @@ const BINARY: &str = "application/octet-stream";
 
 /// The inputs of an object.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Object)]
 pub struct ObjectInputs {
     /// The name of the bucket to put the object in.
     pub bucket: String,
     /// The object's key (its path in the bucket).
     pub key: String,
-    /// The content as a string.
+    /// The content as a string (recorded in state; use [`Object::source`] for large content).
+    /// Content type default: `text/plain`.
+    #[strake(set)]
     pub content: Option<String>,
     /// The path of a file with the content.
     pub source: Option<String>,
+    /// The content's media type.
+    #[strake(set)]
     pub content_type: Option<String>,
     /// The content's SHA-256 (computed at plan time).
     pub content_sha256: Option<String>,
@@ -46,16 +51,23 @@ pub struct ObjectInputs {
 
 /// The outputs of an object.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Object)]
 pub struct ObjectOutputs {
+    /// The bucket's name.
+    #[strake(get)]
     pub bucket: String,
+    /// The object's key.
+    #[strake(get)]
     pub key: String,
+    /// The object's ETag.
+    #[strake(get)]
     pub etag: Option<String>,
     /// The version S3 gave the upload, in a versioned bucket.
     pub version_id: Option<String>,
 }
 
 /// An S3 object. Set its content with [`Object::content`] or [`Object::source`].
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct Object(Resource);
 
 impl Object {
@@ -68,13 +80,6 @@ impl Object {
         Object(r.provider(provider))
     }
 
-    /// The content as a string (recorded in state; use [`Object::source`] for large content).
-    /// Content type default: `text/plain`.
-    pub fn content(self, content: impl Into<Output<String>>) -> Self {
-        self.0.set(ObjectInputs::CONTENT, content);
-        self
-    }
-
     /// The content from a file (path relative to the working directory), read at plan time to
     /// hash it and at apply to upload it. Only the path and hash are recorded. Content type
     /// default: `application/octet-stream`.
@@ -83,32 +88,9 @@ impl Object {
         self
     }
 
-    pub fn content_type(self, content_type: &str) -> Self {
-        self.0.set(ObjectInputs::CONTENT_TYPE, content_type);
-        self
-    }
-
-    pub fn etag(&self) -> Output<String> {
-        self.0.get(ObjectOutputs::ETAG)
-    }
-
     /// The version S3 gave the upload, in a versioned bucket; `None` otherwise.
     pub fn version_id(&self) -> Output<Option<String>> {
         self.0.output(ObjectOutputs::VERSION_ID.name()).typed()
-    }
-
-    pub fn key(&self) -> Output<String> {
-        self.0.get(ObjectOutputs::KEY)
-    }
-
-    pub fn bucket(&self) -> Output<String> {
-        self.0.get(ObjectOutputs::BUCKET)
-    }
-}
-
-impl ResourceHandle for Object {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -8,7 +8,7 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
 use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::check_bucket_name;
@@ -17,66 +17,38 @@ pub const TYPE: &str = "aws:s3:BucketPublicAccessBlock";
 
 /// The inputs of a public access block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = BucketPublicAccessBlock)]
 pub struct PublicAccessBlockInputs {
     /// The name of the bucket (`bucket.name()`).
     pub bucket: String,
     /// Reject requests that set public ACLs.
-    #[strake(default = true)]
+    #[strake(default = true, set)]
     pub block_public_acls: bool,
     /// Ignore public ACLs already on the bucket and its objects.
-    #[strake(default = true)]
+    #[strake(default = true, set)]
     pub ignore_public_acls: bool,
     /// Reject bucket policies that grant public access.
-    #[strake(default = true)]
+    #[strake(default = true, set)]
     pub block_public_policy: bool,
     /// Only the owner and AWS services may access a bucket with a public policy.
-    #[strake(default = true)]
+    #[strake(default = true, set)]
     pub restrict_public_buckets: bool,
 }
 
-impl BucketSetting for PublicAccessBlockInputs {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-}
+bucket_setting!(PublicAccessBlockInputs);
 
 /// A bucket's public access block: `BucketPublicAccessBlock::new(stack, "private", &provider,
 /// bucket.name())` blocks all public access; the setters relax one setting each.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct BucketPublicAccessBlock(Resource);
 
 impl BucketPublicAccessBlock {
+    /// Blocks all public access to the bucket named `bucket`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketPublicAccessBlock {
         let r = stack.resource(TYPE, name);
         r.set(PublicAccessBlockInputs::BUCKET, bucket);
         BucketPublicAccessBlock(r.provider(provider))
-    }
-
-    pub fn block_public_acls(self, on: bool) -> Self {
-        self.0.set(PublicAccessBlockInputs::BLOCK_PUBLIC_ACLS, on);
-        self
-    }
-
-    pub fn ignore_public_acls(self, on: bool) -> Self {
-        self.0.set(PublicAccessBlockInputs::IGNORE_PUBLIC_ACLS, on);
-        self
-    }
-
-    pub fn block_public_policy(self, on: bool) -> Self {
-        self.0.set(PublicAccessBlockInputs::BLOCK_PUBLIC_POLICY, on);
-        self
-    }
-
-    pub fn restrict_public_buckets(self, on: bool) -> Self {
-        self.0.set(PublicAccessBlockInputs::RESTRICT_PUBLIC_BUCKETS, on);
-        self
-    }
-}
-
-impl ResourceHandle for BucketPublicAccessBlock {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

@@ -136,6 +136,7 @@ pub(crate) async fn note_bucket(aws: &Aws, name: &str, made_in: Option<&str>) {
 /// Such a setting's id is the bucket's name.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct OnBucket {
+    /// The bucket's name.
     pub bucket: String,
 }
 
@@ -152,6 +153,17 @@ impl OnBucket {
 /// The inputs of a bucket's setting.
 pub(crate) trait BucketSetting {
     fn bucket(&self) -> &str;
+}
+
+/// Implements [`BucketSetting`] for inputs with a `bucket` field.
+macro_rules! bucket_setting {
+    ($inputs:ty) => {
+        impl $crate::resources::s3::shared::BucketSetting for $inputs {
+            fn bucket(&self) -> &str {
+                &self.bucket
+            }
+        }
+    };
 }
 
 /// The bucket a setting is read from: its id, or its inputs.

@@ -9,7 +9,7 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{BucketSetting, OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
 use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::check_bucket_name;
@@ -29,17 +29,14 @@ pub struct VersioningInputs {
     pub status: String,
 }
 
-impl BucketSetting for VersioningInputs {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-}
+bucket_setting!(VersioningInputs);
 
 /// Versioning of a bucket: `BucketVersioning::new(stack, "keep", &provider, bucket.name())` enables it.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct BucketVersioning(Resource);
 
 impl BucketVersioning {
+    /// Enables versioning of the bucket named `bucket`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketVersioning {
         let r = stack.resource(TYPE, name);
@@ -51,12 +48,6 @@ impl BucketVersioning {
     pub fn suspended(self) -> Self {
         self.0.set(VersioningInputs::STATUS, SUSPENDED);
         self
-    }
-}
-
-impl ResourceHandle for BucketVersioning {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 

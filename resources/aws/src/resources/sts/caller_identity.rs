@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{ProviderRef, Resource, ResourceHandle, Stack};
 
 use crate::context::Aws;
 
@@ -17,40 +17,28 @@ pub struct NoInputs {}
 
 /// Who the credentials are.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = CallerIdentity)]
 pub struct Identity {
     /// The 12-digit account id.
+    #[strake(get)]
     pub account_id: String,
+    /// The ARN of the caller (a user or an assumed-role session).
+    #[strake(get)]
     pub arn: String,
+    /// The caller's unique id.
+    #[strake(get)]
     pub user_id: String,
 }
 
 /// Who a provider configuration's credentials are.
-#[derive(Clone)]
+#[derive(Clone, ResourceHandle)]
 pub struct CallerIdentity(Resource);
 
 impl CallerIdentity {
+    /// Reads who `provider`'s credentials are, at plan time.
     #[track_caller]
     pub fn get(stack: &Stack, name: &str, provider: &ProviderRef) -> CallerIdentity {
         CallerIdentity(stack.data_source(TYPE, name).provider(provider))
-    }
-
-    /// The 12-digit account id.
-    pub fn account_id(&self) -> Output<String> {
-        self.0.get(Identity::ACCOUNT_ID)
-    }
-
-    pub fn arn(&self) -> Output<String> {
-        self.0.get(Identity::ARN)
-    }
-
-    pub fn user_id(&self) -> Output<String> {
-        self.0.get(Identity::USER_ID)
-    }
-}
-
-impl ResourceHandle for CallerIdentity {
-    fn resource(&self) -> &Resource {
-        &self.0
     }
 }
 
