@@ -10,6 +10,7 @@ use strake::{Diagnostic, Error, Output, PlanOptions, Program, Severity, Urn, Val
 use strake_aws::iam::Role;
 use strake_aws::{PolicyDocument, Statement};
 use strake_kubernetes::service_account::ROLE_ARN;
+use strake_irsa::IrsaRoleOf;
 use strake_kubernetes::{KubernetesProvider, Namespace, ServiceAccount};
 use strake_tests::aws::{assert_identities, engine, iam_b, program, provider_b};
 use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto};
@@ -319,15 +320,15 @@ async fn a_service_account_whose_role_does_not_trust_it_is_warned_about() {
         ],
     );
     assert_eq!(plan.diagnostics.len(), 1, "only `someone-else` is warned about: {:?}", plan.diagnostics);
-    // The annotation is set from the role, and the trust rides along as a program-only input.
+    // The annotation is set from the role, and why its trust refuses the account rides along as a program-only input.
     let step = plan.step(&sa).expect("the service account is planned");
     assert_eq!(step.action, Action::Create);
     let after = step.after.as_ref().unwrap();
     assert_eq!(after.get("annotations").and_then(|a| a.get(ROLE_ARN)).and_then(Value::as_str), Some("arn:aws:iam::222222222222:role/irsa"));
-    assert!(after.get("irsa_trust").is_some_and(|t| t.to_plain_json().unwrap().to_string().contains(ISSUER)));
-    // A copy of the trust kept for the check, not a property of the service account: not shown.
+    assert!(after.get("irsa_refusal").is_some_and(|r| r.as_str().is_some_and(|r| r.contains("does not name this service account"))));
+    // Kept for the check, not a property of the service account: not shown.
     let text = strake::plan::render_human(&plan, false);
-    assert!(text.contains("# s3-reader will be created via cluster") && !text.contains("irsa_trust"), "{text}");
+    assert!(text.contains("# s3-reader will be created via cluster") && !text.contains("irsa_refusal"), "{text}");
 
     // A StringLike trust matching the name is no warning either.
     let (_kube, path) = cluster_kubeconfig();

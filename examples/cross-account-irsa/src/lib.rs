@@ -9,6 +9,7 @@ use strake::prelude::*;
 use strake::{Config, ProviderRef};
 use strake_aws::iam::{OpenIdConnectProvider, Policy, Role, RolePolicyAttachment};
 use strake_aws::{AwsProvider, PolicyDocument, eks, s3};
+use strake_irsa::IrsaRoleOf;
 use strake_irsa::component::{AUDIENCE, web_identity_trust};
 use strake_kubernetes::{Deployment, KubernetesProvider, Namespace, ServiceAccount};
 

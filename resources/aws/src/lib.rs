@@ -3,6 +3,7 @@
 mod attempts;
 pub mod catalog;
 mod context;
+pub mod eks_token;
 mod error;
 pub mod policy;
 mod provider;

@@ -120,6 +120,25 @@ pub fn trust_names_subject(doc: &Json, subject: &str) -> bool {
     subject_conditions(doc).iter().any(|c| c.matches(subject))
 }
 
+/// Why a trust policy refuses the service account `namespace/name`, as the end of a sentence that
+/// begins "the role": `None` when its `:sub` conditions name the account, or when `trust` is not
+/// a policy (that is the role's own check failure). `trust` is a document or its JSON text.
+pub fn service_account_refusal(trust: &Json, namespace: &str, name: &str) -> Option<String> {
+    let doc = crate::policy::parse_document(trust).ok()?;
+    let subject = format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}");
+    if trust_names_subject(&doc, &subject) {
+        return None;
+    }
+    let named: Vec<String> = subject_conditions(&doc).into_iter().map(|c| format!("{} `{}:sub` = `{}`", c.operator, c.issuer, c.value)).collect();
+    let named = if named.is_empty() { "no `:sub` condition at all".to_string() } else { named.join(", ") };
+    let issuer = trusted_issuers(&doc).into_iter().next().unwrap_or_else(|| "<issuer host/path>".into());
+    Some(format!(
+        "whose trust policy does not name this service account: no web-identity statement has a `:sub` condition matching \
+         `{subject}` (it has {named}), so its pods would get AccessDenied from sts:AssumeRoleWithWebIdentity; add StringEquals \
+         `{issuer}:sub` = `{subject}` to the role's trust policy, or use the service account it names"
+    ))
+}
+
 /// The issuers (host/path) of the OIDC providers the web-identity statements trust.
 pub fn trusted_issuers(doc: &Json) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

@@ -1,14 +1,13 @@
 //! Kubernetes provider for Strake: namespaces, service accounts (with IRSA helpers) and
 //! deployments, applied server-side with field manager `strake`; configured from a kubeconfig or
-//! from an EKS cluster in the same program.
+//! from a cluster's endpoint with a [`ClusterToken`] source (`strake-irsa` gives EKS clusters one).
 
 mod preflight;
 mod provider;
 mod resources;
-pub mod token;
 pub mod validate;
 
-pub use provider::{KubernetesFactory, KubernetesProvider};
+pub use provider::{ClusterToken, KubernetesFactory, KubernetesProvider};
 pub use resources::FIELD_MANAGER;
 pub use resources::deployment::{Deployment, ROLE_HASH_ANNOTATION};
 pub use resources::manifest::Manifest;

@@ -1,7 +1,8 @@
 //! The Kubernetes provider configuration: from a kubeconfig (honouring `KUBECONFIG` as kubectl
-//! does), or from an EKS cluster declared in the same program (endpoint and CA from its outputs,
-//! a token signed like `aws eks get-token`). A configuration still unknown at plan time plans
-//! its resources with unknown values.
+//! does), or from a cluster's endpoint and CA with a bearer token from a [`ClusterToken`] source
+//! (e.g. an EKS cluster declared in the same program, its token signed like `aws eks get-token`;
+//! `strake-irsa` plugs that in). A configuration still unknown at plan time plans its resources
+//! with unknown values.
 
 use std::sync::Arc;
 
@@ -11,18 +12,28 @@ use serde::{Deserialize, Serialize};
 use strake::provider::*;
 use strake::typed::{ProviderContext, TypedProvider};
 use strake::{Output, Value};
-use strake_aws::AwsProvider;
 
 use crate::resources::registry;
 
+/// A cluster reached by its endpoint, with a token from the factory's [`ClusterToken`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Eks {
-    cluster_name: String,
+struct Cluster {
     endpoint: String,
-    /// Base64 of the PEM CA bundle, as EKS returns it.
+    /// Base64 of the PEM CA bundle (as EKS returns it).
     certificate_authority: String,
-    /// The AWS configuration whose credentials sign the token.
-    aws: serde_json::Value,
+    /// What the token source needs (e.g. the cluster's name and an AWS configuration).
+    token: serde_json::Value,
+}
+
+/// Where a provider's bearer token comes from, for a cluster reached by its endpoint: e.g. an
+/// EKS token signed with AWS credentials. The token is made when the provider is configured.
+#[async_trait]
+pub trait ClusterToken: Send + Sync {
+    /// The cluster in words, from the token's settings, for plans: e.g. "EKS cluster `demo`".
+    fn source(&self, settings: &serde_json::Value) -> String;
+
+    /// A bearer token for the cluster.
+    async fn token(&self, settings: &serde_json::Value) -> Result<String, ProviderError>;
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,19 +45,20 @@ struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    eks: Option<Eks>,
+    cluster: Option<Cluster>,
 }
 
 /// A Kubernetes cluster's provider configuration.
 #[derive(Clone)]
 pub struct KubernetesProvider {
     config: Output<Value>,
+    token: Option<Arc<dyn ClusterToken>>,
 }
 
 impl KubernetesProvider {
     /// The current context of `$KUBECONFIG` (or `~/.kube/config`), as kubectl uses it.
     pub fn from_kubeconfig() -> Self {
-        KubernetesProvider { config: Output::new(Value::map()) }
+        KubernetesProvider { config: Output::new(Value::map()), token: None }
     }
 
     fn set(self, key: &'static str, value: Value) -> Self {
@@ -55,6 +67,7 @@ impl KubernetesProvider {
                 c.set_path(key, Some(value.clone()));
                 c
             }),
+            token: self.token,
         }
     }
 
@@ -72,27 +85,21 @@ impl KubernetesProvider {
         self.set("namespace", Value::from(namespace.into()))
     }
 
-    /// An EKS cluster: its endpoint and certificate authority (base64 PEM, as EKS returns it) may
-    /// be outputs of a data source or resource; `aws` is the account whose credentials sign the token.
-    pub fn from_eks(
-        cluster_name: impl Into<Output<String>>,
+    /// A cluster reached at `endpoint`, trusting `certificate_authority` (base64 of the PEM bundle,
+    /// as EKS returns it), with a bearer token from `token` given `token_settings`. Each part may
+    /// be an output of a data source or resource.
+    pub fn from_cluster(
         endpoint: impl Into<Output<String>>,
         certificate_authority: impl Into<Output<String>>,
-        aws: &AwsProvider,
+        token_settings: impl Into<Output<Value>>,
+        token: Arc<dyn ClusterToken>,
     ) -> Self {
-        use strake::provider::ProviderConfig as _;
-        let parts = Output::all([cluster_name.into(), endpoint.into(), certificate_authority.into()]);
-        let aws = aws.config();
-        let config = parts.zip(&aws).map(|(p, aws)| {
-            let eks = Value::from_pairs([
-                ("cluster_name", Value::from(p[0].clone())),
-                ("endpoint", Value::from(p[1].clone())),
-                ("certificate_authority", Value::from(p[2].clone())),
-                ("aws", aws),
-            ]);
-            Value::from_pairs([("eks", eks)])
+        let parts = Output::all([endpoint.into().map(Value::from), certificate_authority.into().map(Value::from), token_settings.into()]);
+        let config = parts.map(|p| {
+            let cluster = Value::from_pairs([("endpoint", p[0].clone()), ("certificate_authority", p[1].clone()), ("token", p[2].clone())]);
+            Value::from_pairs([("cluster", cluster)])
         });
-        KubernetesProvider { config }
+        KubernetesProvider { config, token: Some(token) }
     }
 }
 
@@ -102,12 +109,15 @@ impl ProviderConfig for KubernetesProvider {
     }
 
     fn factory(&self) -> Arc<dyn ProviderFactory> {
-        Arc::new(KubernetesFactory)
+        Arc::new(KubernetesFactory { token: self.token.clone() })
     }
 }
 
-/// Builds configured Kubernetes providers. Configuring makes no API call.
-pub struct KubernetesFactory;
+/// Builds configured Kubernetes providers. Configuring makes no API call to the cluster.
+pub struct KubernetesFactory {
+    /// Where tokens come from for a configuration with a `cluster` (see [`ClusterToken`]).
+    token: Option<Arc<dyn ClusterToken>>,
+}
 
 #[async_trait]
 impl ProviderFactory for KubernetesFactory {
@@ -119,12 +129,13 @@ impl ProviderFactory for KubernetesFactory {
         match config.deserialize_into::<Settings>() {
             Ok(s) => {
                 let mut failures = Vec::new();
-                if let Some(eks) = &s.eks {
-                    if !eks.endpoint.starts_with("https://") && !eks.endpoint.starts_with("http://") {
-                        failures.push(CheckFailure::new("eks.endpoint", format!("`{}` is not an https:// URL", eks.endpoint)));
+                if let Some(cluster) = &s.cluster {
+                    if !cluster.endpoint.starts_with("https://") && !cluster.endpoint.starts_with("http://") {
+                        failures.push(CheckFailure::new("cluster.endpoint", format!("`{}` is not an https:// URL", cluster.endpoint)));
                     }
-                    if base64::engine::general_purpose::STANDARD.decode(eks.certificate_authority.trim()).is_err() {
-                        failures.push(CheckFailure::new("eks.certificate_authority", "is not base64 (EKS returns the PEM bundle base64-encoded)"));
+                    if base64::engine::general_purpose::STANDARD.decode(cluster.certificate_authority.trim()).is_err() {
+                        failures
+                            .push(CheckFailure::new("cluster.certificate_authority", "is not base64 (EKS returns the PEM bundle base64-encoded)"));
                     }
                 }
                 failures
@@ -135,8 +146,8 @@ impl ProviderFactory for KubernetesFactory {
 
     async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError> {
         let settings: Settings = config.deserialize_into().map_err(ProviderError::permanent)?;
-        let (kube_config, source) = match &settings.eks {
-            Some(eks) => (eks_config(eks).await?, format!("EKS cluster `{}`", eks.cluster_name)),
+        let (kube_config, source) = match &settings.cluster {
+            Some(cluster) => self.cluster_config(cluster).await?,
             None => {
                 let context = match &settings.context {
                     Some(c) => c.clone(),
@@ -200,25 +211,22 @@ pub(crate) fn ca_certificates(base64_pem: &str) -> Result<Vec<Vec<u8>>, String> 
     Ok(certs)
 }
 
-async fn eks_config(eks: &Eks) -> Result<kube::Config, ProviderError> {
-    let aws = AwsProvider::from_config_value(&Value::from_json(eks.aws.clone())).map_err(ProviderError::permanent)?;
-    let sdk = aws.sdk_config().await;
-    let credentials = match sdk.credentials_provider() {
-        Some(p) => {
-            use aws_credential_types::provider::ProvideCredentials as _;
-            p.provide_credentials().await.map_err(|e| ProviderError::permanent(format!("cannot get AWS credentials to sign the EKS token: {e}")))?
-        }
-        None => return Err(ProviderError::permanent("no AWS credentials to sign the EKS token")),
-    };
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-    let sts = sdk.endpoint_url().map(str::to_string).unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
-    let token =
-        crate::token::eks_token(&credentials, &eks.cluster_name, &region, &sts, std::time::SystemTime::now()).map_err(ProviderError::permanent)?;
-    let uri = eks.endpoint.parse().map_err(|e| ProviderError::permanent(format!("bad EKS endpoint `{}`: {e}", eks.endpoint)))?;
-    let mut config = kube::Config::new(uri);
-    config.root_cert = Some(ca_certificates(&eks.certificate_authority).map_err(ProviderError::permanent)?);
-    config.auth_info.token = Some(secrecy::SecretString::from(token));
-    Ok(config)
+impl KubernetesFactory {
+    /// The client configuration of a cluster reached by its endpoint, and the cluster in words.
+    async fn cluster_config(&self, cluster: &Cluster) -> Result<(kube::Config, String), ProviderError> {
+        let Some(token) = &self.token else {
+            return Err(ProviderError::permanent(
+                "this configuration reaches its cluster with a token source that the program no longer declares; keep the provider \
+                 (e.g. `KubernetesProvider::from_eks`) declared until the resources it manages are destroyed",
+            ));
+        };
+        let source = token.source(&cluster.token);
+        let uri = cluster.endpoint.parse().map_err(|e| ProviderError::permanent(format!("bad cluster endpoint `{}`: {e}", cluster.endpoint)))?;
+        let mut config = kube::Config::new(uri);
+        config.root_cert = Some(ca_certificates(&cluster.certificate_authority).map_err(ProviderError::permanent)?);
+        config.auth_info.token = Some(secrecy::SecretString::from(token.token(&cluster.token).await?));
+        Ok((config, source))
+    }
 }
 
 impl Kubernetes {

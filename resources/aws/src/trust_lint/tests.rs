@@ -329,3 +329,28 @@ fn wildcard_namespaces() {
         assert_eq!(wildcard_namespace(pattern), open, "{pattern}");
     }
 }
+
+#[test]
+fn a_service_account_is_refused_unless_a_sub_condition_names_it() {
+    let trust = |op: &str, sub: &str| doc(vec![web(ROLE_ACCOUNT, json!({op: {key("sub"): sub, key("aud"): STS_AUDIENCE}}))]);
+    let named = trust("StringEquals", SUBJECT);
+    let cases: Vec<(&str, Json, &str, bool)> = vec![
+        ("named", named.clone(), "web", false),
+        ("another name", named.clone(), "api", true),
+        ("StringLike match", trust("StringLike", "system:serviceaccount:apps:web-*"), "web-1", false),
+        ("StringLike miss", trust("StringLike", "system:serviceaccount:apps:web-*"), "api", true),
+        ("another namespace", trust("StringEquals", "system:serviceaccount:other:web"), "web", true),
+        ("trust given as JSON text", Json::String(named.to_string()), "web", false),
+        ("no :sub at all", doc(vec![web(ROLE_ACCOUNT, json!({"StringEquals": {key("aud"): STS_AUDIENCE}}))]), "web", true),
+        ("not a policy", Json::String("{not json".into()), "api", false),
+    ];
+    for (case, trust, name, refused) in cases {
+        let refusal = service_account_refusal(&trust, "apps", name);
+        assert_eq!(refusal.is_some(), refused, "{case}: {refusal:?}");
+        if let Some(r) = refusal {
+            let subject = format!("system:serviceaccount:apps:{name}");
+            assert!(r.contains("does not name this service account"), "{case}: {r}");
+            assert!(r.contains(&format!("add StringEquals `{ISSUER}:sub` = `{subject}`")), "{case}: {r}");
+        }
+    }
+}

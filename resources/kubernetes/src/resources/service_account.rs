@@ -1,7 +1,6 @@
 //! `kubernetes:core:ServiceAccount`, with IRSA helpers (`eks.amazonaws.com/*` annotations).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 use strake::provider::CheckFailure;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
@@ -16,8 +15,9 @@ pub const ROLE_ARN: &str = "eks.amazonaws.com/role-arn";
 pub const AUDIENCE: &str = "eks.amazonaws.com/audience";
 pub const STS_REGIONAL_ENDPOINTS: &str = "eks.amazonaws.com/sts-regional-endpoints";
 pub const TOKEN_EXPIRATION: &str = "eks.amazonaws.com/token-expiration";
-/// Program-only input: the trust policy of the role set by [`ServiceAccount::irsa_role_of`].
-pub const IRSA_TRUST: &str = ServiceAccountInputs::IRSA_TRUST.name();
+/// Program-only input: why the trust of the account's role refuses it (see
+/// [`ServiceAccount::irsa_role_with_refusal`]).
+pub const IRSA_REFUSAL: &str = ServiceAccountInputs::IRSA_REFUSAL.name();
 
 const OBJECT: ObjectKind = ObjectKind {
     type_token: TYPE,
@@ -27,7 +27,7 @@ const OBJECT: ObjectKind = ObjectKind {
     plural: "serviceaccounts",
     namespaced: true,
     fields: &[(ServiceAccountInputs::AUTOMOUNT.name(), "automountServiceAccountToken")],
-    local: &[ServiceAccountInputs::IRSA_TRUST.name()],
+    local: &[ServiceAccountInputs::IRSA_REFUSAL.name()],
 };
 
 /// The inputs of a service account.
@@ -39,8 +39,8 @@ pub struct ServiceAccountInputs {
     pub annotations: Option<StringMap>,
     /// `automountServiceAccountToken`.
     pub automount: Option<bool>,
-    /// The trust policy of the role the account is annotated with (program-only).
-    pub irsa_trust: Option<Json>,
+    /// Why the trust policy of the role the account is annotated with refuses it (program-only).
+    pub irsa_refusal: Option<String>,
     pub force_conflicts: Option<bool>,
 }
 
@@ -55,13 +55,12 @@ impl Kind for ServiceAccountKind {
     const ANNOTATIONS: Field<ServiceAccountInputs, StringMap> = ServiceAccountInputs::ANNOTATIONS;
 
     fn check(_kube: &Kubernetes, c: &mut Check<ServiceAccountInputs>) {
-        let (mut failures, mut warnings) = (Vec::new(), Vec::new());
+        let mut failures = Vec::new();
         extra_check(c.inputs().value(), &mut failures);
-        extra_warnings(c.inputs().value(), &mut warnings);
         for f in failures {
             c.fail_at(f.property, f.reason);
         }
-        for w in warnings {
+        if let Some(w) = refusal_warning(c.inputs()) {
             c.warn_at(w.property, w.reason);
         }
     }
@@ -101,34 +100,13 @@ pub(crate) fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
     }
 }
 
-/// Warns when the role the account is annotated with (by [`ServiceAccount::irsa_role_of`]) has a
-/// trust policy that does not let this service account assume it: the pods would get
-/// `AccessDenied` from `sts:AssumeRoleWithWebIdentity`.
-pub(crate) fn extra_warnings(inputs: &Value, warnings: &mut Vec<CheckFailure>) {
-    use strake_aws::trust_lint::{SERVICE_ACCOUNT_PREFIX, subject_conditions, trust_names_subject, trusted_issuers};
-    let Some(role_arn) = inputs.get("annotations").and_then(|a| a.get(ROLE_ARN)).and_then(Value::as_str) else { return };
-    let (Some(namespace), Some(name)) = (inputs.get("namespace").and_then(Value::as_str), inputs.get("name").and_then(Value::as_str)) else {
-        return;
-    };
-    // Unknown at plan time (e.g. the provider's ARN is an output of this apply): nothing to compare.
-    let Some(trust) = inputs.get(IRSA_TRUST).and_then(Value::to_plain_json) else { return };
-    // A trust policy that does not parse is the role's own check failure.
-    let Ok(doc) = strake_aws::policy::parse_document(&trust) else { return };
-    let subject = format!("{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}");
-    if trust_names_subject(&doc, &subject) {
-        return;
-    }
-    let named: Vec<String> = subject_conditions(&doc).into_iter().map(|c| format!("{} `{}:sub` = `{}`", c.operator, c.issuer, c.value)).collect();
-    let named = if named.is_empty() { "no `:sub` condition at all".to_string() } else { named.join(", ") };
-    let issuer = trusted_issuers(&doc).into_iter().next().unwrap_or_else(|| "<issuer host/path>".into());
-    warnings.push(CheckFailure::new(
-        format!("annotations.{ROLE_ARN}"),
-        format!(
-            "points to `{role_arn}`, whose trust policy does not name this service account: no web-identity statement has a `:sub` \
-             condition matching `{subject}` (it has {named}), so its pods would get AccessDenied from sts:AssumeRoleWithWebIdentity; \
-             add StringEquals `{issuer}:sub` = `{subject}` to the role's trust policy, or use the service account it names"
-        ),
-    ));
+/// Warns when the trust policy of the role the account is annotated with refuses it (as
+/// [`ServiceAccount::irsa_role_with_refusal`] was told): its pods would get `AccessDenied` from
+/// `sts:AssumeRoleWithWebIdentity`.
+fn refusal_warning(inputs: &Partial<ServiceAccountInputs>) -> Option<CheckFailure> {
+    let role_arn = inputs.value().get("annotations")?.get(ROLE_ARN)?.as_str()?;
+    let refusal = inputs.known(ServiceAccountInputs::IRSA_REFUSAL)?;
+    Some(CheckFailure::new(format!("annotations.{ROLE_ARN}"), format!("points to `{role_arn}`, {refusal}")))
 }
 
 /// A service account. The IRSA helpers annotate it so pods using it get AWS credentials of a role.
@@ -162,12 +140,13 @@ impl ServiceAccount {
         self.annotation(ROLE_ARN, role_arn)
     }
 
-    /// IRSA: pods using this account assume `role`. Sets the role-arn annotation from the role's
-    /// ARN and keeps the role's trust policy (program-only, never sent to the cluster) so the plan
-    /// warns when that trust does not name this service account.
-    pub fn irsa_role_of(self, role: &strake_aws::iam::Role) -> Self {
-        self.resource.set_value(ServiceAccountInputs::IRSA_TRUST, role.trust_policy());
-        self.irsa_role(role.arn())
+    /// IRSA: pods using this account assume `role_arn`, whose trust policy refuses this account
+    /// for the reason `refusal` gives (a sentence that follows "the role"), or not at all (null).
+    /// The plan warns with it. The reason stays in the program; the cluster never sees it.
+    /// `strake_irsa`'s `irsa_role_of` works it out from an AWS role.
+    pub fn irsa_role_with_refusal(self, role_arn: impl Into<Output<String>>, refusal: impl Into<Output<Value>>) -> Self {
+        self.resource.set_value(ServiceAccountInputs::IRSA_REFUSAL, refusal);
+        self.irsa_role(role_arn)
     }
 
     /// IRSA: the token audience (default `sts.amazonaws.com`).
@@ -221,84 +200,45 @@ mod tests {
 
     use super::*;
 
-    const ISSUER: &str = "oidc.eks.us-east-1.amazonaws.com/id/ABC";
     const ROLE: &str = "arn:aws:iam::222222222222:role/irsa";
+    const REFUSAL: &str = "whose trust policy does not name this service account";
 
-    fn trust(op: &str, sub: &str) -> serde_json::Value {
-        json!({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-            "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")},
-            "Condition": {op: {format!("{ISSUER}:sub"): sub, format!("{ISSUER}:aud"): "sts.amazonaws.com"}}}]})
-    }
-
-    fn inputs(name: &str, trust: Option<Value>) -> Value {
+    fn inputs(name: &str, refusal: Option<Value>) -> Value {
         let mut v = Value::from_json(json!({"name": name, "namespace": "apps", "annotations": {ROLE_ARN: ROLE}}));
-        v.set_path(IRSA_TRUST, trust);
+        v.set_path(IRSA_REFUSAL, refusal);
         v
     }
 
     fn warnings(inputs: &Value) -> Vec<CheckFailure> {
-        let mut w = Vec::new();
-        extra_warnings(inputs, &mut w);
-        w
+        refusal_warning(&Partial::from_value(inputs.clone())).into_iter().collect()
     }
 
     #[test]
-    fn warns_when_the_role_does_not_trust_the_account() {
-        let named = Value::from_json(trust("StringEquals", "system:serviceaccount:apps:web"));
-        let cases: Vec<(&str, Value, bool)> = vec![
-            ("named", inputs("web", Some(named.clone())), false),
-            ("another name", inputs("api", Some(named.clone())), true),
-            ("StringLike match", inputs("web-1", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), false),
-            ("StringLike miss", inputs("api", Some(Value::from_json(trust("StringLike", "system:serviceaccount:apps:web-*")))), true),
-            ("another namespace", inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:other:web")))), true),
-            (
-                "trust given as JSON text",
-                inputs("web", Some(Value::from(trust("StringEquals", "system:serviceaccount:apps:web").to_string()))),
-                false,
-            ),
-            (
-                "no :sub at all",
-                inputs(
-                    "web",
-                    Some(Value::from_json(json!({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                "Principal": {"Federated": format!("arn:aws:iam::222222222222:oidc-provider/{ISSUER}")}}]}))),
-                ),
-                true,
-            ),
-            ("trust unknown at plan time", inputs("api", Some(Value::Unknown)), false),
-            ("trust not recorded (irsa_role)", inputs("api", None), false),
-            ("trust not a policy", inputs("api", Some(Value::from("{not json"))), false),
-        ];
-        for (name, i, warn) in cases {
-            let w = warnings(&i);
-            assert_eq!(w.len(), usize::from(warn), "{name}: {w:?}");
-            if let Some(w) = w.first() {
-                assert_eq!(w.property, format!("annotations.{ROLE_ARN}"), "{name}");
-                let subject = format!("system:serviceaccount:apps:{}", i.get("name").and_then(Value::as_str).unwrap());
-                assert!(w.reason.contains(ROLE) && w.reason.contains("does not name this service account"), "{name}: {}", w.reason);
-                assert!(w.reason.contains(&format!("add StringEquals `{ISSUER}:sub` = `{subject}`")), "{name}: {}", w.reason);
-            }
+    fn warns_when_the_role_refuses_the_account() {
+        let w = warnings(&inputs("api", Some(Value::from(REFUSAL))));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].property, format!("annotations.{ROLE_ARN}"));
+        assert_eq!(w[0].reason, format!("points to `{ROLE}`, {REFUSAL}"));
+        for (case, refusal) in [("trusted", Some(Value::Null)), ("unknown at plan time", Some(Value::Unknown)), ("not told (irsa_role)", None)] {
+            assert!(warnings(&inputs("api", refusal)).is_empty(), "{case}");
         }
-        // Without the role annotation there is nothing to compare.
-        let mut i = inputs("api", Some(named));
+        // Without the role annotation there is nothing to warn of.
+        let mut i = inputs("api", Some(Value::from(REFUSAL)));
         i.set_path("annotations", None);
         assert!(warnings(&i).is_empty());
     }
 
     #[test]
-    fn the_trust_stays_in_the_program() {
-        let desired = inputs("web", Some(Value::from_json(trust("StringEquals", "system:serviceaccount:apps:web"))));
+    fn the_refusal_stays_in_the_program() {
+        let desired = inputs("web", Some(Value::from(REFUSAL)));
         let body = OBJECT.body(&desired.to_json());
-        assert!(!body.to_string().contains(IRSA_TRUST) && !body.to_string().contains("AssumeRoleWithWebIdentity"), "{body}");
+        assert!(!body.to_string().contains(IRSA_REFUSAL) && !body.to_string().contains(REFUSAL), "{body}");
         assert_eq!(body["metadata"]["annotations"][ROLE_ARN], ROLE);
-        // Read back, the object shows the recorded trust, so a re-plan has no changes.
+        // Read back, the object shows the recorded reason, so a re-plan has no changes.
         let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": {"name": "web", "namespace": "apps", "uid": "u", "annotations": {ROLE_ARN: ROLE, "other": "x"}}});
         assert_eq!(OBJECT.observed_inputs(Some(&desired.to_json()), &live), desired.to_json());
-        // And checking keeps it, with no failure and no warning.
-        assert!(warnings(&desired).is_empty());
+        // And checking finds no failure.
         let mut failures = Vec::new();
         extra_check(&desired, &mut failures);
         assert!(failures.is_empty(), "{failures:?}");

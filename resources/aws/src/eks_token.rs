@@ -15,6 +15,19 @@ pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 /// How long the presigned URL is valid (what `aws eks get-token` uses).
 pub const PRESIGN_EXPIRY: Duration = Duration::from_secs(60);
 
+/// The token for `cluster_name`, signed with the credentials of the AWS provider configuration
+/// `aws` (as [`crate::AwsProvider`] records it) for STS in its region and at its endpoint.
+pub async fn provider_token(aws: &serde_json::Value, cluster_name: &str) -> Result<String, String> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let aws = crate::AwsProvider::from_config_value(&strake::Value::from_json(aws.clone()))?;
+    let sdk = aws.sdk_config().await;
+    let provider = sdk.credentials_provider().ok_or("no AWS credentials to sign the EKS token")?;
+    let credentials = provider.provide_credentials().await.map_err(|e| format!("cannot get AWS credentials to sign the EKS token: {e}"))?;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let sts = sdk.endpoint_url().map(str::to_string).unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
+    eks_token(&credentials, cluster_name, &region, &sts, SystemTime::now())
+}
+
 /// Builds the token for `cluster_name` from `credentials`, for STS at `sts_endpoint`
 /// (e.g. `https://sts.us-east-1.amazonaws.com`) in `region`, as of `now`.
 pub fn eks_token(credentials: &Credentials, cluster_name: &str, region: &str, sts_endpoint: &str, now: SystemTime) -> Result<String, String> {
