@@ -8,7 +8,9 @@ use crate::program::{Resource, ResourceHandle, Stack};
 use crate::provider::*;
 use crate::{Output, Value};
 
+/// The built-in package's name.
 pub const PACKAGE: &str = "strake";
+/// The type token of [`Data`].
 pub const DATA_TYPE: &str = "strake:index:Data";
 
 /// Stores its input and returns it as `output`; replaced whenever `triggers_replace` changes.
@@ -17,6 +19,7 @@ pub const DATA_TYPE: &str = "strake:index:Data";
 pub struct Data(Resource);
 
 impl Data {
+    /// Declares a `Data` resource named `name` that stores `input`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, input: impl Into<Output<Value>>) -> Data {
         let resource = stack.resource(DATA_TYPE, name);

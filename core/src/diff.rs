@@ -30,11 +30,17 @@ pub fn same(old: Option<&Value>, new: Option<&Value>) -> bool {
 /// A tree of differences between two values, for rendering.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueDiff {
+    /// Equal on both sides.
     Same(Value),
+    /// Only in the new value.
     Added(Value),
+    /// Only in the old value.
     Removed(Value),
+    /// A different value (or one unknown until apply) replaces the old one.
     Changed {
+        /// The old value.
         before: Value,
+        /// The new value.
         after: Value,
     },
     /// A map with at least one change inside.
@@ -42,6 +48,7 @@ pub enum ValueDiff {
 }
 
 impl ValueDiff {
+    /// Whether nothing differs.
     pub fn is_same(&self) -> bool {
         matches!(self, ValueDiff::Same(_))
     }

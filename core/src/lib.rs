@@ -16,6 +16,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 extern crate self as strake;
 
 pub mod builtin;

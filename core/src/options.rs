@@ -21,6 +21,7 @@ pub struct ResourceOptions {
     pub delete_before_replace: bool,
     /// On delete, forget the resource but leave the cloud object in place.
     pub retain_on_delete: bool,
+    /// Time limits of the provider calls.
     pub timeouts: Timeouts,
     /// The provider configuration to use (default: the package's default provider).
     pub provider: Option<Urn>,
@@ -31,8 +32,11 @@ pub struct ResourceOptions {
 /// Per-operation time limits. `None` means the engine's default for that operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
+    /// For the create.
     pub create: Option<Duration>,
+    /// For an update in place.
     pub update: Option<Duration>,
+    /// For the delete.
     pub delete: Option<Duration>,
 }
 

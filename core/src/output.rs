@@ -47,6 +47,7 @@ impl Env for EmptyEnv {
 pub struct Resolved<T> {
     /// `None` when unknown.
     pub value: Option<T>,
+    /// Whether the value derives from a secret.
     pub secret: bool,
 }
 
@@ -64,6 +65,24 @@ pub struct OutputError(pub String);
 type EvalFn<T> = dyn Fn(&dyn Env) -> Result<Resolved<T>, OutputError> + Send + Sync;
 
 /// A value of type `T` that may be unknown until apply, with its dependencies and secret flag.
+///
+/// ```
+/// use strake::Output;
+/// use strake::output::EmptyEnv;
+///
+/// let bucket = Output::new("logs".to_string());
+/// let arn = bucket.map(|b| format!("arn:aws:s3:::{b}"));
+/// assert_eq!(arn.resolve(&EmptyEnv).unwrap().value.as_deref(), Some("arn:aws:s3:::logs"));
+///
+/// // Unknown until apply (an id the cloud assigns): what derives from it is unknown at plan time.
+/// let id = Output::<String>::unknown();
+/// assert_eq!(id.zip(&arn).resolve(&EmptyEnv).unwrap().value, None);
+///
+/// // A secret stays secret through `map`.
+/// let length = Output::secret("t0ken".to_string()).map(|t| t.len());
+/// let resolved = length.resolve(&EmptyEnv).unwrap();
+/// assert_eq!((resolved.value, resolved.secret), (Some(5), true));
+/// ```
 pub struct Output<T> {
     deps: Arc<BTreeSet<Urn>>,
     eval: Arc<EvalFn<T>>,
@@ -281,6 +300,7 @@ impl From<&Output<String>> for Output<Value> {
 
 /// Anything that can stand as an argument of [`format_output!`](crate::format_output).
 pub trait FormatArg {
+    /// The argument as an output of its `Display` text.
     fn into_output_string(self) -> Output<String>;
 }
 

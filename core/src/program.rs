@@ -17,16 +17,22 @@ use crate::{Config, Error, Output, Urn, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclKind {
+    /// A managed resource: created, updated and deleted.
     Resource,
+    /// A data source: only read.
     DataSource,
 }
 
 /// One resource or data source as declared.
 #[derive(Clone)]
 pub struct Declaration {
+    /// Its URN.
     pub urn: Urn,
+    /// Managed or only read.
     pub kind: DeclKind,
+    /// Its input properties by name, each possibly waiting on other resources' outputs.
     pub inputs: BTreeMap<String, Output<Value>>,
+    /// Its lifecycle options.
     pub options: ResourceOptions,
     /// Where the program declared it (for duplicate-name errors).
     pub location: &'static Location<'static>,
@@ -54,10 +60,15 @@ impl Declaration {
 /// A provider configuration as declared.
 #[derive(Clone)]
 pub struct ProviderDeclaration {
+    /// Its URN: `urn:strake:<stack>::strake:provider:<package>::<name>`.
     pub urn: Urn,
+    /// The package whose types it serves, e.g. `aws`.
     pub package: String,
+    /// Its configuration (may depend on other resources' outputs).
     pub config: Output<Value>,
+    /// Builds the configured provider once the configuration is known.
     pub factory: Arc<dyn ProviderFactory>,
+    /// Where the program declared it (for duplicate-name errors).
     pub location: &'static Location<'static>,
 }
 
@@ -69,10 +80,12 @@ pub struct ProviderRef {
 }
 
 impl ProviderRef {
+    /// The provider configuration's URN.
     pub fn urn(&self) -> &Urn {
         &self.urn
     }
 
+    /// The package whose types it serves, e.g. `aws`.
     pub fn package(&self) -> &str {
         &self.package
     }
@@ -81,10 +94,15 @@ impl ProviderRef {
 /// The whole declared program.
 #[derive(Clone, Default)]
 pub struct Program {
+    /// The stack's name.
     pub stack: String,
+    /// The stack's configuration.
     pub config: Config,
+    /// Resources and data sources, in declaration order.
     pub resources: Vec<Declaration>,
+    /// Provider configurations, in declaration order.
     pub providers: Vec<ProviderDeclaration>,
+    /// The stack outputs, by name.
     pub exports: BTreeMap<String, Output<Value>>,
 }
 
@@ -99,6 +117,7 @@ impl Program {
         Ok(inner)
     }
 
+    /// The resource or data source declared with this URN.
     pub fn declaration(&self, urn: &Urn) -> Option<&Declaration> {
         self.resources.iter().find(|d| &d.urn == urn)
     }
@@ -114,6 +133,7 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The stack's name.
     pub fn name(&self) -> String {
         self.inner.borrow().stack.clone()
     }
@@ -192,6 +212,7 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// The resource's URN.
     pub fn urn(&self) -> &Urn {
         &self.urn
     }
@@ -234,8 +255,10 @@ impl Resource {
 
 /// Options every resource handle supports. Implement `resource()`; the rest is provided.
 pub trait ResourceHandle: Sized {
+    /// The untyped resource this handle wraps.
     fn resource(&self) -> &Resource;
 
+    /// The resource's URN.
     fn urn(&self) -> Urn {
         self.resource().urn().clone()
     }
@@ -282,6 +305,7 @@ pub trait ResourceHandle: Sized {
         self
     }
 
+    /// Sets the time limits of its create, update and delete.
     fn timeouts(self, timeouts: Timeouts) -> Self {
         self.resource().update_options(|o| o.timeouts = timeouts);
         self

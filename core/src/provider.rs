@@ -18,8 +18,11 @@ pub type ResourceId = String;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct CheckRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The inputs as the program gives them.
     pub inputs: Value,
     /// The inputs recorded in state, when the resource exists (e.g. to keep a generated name).
     pub prior_inputs: Option<Value>,
@@ -31,10 +34,12 @@ pub struct CheckRequest {
 pub struct CheckFailure {
     /// Dotted property path, e.g. `name` or `tags.env`.
     pub property: String,
+    /// What is wrong and how to fix it.
     pub reason: String,
 }
 
 impl CheckFailure {
+    /// A problem with the input at `property` (a dotted path).
     pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
         CheckFailure { property: property.into(), reason: reason.into() }
     }
@@ -72,13 +77,20 @@ impl CheckResponse {
     }
 }
 
+/// Compare a resource's recorded inputs with its new ones: what changes, and what of that forces a
+/// replacement.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DiffRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The object's physical id.
     pub id: ResourceId,
+    /// The inputs recorded in state.
     pub old_inputs: Value,
+    /// The outputs recorded in state.
     pub old_outputs: Value,
     /// Checked inputs; may contain unknowns.
     pub new_inputs: Value,
@@ -100,20 +112,28 @@ pub struct DiffResponse {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PreviewRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The checked inputs; may contain unknowns.
     pub inputs: Value,
     /// Outputs recorded in state (for updates).
     pub prior_outputs: Option<Value>,
 }
 
+/// Create an object.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct CreateRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
     /// Known inputs; secrets still carry [`Value::Secret`] markers (`deserialize_into` reveals them).
     pub inputs: Value,
+    /// The resource's create timeout, if it sets one; the engine stops the call (retries included)
+    /// when it runs out.
     pub timeout: Option<Duration>,
 }
 
@@ -121,11 +141,14 @@ pub struct CreateRequest {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct CreateResponse {
+    /// The physical id of the object made.
     pub id: ResourceId,
+    /// The object's outputs, recorded in state.
     pub outputs: Value,
 }
 
 impl CreateResponse {
+    /// The object made: its physical id and its outputs.
     pub fn new(id: impl Into<ResourceId>, outputs: Value) -> Self {
         CreateResponse { id: id.into(), outputs }
     }
@@ -136,10 +159,15 @@ impl CreateResponse {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ReadRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The object's physical id, when known.
     pub id: Option<ResourceId>,
+    /// The recorded inputs, or the checked inputs when there is no record.
     pub inputs: Value,
+    /// The recorded outputs (`Null` when there are none).
     pub outputs: Value,
 }
 
@@ -148,22 +176,38 @@ pub struct ReadRequest {
 pub enum ReadResponse {
     /// The object exists; `inputs` is how its configurable properties look now (for drift).
     #[non_exhaustive]
-    Found { id: ResourceId, inputs: Value, outputs: Value },
+    Found {
+        /// The object's physical id.
+        id: ResourceId,
+        /// Its configurable properties, as the program would give them.
+        inputs: Value,
+        /// Its outputs.
+        outputs: Value,
+    },
     /// The object does not exist (deleted outside Strake, or never created).
     Gone,
 }
 
+/// Update an object in place.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpdateRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The object's physical id.
     pub id: ResourceId,
+    /// The inputs recorded in state.
     pub old_inputs: Value,
+    /// The outputs recorded in state.
     pub old_outputs: Value,
+    /// The new inputs, all known; secrets still marked.
     pub new_inputs: Value,
     /// The changed paths from `diff`.
     pub changes: Vec<String>,
+    /// The resource's update timeout, if it sets one; the engine stops the call (retries included)
+    /// when it runs out.
     pub timeout: Option<Duration>,
 }
 
@@ -171,10 +215,12 @@ pub struct UpdateRequest {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpdateResponse {
+    /// The object's outputs after the update, recorded in state.
     pub outputs: Value,
 }
 
 impl UpdateResponse {
+    /// The object's outputs after the update.
     pub fn new(outputs: Value) -> Self {
         UpdateResponse { outputs }
     }
@@ -187,14 +233,22 @@ impl ReadResponse {
     }
 }
 
+/// Delete an object.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeleteRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// The object's physical id.
     pub id: ResourceId,
+    /// The inputs recorded in state.
     pub inputs: Value,
+    /// The outputs recorded in state.
     pub outputs: Value,
+    /// The resource's delete timeout, if it sets one; the engine stops the call (retries included)
+    /// when it runs out.
     pub timeout: Option<Duration>,
 }
 
@@ -202,11 +256,15 @@ pub struct DeleteRequest {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpgradeRequest {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
     /// The version the record is in.
     pub from_version: u32,
+    /// The recorded inputs, in the old shape.
     pub inputs: Value,
+    /// The recorded outputs, in the old shape.
     pub outputs: Value,
 }
 
@@ -214,11 +272,14 @@ pub struct UpgradeRequest {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpgradeResponse {
+    /// The inputs in the current shape.
     pub inputs: Value,
+    /// The outputs in the current shape.
     pub outputs: Value,
 }
 
 impl UpgradeResponse {
+    /// The record's inputs and outputs rewritten into the current shape.
     pub fn new(inputs: Value, outputs: Value) -> Self {
         UpgradeResponse { inputs, outputs }
     }
@@ -251,8 +312,11 @@ pub enum ErrorKind {
 #[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
 #[non_exhaustive]
 pub struct ProviderError {
+    /// Whether and how the call is retried.
     pub kind: ErrorKind,
+    /// The service's error code, e.g. `AccessDenied`.
     pub code: Option<String>,
+    /// The service's message.
     pub message: String,
     /// Shown while retrying, e.g. "waiting for IAM propagation".
     pub waiting_for: Option<String>,
@@ -263,14 +327,17 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
+    /// An error that is not retried, with no service code.
     pub fn permanent(message: impl Into<String>) -> Self {
         ProviderError::with_kind(ErrorKind::Permanent, None, message)
     }
 
+    /// An error of this kind, with the service's code if it gave one.
     pub fn with_kind(kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
         ProviderError { kind, code, message: message.into(), waiting_for: None, ambiguous: false }
     }
 
+    /// Says what a retry waits for, shown while retrying (e.g. "waiting for IAM propagation").
     pub fn waiting_for(mut self, what: impl Into<String>) -> Self {
         self.waiting_for = Some(what.into());
         self
@@ -288,6 +355,7 @@ impl ProviderError {
         self.ambiguous || self.kind == ErrorKind::Transient
     }
 
+    /// Whether the engine retries the call: every kind but [`ErrorKind::Permanent`].
     pub fn is_retryable(&self) -> bool {
         self.kind != ErrorKind::Permanent
     }
@@ -323,8 +391,11 @@ pub struct PreflightRequest {
 /// One planned change, as a preflight sees it.
 #[derive(Debug, Clone)]
 pub struct PlannedChange {
+    /// The resource's URN.
     pub urn: Urn,
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub type_token: String,
+    /// What the plan does to it.
     pub action: crate::plan::Action,
     /// The planned inputs (the recorded ones for a delete); unknowns possible.
     pub inputs: Value,
@@ -355,6 +426,56 @@ pub enum CreatedLookup {
 }
 
 /// A configured provider: one per provider configuration in the program (e.g. one per account).
+///
+/// Most providers implement it once for many types through [`crate::typed`]. Written by hand, a
+/// provider of notes kept in memory, whose id is the resource's name:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+///
+/// use async_trait::async_trait;
+/// use strake::Value;
+/// use strake::provider::*;
+///
+/// #[derive(Default)]
+/// struct Notes(Mutex<HashMap<String, Value>>);
+///
+/// #[async_trait]
+/// impl Provider for Notes {
+///     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
+///         // The id comes from the inputs' name, so a create whose answer was lost is found again.
+///         CreatedLookup::FromInputs
+///     }
+///
+///     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
+///         let id = req.urn.name().to_string();
+///         self.0.lock().unwrap().insert(id.clone(), req.inputs);
+///         Ok(CreateResponse::new(id, Value::map()))
+///     }
+///
+///     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
+///         let id = req.id.unwrap_or_else(|| req.urn.name().to_string());
+///         Ok(match self.0.lock().unwrap().get(&id) {
+///             Some(inputs) => ReadResponse::found(id, inputs.clone(), Value::map()),
+///             None => ReadResponse::Gone,
+///         })
+///     }
+///
+///     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+///         self.0.lock().unwrap().insert(req.id, req.new_inputs);
+///         Ok(UpdateResponse::new(Value::map()))
+///     }
+///
+///     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
+///         self.0.lock().unwrap().remove(&req.id);
+///         Ok(())
+///     }
+/// }
+///
+/// let provider: std::sync::Arc<dyn Provider> = std::sync::Arc::new(Notes::default());
+/// assert_eq!(provider.created_lookup("notes:index:Note"), CreatedLookup::FromInputs);
+/// ```
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// Whether an interrupted create of `type_token` can be found again from its inputs. Part of
@@ -419,10 +540,14 @@ pub trait Provider: Send + Sync {
         Value::Unknown
     }
 
+    /// Creates the object and returns its physical id and outputs.
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
 
+    /// Reads the object as it is now (refresh, import, data sources, resolving an interrupted
+    /// operation); [`ReadResponse::Gone`] when it does not exist.
     async fn read(&self, req: ReadRequest) -> Result<ReadResponse, ProviderError>;
 
+    /// Updates the object in place with the new inputs and returns its outputs.
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError>;
 
     /// Deletes the object. Deleting an object that is already gone succeeds.
@@ -448,5 +573,6 @@ pub trait ProviderFactory: Send + Sync {
 pub trait ProviderConfig {
     /// The configuration value (may depend on other resources' outputs).
     fn config(&self) -> crate::Output<Value>;
+    /// The factory that builds the configured provider from the resolved configuration.
     fn factory(&self) -> Arc<dyn ProviderFactory>;
 }

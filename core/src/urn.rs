@@ -7,9 +7,24 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 /// `urn:strake:<stack>::<type token>::<name>`. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+/// Read from a file (a saved plan, say), it is parsed: a malformed one is an error, never a panic.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Urn(Arc<str>);
+
+impl Serialize for Urn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Urn {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Urn, String> {
+        Urn::parse(&s)
+    }
+}
 
 const PREFIX: &str = "urn:strake:";
 
@@ -29,15 +44,17 @@ impl Urn {
     }
 
     fn parts(&self) -> (&str, &str, &str) {
-        let rest = &self.0[PREFIX.len()..];
+        let rest = self.0.strip_prefix(PREFIX).unwrap_or(&self.0);
         let mut it = rest.splitn(3, "::");
         (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""))
     }
 
+    /// The stack the resource belongs to.
     pub fn stack(&self) -> &str {
         self.parts().0
     }
 
+    /// The resource's type token, e.g. `aws:iam:Role`.
     pub fn type_token(&self) -> &str {
         self.parts().1
     }
@@ -47,6 +64,7 @@ impl Urn {
         self.parts().2
     }
 
+    /// The whole URN, as stored in state.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -81,5 +99,17 @@ mod tests {
         assert_eq!(Urn::parse(urn.as_str()).unwrap(), urn);
         assert!(Urn::parse("arn:aws:iam::1:role/x").is_err());
         assert_eq!(package_of("aws:iam:Role"), "aws");
+    }
+
+    #[test]
+    fn a_urn_read_from_a_file_is_parsed() {
+        let urn = Urn::new("dev", "aws:iam:Role", "reader");
+        let text = serde_json::to_string(&urn).unwrap();
+        assert_eq!(text, "\"urn:strake:dev::aws:iam:Role::reader\"");
+        assert_eq!(serde_json::from_str::<Urn>(&text).unwrap(), urn);
+        for bad in ["\"urn\"", "\"\"", "\"urn:strake:dev::only-two\""] {
+            let err = serde_json::from_str::<Urn>(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a URN"), "{bad}: {err}");
+        }
     }
 }

@@ -15,12 +15,18 @@ const UNKNOWN_KEY: &str = "__strake_unknown";
 /// A property value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
+    /// No value (JSON `null`).
     #[default]
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A JSON number.
     Number(serde_json::Number),
+    /// A string.
     String(String),
+    /// A list.
     List(Vec<Value>),
+    /// A map with string keys, sorted.
     Map(BTreeMap<String, Value>),
     /// Not known until apply.
     Unknown,

@@ -5,6 +5,8 @@
 //! conformance suite (`conformance` feature). The records are our own versioned types
 //! ([`records`]), so state can always be exported as JSON and imported elsewhere.
 
+#![warn(missing_docs)]
+
 mod content;
 mod error;
 mod local;

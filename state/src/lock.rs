@@ -9,7 +9,9 @@ pub struct LockInfo {
     pub operation: String,
     /// `user@host`.
     pub holder: String,
+    /// The holder's host name; a holder on this host is checked for being alive.
     pub host: String,
+    /// The holder's process id on `host`.
     pub pid: u32,
     /// Unix seconds.
     pub created_at: u64,

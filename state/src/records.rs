@@ -10,7 +10,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Per-stack metadata: which history this is (lineage) and how far along it is (serial).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackMeta {
+    /// The [`FORMAT_VERSION`] the state was written in.
     pub format_version: u32,
+    /// The stack's name.
     pub stack: String,
     /// Random id fixed when the stack's state is first created; a saved plan from another lineage is refused.
     pub lineage: String,
@@ -19,6 +21,7 @@ pub struct StackMeta {
 }
 
 impl StackMeta {
+    /// The metadata of a new stack: a fresh lineage, serial 0.
     pub fn new(stack: &str) -> Self {
         StackMeta { format_version: FORMAT_VERSION, stack: stack.to_string(), lineage: uuid::Uuid::new_v4().to_string(), serial: 0 }
     }
@@ -44,19 +47,25 @@ pub enum RecordKind {
 pub struct ResourceRecord {
     /// Logical identity: `urn:strake:<stack>::<type>::<name>`. The key of the record.
     pub urn: String,
+    /// Whether this is a resource, a provider configuration or the stack's outputs.
     pub kind: RecordKind,
     /// Type token, e.g. `strake:index:Data` or `aws:iam:Role`.
     pub type_token: String,
     /// Physical id returned by the provider (empty for providers).
     pub id: String,
+    /// The inputs the resource was last created or updated with.
     pub inputs: Value,
+    /// The outputs the provider last returned.
     pub outputs: Value,
     /// URNs this resource depended on when it was last written (used to order deletes).
     pub dependencies: Vec<String>,
     /// URN of the provider configuration that manages it (None for provider records).
     pub provider: Option<String>,
+    /// The resource's `protect` option when last written: it must not be deleted or replaced.
     #[serde(default)]
     pub protect: bool,
+    /// The resource's `retain_on_delete` option when last written: a delete forgets the record
+    /// and leaves the cloud object in place.
     #[serde(default)]
     pub retain_on_delete: bool,
     /// The version of the resource type's schema its inputs and outputs are in (0 for types that
@@ -73,8 +82,11 @@ fn is_zero(v: &u32) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PendingKind {
+    /// The provider's create.
     Create,
+    /// The provider's update in place.
     Update,
+    /// The provider's delete.
     Delete,
 }
 
@@ -83,11 +95,15 @@ pub enum PendingKind {
 pub struct PendingOperation {
     /// Unique per operation (a URN can have two at once during a create-before-delete replace).
     pub id: String,
+    /// The resource operated on.
     pub urn: String,
+    /// Which mutation was started.
     pub kind: PendingKind,
+    /// The resource's type token.
     pub type_token: String,
     /// The provider URN and the inputs sent, so the operation can be looked up again.
     pub provider: Option<String>,
+    /// The inputs sent to the provider.
     pub inputs: Value,
     /// The outputs recorded before the operation (update/delete), so a delete can be finished later.
     #[serde(default)]
@@ -101,6 +117,7 @@ pub struct PendingOperation {
 /// Everything a backend holds for one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// The stack's lineage and serial.
     pub meta: StackMeta,
     /// Sorted by URN.
     pub resources: Vec<ResourceRecord>,
@@ -109,6 +126,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A new stack with no resources and no pending operations.
     pub fn empty(stack: &str) -> Self {
         Snapshot { meta: StackMeta::new(stack), resources: Vec::new(), pending: Vec::new() }
     }
@@ -121,10 +139,20 @@ impl Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Write {
+    /// Stores a record, replacing the one with the same URN.
     PutResource(ResourceRecord),
-    DeleteResource { urn: String },
+    /// Removes a resource's record.
+    DeleteResource {
+        /// The record's URN.
+        urn: String,
+    },
+    /// Records an operation about to start.
     PutPending(PendingOperation),
-    ClearPending { id: String },
+    /// Removes a pending operation once its result is recorded.
+    ClearPending {
+        /// The operation's id.
+        id: String,
+    },
 }
 
 impl Write {
@@ -139,12 +167,15 @@ impl Write {
 pub struct RestorePoint {
     /// Counts every commit of the stack's history; what `restore` takes.
     pub generation: u64,
+    /// The stack's serial in that state.
     pub serial: u64,
     /// Unix seconds.
     pub time: u64,
     /// What made it: the run whose last commit it is (`` `apply` ``), or why a snapshot was written.
     pub made_by: String,
+    /// How many records it holds.
     pub resources: usize,
+    /// How many pending operations it holds.
     pub pending: usize,
 }
 

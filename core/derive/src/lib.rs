@@ -15,11 +15,20 @@
 //! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
 //! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::quote;
 use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathArguments, Type, parse_macro_input};
 
+/// The field keys and field table of a resource schema.
+///
+/// Each named field gets a typed key (`RoleInputs::NAME: Field<RoleInputs, String>`) and an entry in
+/// `Schema::FIELDS`. A field is required unless it is an `Option`, has `#[serde(default)]` or has
+/// `#[strake(default = <expr>)]`. With `#[strake(handle = Role)]` on the struct, `#[strake(set)]` on an
+/// input writes the handle's setter and `#[strake(get)]` on an output its getter (`set = "name"` and
+/// `get = "name"` rename the method), documented with the field's documentation.
 #[proc_macro_derive(Schema, attributes(strake))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -29,6 +38,8 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Implements `strake::ResourceHandle` by returning the wrapped `Resource`: the first tuple field
+/// (`struct Role(Resource)`) or the field named `resource`.
 #[proc_macro_derive(ResourceHandle)]
 pub fn derive_resource_handle(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

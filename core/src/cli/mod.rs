@@ -46,6 +46,8 @@ pub struct ProgramCommand<'a> {
 type RunCommand<'a> = dyn FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a;
 
 impl<'a> ProgramCommand<'a> {
+    /// A command described by `command` (its name, help and arguments) that runs `run` when
+    /// chosen.
     pub fn new(command: clap::Command, run: impl FnOnce(&ProgramContext, &clap::ArgMatches) -> Result<ExitCode, Error> + 'a) -> Self {
         ProgramCommand { command, run: Box::new(run) }
     }
@@ -53,7 +55,9 @@ impl<'a> ProgramCommand<'a> {
 
 /// What a program's own command gets: the program's directory and its configuration.
 pub struct ProgramContext {
+    /// The program's directory: `--dir`, else the package directory under `cargo run`, else `.`.
     pub dir: PathBuf,
+    /// The stack's configuration (`Strake.toml` and `--config`).
     pub config: Config,
 }
 

@@ -106,6 +106,7 @@ impl Config {
         self.values.get(key).map(|e| e.text.as_str())
     }
 
+    /// The text of `key`, or `default` when it is not set.
     pub fn get_or(&self, key: &str, default: &str) -> String {
         self.get(key).unwrap_or(default).to_string()
     }

@@ -37,6 +37,7 @@ use crate::program::Program;
 pub struct EngineOptions {
     /// Steps in flight at once (`--parallelism`).
     pub parallelism: usize,
+    /// How failed provider calls are retried.
     pub retry: RetryPolicy,
     /// Time limit of one provider operation when the resource sets none.
     pub default_timeout: Duration,
@@ -53,6 +54,7 @@ impl Default for EngineOptions {
 /// What one plan covers.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
+    /// A normal plan or a destroy plan.
     pub mode: PlanMode,
     /// Only these resources (and their dependencies; for destroy, their dependents).
     pub targets: Vec<Urn>,
@@ -67,6 +69,7 @@ impl Default for PlanOptions {
 }
 
 impl PlanOptions {
+    /// A plan that deletes every resource of the stack, refreshing first.
     pub fn destroy() -> Self {
         PlanOptions { mode: PlanMode::Destroy, ..Default::default() }
     }
@@ -82,6 +85,27 @@ pub struct RefreshReport {
 }
 
 /// Plans and applies programs against a state store. Embed it to drive Strake without the CLI.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use strake::prelude::*;
+/// use strake::{Config, Engine, PlanOptions, Program};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let engine = Engine::new(Arc::new(strake_state::MemoryStore::new()));
+/// let program = Program::build("dev", Config::default(), |stack| {
+///     let settings = Data::new(stack, "settings", value!({ "replicas": 2 }));
+///     stack.export("settings", settings.output());
+///     Ok(())
+/// })?;
+/// assert!(engine.plan(&program, &PlanOptions::default()).await?.has_changes());
+/// let report = engine.up(&program, &PlanOptions::default()).await?;
+/// assert_eq!((report.changed, report.outputs["settings"].get("replicas")), (1, Some(&Value::from(2))));
+/// // Applied: a re-plan has nothing to do.
+/// assert!(!engine.plan(&program, &PlanOptions::default()).await?.has_changes());
+/// # Ok::<(), strake::Error>(()) }).unwrap();
+/// ```
 pub struct Engine {
     store: Arc<dyn StateStore>,
     options: EngineOptions,
@@ -90,24 +114,29 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine on this state store, with default options and no observer.
     pub fn new(store: Arc<dyn StateStore>) -> Engine {
         Engine { store, options: EngineOptions::default(), observer: Arc::new(NullObserver), cancel: CancelFlag::default() }
     }
 
+    /// Uses these settings instead of the defaults.
     pub fn with_options(mut self, options: EngineOptions) -> Engine {
         self.options = options;
         self
     }
 
+    /// Sends every event of its plans and applies to `observer` (progress display, JSON lines).
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
         self.observer = observer;
         self
     }
 
+    /// The engine's settings.
     pub fn options(&self) -> &EngineOptions {
         &self.options
     }
 
+    /// The state store it plans and applies against.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }

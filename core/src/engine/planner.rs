@@ -54,6 +54,7 @@ impl Refreshed {
 
 /// A plan plus what the executor needs to carry it out.
 pub struct Planned {
+    /// The plan itself: what is shown, and what `plan --out` saves.
     pub plan: Plan,
     pub(crate) graph: Graph,
     /// Outputs known at plan time (unchanged resources, data sources), keyed by URN.

@@ -11,7 +11,9 @@ use crate::provider::{ErrorKind, ProviderError};
 pub struct RetryPolicy {
     /// Attempts in all for throttling and transient errors.
     pub max_attempts: u32,
+    /// The delay after the first failed attempt; it doubles with each further one (with jitter).
     pub base_delay: Duration,
+    /// The longest delay between two attempts.
     pub max_delay: Duration,
     /// How long to keep retrying eventual-consistency errors.
     pub consistency_window: Duration,
@@ -64,8 +66,11 @@ impl RetryPolicy {
 /// One retry about to happen, for observers.
 #[derive(Debug, Clone)]
 pub struct RetryNotice<'a> {
+    /// The attempt that failed (1-based).
     pub attempt: u32,
+    /// The wait before the next attempt.
     pub delay: Duration,
+    /// Why the attempt failed.
     pub error: &'a ProviderError,
 }
 

@@ -15,6 +15,28 @@ use crate::plan::Plan;
 use crate::program::Program;
 
 /// One locked stack. Dropping it releases the lock.
+///
+/// A plan and its apply under one lock, so that nothing changes the stack in between:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use strake::prelude::*;
+/// # use strake::{Config, Engine, PlanOptions, Program};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let engine = Engine::new(Arc::new(strake_state::MemoryStore::new()));
+/// let program = Program::build("dev", Config::default(), |stack| {
+///     Data::new(stack, "settings", value!({ "replicas": 2 }));
+///     Ok(())
+/// })?;
+/// let mut session = engine.session(&program, "apply")?;
+/// let planned = session.plan(&PlanOptions::default()).await?;
+/// assert_eq!(session.apply(&planned).await?.changed, 1);
+/// assert!(session.snapshot().resources.iter().any(|r| r.urn.ends_with("::settings")));
+/// // A second session waits for none: the first one's lock went with it.
+/// drop(session);
+/// assert!(engine.session(&program, "plan").is_ok());
+/// # Ok::<(), strake::Error>(()) }).unwrap();
+/// ```
 pub struct Session<'a> {
     engine: &'a Engine,
     program: &'a Program,
@@ -193,6 +215,13 @@ impl Session<'_> {
     }
 
     fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
+        if plan.format_version != crate::plan::PLAN_FORMAT_VERSION {
+            return Err(Error::StalePlan(format!(
+                "it was saved in plan format {} and this version of Strake reads format {}; make the plan again",
+                plan.format_version,
+                crate::plan::PLAN_FORMAT_VERSION
+            )));
+        }
         if plan.stack != self.program.stack {
             return Err(Error::StalePlan(format!("the plan is for stack `{}`, not `{}`", plan.stack, self.program.stack)));
         }

@@ -16,15 +16,18 @@ use futures::stream::FuturesUnordered;
 pub struct CancelFlag(Arc<AtomicBool>);
 
 impl CancelFlag {
+    /// Stops new work from starting; what is running finishes.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the flag is set.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
 
+/// How a [`walk`] ended: every node succeeded, failed, was skipped or was never started.
 #[derive(Debug, PartialEq, Eq)]
 pub struct WalkOutcome<T, E> {
     /// Nodes that succeeded, with what they returned, in the order they finished.

@@ -13,18 +13,25 @@ use crate::error::Diagnostic;
 use crate::program::{DeclKind, Program};
 use crate::{Urn, builtin, urn::package_of};
 
+/// What a node of the graph stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A provider configuration the program declares.
     Provider,
+    /// A managed resource the program declares.
     Resource,
+    /// A data source the program declares.
     DataSource,
     /// In state but no longer in the program: to be deleted.
     Removed,
 }
 
+/// One provider configuration, resource or data source of the graph.
 #[derive(Debug, Clone)]
 pub struct Node {
+    /// Its URN.
     pub urn: Urn,
+    /// What it stands for.
     pub kind: NodeKind,
     /// The provider configuration that manages it; `None` for the built-in provider and for providers.
     pub provider: Option<Urn>,
@@ -35,6 +42,7 @@ pub struct Node {
 /// A validated, acyclic dependency graph with a deterministic topological order.
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Every node; the other fields refer to nodes by index into this list.
     pub nodes: Vec<Node>,
     index: HashMap<Urn, usize>,
     /// `deps[n]`: the nodes `n` depends on (sorted).
@@ -66,6 +74,7 @@ impl Graph {
         Ok(Graph { nodes, index, deps, dependents, order })
     }
 
+    /// The index of the node with this URN, if the graph has it.
     pub fn node_index(&self, urn: &Urn) -> Option<usize> {
         self.index.get(urn).copied()
     }

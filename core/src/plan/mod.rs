@@ -18,6 +18,7 @@ use crate::{Urn, Value};
 /// Bumped when the saved-plan format changes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
+/// Which goes first when a resource is replaced: the new object or the old one's delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplaceOrder {
@@ -31,16 +32,22 @@ pub enum ReplaceOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "order")]
 pub enum Action {
+    /// Nothing changes.
     NoOp,
+    /// A new object is created.
     Create,
     /// A data source read (at apply, because its inputs are not known at plan time).
     Read,
+    /// The object is updated in place.
     Update,
+    /// The object is replaced by a new one, in this order.
     Replace(ReplaceOrder),
+    /// The object is deleted (or only forgotten, for a retained resource).
     Delete,
 }
 
 impl Action {
+    /// Whether the action changes something: not a no-op nor a read.
     pub fn is_change(self) -> bool {
         !matches!(self, Action::NoOp | Action::Read)
     }
@@ -50,14 +57,18 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanMode {
+    /// Bring the cloud in line with the program.
     Normal,
+    /// Delete every resource of the stack (`destroy`).
     Destroy,
 }
 
 /// One resource's planned change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
+    /// The resource.
     pub urn: Urn,
+    /// What happens to it.
     pub action: Action,
     /// Why, for display only (e.g. "`triggers_replace` changed", "deleted outside Strake").
     pub reason: Option<String>,
@@ -85,6 +96,7 @@ pub struct PlannedStep {
 /// A provider configuration the plan goes through, and where its changes land.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedProvider {
+    /// The provider configuration's URN.
     pub urn: Urn,
     /// `None`: its configuration is known only during apply (it depends on other resources).
     pub target: Option<crate::provider::Target>,
@@ -93,11 +105,15 @@ pub struct PlannedProvider {
 /// A plan: plain data, serializable (`plan --out`), rendered by `render_human` / `render_json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The [`PLAN_FORMAT_VERSION`] it was made with.
     pub format_version: u32,
+    /// The stack planned.
     pub stack: String,
+    /// A normal plan or a destroy plan.
     pub mode: PlanMode,
     /// The state the plan was made against: a saved plan is refused if it moved.
     pub lineage: Option<String>,
+    /// The state's serial when the plan was made: a saved plan is refused if it moved.
     pub serial: u64,
     /// Sorted by URN; NoOp steps included.
     pub steps: Vec<PlannedStep>,
@@ -119,15 +135,22 @@ pub struct Plan {
 /// Counts for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Resources to create.
     pub create: usize,
+    /// Resources to update in place.
     pub update: usize,
+    /// Resources to replace.
     pub replace: usize,
+    /// Resources to delete.
     pub delete: usize,
+    /// Data sources to read during apply.
     pub read: usize,
+    /// Resources left as they are.
     pub same: usize,
 }
 
 impl Plan {
+    /// How many steps of each action the plan has.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for step in &self.steps {
@@ -143,10 +166,13 @@ impl Plan {
         s
     }
 
+    /// Whether applying it would change anything: a step that changes something, or new stack
+    /// outputs.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action.is_change()) || self.outputs_changed
     }
 
+    /// The step of this resource, if the plan has one.
     pub fn step(&self, urn: &Urn) -> Option<&PlannedStep> {
         self.steps.binary_search_by(|s| s.urn.cmp(urn)).ok().map(|i| &self.steps[i])
     }
@@ -162,11 +188,13 @@ impl Plan {
 
 /// What the planner knows about one declared resource when choosing its action.
 pub struct Decide<'a> {
+    /// The resource.
     pub urn: &'a Urn,
     /// Recorded inputs, if the resource exists (after refresh).
     pub prior_inputs: Option<&'a Value>,
     /// The provider's diff (None when there is no prior object).
     pub diff: Option<&'a DiffResponse>,
+    /// Its options (`protect`, `replace_on_changes`, `delete_before_replace`).
     pub options: &'a ResourceOptions,
     /// Refresh found the object gone.
     pub gone: bool,

@@ -127,6 +127,7 @@ impl<S: Schema> Check<S> {
         self.warn_at(field.name(), reason);
     }
 
+    /// A warning at a path inside a field (`tags.env`).
     pub fn warn_at(&mut self, path: impl Display, reason: impl Into<String>) {
         self.warnings.push(CheckFailure::new(path.to_string(), reason));
     }

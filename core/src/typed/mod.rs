@@ -106,7 +106,9 @@ use crate::{Urn, Value};
 pub trait ResourceType: Send + Sync + 'static {
     /// What the configured provider hands every operation (its clients, account, cluster).
     type Context: Send + Sync + 'static;
+    /// What a program sets: the properties the object is created and updated from.
     type Inputs: Schema;
+    /// What the provider reports back once the object exists.
     type Outputs: Schema;
     /// The type's declared rules.
     const SPEC: Spec;
@@ -133,6 +135,7 @@ pub trait ResourceType: Send + Sync + 'static {
         None
     }
 
+    /// Creates the object and returns its physical id and outputs.
     async fn create(&self, ctx: &Self::Context, req: Create<'_, Self::Inputs>) -> Result<Created<Self::Outputs>, ProviderError>;
 
     /// Reads the object back: by `id`, or without one (an interrupted create, a lookup) from the
@@ -144,6 +147,7 @@ pub trait ResourceType: Send + Sync + 'static {
         req: Read<'_, Self::Inputs, Self::Outputs>,
     ) -> Result<Option<Observed<Self::Inputs, Self::Outputs>>, ProviderError>;
 
+    /// Updates the object in place to the new inputs and returns its outputs.
     async fn update(&self, ctx: &Self::Context, req: Update<'_, Self::Inputs, Self::Outputs>) -> Result<Self::Outputs, ProviderError>;
 
     /// Deletes the object. Deleting an object that is already gone succeeds.
@@ -159,8 +163,11 @@ pub trait ResourceType: Send + Sync + 'static {
 /// A data source: read at plan time from its inputs, never created, updated or deleted.
 #[async_trait]
 pub trait DataSourceType: Send + Sync + 'static {
+    /// What the configured provider hands every read (its clients, account, cluster).
     type Context: Send + Sync + 'static;
+    /// What the lookup is by.
     type Inputs: Schema;
+    /// What it found.
     type Outputs: Schema;
     /// The type token.
     const TYPE: &'static str;
@@ -199,8 +206,11 @@ impl ProviderContext for () {}
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Create<'a, I> {
+    /// The resource's URN.
     pub urn: &'a Urn,
+    /// The checked inputs, secrets revealed.
     pub inputs: &'a I,
+    /// The resource's create timeout, if it sets one (the engine enforces it).
     pub timeout: Option<std::time::Duration>,
 }
 
@@ -208,11 +218,14 @@ pub struct Create<'a, I> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Created<O> {
+    /// The physical id of the object made.
     pub id: ResourceId,
+    /// Its outputs.
     pub outputs: O,
 }
 
 impl<O> Created<O> {
+    /// The object made: its physical id and its outputs.
     pub fn new(id: impl Into<ResourceId>, outputs: O) -> Self {
         Created { id: id.into(), outputs }
     }
@@ -223,9 +236,14 @@ impl<O> Created<O> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Read<'a, I, O> {
+    /// The resource's URN.
     pub urn: &'a Urn,
+    /// The object's physical id, when known.
     pub id: Option<&'a str>,
+    /// The recorded inputs, or the checked ones when there is no record (`None` when they do not
+    /// have the schema's shape).
     pub inputs: Option<&'a I>,
+    /// The recorded outputs (`None` when there are none, or they do not have the schema's shape).
     pub outputs: Option<&'a O>,
 }
 
@@ -233,12 +251,16 @@ pub struct Read<'a, I, O> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Observed<I, O> {
+    /// The object's physical id.
     pub id: ResourceId,
+    /// Its configurable properties now, as the program would give them (compared for drift).
     pub inputs: I,
+    /// Its outputs now.
     pub outputs: O,
 }
 
 impl<I, O> Observed<I, O> {
+    /// The object found: its physical id, its configurable properties and its outputs.
     pub fn new(id: impl Into<ResourceId>, inputs: I, outputs: O) -> Self {
         Observed { id: id.into(), inputs, outputs }
     }
@@ -248,11 +270,14 @@ impl<I, O> Observed<I, O> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Found<O> {
+    /// The physical id of the object found.
     pub id: ResourceId,
+    /// What was read from it.
     pub outputs: O,
 }
 
 impl<O> Found<O> {
+    /// The object found: its physical id and what was read from it.
     pub fn new(id: impl Into<ResourceId>, outputs: O) -> Self {
         Found { id: id.into(), outputs }
     }
@@ -262,13 +287,19 @@ impl<O> Found<O> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Update<'a, I, O> {
+    /// The resource's URN.
     pub urn: &'a Urn,
+    /// The object's physical id.
     pub id: &'a str,
+    /// The recorded inputs.
     pub old: &'a I,
+    /// The new inputs, all known, secrets revealed.
     pub new: &'a I,
     /// The recorded outputs (`None` when they do not have the schema's shape).
     pub old_outputs: Option<&'a O>,
+    /// The changed properties, as dotted paths (see [`Update::changed`]).
     pub changes: &'a [String],
+    /// The resource's update timeout, if it sets one (the engine enforces it).
     pub timeout: Option<std::time::Duration>,
 }
 
@@ -283,17 +314,23 @@ impl<I: Schema, O> Update<'_, I, O> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Delete<'a, I, O> {
+    /// The resource's URN.
     pub urn: &'a Urn,
+    /// The object's physical id.
     pub id: &'a str,
+    /// The recorded inputs.
     pub inputs: &'a I,
     /// The recorded outputs (`None` when they do not have the schema's shape).
     pub outputs: Option<&'a O>,
+    /// The resource's delete timeout, if it sets one (the engine enforces it).
     pub timeout: Option<std::time::Duration>,
 }
 
 /// A record's inputs and outputs as stored, for [`ResourceType::upgrade`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
+    /// The recorded inputs.
     pub inputs: Value,
+    /// The recorded outputs.
     pub outputs: Value,
 }

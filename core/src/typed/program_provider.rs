@@ -18,6 +18,7 @@ pub struct ProgramProvider<C> {
 }
 
 impl<C: ProviderContext + Clone> ProgramProvider<C> {
+    /// A provider of these types, whose operations are all handed `context`.
     pub fn new(types: Registry<C>, context: C) -> Self {
         ProgramProvider { types: Arc::new(types), context }
     }

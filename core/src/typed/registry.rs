@@ -79,6 +79,7 @@ pub struct TypedProvider<C> {
 }
 
 impl<C: ProviderContext> TypedProvider<C> {
+    /// A configured provider of these types, whose operations are all handed `context`.
     pub fn new(context: C, types: Arc<Registry<C>>) -> Self {
         TypedProvider { context, types }
     }

@@ -142,6 +142,7 @@ impl<T> Known<T> {
         }
     }
 
+    /// Whether the field is not set.
     pub fn is_absent(&self) -> bool {
         matches!(self, Known::Absent)
     }
@@ -247,6 +248,7 @@ impl<S: Schema> Partial<S> {
         &self.value
     }
 
+    /// The underlying value, taken out (e.g. to return a preview as the engine's [`Value`]).
     pub fn into_value(self) -> Value {
         self.value
     }

@@ -60,36 +60,44 @@ impl Spec {
         }
     }
 
+    /// Sets the schema version of what state records (0 by default).
     pub const fn version(mut self, version: u32) -> Spec {
         self.version = version;
         self
     }
 
+    /// Sets the inputs whose change replaces the object.
     pub const fn replace_on(mut self, fields: &'static [&'static str]) -> Spec {
         self.replace_on = fields;
         self
     }
 
+    /// Sets the inputs that together name the object uniquely in the cloud.
     pub const fn unique(mut self, fields: &'static [&'static str]) -> Spec {
         self.unique = fields;
         self
     }
 
+    /// Generates `field` when the program leaves it out: `<resource name>-<7 hex>`, at most
+    /// `max_len` characters.
     pub const fn generated_name(mut self, field: &'static str, max_len: usize) -> Spec {
         self.generated_name = Some((field, max_len));
         self
     }
 
+    /// Sets the inputs that only matter when the object is created.
     pub const fn create_only(mut self, fields: &'static [&'static str]) -> Spec {
         self.create_only = fields;
         self
     }
 
+    /// Sets the inputs never sent to the cloud.
     pub const fn internal(mut self, fields: &'static [&'static str]) -> Spec {
         self.internal = fields;
         self
     }
 
+    /// Sets the outputs recorded and shown as secrets.
     pub const fn secret_outputs(mut self, fields: &'static [&'static str]) -> Spec {
         self.secret_outputs = fields;
         self

@@ -37,6 +37,7 @@ pub struct ApplyReport {
     pub changed: usize,
     /// Stack outputs after the apply.
     pub outputs: BTreeMap<String, Value>,
+    /// How long the apply took.
     pub elapsed: Duration,
     /// How many state batches were committed (each one durable write).
     pub state_commits: u64,
