@@ -9,7 +9,7 @@ use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Sn
 use super::EngineOptions;
 use super::calls::{CallError, Caller};
 use super::providers::{ProviderCache, Slot};
-use super::shared::{check_inputs, now_secs, state_env};
+use super::shared::{check_inputs, now_secs, resource_record, state_env};
 use super::walk::{CancelFlag, walk};
 use crate::error::{Error, StepError};
 use crate::program::{DeclKind, Program};
@@ -309,19 +309,7 @@ pub(crate) async fn import(
     let ReadResponse::Found { id, inputs, outputs } = read else {
         return Err(Error::Import { urn: urn.to_string(), reason: format!("no object with id `{id}` exists") });
     };
-    let rec = ResourceRecord {
-        urn: urn.to_string(),
-        kind: RecordKind::Resource,
-        type_token: urn.type_token().to_string(),
-        id,
-        inputs: inputs.to_json(),
-        outputs: outputs.to_json(),
-        dependencies: decl.dependencies().iter().map(Urn::to_string).collect(),
-        provider: node.provider.as_ref().map(Urn::to_string),
-        protect: decl.options.protect,
-        retain_on_delete: decl.options.retain_on_delete,
-        schema_version: provider.schema_version(urn.type_token()),
-    };
+    let rec = resource_record(decl, node.provider.as_ref(), provider.schema_version(urn.type_token()), &id, &inputs, &outputs);
     // An interrupted create of this resource is settled by the import.
     let mut writes = vec![Write::PutResource(rec)];
     writes.extend(

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use strake_state::{RecordKind, Snapshot};
+use strake_state::{RecordKind, ResourceRecord, Snapshot};
 
 use crate::plan::apply_ignore_changes;
 use crate::program::Declaration;
@@ -55,4 +55,29 @@ pub(crate) fn check_inputs(provider: &dyn Provider, decl: &Declaration, inputs: 
         apply_ignore_changes(&decl.options, prior, &mut check.inputs);
     }
     check
+}
+
+/// The state record of the declared resource `decl`, managed by `provider` (its provider's URN,
+/// `None` for the built-in one) with the provider's current `schema_version` of its type.
+pub(crate) fn resource_record(
+    decl: &Declaration,
+    provider: Option<&Urn>,
+    schema_version: u32,
+    id: &str,
+    inputs: &Value,
+    outputs: &Value,
+) -> ResourceRecord {
+    ResourceRecord {
+        urn: decl.urn.to_string(),
+        kind: RecordKind::Resource,
+        type_token: decl.urn.type_token().to_string(),
+        id: id.to_string(),
+        inputs: inputs.to_json(),
+        outputs: outputs.to_json(),
+        dependencies: decl.dependencies().iter().map(Urn::to_string).collect(),
+        provider: provider.map(Urn::to_string),
+        protect: decl.options.protect,
+        retain_on_delete: decl.options.retain_on_delete,
+        schema_version,
+    }
 }

@@ -20,7 +20,7 @@ use super::EngineOptions;
 use super::calls::{Caller, INTERRUPTED};
 use super::planner::{Planned, Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
-use super::shared::{env_value, stack_outputs_urn};
+use super::shared::{env_value, resource_record, stack_outputs_urn};
 use super::state_writer::StateWriter;
 use super::walk::{CancelFlag, walk};
 use crate::error::{Error, StepError};
@@ -270,20 +270,9 @@ impl Exec<'_> {
     }
 
     fn record(&self, n: usize, decl: &Declaration, id: &str, inputs: &Value, outputs: &Value) -> ResourceRecord {
-        let node = &self.req.planned.graph.nodes[n];
-        ResourceRecord {
-            urn: decl.urn.to_string(),
-            kind: RecordKind::Resource,
-            type_token: decl.urn.type_token().to_string(),
-            id: id.to_string(),
-            inputs: inputs.to_json(),
-            outputs: outputs.to_json(),
-            dependencies: decl.dependencies().iter().map(Urn::to_string).collect(),
-            provider: node.provider.as_ref().map(Urn::to_string),
-            protect: decl.options.protect,
-            retain_on_delete: decl.options.retain_on_delete,
-            schema_version: self.provider(n).map(|p| p.schema_version(decl.urn.type_token())).unwrap_or(0),
-        }
+        let provider = self.req.planned.graph.nodes[n].provider.as_ref();
+        let schema_version = self.provider(n).map(|p| p.schema_version(decl.urn.type_token())).unwrap_or(0);
+        resource_record(decl, provider, schema_version, id, inputs, outputs)
     }
 
     /// The provider's record, until one batch holding it has been stored in this apply.
