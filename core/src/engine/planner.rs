@@ -9,7 +9,7 @@ use strake_state::{RecordKind, Snapshot};
 
 use super::providers::{ProviderCache, Slot};
 use super::retry::with_retries;
-use super::shared::{check_inputs, env_value, stack_outputs_urn};
+use super::shared::{check_inputs, env_value, recorded_resources, stack_outputs_urn};
 use super::walk::walk;
 use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
@@ -237,19 +237,10 @@ fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refr
 
 /// The recorded resources as state holds them.
 fn recorded_priors(snapshot: &Snapshot) -> HashMap<Urn, Prior> {
-    snapshot
-        .resources
-        .iter()
-        .filter(|r| r.kind == RecordKind::Resource)
-        .filter_map(|r| {
-            let urn = Urn::parse(&r.urn).ok()?;
-            let p = Prior {
-                id: r.id.clone(),
-                inputs: Value::from_json(r.inputs.clone()),
-                outputs: Value::from_json(r.outputs.clone()),
-                version: r.schema_version,
-            };
-            Some((urn, p))
+    recorded_resources(snapshot)
+        .map(|(urn, r)| {
+            let inputs = Value::from_json(r.inputs.clone());
+            (urn, Prior { id: r.id.clone(), inputs, outputs: Value::from_json(r.outputs.clone()), version: r.schema_version })
         })
         .collect()
 }

@@ -27,17 +27,15 @@ pub(crate) fn stack_outputs_urn(stack: &str) -> Urn {
     Urn::new(stack, "strake:index:Stack", "outputs")
 }
 
+/// The recorded resources (not providers), with their URNs; a record whose URN does not parse is
+/// left out.
+pub(crate) fn recorded_resources(snapshot: &Snapshot) -> impl Iterator<Item = (Urn, &ResourceRecord)> {
+    snapshot.resources.iter().filter(|r| r.kind == RecordKind::Resource).filter_map(|r| Some((Urn::parse(&r.urn).ok()?, r)))
+}
+
 /// The outputs of every recorded resource, as an environment for evaluating outputs.
 pub(crate) fn state_env(snapshot: &Snapshot) -> HashMap<Urn, Value> {
-    snapshot
-        .resources
-        .iter()
-        .filter(|r| r.kind == RecordKind::Resource)
-        .filter_map(|r| {
-            let urn = Urn::parse(&r.urn).ok()?;
-            Some((urn, env_value(Some(&r.id), &Value::from_json(r.outputs.clone()))))
-        })
-        .collect()
+    recorded_resources(snapshot).map(|(urn, r)| (urn, env_value(Some(&r.id), &Value::from_json(r.outputs.clone())))).collect()
 }
 
 pub(crate) fn now_secs() -> u64 {
