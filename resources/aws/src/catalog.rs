@@ -42,10 +42,15 @@ const ACTIONS_TXT: &str = include_str!("catalog/actions.txt");
 /// How much an action can do, as AWS's Service Authorization Reference classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AccessLevel {
+    /// Listing resources (`s3:ListBucket`).
     List,
+    /// Reading resources and their settings (`s3:GetObject`).
     Read,
+    /// Creating, changing or deleting resources (`s3:PutObject`).
     Write,
+    /// Changing tags only (`s3:PutBucketTagging`).
     Tagging,
+    /// Granting or changing permissions (`iam:PutRolePolicy`, `s3:PutBucketPolicy`).
     PermissionsManagement,
 }
 
@@ -81,6 +86,7 @@ pub struct Action {
     pub service: &'static str,
     /// The action name: `GetObject`.
     pub name: &'static str,
+    /// Its access level: `Read` for `GetObject`.
     pub access_level: AccessLevel,
 }
 

@@ -10,7 +10,9 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, 
 use aws_sigv4::sign::v4;
 use base64::Engine as _;
 
+/// What every token starts with, before the base64url-encoded URL.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
+/// The signed header that names the cluster the token is for.
 pub const CLUSTER_ID_HEADER: &str = "x-k8s-aws-id";
 /// How long the presigned URL is valid (what `aws eks get-token` uses).
 pub const PRESIGN_EXPIRY: Duration = Duration::from_secs(60);

@@ -1,5 +1,7 @@
 //! AWS provider for Strake: IAM, S3 and EKS across accounts, one provider configuration per account.
 
+#![warn(missing_docs)]
+
 mod attempts;
 pub mod catalog;
 mod context;

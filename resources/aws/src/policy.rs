@@ -14,7 +14,9 @@ use crate::validate::{check_account_id, check_arn};
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
+    /// The statement grants its actions.
     Allow,
+    /// The statement refuses its actions; an explicit `Deny` wins over any `Allow`.
     Deny,
 }
 
@@ -29,18 +31,22 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// A statement with this effect and nothing else yet.
     pub fn new(effect: Effect) -> Self {
         Statement { effect, sid: None, parts: Vec::new(), principals: Vec::new(), conditions: Vec::new() }
     }
 
+    /// An `Allow` statement.
     pub fn allow() -> Self {
         Statement::new(Effect::Allow)
     }
 
+    /// A `Deny` statement.
     pub fn deny() -> Self {
         Statement::new(Effect::Deny)
     }
 
+    /// The statement id (`Sid`).
     pub fn sid(mut self, sid: &str) -> Self {
         self.sid = Some(sid.to_string());
         self
@@ -53,10 +59,12 @@ impl Statement {
         self
     }
 
+    /// The actions the statement covers (`Action`), e.g. `s3:GetObject` or `s3:Get*`.
     pub fn actions<S: Into<Output<String>>>(self, actions: impl IntoIterator<Item = S>) -> Self {
         self.list("Action", actions)
     }
 
+    /// Every action but these (`NotAction`).
     pub fn not_actions<S: Into<Output<String>>>(self, actions: impl IntoIterator<Item = S>) -> Self {
         self.list("NotAction", actions)
     }
@@ -66,6 +74,7 @@ impl Statement {
         self.list("Resource", resources)
     }
 
+    /// Every resource but these ARNs (`NotResource`).
     pub fn not_resources<S: Into<Output<String>>>(self, resources: impl IntoIterator<Item = S>) -> Self {
         self.list("NotResource", resources)
     }
@@ -145,11 +154,12 @@ pub struct PolicyDocument {
 }
 
 impl PolicyDocument {
+    /// An empty document; add statements with [`Self::statement`].
     pub fn new() -> Self {
         PolicyDocument::default()
     }
 
-    /// A document with one `Allow` statement for `actions` (add `.resources(...)` via [`Self::statement`]).
+    /// Adds `statement` to the document.
     pub fn statement(mut self, statement: Statement) -> Self {
         self.statements.push(statement);
         self
@@ -186,6 +196,7 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
+    /// IAM's size limit for this kind of policy, in characters without white space.
     pub fn max_chars(self) -> usize {
         match self {
             PolicyKind::Identity => 6_144,

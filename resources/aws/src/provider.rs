@@ -75,6 +75,7 @@ impl AwsProvider {
         AwsProvider::default()
     }
 
+    /// The region, e.g. `eu-west-1` (default: `AWS_REGION` or the profile's).
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.settings.region = Some(region.into());
         self
@@ -99,6 +100,7 @@ impl AwsProvider {
         self
     }
 
+    /// The session token that goes with temporary [`Self::static_credentials`]. Stored in state as a secret.
     pub fn session_token(mut self, token: impl Into<String>) -> Self {
         self.settings.session_token = Some(token.into());
         self
@@ -123,6 +125,7 @@ impl AwsProvider {
         self.assume_role(role_arn)
     }
 
+    /// The session name of the assumed role (default `strake`); only after [`Self::assume_role`], else ignored.
     pub fn session_name(mut self, name: impl Into<String>) -> Self {
         if let Some(a) = &mut self.settings.assume_role {
             a.session_name = name.into();
@@ -130,6 +133,7 @@ impl AwsProvider {
         self
     }
 
+    /// The external id the role's trust policy asks for; only after [`Self::assume_role`], else ignored.
     pub fn external_id(mut self, id: impl Into<String>) -> Self {
         if let Some(a) = &mut self.settings.assume_role {
             a.external_id = Some(id.into());

@@ -38,7 +38,9 @@ pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
 /// How bad a finding is: errors stop the plan (unless the role downgrades them), warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
+    /// Stops the plan, unless the role sets `trust_lint_warnings_only`.
     Error,
+    /// Reported; the plan goes on.
     Warning,
 }
 
@@ -46,8 +48,11 @@ pub enum Severity {
 /// broken and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// Error or warning.
     pub severity: Severity,
+    /// The input path of the problem, e.g. `assume_role_policy.Statement[0].Condition`.
     pub path: String,
+    /// The rule broken and the fix.
     pub message: String,
 }
 
@@ -60,6 +65,7 @@ impl Finding {
         Finding { severity: Severity::Warning, path: path.into(), message: message.into() }
     }
 
+    /// Whether this is an error, not a warning.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -16,14 +16,22 @@ use strake_kubernetes::{Namespace, ServiceAccount};
 /// The type token of the component (the plan groups its children under it).
 pub const COMPONENT_TYPE: &str = "strake:irsa:ServiceAccountRole";
 /// The audience the pod identity webhook requests tokens for.
-pub const AUDIENCE: &str = "sts.amazonaws.com";
+pub const AUDIENCE: &str = strake_aws::trust_lint::STS_AUDIENCE;
 
 /// Where the IAM OIDC provider for the cluster's issuer comes from.
 pub enum OidcProvider {
     /// Create it in the role's account from the cluster's issuer URL (e.g. `eks::Cluster::oidc_issuer_url()`).
-    Create { issuer_url: Output<String> },
+    Create {
+        /// The cluster's OIDC issuer URL (`https://...`).
+        issuer_url: Output<String>,
+    },
     /// Use one that exists already (e.g. made by eksctl): its ARN and the issuer URL it is for.
-    Existing { arn: Output<String>, issuer_url: Output<String> },
+    Existing {
+        /// The existing provider's ARN.
+        arn: Output<String>,
+        /// The issuer URL the provider is for.
+        issuer_url: Output<String>,
+    },
 }
 
 /// What the component needs.
@@ -32,7 +40,9 @@ pub struct IrsaArgs<'a> {
     pub role_account: &'a ProviderRef,
     /// The Kubernetes provider of the cluster.
     pub cluster: &'a ProviderRef,
+    /// Where the IAM OIDC provider for the cluster's issuer comes from.
     pub oidc: OidcProvider,
+    /// The namespace of the service account.
     pub namespace: &'a Namespace,
     /// The service account's name; it is both the trust's `sub` and the Kubernetes object.
     pub service_account: &'a str,
@@ -42,14 +52,20 @@ pub struct IrsaArgs<'a> {
 
 /// The component's parts, for outputs and further wiring (e.g. a Deployment's service account).
 pub struct Irsa {
+    /// The IAM OIDC provider's ARN (created or existing).
     pub oidc_provider_arn: Output<String>,
+    /// The role the service account's pods assume.
     pub role: Role,
+    /// The managed policy with the grants.
     pub policy: Policy,
+    /// The attachment of the policy to the role.
     pub attachment: RolePolicyAttachment,
+    /// The ServiceAccount annotated with the role; applied after the attachment.
     pub service_account: ServiceAccount,
 }
 
 impl Irsa {
+    /// Declares the component `name` and its parts in the role's account and in the cluster.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, args: IrsaArgs<'_>) -> Irsa {
         let c = stack.component(COMPONENT_TYPE, name);

@@ -2,6 +2,8 @@
 //! Kubernetes providers: EKS clusters as Kubernetes providers ([`FromEks`]) and service accounts
 //! bound to AWS roles ([`IrsaRoleOf`]).
 
+#![warn(missing_docs)]
+
 pub mod component;
 pub mod eks;
 pub mod service_account;

@@ -2,6 +2,8 @@
 //! deployments, applied server-side with field manager `strake`; configured from a kubeconfig or
 //! from a cluster's endpoint with a [`ClusterToken`] source (`strake-irsa` gives EKS clusters one).
 
+#![warn(missing_docs)]
+
 mod preflight;
 mod provider;
 mod resources;

@@ -76,6 +76,7 @@ impl KubernetesProvider {
         self.set("kubeconfig", Value::from(path.into()))
     }
 
+    /// The kubeconfig context to use (default: the kubeconfig's current context).
     pub fn context(self, context: impl Into<String>) -> Self {
         self.set("context", Value::from(context.into()))
     }

@@ -12,7 +12,9 @@ use serde::Deserialize;
 /// The JOSE header.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Header {
+    /// The signing algorithm (`RS256` for service-account tokens).
     pub alg: String,
+    /// The id of the signing key in the issuer's JWKS.
     #[serde(default)]
     pub kid: Option<String>,
 }
@@ -20,14 +22,19 @@ pub struct Header {
 /// The claims STS and the trust policy look at.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Claims {
+    /// The issuer URL.
     pub iss: String,
+    /// The subject: `system:serviceaccount:<namespace>:<name>`.
     pub sub: String,
     /// `aud` as a list (a JWT may carry a single string or a list).
     #[serde(deserialize_with = "one_or_many")]
     pub aud: Vec<String>,
+    /// Expiry, in unix seconds.
     pub exp: i64,
+    /// Issued at, in unix seconds.
     #[serde(default)]
     pub iat: Option<i64>,
+    /// Not valid before, in unix seconds.
     #[serde(default)]
     pub nbf: Option<i64>,
 }
@@ -56,7 +63,9 @@ impl Claims {
 /// A decoded (not yet verified) token.
 #[derive(Debug, Clone)]
 pub struct Jwt {
+    /// The decoded header.
     pub header: Header,
+    /// The decoded claims.
     pub claims: Claims,
     signing_input: String,
     signature: Vec<u8>,
@@ -101,15 +110,21 @@ impl Jwt {
 /// One JSON Web Key (only RSA keys are usable here).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Jwk {
+    /// The key type (`RSA`).
     pub kty: String,
+    /// The key id tokens name in their header.
     #[serde(default)]
     pub kid: Option<String>,
+    /// The algorithm the key is for, if said (`RS256`).
     #[serde(default)]
     pub alg: Option<String>,
+    /// What the key is for, if said (`sig`); `use` in JSON.
     #[serde(default, rename = "use")]
     pub use_: Option<String>,
+    /// The RSA modulus (base64url).
     #[serde(default)]
     pub n: Option<String>,
+    /// The RSA public exponent (base64url).
     #[serde(default)]
     pub e: Option<String>,
 }
@@ -144,10 +159,12 @@ impl Jwk {
 /// An issuer's key set (`/openid/v1/jwks`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Jwks {
+    /// The keys.
     pub keys: Vec<Jwk>,
 }
 
 impl Jwks {
+    /// Parses a JWKS document.
     pub fn parse(text: &str) -> Result<Jwks, String> {
         serde_json::from_str(text).map_err(|e| format!("is not a JSON Web Key Set: {e}"))
     }
@@ -174,7 +191,9 @@ impl Jwks {
 /// What the claims must say for the pod's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected<'a> {
+    /// The `sub` the token must carry.
     pub subject: &'a str,
+    /// An audience the token's `aud` must list.
     pub audience: &'a str,
     /// The issuer the cluster's discovery document announces, when known.
     pub issuer: Option<&'a str>,

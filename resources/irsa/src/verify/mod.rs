@@ -29,7 +29,7 @@ pub use jwt::Claims;
 pub use trust::Evaluation;
 
 /// The audience the pod identity webhook requests unless the ServiceAccount says otherwise.
-pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+pub const DEFAULT_AUDIENCE: &str = strake_aws::trust_lint::STS_AUDIENCE;
 /// The object the walkthrough reads.
 pub const DEFAULT_KEY: &str = "test.txt";
 
@@ -37,10 +37,13 @@ pub const DEFAULT_KEY: &str = "test.txt";
 /// through `role_arn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyTarget {
+    /// The ServiceAccount's namespace.
     pub namespace: String,
+    /// The ServiceAccount's name.
     pub service_account: String,
     /// The role the ServiceAccount must be annotated with (usually in another account).
     pub role_arn: String,
+    /// The bucket the object is read from.
     pub bucket: String,
     /// Default [`DEFAULT_KEY`].
     pub key: String,
@@ -52,6 +55,7 @@ pub struct VerifyTarget {
 }
 
 impl VerifyTarget {
+    /// A target with the default key, audience and token lifetime.
     pub fn new(namespace: impl Into<String>, service_account: impl Into<String>, role_arn: impl Into<String>, bucket: impl Into<String>) -> Self {
         VerifyTarget {
             namespace: namespace.into(),
@@ -64,16 +68,19 @@ impl VerifyTarget {
         }
     }
 
+    /// The object to read (default [`DEFAULT_KEY`]).
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = key.into();
         self
     }
 
+    /// The token's audience (default [`DEFAULT_AUDIENCE`]).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audience = audience.into();
         self
     }
 
+    /// The token's lifetime in seconds (default 3600).
     pub fn token_seconds(mut self, seconds: i64) -> Self {
         self.token_seconds = seconds;
         self
@@ -112,7 +119,9 @@ impl fmt::Display for Link {
 /// Where the chain broke, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
+    /// The link that broke.
     pub link: Link,
+    /// What failed, and why.
     pub message: String,
 }
 
@@ -135,7 +144,9 @@ impl std::error::Error for VerifyError {}
 pub struct Verified {
     /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
     pub assumed_arn: String,
+    /// The account of the assumed-role session.
     pub account: String,
+    /// The session's unique id, as `GetCallerIdentity` reports it.
     pub user_id: String,
     /// The token's verified claims.
     pub claims: Claims,

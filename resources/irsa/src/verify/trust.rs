@@ -25,6 +25,7 @@ pub struct WebIdentityRequest {
     pub sub: String,
     /// The token's audience that the OIDC provider lists as a client id.
     pub aud: String,
+    /// The role session name (`sts:RoleSessionName`).
     pub session_name: String,
 }
 
@@ -48,6 +49,7 @@ impl WebIdentityRequest {
 /// The outcome, with one line per check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
+    /// Whether STS would let the token assume the role.
     pub allowed: bool,
     /// Human-readable lines, in policy order.
     pub lines: Vec<String>,

@@ -170,6 +170,7 @@ impl Deployment {
         self
     }
 
+    /// The number of pods (`spec.replicas`).
     pub fn replicas(self, replicas: i64) -> Self {
         self.edit(move |s| s.set_path("replicas", Some(Value::from(replicas))))
     }
@@ -214,6 +215,7 @@ impl Deployment {
         self
     }
 
+    /// The deployment's name (an output, so users depend on the deployment).
     pub fn name(&self) -> Output<String> {
         self.resource.get(ObjectOutputs::NAME)
     }

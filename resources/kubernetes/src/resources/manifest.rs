@@ -68,6 +68,7 @@ impl Manifest {
         self
     }
 
+    /// The object's name (an output, so users depend on the object).
     pub fn name(&self) -> Output<String> {
         self.0.get(ObjectOutputs::NAME)
     }

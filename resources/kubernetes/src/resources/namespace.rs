@@ -78,11 +78,13 @@ impl Namespace {
         Namespace(r)
     }
 
+    /// The namespace's labels.
     pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(NamespaceInputs::LABELS, string_map(labels));
         self
     }
 
+    /// The namespace's annotations.
     pub fn annotations<K: Into<String>, V: Into<String>>(self, annotations: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(NamespaceInputs::ANNOTATIONS, string_map(annotations));
         self

@@ -10,6 +10,7 @@ use strake::provider::{ErrorKind, ProviderError};
 
 use crate::provider::Kubernetes;
 
+/// The field manager Strake applies objects as, server-side.
 pub const FIELD_MANAGER: &str = "strake";
 const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -9,11 +9,16 @@ use super::namespace::Namespace;
 use super::{Kind, ObjectKind, ObjectOutputs, StringMap, output_map, string_map};
 use crate::provider::Kubernetes;
 
+/// The type token of a service account.
 pub const TYPE: &str = "kubernetes:core:ServiceAccount";
 
+/// IRSA annotation: the IAM role the account's pods assume.
 pub const ROLE_ARN: &str = "eks.amazonaws.com/role-arn";
+/// IRSA annotation: the token audience (default `sts.amazonaws.com`).
 pub const AUDIENCE: &str = "eks.amazonaws.com/audience";
+/// IRSA annotation: whether pods use the regional STS endpoint (`true` or `false`).
 pub const STS_REGIONAL_ENDPOINTS: &str = "eks.amazonaws.com/sts-regional-endpoints";
+/// IRSA annotation: the projected token's lifetime in seconds (600 to 86,400).
 pub const TOKEN_EXPIRATION: &str = "eks.amazonaws.com/token-expiration";
 /// Program-only input: why the trust of the account's role refuses it (see
 /// [`ServiceAccount::irsa_role_with_refusal`]).
@@ -33,14 +38,19 @@ const OBJECT: ObjectKind = ObjectKind {
 /// The inputs of a service account.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct ServiceAccountInputs {
+    /// The account's name.
     pub name: String,
+    /// The namespace it lives in.
     pub namespace: String,
+    /// The account's labels.
     pub labels: Option<StringMap>,
+    /// The account's annotations (the IRSA ones among them).
     pub annotations: Option<StringMap>,
     /// `automountServiceAccountToken`.
     pub automount: Option<bool>,
     /// Why the trust policy of the role the account is annotated with refuses it (program-only).
     pub irsa_refusal: Option<String>,
+    /// Take over fields another field manager owns.
     pub force_conflicts: Option<bool>,
 }
 
@@ -118,6 +128,7 @@ pub struct ServiceAccount {
 }
 
 impl ServiceAccount {
+    /// Declares a service account named `name` in `namespace`.
     #[track_caller]
     pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, namespace: &Namespace) -> ServiceAccount {
         let resource = stack.resource(TYPE, name).provider(provider);
@@ -164,11 +175,13 @@ impl ServiceAccount {
         self.annotation(TOKEN_EXPIRATION, seconds.to_string())
     }
 
+    /// The account's labels.
     pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
         self.resource.set(ServiceAccountInputs::LABELS, string_map(labels));
         self
     }
 
+    /// Whether pods mount the account's token automatically (`automountServiceAccountToken`).
     pub fn automount(self, automount: bool) -> Self {
         self.resource.set(ServiceAccountInputs::AUTOMOUNT, automount);
         self
@@ -180,10 +193,12 @@ impl ServiceAccount {
         self
     }
 
+    /// The account's name (an output, so users depend on the account).
     pub fn name(&self) -> Output<String> {
         self.resource.get(ObjectOutputs::NAME)
     }
 
+    /// The account's namespace (the namespace's name output).
     pub fn namespace(&self) -> Output<String> {
         self.namespace.clone()
     }

@@ -10,6 +10,7 @@ use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 use crate::context::Aws;
 use crate::error::AwsFailure;
 
+/// The type token of the EKS cluster data source.
 pub const TYPE: &str = "aws:eks:Cluster";
 
 /// What a cluster lookup is given.

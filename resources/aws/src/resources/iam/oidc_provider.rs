@@ -20,10 +20,11 @@ use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error, found};
 use crate::resources::{Tags, check_tags, read_tags, tags_from};
 
+/// The type token of an IAM OIDC identity provider.
 pub const TYPE: &str = "aws:iam:OpenIdConnectProvider";
 
 /// The audience of tokens for `sts:AssumeRoleWithWebIdentity` (what EKS service accounts use).
-pub const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
+pub const DEFAULT_CLIENT_ID: &str = crate::trust_lint::STS_AUDIENCE;
 
 /// The inputs of an OIDC identity provider.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]

@@ -19,6 +19,7 @@ use crate::policy::PolicyKind;
 use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags, tags_from};
 use crate::validate::{check_iam_path, check_policy_name};
 
+/// The type token of a managed policy.
 pub const TYPE: &str = "aws:iam:Policy";
 
 /// IAM's limit of versions per managed policy.

@@ -15,6 +15,7 @@ use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy
 use crate::trust_lint::{Severity, lint_trust};
 use crate::validate::{check_arn, check_iam_path, check_role_name};
 
+/// The type token of an IAM role.
 pub const TYPE: &str = "aws:iam:Role";
 
 /// `trust_lint = "warn"`: the IRSA trust lint's errors are reported as warnings.

@@ -14,6 +14,7 @@ use crate::policy::PolicyKind;
 use crate::resources::{check_policy, document_from_aws, policy_text};
 use crate::validate::{check_policy_name, check_role_name};
 
+/// The type token of an inline role policy.
 pub const TYPE: &str = "aws:iam:RolePolicy";
 
 /// The inputs of an inline role policy.

@@ -11,6 +11,7 @@ use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::{check_arn, check_role_name};
 
+/// The type token of a role policy attachment.
 pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
 
 /// The role and the policy of an attachment (its inputs and its outputs alike).

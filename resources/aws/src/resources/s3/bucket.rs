@@ -19,6 +19,7 @@ use crate::regions::check_region;
 use crate::resources::{Tags, check_tags, read_tags, tags_from};
 use crate::validate::check_bucket_name;
 
+/// The type token of an S3 bucket.
 pub const TYPE: &str = "aws:s3:Bucket";
 
 /// S3 allows at most this many tags on a bucket.

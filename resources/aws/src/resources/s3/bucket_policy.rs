@@ -17,6 +17,7 @@ use crate::policy::PolicyKind;
 use crate::resources::{check_policy, document_from_aws, policy_text};
 use crate::validate::check_bucket_name;
 
+/// The type token of a bucket policy.
 pub const TYPE: &str = "aws:s3:BucketPolicy";
 
 /// The inputs of a bucket policy.

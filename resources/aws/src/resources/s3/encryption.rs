@@ -13,6 +13,7 @@ use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::{check_arn, check_bucket_name};
 
+/// The type token of a bucket's default encryption.
 pub const TYPE: &str = "aws:s3:BucketServerSideEncryption";
 
 const AES256: &str = "AES256";

@@ -23,6 +23,7 @@ use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
 use crate::validate::check_bucket_name;
 
+/// The type token of an S3 object.
 pub const TYPE: &str = "aws:s3:Object";
 
 const TEXT: &str = "text/plain";

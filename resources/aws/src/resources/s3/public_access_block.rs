@@ -13,6 +13,7 @@ use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::check_bucket_name;
 
+/// The type token of a bucket's public access block.
 pub const TYPE: &str = "aws:s3:BucketPublicAccessBlock";
 
 /// The inputs of a public access block.

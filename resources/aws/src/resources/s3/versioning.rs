@@ -14,6 +14,7 @@ use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::validate::check_bucket_name;
 
+/// The type token of a bucket's versioning.
 pub const TYPE: &str = "aws:s3:BucketVersioning";
 
 const ENABLED: &str = "Enabled";

@@ -9,6 +9,7 @@ use strake::{ProviderRef, Resource, ResourceHandle, Stack};
 
 use crate::context::Aws;
 
+/// The type token of the caller identity data source.
 pub const TYPE: &str = "aws:sts:CallerIdentity";
 
 /// A caller identity lookup takes no inputs.
