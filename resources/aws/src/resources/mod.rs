@@ -14,6 +14,7 @@ use strake::typed::{Check, Field, Registry, Schema};
 
 use crate::context::Aws;
 use crate::policy::{PolicyKind, canonical, parse_document, validate};
+use s3::setting::Setting;
 
 /// Every type of the package.
 pub(crate) fn registry() -> Arc<Registry<Aws>> {
@@ -26,11 +27,11 @@ pub(crate) fn registry() -> Arc<Registry<Aws>> {
                 .resource(iam::role_policy::RolePolicyType)
                 .resource(iam::oidc_provider::OpenIdConnectProviderType)
                 .resource(s3::bucket::BucketType)
-                .resource(s3::bucket_policy::BucketPolicyType)
+                .resource(Setting::<s3::bucket_policy::Policy>::new())
                 .resource(s3::object::ObjectType)
-                .resource(s3::public_access_block::PublicAccessBlockType)
-                .resource(s3::versioning::VersioningType)
-                .resource(s3::encryption::EncryptionType)
+                .resource(Setting::<s3::public_access_block::PublicAccessBlock>::new())
+                .resource(Setting::<s3::versioning::Versioning>::new())
+                .resource(Setting::<s3::encryption::Encryption>::new())
                 .data_source(eks::cluster::ClusterType)
                 .data_source(sts::caller_identity::CallerIdentityType),
         )

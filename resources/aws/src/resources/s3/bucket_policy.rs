@@ -6,16 +6,16 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use strake::provider::{CreatedLookup, ProviderError};
+use strake::provider::ProviderError;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::setting::{BucketSetting, OnBucket};
+use super::shared::in_bucket_region;
 use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::policy::PolicyKind;
 use crate::resources::{check_policy, document_from_aws, policy_text};
-use crate::validate::check_bucket_name;
 
 /// The type token of a bucket policy.
 pub const TYPE: &str = "aws:s3:BucketPolicy";
@@ -56,9 +56,8 @@ impl BucketPolicy {
     }
 }
 
-bucket_setting!(BucketPolicyInputs);
-
-pub(crate) struct BucketPolicyType;
+/// The bucket policy, as a kind of bucket setting.
+pub(crate) struct Policy;
 
 /// Every `Resource` must be the bucket or objects in it (S3 answers "Policy has invalid resource").
 fn check_resources(bucket: &str, doc: &Json) -> Vec<String> {
@@ -88,25 +87,18 @@ fn check_resources(bucket: &str, doc: &Json) -> Vec<String> {
     problems
 }
 
-async fn put(aws: &Aws, bucket: &str, policy: &str) -> Result<(), ProviderError> {
-    in_bucket_region(aws, |c| c.put_bucket_policy().bucket(bucket).policy(policy).send()).await.map(drop).map_err(|e| {
-        let mut err = aws_error("s3:PutBucketPolicy")(e);
-        if err.code.as_deref() == Some("NoSuchBucket") {
-            err.message.push_str(&format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the policy waits for it)"));
-        }
-        err
-    })
-}
-
 #[async_trait]
-impl ResourceType for BucketPolicyType {
-    type Context = Aws;
+impl BucketSetting for Policy {
     type Inputs = BucketPolicyInputs;
-    type Outputs = OnBucket;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[BucketPolicyInputs::BUCKET.name()]);
+    const TYPE: &'static str = TYPE;
+    const WHAT: &'static str = "policy";
+    const BUCKET: Field<BucketPolicyInputs, String> = BucketPolicyInputs::BUCKET;
 
-    fn check(&self, _aws: &Aws, c: &mut Check<BucketPolicyInputs>) {
-        c.validate(BucketPolicyInputs::BUCKET, |b| check_bucket_name(b));
+    fn bucket(inputs: &BucketPolicyInputs) -> &str {
+        &inputs.bucket
+    }
+
+    fn check(c: &mut Check<BucketPolicyInputs>) {
         check_policy(c, BucketPolicyInputs::POLICY, PolicyKind::Resource);
         if !c.has_failed()
             && let (Some(bucket), Some(doc)) = (c.known(BucketPolicyInputs::BUCKET), c.known(BucketPolicyInputs::POLICY))
@@ -117,40 +109,24 @@ impl ResourceType for BucketPolicyType {
         }
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<BucketPolicyInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
-        setting_preview(inputs.raw(BucketPolicyInputs::BUCKET.name()))
+    async fn put(aws: &Aws, inputs: &BucketPolicyInputs) -> Result<(), ProviderError> {
+        let (bucket, policy) = (&inputs.bucket, policy_text(&inputs.policy));
+        in_bucket_region(aws, |c| c.put_bucket_policy().bucket(bucket).policy(&policy).send()).await.map(drop).map_err(|e| {
+            let mut err = aws_error("s3:PutBucketPolicy")(e);
+            if err.code.as_deref() == Some("NoSuchBucket") {
+                err.message.push_str(&format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the policy waits for it)"));
+            }
+            err
+        })
     }
 
-    fn claim(&self, _aws: &Aws, inputs: &Partial<BucketPolicyInputs>) -> Option<String> {
-        setting_claim("policy", inputs.known(BucketPolicyInputs::BUCKET))
+    async fn get(aws: &Aws, bucket: &str, _declared: Option<&BucketPolicyInputs>) -> Result<Option<BucketPolicyInputs>, ProviderError> {
+        let got = found(in_bucket_region(aws, |c| c.get_bucket_policy().bucket(bucket).send()).await, "s3:GetBucketPolicy")?;
+        let policy = got.and_then(|out| out.policy).filter(|p| !p.trim().is_empty());
+        Ok(policy.map(|p| BucketPolicyInputs { bucket: bucket.to_string(), policy: document_from_aws(&p) }))
     }
 
-    async fn create(&self, aws: &Aws, req: Create<'_, BucketPolicyInputs>) -> Result<Created<OnBucket>, ProviderError> {
-        put(aws, &req.inputs.bucket, &policy_text(&req.inputs.policy)).await?;
-        Ok(OnBucket::created(&req.inputs.bucket))
-    }
-
-    async fn read(
-        &self,
-        aws: &Aws,
-        req: Read<'_, BucketPolicyInputs, OnBucket>,
-    ) -> Result<Option<Observed<BucketPolicyInputs, OnBucket>>, ProviderError> {
-        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
-        let got = found(in_bucket_region(aws, |c| c.get_bucket_policy().bucket(&bucket).send()).await, "s3:GetBucketPolicy")?;
-        let Some(policy) = got.and_then(|out| out.policy) else { return Ok(None) };
-        if policy.trim().is_empty() {
-            return Ok(None);
-        }
-        let inputs = BucketPolicyInputs { bucket: bucket.clone(), policy: document_from_aws(&policy) };
-        Ok(Some(OnBucket::observed(bucket, inputs)))
-    }
-
-    async fn update(&self, aws: &Aws, req: Update<'_, BucketPolicyInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
-        put(aws, req.id, &policy_text(&req.new.policy)).await?;
-        Ok(OnBucket { bucket: req.id.to_string() })
-    }
-
-    async fn delete(&self, aws: &Aws, req: Delete<'_, BucketPolicyInputs, OnBucket>) -> Result<(), ProviderError> {
-        found(in_bucket_region(aws, |c| c.delete_bucket_policy().bucket(req.id).send()).await, "s3:DeleteBucketPolicy").map(drop)
+    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
+        found(in_bucket_region(aws, |c| c.delete_bucket_policy().bucket(bucket).send()).await, "s3:DeleteBucketPolicy").map(drop)
     }
 }

@@ -4,14 +4,15 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
 use serde::{Deserialize, Serialize};
-use strake::provider::{CreatedLookup, ProviderError};
+use strake::provider::ProviderError;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::setting::BucketSetting;
+use super::shared::in_bucket_region;
 use crate::context::Aws;
 use crate::error::{aws_error, found};
-use crate::validate::{check_arn, check_bucket_name};
+use crate::validate::check_arn;
 
 /// The type token of a bucket's default encryption.
 pub const TYPE: &str = "aws:s3:BucketServerSideEncryption";
@@ -37,8 +38,6 @@ pub struct EncryptionInputs {
     pub bucket_key_enabled: Option<bool>,
 }
 
-bucket_setting!(EncryptionInputs);
-
 /// Default encryption of a bucket: `BucketServerSideEncryption::new(stack, "sse", &provider,
 /// bucket.name()).kms_key(key_arn)`.
 #[derive(Clone, ResourceHandle)]
@@ -54,31 +53,21 @@ impl BucketServerSideEncryption {
     }
 }
 
-pub(crate) struct EncryptionType;
-
-async fn put(aws: &Aws, i: &EncryptionInputs) -> Result<(), ProviderError> {
-    let by_default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::from(i.sse_algorithm.as_str()))
-        .set_kms_master_key_id(i.kms_master_key_id.clone())
-        .build()
-        .map_err(|e| ProviderError::permanent(e.to_string()))?;
-    let rule =
-        ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).set_bucket_key_enabled(i.bucket_key_enabled).build();
-    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
-    let put =
-        in_bucket_region(aws, |c| c.put_bucket_encryption().bucket(&i.bucket).server_side_encryption_configuration(config.clone()).send()).await;
-    put.map(drop).map_err(aws_error("s3:PutBucketEncryption"))
-}
+/// Default encryption, as a kind of bucket setting.
+pub(crate) struct Encryption;
 
 #[async_trait]
-impl ResourceType for EncryptionType {
-    type Context = Aws;
+impl BucketSetting for Encryption {
     type Inputs = EncryptionInputs;
-    type Outputs = OnBucket;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[EncryptionInputs::BUCKET.name()]);
+    const TYPE: &'static str = TYPE;
+    const WHAT: &'static str = "default encryption";
+    const BUCKET: Field<EncryptionInputs, String> = EncryptionInputs::BUCKET;
 
-    fn check(&self, _aws: &Aws, c: &mut Check<EncryptionInputs>) {
-        c.validate(EncryptionInputs::BUCKET, |b| check_bucket_name(b));
+    fn bucket(inputs: &EncryptionInputs) -> &str {
+        &inputs.bucket
+    }
+
+    fn check(c: &mut Check<EncryptionInputs>) {
         // A key names SSE-KMS: the default algorithm follows it.
         if c.inputs().is_set(EncryptionInputs::KMS_MASTER_KEY_ID) && c.known(EncryptionInputs::SSE_ALGORITHM).as_deref() == Some(AES256) {
             c.set(EncryptionInputs::SSE_ALGORITHM, "aws:kms".to_string());
@@ -101,47 +90,37 @@ impl ResourceType for EncryptionType {
         });
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<EncryptionInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
-        setting_preview(inputs.raw(EncryptionInputs::BUCKET.name()))
+    async fn put(aws: &Aws, i: &EncryptionInputs) -> Result<(), ProviderError> {
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::from(i.sse_algorithm.as_str()))
+            .set_kms_master_key_id(i.kms_master_key_id.clone())
+            .build()
+            .map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(by_default)
+            .set_bucket_key_enabled(i.bucket_key_enabled)
+            .build();
+        let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(|e| ProviderError::permanent(e.to_string()))?;
+        let put = in_bucket_region(aws, |c| c.put_bucket_encryption().bucket(&i.bucket).server_side_encryption_configuration(config.clone()).send());
+        put.await.map(drop).map_err(aws_error("s3:PutBucketEncryption"))
     }
 
-    fn claim(&self, _aws: &Aws, inputs: &Partial<EncryptionInputs>) -> Option<String> {
-        setting_claim("default encryption", inputs.known(EncryptionInputs::BUCKET))
-    }
-
-    async fn create(&self, aws: &Aws, req: Create<'_, EncryptionInputs>) -> Result<Created<OnBucket>, ProviderError> {
-        put(aws, req.inputs).await?;
-        Ok(OnBucket::created(&req.inputs.bucket))
-    }
-
-    async fn read(
-        &self,
-        aws: &Aws,
-        req: Read<'_, EncryptionInputs, OnBucket>,
-    ) -> Result<Option<Observed<EncryptionInputs, OnBucket>>, ProviderError> {
-        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
-        let got = found(in_bucket_region(aws, |c| c.get_bucket_encryption().bucket(&bucket).send()).await, "s3:GetBucketEncryption")?;
+    async fn get(aws: &Aws, bucket: &str, declared: Option<&EncryptionInputs>) -> Result<Option<EncryptionInputs>, ProviderError> {
+        let got = found(in_bucket_region(aws, |c| c.get_bucket_encryption().bucket(bucket).send()).await, "s3:GetBucketEncryption")?;
         let rule = got.as_ref().and_then(|g| g.server_side_encryption_configuration()).and_then(|c| c.rules().first());
         let Some(by_default) = rule.and_then(|r| r.apply_server_side_encryption_by_default()) else { return Ok(None) };
-        let declared = req.inputs;
-        let inputs = EncryptionInputs {
-            bucket: bucket.clone(),
+        Ok(Some(EncryptionInputs {
+            bucket: bucket.to_string(),
             sse_algorithm: by_default.sse_algorithm().as_str().to_string(),
             kms_master_key_id: by_default.kms_master_key_id().map(str::to_string),
             // S3 reports the bucket key off when never set: compared when the program sets it.
             bucket_key_enabled: rule
                 .and_then(|r| r.bucket_key_enabled())
                 .filter(|on| *on || declared.is_some_and(|d| d.bucket_key_enabled.is_some())),
-        };
-        Ok(Some(OnBucket::observed(bucket, inputs)))
+        }))
     }
 
-    async fn update(&self, aws: &Aws, req: Update<'_, EncryptionInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
-        put(aws, req.new).await?;
-        Ok(OnBucket { bucket: req.new.bucket.clone() })
-    }
-
-    async fn delete(&self, aws: &Aws, req: Delete<'_, EncryptionInputs, OnBucket>) -> Result<(), ProviderError> {
-        found(in_bucket_region(aws, |c| c.delete_bucket_encryption().bucket(req.id).send()).await, "s3:DeleteBucketEncryption").map(drop)
+    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
+        found(in_bucket_region(aws, |c| c.delete_bucket_encryption().bucket(bucket).send()).await, "s3:DeleteBucketEncryption").map(drop)
     }
 }

@@ -4,14 +4,14 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde::{Deserialize, Serialize};
-use strake::provider::{CreatedLookup, ProviderError};
+use strake::provider::ProviderError;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::setting::BucketSetting;
+use super::shared::in_bucket_region;
 use crate::context::Aws;
 use crate::error::{aws_error, found};
-use crate::validate::check_bucket_name;
 
 /// The type token of a bucket's public access block.
 pub const TYPE: &str = "aws:s3:BucketPublicAccessBlock";
@@ -36,8 +36,6 @@ pub struct PublicAccessBlockInputs {
     pub restrict_public_buckets: bool,
 }
 
-bucket_setting!(PublicAccessBlockInputs);
-
 /// A bucket's public access block: `BucketPublicAccessBlock::new(stack, "private", &provider,
 /// bucket.name())` blocks all public access; the setters relax one setting each.
 #[derive(Clone, ResourceHandle)]
@@ -53,69 +51,46 @@ impl BucketPublicAccessBlock {
     }
 }
 
-pub(crate) struct PublicAccessBlockType;
-
-async fn put(aws: &Aws, i: &PublicAccessBlockInputs) -> Result<(), ProviderError> {
-    let config = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(i.block_public_acls)
-        .ignore_public_acls(i.ignore_public_acls)
-        .block_public_policy(i.block_public_policy)
-        .restrict_public_buckets(i.restrict_public_buckets)
-        .build();
-    let put = in_bucket_region(aws, |c| c.put_public_access_block().bucket(&i.bucket).public_access_block_configuration(config.clone()).send()).await;
-    put.map(drop).map_err(aws_error("s3:PutPublicAccessBlock"))
-}
+/// The public access block, as a kind of bucket setting.
+pub(crate) struct PublicAccessBlock;
 
 #[async_trait]
-impl ResourceType for PublicAccessBlockType {
-    type Context = Aws;
+impl BucketSetting for PublicAccessBlock {
     type Inputs = PublicAccessBlockInputs;
-    type Outputs = OnBucket;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[PublicAccessBlockInputs::BUCKET.name()]);
+    const TYPE: &'static str = TYPE;
+    const WHAT: &'static str = "public access block";
+    const BUCKET: Field<PublicAccessBlockInputs, String> = PublicAccessBlockInputs::BUCKET;
 
-    fn check(&self, _aws: &Aws, c: &mut Check<PublicAccessBlockInputs>) {
-        c.validate(PublicAccessBlockInputs::BUCKET, |b| check_bucket_name(b));
+    fn bucket(inputs: &PublicAccessBlockInputs) -> &str {
+        &inputs.bucket
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<PublicAccessBlockInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
-        setting_preview(inputs.raw(PublicAccessBlockInputs::BUCKET.name()))
+    async fn put(aws: &Aws, i: &PublicAccessBlockInputs) -> Result<(), ProviderError> {
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(i.block_public_acls)
+            .ignore_public_acls(i.ignore_public_acls)
+            .block_public_policy(i.block_public_policy)
+            .restrict_public_buckets(i.restrict_public_buckets)
+            .build();
+        let put = in_bucket_region(aws, |c| c.put_public_access_block().bucket(&i.bucket).public_access_block_configuration(config.clone()).send());
+        put.await.map(drop).map_err(aws_error("s3:PutPublicAccessBlock"))
     }
 
-    fn claim(&self, _aws: &Aws, inputs: &Partial<PublicAccessBlockInputs>) -> Option<String> {
-        setting_claim("public access block", inputs.known(PublicAccessBlockInputs::BUCKET))
-    }
-
-    async fn create(&self, aws: &Aws, req: Create<'_, PublicAccessBlockInputs>) -> Result<Created<OnBucket>, ProviderError> {
-        put(aws, req.inputs).await?;
-        Ok(OnBucket::created(&req.inputs.bucket))
-    }
-
-    async fn read(
-        &self,
-        aws: &Aws,
-        req: Read<'_, PublicAccessBlockInputs, OnBucket>,
-    ) -> Result<Option<Observed<PublicAccessBlockInputs, OnBucket>>, ProviderError> {
-        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
-        let got = in_bucket_region(aws, |c| c.get_public_access_block().bucket(&bucket).send()).await;
+    async fn get(aws: &Aws, bucket: &str, _declared: Option<&PublicAccessBlockInputs>) -> Result<Option<PublicAccessBlockInputs>, ProviderError> {
+        let got = in_bucket_region(aws, |c| c.get_public_access_block().bucket(bucket).send()).await;
         let Some(got) = found(got, "s3:GetPublicAccessBlock")? else { return Ok(None) };
         let Some(config) = got.public_access_block_configuration() else { return Ok(None) };
-        let inputs = PublicAccessBlockInputs {
-            bucket: bucket.clone(),
+        Ok(Some(PublicAccessBlockInputs {
+            bucket: bucket.to_string(),
             block_public_acls: config.block_public_acls().unwrap_or(false),
             ignore_public_acls: config.ignore_public_acls().unwrap_or(false),
             block_public_policy: config.block_public_policy().unwrap_or(false),
             restrict_public_buckets: config.restrict_public_buckets().unwrap_or(false),
-        };
-        Ok(Some(OnBucket::observed(bucket, inputs)))
+        }))
     }
 
-    async fn update(&self, aws: &Aws, req: Update<'_, PublicAccessBlockInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
-        put(aws, req.new).await?;
-        Ok(OnBucket { bucket: req.new.bucket.clone() })
-    }
-
-    async fn delete(&self, aws: &Aws, req: Delete<'_, PublicAccessBlockInputs, OnBucket>) -> Result<(), ProviderError> {
-        let deleted = in_bucket_region(aws, |c| c.delete_public_access_block().bucket(req.id).send()).await;
+    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
+        let deleted = in_bucket_region(aws, |c| c.delete_public_access_block().bucket(bucket).send()).await;
         found(deleted, "s3:DeletePublicAccessBlock").map(drop)
     }
 }

@@ -7,10 +7,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
-use serde::{Deserialize, Serialize};
-use strake::Value;
 use strake::provider::ProviderError;
-use strake::typed::{Created, Observed, Partial, Schema};
 
 use crate::context::Aws;
 use crate::error::AwsFailure;
@@ -130,57 +127,6 @@ pub(crate) async fn note_bucket(aws: &Aws, name: &str, made_in: Option<&str>) {
             None => listing.remove(name),
         };
     }
-}
-
-/// The outputs of a bucket's setting (its policy, versioning, ...): the bucket it belongs to.
-/// Such a setting's id is the bucket's name.
-#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-pub struct OnBucket {
-    /// The bucket's name.
-    pub bucket: String,
-}
-
-impl OnBucket {
-    pub(crate) fn created(bucket: &str) -> Created<OnBucket> {
-        Created::new(bucket, OnBucket { bucket: bucket.to_string() })
-    }
-
-    pub(crate) fn observed<I>(bucket: String, inputs: I) -> Observed<I, OnBucket> {
-        Observed::new(bucket.clone(), inputs, OnBucket { bucket })
-    }
-}
-
-/// The inputs of a bucket's setting.
-pub(crate) trait BucketSetting {
-    fn bucket(&self) -> &str;
-}
-
-/// Implements [`BucketSetting`] for inputs with a `bucket` field.
-macro_rules! bucket_setting {
-    ($inputs:ty) => {
-        impl $crate::resources::s3::shared::BucketSetting for $inputs {
-            fn bucket(&self) -> &str {
-                &self.bucket
-            }
-        }
-    };
-}
-
-/// The bucket a setting is read from: its id, or its inputs.
-pub(crate) fn bucket_of<I: BucketSetting>(id: Option<&str>, inputs: Option<&I>) -> Option<String> {
-    id.map(str::to_string).or_else(|| inputs.map(|i| i.bucket().to_string()))
-}
-
-/// A setting's outputs at plan time: its bucket, as far as known.
-pub(crate) fn setting_preview(bucket: Option<&Value>) -> Option<Partial<OnBucket>> {
-    let mut out = Partial::new();
-    out.set_value(OnBucket::BUCKET, bucket.cloned());
-    Some(out)
-}
-
-/// What a setting claims: the bucket's one setting of its kind.
-pub(crate) fn setting_claim(what: &str, bucket: Option<String>) -> Option<String> {
-    Some(format!("the {what} of S3 bucket `{}`", bucket?))
 }
 
 /// S3 object keys: 1 to 1,024 bytes of UTF-8.

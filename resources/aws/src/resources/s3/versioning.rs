@@ -5,14 +5,14 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::{Deserialize, Serialize};
-use strake::provider::{CreatedLookup, ProviderError};
+use strake::provider::ProviderError;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::shared::{OnBucket, bucket_of, in_bucket_region, setting_claim, setting_preview};
+use super::setting::BucketSetting;
+use super::shared::in_bucket_region;
 use crate::context::Aws;
 use crate::error::{aws_error, found};
-use crate::validate::check_bucket_name;
 
 /// The type token of a bucket's versioning.
 pub const TYPE: &str = "aws:s3:BucketVersioning";
@@ -29,8 +29,6 @@ pub struct VersioningInputs {
     #[strake(default = ENABLED)]
     pub status: String,
 }
-
-bucket_setting!(VersioningInputs);
 
 /// Versioning of a bucket: `BucketVersioning::new(stack, "keep", &provider, bucket.name())` enables it.
 #[derive(Clone, ResourceHandle)]
@@ -52,62 +50,47 @@ impl BucketVersioning {
     }
 }
 
-pub(crate) struct VersioningType;
-
-async fn put(aws: &Aws, bucket: &str, status: &str) -> Result<(), ProviderError> {
-    let config = VersioningConfiguration::builder().status(BucketVersioningStatus::from(status)).build();
-    let put = in_bucket_region(aws, |c| c.put_bucket_versioning().bucket(bucket).versioning_configuration(config.clone()).send()).await;
-    put.map(drop).map_err(aws_error("s3:PutBucketVersioning"))
-}
+/// Versioning, as a kind of bucket setting.
+pub(crate) struct Versioning;
 
 #[async_trait]
-impl ResourceType for VersioningType {
-    type Context = Aws;
+impl BucketSetting for Versioning {
     type Inputs = VersioningInputs;
-    type Outputs = OnBucket;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[VersioningInputs::BUCKET.name()]);
+    const TYPE: &'static str = TYPE;
+    const WHAT: &'static str = "versioning";
+    const BUCKET: Field<VersioningInputs, String> = VersioningInputs::BUCKET;
 
-    fn check(&self, _aws: &Aws, c: &mut Check<VersioningInputs>) {
-        c.validate(VersioningInputs::BUCKET, |b| check_bucket_name(b));
+    fn bucket(inputs: &VersioningInputs) -> &str {
+        &inputs.bucket
+    }
+
+    fn check(c: &mut Check<VersioningInputs>) {
         c.validate(VersioningInputs::STATUS, |s| {
             if s == ENABLED || s == SUSPENDED { Ok(()) } else { Err(format!("is `{s}`; use \"{ENABLED}\" or \"{SUSPENDED}\"")) }
         });
     }
 
-    fn preview(&self, _aws: &Aws, inputs: &Partial<VersioningInputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
-        setting_preview(inputs.raw(VersioningInputs::BUCKET.name()))
+    async fn put(aws: &Aws, inputs: &VersioningInputs) -> Result<(), ProviderError> {
+        put(aws, &inputs.bucket, &inputs.status).await
     }
 
-    fn claim(&self, _aws: &Aws, inputs: &Partial<VersioningInputs>) -> Option<String> {
-        setting_claim("versioning", inputs.known(VersioningInputs::BUCKET))
+    /// A bucket whose versioning was never set has none.
+    async fn get(aws: &Aws, bucket: &str, _declared: Option<&VersioningInputs>) -> Result<Option<VersioningInputs>, ProviderError> {
+        let got = found(in_bucket_region(aws, |c| c.get_bucket_versioning().bucket(bucket).send()).await, "s3:GetBucketVersioning")?;
+        Ok(got.and_then(|g| g.status().map(|s| VersioningInputs { bucket: bucket.to_string(), status: s.as_str().to_string() })))
     }
 
-    async fn create(&self, aws: &Aws, req: Create<'_, VersioningInputs>) -> Result<Created<OnBucket>, ProviderError> {
-        put(aws, &req.inputs.bucket, &req.inputs.status).await?;
-        Ok(OnBucket::created(&req.inputs.bucket))
-    }
-
-    /// A bucket whose versioning was never set has none: gone.
-    async fn read(
-        &self,
-        aws: &Aws,
-        req: Read<'_, VersioningInputs, OnBucket>,
-    ) -> Result<Option<Observed<VersioningInputs, OnBucket>>, ProviderError> {
-        let Some(bucket) = bucket_of(req.id, req.inputs) else { return Ok(None) };
-        let got = found(in_bucket_region(aws, |c| c.get_bucket_versioning().bucket(&bucket).send()).await, "s3:GetBucketVersioning")?;
-        let Some(status) = got.and_then(|g| g.status().map(|s| s.as_str().to_string())) else { return Ok(None) };
-        Ok(Some(OnBucket::observed(bucket.clone(), VersioningInputs { bucket, status })))
-    }
-
-    async fn update(&self, aws: &Aws, req: Update<'_, VersioningInputs, OnBucket>) -> Result<OnBucket, ProviderError> {
-        put(aws, &req.new.bucket, &req.new.status).await?;
-        Ok(OnBucket { bucket: req.new.bucket.clone() })
-    }
-
-    async fn delete(&self, aws: &Aws, req: Delete<'_, VersioningInputs, OnBucket>) -> Result<(), ProviderError> {
-        match put(aws, req.id, SUSPENDED).await {
+    /// S3 cannot turn versioning off: it is suspended.
+    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
+        match put(aws, bucket, SUSPENDED).await {
             Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Ok(()),
             other => other,
         }
     }
+}
+
+async fn put(aws: &Aws, bucket: &str, status: &str) -> Result<(), ProviderError> {
+    let config = VersioningConfiguration::builder().status(BucketVersioningStatus::from(status)).build();
+    let put = in_bucket_region(aws, |c| c.put_bucket_versioning().bucket(bucket).versioning_configuration(config.clone()).send()).await;
+    put.map(drop).map_err(aws_error("s3:PutBucketVersioning"))
 }

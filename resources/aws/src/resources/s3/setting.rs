@@ -1,0 +1,106 @@
+//! A bucket's settings (its policy, public access block, versioning, default encryption): one of
+//! each kind per bucket, each its own resource whose id is the bucket's name. A kind says how to
+//! put, get and remove its setting ([`BucketSetting`]); [`Setting`] makes a resource type of it.
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use strake::provider::{CreatedLookup, ProviderError};
+use strake::typed::*;
+
+use crate::context::Aws;
+use crate::validate::check_bucket_name;
+
+/// The outputs of a bucket's setting: the bucket it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+pub struct OnBucket {
+    /// The bucket's name.
+    pub bucket: String,
+}
+
+/// One kind of bucket setting.
+#[async_trait]
+pub(crate) trait BucketSetting: Send + Sync + 'static {
+    /// Its inputs, with the bucket's name in a field named `bucket`.
+    type Inputs: Schema;
+    /// Its type token.
+    const TYPE: &'static str;
+    /// What it is called in claims and errors: `versioning`.
+    const WHAT: &'static str;
+    /// The `bucket` field of its inputs.
+    const BUCKET: Field<Self::Inputs, String>;
+
+    /// The bucket the inputs name.
+    fn bucket(inputs: &Self::Inputs) -> &str;
+
+    /// Checks its own fields (the bucket's name is checked already).
+    fn check(_c: &mut Check<Self::Inputs>) {}
+
+    /// Sets the bucket's setting to `inputs` (create and update alike).
+    async fn put(aws: &Aws, inputs: &Self::Inputs) -> Result<(), ProviderError>;
+
+    /// The bucket's setting now, in the form `declared` (the program's inputs, when known) gives
+    /// it: `None` when the bucket has none of this kind (or the bucket is gone).
+    async fn get(aws: &Aws, bucket: &str, declared: Option<&Self::Inputs>) -> Result<Option<Self::Inputs>, ProviderError>;
+
+    /// Takes the setting off the bucket; a bucket that is gone has none.
+    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError>;
+}
+
+/// The resource type of a bucket setting of kind `S`.
+pub(crate) struct Setting<S>(PhantomData<S>);
+
+impl<S> Setting<S> {
+    pub(crate) const fn new() -> Self {
+        Setting(PhantomData)
+    }
+}
+
+/// The name of every setting's bucket field.
+const BUCKET: &str = "bucket";
+
+#[async_trait]
+impl<S: BucketSetting> ResourceType for Setting<S> {
+    type Context = Aws;
+    type Inputs = S::Inputs;
+    type Outputs = OnBucket;
+    // Another bucket is another setting; the bucket keeps one of each kind, put in place.
+    const SPEC: Spec = Spec::new(S::TYPE, CreatedLookup::FromInputs).replace_on(&[BUCKET]);
+
+    fn check(&self, _aws: &Aws, c: &mut Check<S::Inputs>) {
+        c.validate(S::BUCKET, |b| check_bucket_name(b));
+        S::check(c);
+    }
+
+    fn preview(&self, _aws: &Aws, inputs: &Partial<S::Inputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
+        let mut out = Partial::new();
+        out.set_value(OnBucket::BUCKET, inputs.raw(BUCKET).cloned());
+        Some(out)
+    }
+
+    fn claim(&self, _aws: &Aws, inputs: &Partial<S::Inputs>) -> Option<String> {
+        Some(format!("the {} of S3 bucket `{}`", S::WHAT, inputs.known(S::BUCKET)?))
+    }
+
+    async fn create(&self, aws: &Aws, req: Create<'_, S::Inputs>) -> Result<Created<OnBucket>, ProviderError> {
+        S::put(aws, req.inputs).await?;
+        let bucket = S::bucket(req.inputs);
+        Ok(Created::new(bucket, OnBucket { bucket: bucket.to_string() }))
+    }
+
+    async fn read(&self, aws: &Aws, req: Read<'_, S::Inputs, OnBucket>) -> Result<Option<Observed<S::Inputs, OnBucket>>, ProviderError> {
+        let Some(bucket) = req.id.or_else(|| req.inputs.map(S::bucket)) else { return Ok(None) };
+        let Some(inputs) = S::get(aws, bucket, req.inputs).await? else { return Ok(None) };
+        Ok(Some(Observed::new(bucket, inputs, OnBucket { bucket: bucket.to_string() })))
+    }
+
+    async fn update(&self, aws: &Aws, req: Update<'_, S::Inputs, OnBucket>) -> Result<OnBucket, ProviderError> {
+        S::put(aws, req.new).await?;
+        Ok(OnBucket { bucket: S::bucket(req.new).to_string() })
+    }
+
+    async fn delete(&self, aws: &Aws, req: Delete<'_, S::Inputs, OnBucket>) -> Result<(), ProviderError> {
+        S::remove(aws, req.id).await
+    }
+}
