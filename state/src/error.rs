@@ -80,7 +80,13 @@ pub enum StateError {
 
 fn locked_message(stack: &str, holder: &LockInfo) -> String {
     let mut msg = format!("stack `{stack}` is locked by {} (lock id {})", holder.describe(), holder.id);
-    if !crate::lock::holder_is_alive(holder) {
+    if let Some(left) = holder.lease_left {
+        msg.push_str(&format!(
+            "; its lease runs out in {left} s unless the holder renews it, and a later run then takes the lock over \
+             (if the holder is surely gone and you cannot wait, run `force-unlock {}`)",
+            holder.id
+        ));
+    } else if !crate::lock::holder_is_alive(holder) {
         msg.push_str(&format!(
             "; the holder process {} on this host is no longer running, so the lock is stale: \
              break it with `force-unlock {}`",

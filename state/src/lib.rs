@@ -13,6 +13,8 @@ mod local;
 mod lock;
 mod memory;
 pub mod records;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -24,6 +26,8 @@ pub use memory::MemoryStore;
 pub use records::{
     FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write, validate_stack_name,
 };
+#[cfg(feature = "s3")]
+pub use s3::{S3Options, S3Store};
 
 /// The contract every state backend implements.
 ///

@@ -15,6 +15,10 @@ pub struct LockInfo {
     pub pid: u32,
     /// Unix seconds.
     pub created_at: u64,
+    /// For a lease (the S3 backend's lock): the seconds left of it when it was read, by the
+    /// server's clock. A holder that stops renewing loses the lock once this runs out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_left: Option<u64>,
 }
 
 impl LockInfo {
@@ -29,6 +33,7 @@ impl LockInfo {
             host,
             pid: std::process::id(),
             created_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            lease_left: None,
         }
     }
 
@@ -41,6 +46,10 @@ impl LockInfo {
 /// Whether the lock's holder may still be running. A holder on another host is always presumed
 /// alive; on this host, a pid that no longer exists means the lock is stale.
 pub fn holder_is_alive(info: &LockInfo) -> bool {
+    if info.lease_left.is_some() {
+        // A lease says itself whether its holder is alive: it renews it.
+        return true;
+    }
     let this_host = gethostname::gethostname().to_string_lossy().into_owned();
     if info.host != this_host {
         return true;
