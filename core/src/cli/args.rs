@@ -20,6 +20,10 @@ pub(crate) struct Global {
     /// directory under `cargo run`, else the current directory]
     #[arg(long, global = true, env = "STRAKE_DIR")]
     pub dir: Option<PathBuf>,
+    /// Where the stack's state lives: `s3://<bucket>/<prefix>`, or a directory [default:
+    /// `[backend] url` in Strake.toml, else .strake/ in the program's directory]
+    #[arg(long, global = true, env = "STRAKE_BACKEND", value_name = "URL")]
+    pub backend: Option<String>,
     /// Set a configuration value (repeatable), overriding Strake.toml
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", global = true)]
     pub config: Vec<String>,

@@ -4,15 +4,13 @@
 //! 130 apply interrupted by Ctrl-C (running steps finished and were recorded).
 
 mod args;
+mod backend;
 mod commands;
 mod progress;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use strake_state::LocalStore;
 
 use crate::{Config, Engine, EngineOptions, Error, Program, Stack};
 
@@ -122,8 +120,11 @@ fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(
     let config = Config::load(&dir, &cli.global.config)?;
     // Strake's own settings of the stack, read before the program so they never count as unknown.
     config.note_engine_key(STRICT_KEY);
+    for key in backend::KEYS {
+        config.note_engine_key(key);
+    }
+    let store = backend::open(&dir, cli.global.backend.as_deref(), &config)?;
     let program = Program::build(stack, config, program)?;
-    let store = Arc::new(LocalStore::new(dir.join(".strake"))?);
     let strict = cli.global.strict || stack_strict(&program.config)?;
     let options = EngineOptions { parallelism: cli.global.parallelism.max(1), strict, ..Default::default() };
     let runtime =

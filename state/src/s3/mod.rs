@@ -10,8 +10,8 @@
 //!   A run writes entry `n + 1` only after reading entry `n`, so a run that lost the lock (another
 //!   holder has written since) can never overwrite newer state: its write is refused. A new holder
 //!   writes an empty entry first (its fence), so even a write the old holder has in flight fails.
-//! - `state.json`: the snapshot the journal is compacted into (at the end of a run, and every
-//!   [`COMPACT_EVERY`] entries), written with `If-Match: <the ETag read>`. A load is the snapshot
+//! - `state.json`: the snapshot the journal is compacted into (at the end of a run that wrote,
+//!   and every [`COMPACT_EVERY`] entries), written with `If-Match: <the ETag read>`. A load is the snapshot
 //!   plus the entries after it. Uploads are deltas: one entry per batch, not the whole state.
 //! - `history/<serial>-<seq>.json`: every compaction leaves the snapshot it wrote, immutable, for
 //!   `state history` and `state restore`.
@@ -128,6 +128,9 @@ struct Cached {
     snapshot_etag: Option<String>,
     /// Whether anything was ever written (a stack never written loads as `None`).
     exists: bool,
+    /// Whether this store appended more than fences since the snapshot: a run's end compacts only
+    /// then, so a plan leaves one fence entry and no new snapshot.
+    dirty: bool,
 }
 
 /// A lock this store holds, renewed by its own thread.
@@ -255,7 +258,7 @@ impl S3Store {
             seq = entry.seq;
             exists = true;
         }
-        Ok(Cached { content, seq, snapshot_seq, snapshot_etag, exists })
+        Ok(Cached { content, seq, snapshot_seq, snapshot_etag, exists, dirty: false })
     }
 
     /// The stack as cached, read first when it is not.
@@ -283,6 +286,7 @@ impl S3Store {
 
     /// Appends one journal entry after the cached one; refused when another run wrote first.
     fn append(&self, stack: &str, cached: &mut Cached, writes: Vec<Write>, replace: Option<Snapshot>, meta: StackMeta) -> Result<(), StateError> {
+        let fence = writes.is_empty() && replace.is_none();
         let entry = Entry { seq: cached.seq + 1, token: token(), writes, replace, meta };
         let name = entry_name(stack, entry.seq);
         let body = json(&entry);
@@ -315,6 +319,7 @@ impl S3Store {
         cached.content.meta = entry.meta;
         cached.seq = entry.seq;
         cached.exists = true;
+        cached.dirty |= !fence;
         if cached.seq - cached.snapshot_seq >= COMPACT_EVERY {
             self.compact(stack, cached)?;
         }
@@ -382,6 +387,7 @@ impl S3Store {
         })?;
         cached.snapshot_etag = Some(etag);
         cached.snapshot_seq = cached.seq;
+        cached.dirty = false;
         Ok(())
     }
 
@@ -548,9 +554,15 @@ impl StateStore for S3Store {
     fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
         validate_stack_name(stack)?;
         self.checked()?;
+        // While this store holds the lock, nobody else writes: what it has is the stack.
+        let holding = guard(&self.held).get(stack).is_some_and(|h| !h.lost.load(Ordering::SeqCst));
+        let mut stacks = guard(&self.stacks);
+        if holding && let Some(cached) = stacks.get(stack) {
+            return Ok(cached.exists.then(|| cached.content.snapshot()));
+        }
         let read = self.block(Self::read(&self.objects, stack))?;
         let snapshot = read.exists.then(|| read.content.snapshot());
-        guard(&self.stacks).insert(stack.to_string(), read);
+        stacks.insert(stack.to_string(), read);
         Ok(snapshot)
     }
 
@@ -651,7 +663,7 @@ impl StateStore for S3Store {
             };
             {
                 let mut stacks = guard(&self.stacks);
-                if let Some(cached) = stacks.get_mut(stack) {
+                if let Some(cached) = stacks.get_mut(stack).filter(|c| c.dirty) {
                     self.compact(stack, cached)?;
                 }
             }

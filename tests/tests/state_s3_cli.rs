@@ -1,0 +1,121 @@
+//! A program's stack in an S3 bucket (moto), as a team uses it: `--backend s3://...` on the
+//! command line, and eight runs started at the same instant on one stack.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use strake_state::StateStore;
+use strake_state::s3::{S3Options, S3Store};
+use strake_tests::moto::Moto;
+
+const BUCKET: &str = "team-state";
+
+fn hello() -> PathBuf {
+    strake_tests::harness::example_binary("hello")
+}
+
+/// moto with the state bucket.
+fn moto() -> Moto {
+    let moto = Moto::start();
+    let status = Command::new("python3")
+        .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('http://{}/{BUCKET}', method='PUT'))", moto.addr)])
+        .status()
+        .expect("python3");
+    assert!(status.success(), "creating the state bucket");
+    moto
+}
+
+/// The hello program with its state at `s3://team-state/<prefix>`, credentials from the environment.
+fn command(moto: &Moto, dir: &Path, prefix: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(hello());
+    cmd.args(args)
+        .arg("--dir")
+        .arg(dir)
+        .arg("--backend")
+        .arg(format!("s3://{BUCKET}/{prefix}"))
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", format!("http://{}", moto.addr))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn stored(moto: &Moto, prefix: &str) -> strake_state::Snapshot {
+    let options = S3Options {
+        region: Some("us-east-1".into()),
+        endpoint: Some(format!("http://{}", moto.addr)),
+        credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
+        ..S3Options::new(format!("s3://{BUCKET}/{prefix}"))
+    };
+    S3Store::new(options).unwrap().load("hello").unwrap().expect("the stack is in the bucket")
+}
+
+#[test]
+fn a_stack_in_a_bucket_applies_plans_clean_and_leaves_nothing_on_disk() {
+    let moto = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(&moto, dir.path(), "apps", &["apply", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = command(&moto, dir.path(), "apps", &["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "a re-plan has no changes: {}", text(&out));
+    assert!(!dir.path().join(".strake").exists(), "no local state next to the program");
+    let state = stored(&moto, "apps");
+    assert_eq!(state.resources.iter().filter(|r| r.type_token == "strake:index:Data").count(), 3);
+    // The apply compacted its journal into a kept snapshot when it released the lock; the plan,
+    // which wrote nothing, kept none.
+    let out = command(&moto, dir.path(), "apps", &["state", "history"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    let points: Vec<&str> = listed.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
+    assert_eq!(points.len(), 1, "{listed}");
+    let records = state.resources.len().to_string();
+    assert_eq!(points[0].split_whitespace().nth(3), Some(records.as_str()), "the kept state holds every record: {listed}");
+}
+
+#[test]
+fn of_eight_runs_started_at_once_one_applies_and_the_others_name_the_holder() {
+    let moto = moto();
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let prefix = format!("race-{round}");
+        let children: Vec<_> = (0..8)
+            .map(|_| command(&moto, dir.path(), &prefix, &["apply", "--yes"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+            .collect();
+        let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let mut applied = 0;
+        for out in &outs {
+            let text = text(out);
+            if out.status.success() {
+                // A run that found the stack free after the winner finished has nothing to do.
+                if !text.contains("No changes") {
+                    applied += 1;
+                }
+            } else {
+                assert!(text.contains("is locked by `apply`") && text.contains("lease runs out"), "round {round}: {text}");
+            }
+        }
+        assert_eq!(applied, 1, "round {round}: exactly one run applies");
+        let state = stored(&moto, &prefix);
+        assert_eq!(state.resources.iter().filter(|r| r.type_token == "strake:index:Data").count(), 3, "round {round}");
+        assert_eq!(state.meta.serial, stored_serial_after_one_apply(&moto), "round {round}: no write lost or repeated");
+    }
+}
+
+/// The serial of the stack after one apply of the hello program, from a run of its own.
+fn stored_serial_after_one_apply(moto: &Moto) -> u64 {
+    static SERIAL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SERIAL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = command(moto, dir.path(), "reference", &["apply", "--yes"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        stored(moto, "reference").meta.serial
+    })
+}
