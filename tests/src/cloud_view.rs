@@ -25,7 +25,7 @@ impl CloudView {
     /// Reads the account of `sdk` (straight from moto, not through a fault proxy).
     pub async fn read(sdk: &SdkConfig) -> CloudView {
         let iam = aws_sdk_iam::Client::new(sdk);
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+        let s3 = crate::aws::s3_client(sdk);
         let mut view = CloudView::default();
         let mut marker = None;
         loop {

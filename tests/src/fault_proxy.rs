@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use strake_aws::AwsProvider;
 
-use crate::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B, TEST_ATTEMPTS, TEST_BACKOFF};
+use crate::moto::{Moto, account_a_at, account_b_at, assert_accounts};
 
 /// How long a kept-alive client connection may stay idle (longer than the SDK's pool keeps it).
 const IDLE: Duration = Duration::from_secs(300);
@@ -677,30 +677,18 @@ impl FaultProxy {
 
     /// Account A through the proxy: static test credentials, pinned to account A.
     pub fn account_a(&self) -> AwsProvider {
-        AwsProvider::new()
-            .endpoint(self.endpoint())
-            .region(REGION)
-            .static_credentials("testing", "testing")
-            .expect_account(ACCOUNT_A)
-            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+        account_a_at(self.endpoint())
     }
 
-    /// Account B through the proxy: assumes [`ROLE_IN_B`] with account A's (proxied) credentials.
+    /// Account B through the proxy: assumes [`ROLE_IN_B`](crate::moto::ROLE_IN_B) with account A's
+    /// (proxied) credentials.
     pub fn account_b(&self) -> AwsProvider {
-        AwsProvider::new()
-            .assume_role_from(&self.account_a(), ROLE_IN_B)
-            .session_name("strake-tests")
-            .expect_account(ACCOUNT_B)
-            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+        account_b_at(self.endpoint())
     }
 
     /// Asserts that the proxied providers of account A and B resolve to those accounts.
     pub async fn assert_identities(&self) {
-        let (a, arn_a) = self.account_a().caller_identity().await.expect("account A identity through the proxy");
-        assert_eq!(a, ACCOUNT_A, "account A through the proxy resolves to {arn_a}");
-        let (b, arn_b) = self.account_b().caller_identity().await.expect("account B identity through the proxy");
-        assert_eq!(b, ACCOUNT_B, "account B through the proxy resolves to {arn_b}");
-        assert!(arn_b.contains(":assumed-role/strake-deployer/"), "{arn_b}");
+        assert_accounts(&self.account_a(), &self.account_b(), " through the proxy").await;
     }
 }
 

@@ -8,10 +8,16 @@ use strake::events::{Event, RecordingObserver};
 use strake::{ApplyReport, Config, Engine, EngineOptions, Error, Plan, PlanOptions, Program, ProviderRef, RetryPolicy, Stack, Urn};
 use strake_state::{LocalStore, LockInfo, MemoryStore, RecordKind, ResourceRecord, Snapshot, StackMeta, StateError, StateStore, Write};
 
-use crate::fake::{FakeCloud, FakeProvider, THING};
+use crate::events::Observed;
+use crate::fake::{FakeCloud, FakeProvider, THING, Thing};
 
 /// The stack every lifecycle test uses.
 pub const STACK: &str = "lifecycle";
+
+/// `x` as a `String` (names to compare with what the cloud and state hold).
+pub fn s(x: &str) -> String {
+    x.to_string()
+}
 
 /// The URN of the `fake:index:Thing` named `name`.
 pub fn urn(name: &str) -> Urn {
@@ -106,8 +112,59 @@ impl Rig {
 
     /// The events observed so far.
     pub fn events(&self) -> Vec<Event> {
-        self.observer.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.observer.events()
     }
+
+    /// Thing `a` named `name`, and Thing `b` holding `a`'s ARN: renaming `a` replaces it and
+    /// repoints `b`.
+    pub fn pair(&self, name: &'static str) -> Program {
+        self.program(move |stack, _| {
+            let a = Thing::new(stack, "a").name(name);
+            Thing::new(stack, "b").value(a.arn());
+        })
+    }
+
+    /// Applies `program` (which must succeed), then forgets the cloud's calls, so that what the
+    /// test does next is all the cloud has seen.
+    pub async fn apply_then_forget_calls(&self, program: &Program) {
+        self.up(program).await.unwrap_or_else(|e| panic!("applying the starting point: {e}"));
+        self.cloud.clear_calls();
+    }
+
+    /// Applies [`Rig::pair`] with `a` named `name`, then forgets the cloud's calls; the id of `a`.
+    pub async fn apply_pair(&self, name: &'static str) -> String {
+        self.apply_then_forget_calls(&self.pair(name)).await;
+        self.record("a").expect("a is recorded").id
+    }
+
+    /// Just the Thing `name`.
+    pub fn thing(&self, name: &str) -> Program {
+        self.program(|stack, _| drop(Thing::new(stack, name)))
+    }
+
+    /// `n` independent Things, `t0` to `t<n-1>`.
+    pub fn things(&self, n: usize) -> Program {
+        self.program(|stack, _| {
+            for i in 0..n {
+                Thing::new(stack, &format!("t{i}"));
+            }
+        })
+    }
+}
+
+/// Declares the Things `names` as a chain: each after the first holds the ARN of the one before
+/// as its value, so depends on it. The Things, in order.
+pub fn chain(stack: &Stack, names: &[&str]) -> Vec<Thing> {
+    let mut things: Vec<Thing> = Vec::with_capacity(names.len());
+    for name in names {
+        let thing = Thing::new(stack, name);
+        let thing = match things.last() {
+            Some(before) => thing.value(before.arn()),
+            None => thing,
+        };
+        things.push(thing);
+    }
+    things
 }
 
 /// Builds a program of the test stack from `f` (which declares everything itself).

@@ -1,10 +1,13 @@
 //! Test harness shared by the integration suites.
 
 pub mod aws;
+pub mod check;
 pub mod cloud_view;
+pub mod events;
 pub mod fake;
 pub mod fault_proxy;
 pub mod harness;
 pub mod http;
 pub mod kube;
 pub mod moto;
+pub mod rig;

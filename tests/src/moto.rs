@@ -109,21 +109,12 @@ impl Moto {
 
     /// Account A: moto's default account, static test credentials.
     pub fn account_a(&self) -> AwsProvider {
-        AwsProvider::new()
-            .endpoint(self.endpoint())
-            .region(REGION)
-            .static_credentials("testing", "testing")
-            .expect_account(ACCOUNT_A)
-            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+        account_a_at(self.endpoint())
     }
 
     /// Account B: assumes a role in B with A's credentials, as a user would.
     pub fn account_b(&self) -> AwsProvider {
-        AwsProvider::new()
-            .assume_role_from(&self.account_a(), ROLE_IN_B)
-            .session_name("strake-tests")
-            .expect_account(ACCOUNT_B)
-            .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+        account_b_at(self.endpoint())
     }
 
     /// Starts (and clears) the request recording.
@@ -132,6 +123,14 @@ impl Moto {
             let r = request(&self.addr, "POST", path, b"").expect("moto recorder");
             assert_eq!(r.status, 200, "{path}: {}", r.text());
         }
+    }
+
+    /// Stops recording and asserts that nothing recorded since [`Moto::start_recording`] changed
+    /// anything (reads such as GetCallerIdentity and AssumeRole are allowed); `why` says why not.
+    pub fn assert_nothing_mutated(&self, why: &str) {
+        let recorded = self.recorded();
+        let mutating: Vec<_> = recorded.iter().filter(|r| r.is_mutating()).collect();
+        assert!(mutating.is_empty(), "{why}: mutating requests were sent: {mutating:?}");
     }
 
     /// Stops recording and returns what was recorded.
@@ -159,6 +158,37 @@ impl Moto {
         let r = request(&self.addr, "GET", "/moto-api/data.json", b"").map_err(|e| e.to_string())?;
         serde_json::from_slice(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.text().chars().take(300).collect::<String>()))
     }
+}
+
+/// Account A at `endpoint` (moto, or a proxy in front of it): static test credentials, pinned to
+/// account A, quick retries.
+pub fn account_a_at(endpoint: impl Into<String>) -> AwsProvider {
+    AwsProvider::new()
+        .endpoint(endpoint.into())
+        .region(REGION)
+        .static_credentials("testing", "testing")
+        .expect_account(ACCOUNT_A)
+        .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+}
+
+/// Account B at `endpoint`: assumes [`ROLE_IN_B`] with account A's credentials there, pinned to
+/// account B, quick retries.
+pub fn account_b_at(endpoint: impl Into<String>) -> AwsProvider {
+    AwsProvider::new()
+        .assume_role_from(&account_a_at(endpoint), ROLE_IN_B)
+        .session_name("strake-tests")
+        .expect_account(ACCOUNT_B)
+        .retries(TEST_ATTEMPTS, TEST_BACKOFF)
+}
+
+/// Asserts that `a` resolves to account A and `b` to account B through the assumed role; `via`
+/// says how they are reached, for the messages (`""`, `" through the proxy"`).
+pub async fn assert_accounts(a: &AwsProvider, b: &AwsProvider, via: &str) {
+    let (account, arn_a) = a.caller_identity().await.unwrap_or_else(|e| panic!("account A identity{via}: {e}"));
+    assert_eq!(account, ACCOUNT_A, "account A{via} resolves to {arn_a}");
+    let (account, arn_b) = b.caller_identity().await.unwrap_or_else(|e| panic!("account B identity{via}: {e}"));
+    assert_eq!(account, ACCOUNT_B, "account B{via} resolves to {arn_b}");
+    assert!(arn_b.contains(":assumed-role/strake-deployer/"), "{arn_b}");
 }
 
 impl Drop for Moto {

@@ -6,12 +6,11 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use strake::PlanOptions;
 use strake_aws::iam::Role;
-use strake_aws::{PolicyDocument, Statement};
-use strake_tests::aws::{engine, program};
+use strake_tests::aws::{program, trust_service};
 use strake_tests::cloud_view::CloudView;
-use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
+use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, REGION, ROLE_IN_B};
+use strake_tests::rig::MotoRig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-fixture");
 
@@ -27,7 +26,7 @@ fn aws_files(dir: &Path) {
 }
 
 /// Runs the fixture as a CI job would: account A's keys in the environment, the AWS files above.
-fn run(moto: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
+fn run(rig: &MotoRig, dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .arg("--dir")
         .arg(dir)
@@ -38,7 +37,7 @@ fn run(moto: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ENDPOINT_URL", rig.moto.endpoint())
         .env("AWS_CONFIG_FILE", dir.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
         .stdin(Stdio::null())
@@ -49,21 +48,21 @@ fn run(moto: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_wins_over_environment_credentials() {
-    let moto = Moto::start();
+    let rig = MotoRig::start().await;
     let dir = tempfile::tempdir().unwrap();
     aws_files(dir.path());
-    let (a, b) = (moto.account_a().sdk_config().await, moto.account_b().sdk_config().await);
-    let (baseline_a, baseline_b) = (CloudView::read(&a).await, CloudView::read(&b).await);
+    let (a, b) = (&rig.sdk_a, &rig.sdk_b);
+    let (baseline_a, baseline_b) = (CloudView::read(a).await, rig.cloud_b().await);
 
-    let (code, plan, err) = run(&moto, dir.path(), &["plan", "--config", "profile=account-b"]);
+    let (code, plan, err) = run(&rig, dir.path(), &["plan", "--config", "profile=account-b"]);
     assert_eq!(code, 2, "{plan}\n{err}");
     assert!(plan.contains("Where the changes land:"), "{plan}");
     assert!(plan.contains(&format!("aws (aws): account {ACCOUNT_B} as arn:aws:sts::{ACCOUNT_B}:assumed-role/strake-deployer/")), "{plan}");
     assert!(plan.contains("# role-0 will be created via aws"), "{plan}");
 
-    let (code, out, err) = run(&moto, dir.path(), &["apply", "--yes", "--config", "profile=account-b"]);
+    let (code, out, err) = run(&rig, dir.path(), &["apply", "--yes", "--config", "profile=account-b"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let (in_a, in_b) = (CloudView::read(&a).await.without(&baseline_a), CloudView::read(&b).await.without(&baseline_b));
+    let (in_a, in_b) = (CloudView::read(a).await.without(&baseline_a), CloudView::read(b).await.without(&baseline_b));
     assert!(in_a.is_empty(), "nothing may land in account A, whose keys are in the environment: {in_a:?}");
     assert_eq!(in_b.roles.keys().collect::<Vec<_>>(), vec!["app-0"], "the role landed in account B");
     assert_eq!((in_b.policies.len(), in_b.attachments.len()), (2, 2));
@@ -71,43 +70,42 @@ async fn a_profile_wins_over_environment_credentials() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_account_holds_with_the_profile_and_a_missing_profile_is_named() {
-    let moto = Moto::start();
+    let rig = MotoRig::start().await;
     let dir = tempfile::tempdir().unwrap();
     aws_files(dir.path());
     // The pin is met: the profile, not the environment, decides the account.
-    let (code, out, err) = run(&moto, dir.path(), &["plan", "--config", "profile=account-b", "--config", &format!("account={ACCOUNT_B}")]);
+    let (code, out, err) = run(&rig, dir.path(), &["plan", "--config", "profile=account-b", "--config", &format!("account={ACCOUNT_B}")]);
     assert_eq!(code, 2, "{out}\n{err}");
 
-    moto.start_recording();
-    let (code, out, err) = run(&moto, dir.path(), &["plan", "--config", "profile=acount-b"]);
+    rig.moto.start_recording();
+    let (code, out, err) = run(&rig, dir.path(), &["plan", "--config", "profile=acount-b"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("AWS profile `acount-b` is in neither"), "{err}");
     assert!(err.contains("those there: account-b, base"), "{err}");
-    assert!(moto.recorded().iter().all(|r| !r.is_mutating()), "a plan mutates nothing");
+    rig.moto.assert_nothing_mutated("a plan mutates nothing");
 
     // A pin the credentials miss names where the credentials came from.
-    let (code, out, err) = run(&moto, dir.path(), &["plan", "--config", "profile=base", "--config", &format!("account={ACCOUNT_B}")]);
+    let (code, out, err) = run(&rig, dir.path(), &["plan", "--config", "profile=base", "--config", &format!("account={ACCOUNT_B}")]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains(&format!("the credentials (profile `base`) resolve to account {ACCOUNT_A}")), "{err}");
 }
 
-fn trust() -> PolicyDocument {
-    PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"))
+fn trust() -> strake_aws::PolicyDocument {
+    trust_service("ec2.amazonaws.com")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_providers_configured_differently_that_land_together_get_a_warning() {
-    let moto = Moto::start();
-    let engine = engine();
+    let rig = MotoRig::start().await;
     let prog = program(|stack| {
-        let first = stack.provider("account-a", moto.account_a());
+        let first = stack.provider("account-a", rig.moto.account_a());
         // Meant as another account, but the same keys: it lands in account A too.
-        let second = stack.provider("meant-to-be-b", moto.account_a().retries(3, std::time::Duration::from_millis(10)));
+        let second = stack.provider("meant-to-be-b", rig.moto.account_a().retries(3, std::time::Duration::from_millis(10)));
         Role::new(stack, "one", &first, trust()).role_name("one");
         Role::new(stack, "two", &second, trust()).role_name("two");
         Ok(())
     });
-    let plan = engine.plan(&prog, &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&prog).await;
     let warnings: Vec<String> = plan.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
@@ -122,12 +120,12 @@ async fn two_providers_configured_differently_that_land_together_get_a_warning()
 
     // Two regions of one account are not a mistake: no warning.
     let regions = program(|stack| {
-        let first = stack.provider("east", moto.account_a());
-        let second = stack.provider("west", moto.account_a().region("us-west-2"));
+        let first = stack.provider("east", rig.moto.account_a());
+        let second = stack.provider("west", rig.moto.account_a().region("us-west-2"));
         Role::new(stack, "one", &first, trust()).role_name("one");
         Role::new(stack, "two", &second, trust()).role_name("two");
         Ok(())
     });
-    let plan = engine.plan(&regions, &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&regions).await;
     assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
 }

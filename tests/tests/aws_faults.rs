@@ -5,106 +5,32 @@
 //! nothing duplicated, no interrupted operation left over, and a second plan has nothing to do.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
 
-use strake::events::{Event, RecordingObserver};
-use strake::{Engine, EngineOptions, Error, PlanOptions, Program, RetryPolicy, StepError, Urn};
+use strake::{Error, Program, StepError, Urn};
+use strake_aws::AwsProvider;
 use strake_aws::iam::{Policy, Role, RolePolicyAttachment};
 use strake_aws::s3::Bucket;
-use strake_aws::{AwsProvider, PolicyDocument, Statement};
-use strake_state::{MemoryStore, PendingKind, RecordKind, Snapshot, StateStore};
-use strake_tests::aws::{assert_identities, iam_b, program};
+use strake_state::{PendingKind, RecordKind};
+use strake_tests::aws::{allow as doc, allow_on as doc_on, program_b, trust_service as trust, urn};
 use strake_tests::cloud_view::{CloudView, assert_state_is_cloud};
+use strake_tests::events::Observed;
 use strake_tests::fault_proxy::{Exchange, Fault, FaultProxy, Match, Rule, RuleId};
-use strake_tests::moto::Moto;
+use strake_tests::rig::MotoRig;
 
-const STACK: &str = "aws-test";
 const BUCKET: &str = "strake-faults-bucket";
-
-/// moto (identities checked), a proxy in front of it (identities checked through it too, then
-/// its log cleared), and moto's view of account B before the test made anything.
-async fn setup() -> (Moto, FaultProxy, aws_config::SdkConfig, CloudView) {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let proxy = FaultProxy::start(&moto);
-    proxy.assert_identities().await;
-    proxy.clear_log();
-    let sdk = moto.account_b().sdk_config().await;
-    let baseline = CloudView::read(&sdk).await;
-    (moto, proxy, sdk, baseline)
-}
-
-/// An engine with quick retries, in-memory state and a recording observer.
-struct Rig {
-    engine: Engine,
-    store: Arc<MemoryStore>,
-    observer: Arc<RecordingObserver>,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let store = Arc::new(MemoryStore::new());
-        let observer = Arc::new(RecordingObserver::default());
-        let options = EngineOptions { retry: RetryPolicy::fast(), ..Default::default() };
-        let engine = Engine::new(store.clone()).with_options(options).with_observer(observer.clone());
-        Rig { engine, store, observer }
-    }
-
-    fn events(&self) -> Vec<Event> {
-        self.observer.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    fn notes(&self) -> Vec<String> {
-        self.events()
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::Note { message } => Some(message),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn clear_events(&self) {
-        self.observer.events.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    }
-
-    /// The stack's state (empty if nothing was ever recorded).
-    fn snapshot(&self) -> Snapshot {
-        self.store.load(STACK).expect("loading state").unwrap_or_else(|| Snapshot::empty(STACK))
-    }
-
-    async fn assert_no_changes(&self, p: &Program, context: &str) {
-        let plan = self.engine.plan(p, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{context}: planning again: {e}"));
-        assert!(!plan.has_changes(), "{context}: a second plan has changes:\n{}", strake::plan::render_human(&plan, false));
-    }
-}
-
-fn trust(service: &str) -> PolicyDocument {
-    PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", service))
-}
-
-fn doc(action: &str) -> PolicyDocument {
-    PolicyDocument::new().statement(Statement::allow().actions([action]).resources(["*"]))
-}
-
-fn doc_on(action: &str, resource: &str) -> PolicyDocument {
-    PolicyDocument::new().statement(Statement::allow().actions([action]).resources([resource]))
-}
 
 /// A role (`faults-role`, trusting `service`), a managed policy (`faults-policy`), their
 /// attachment and, if `with_bucket`, a bucket ([`BUCKET`]), all in account B.
 fn small_program(b: AwsProvider, service: &str, with_bucket: bool) -> Program {
-    let service = service.to_string();
-    program(move |stack| {
-        let b = stack.provider("account-b", b);
-        let role = Role::new(stack, "role", &b, trust(&service)).role_name("faults-role");
-        let policy = Policy::new(stack, "policy", &b, doc("s3:GetObject")).policy_name("faults-policy");
-        RolePolicyAttachment::new(stack, "attachment", &b, role.name(), policy.arn());
+    program_b(b, |stack, b| {
+        let role = Role::new(stack, "role", b, trust(service)).role_name("faults-role");
+        let policy = Policy::new(stack, "policy", b, doc("s3:GetObject")).policy_name("faults-policy");
+        RolePolicyAttachment::new(stack, "attachment", b, role.name(), policy.arn());
         if with_bucket {
-            Bucket::new(stack, "bucket", &b, BUCKET);
+            Bucket::new(stack, "bucket", b, BUCKET);
         }
-        Ok(())
     })
 }
 
@@ -117,8 +43,9 @@ fn is_create_bucket(e: &Exchange) -> bool {
 /// One apply of [`small_program`] with `fault` injected once on each kind of create; it must
 /// succeed, each object must exist once in moto, and state must equal moto's view.
 async fn each_create_faulted_once(fault: Fault, context: &str) {
-    let (_moto, proxy, sdk, baseline) = setup().await;
-    let rig = Rig::new();
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let baseline = rig.cloud_b().await;
     let rules: Vec<(&str, RuleId)> = vec![
         ("CreateRole", proxy.inject(Rule::new(Match::action("CreateRole"), fault.clone()).times(1))),
         ("CreatePolicy", proxy.inject(Rule::new(Match::action("CreatePolicy"), fault.clone()).times(1))),
@@ -126,7 +53,7 @@ async fn each_create_faulted_once(fault: Fault, context: &str) {
         ("CreateBucket", proxy.inject(Rule::new(Match::s3("PUT", &format!("/{BUCKET}")), fault).times(1))),
     ];
     let p = small_program(proxy.account_b(), "ec2.amazonaws.com", true);
-    rig.engine.up(&p, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{context}: the apply failed: {e}\n{}", proxy.log_text()));
+    rig.try_up(&p).await.unwrap_or_else(|e| panic!("{context}: the apply failed: {e}\n{}", proxy.log_text()));
 
     for (what, id) in &rules {
         assert_eq!(proxy.fired(*id), 1, "{context}: the fault on {what} fired once:\n{}", proxy.log_text());
@@ -137,7 +64,7 @@ async fn each_create_faulted_once(fault: Fault, context: &str) {
     assert!(proxy.log().iter().any(|e| is_create_bucket(e) && e.forwarded), "{context}: CreateBucket reached moto:\n{}", proxy.log_text());
 
     // moto holds each object exactly once.
-    let cloud = CloudView::read(&sdk).await.without(&baseline);
+    let cloud = rig.cloud_b().await.without(&baseline);
     assert_eq!(cloud.roles.keys().collect::<Vec<_>>(), vec!["faults-role"], "{context}: {cloud:?}");
     assert_eq!(cloud.policies.iter().map(|a| a.rsplit('/').next().unwrap_or(a)).collect::<Vec<_>>(), vec!["faults-policy"], "{context}: {cloud:?}");
     assert_eq!(cloud.attachments.len(), 1, "{context}: {cloud:?}");
@@ -146,19 +73,19 @@ async fn each_create_faulted_once(fault: Fault, context: &str) {
 
     // The role and the policy met `EntityAlreadyExists` on the retry of their create: the
     // objects their first attempts made were read back and adopted.
-    let notes = rig.notes();
+    let notes = rig.observer.notes();
     for name in ["role", "policy"] {
-        let urn = Urn::new(STACK, if name == "role" { "aws:iam:Role" } else { "aws:iam:Policy" }, name);
+        let urn = urn(if name == "role" { "aws:iam:Role" } else { "aws:iam:Policy" }, name);
         assert!(
             notes.iter().any(|n| n.contains(urn.as_str()) && n.contains("adopted")),
             "{context}: the {name} was adopted after its lost answer: {notes:?}"
         );
     }
 
-    let snapshot = rig.snapshot();
+    let snapshot = rig.state_or_empty();
     assert_eq!(snapshot.resources.iter().filter(|r| r.kind == RecordKind::Resource).count(), 4, "{context}: {:?}", snapshot.resources);
-    assert_state_is_cloud(&sdk, &baseline, &snapshot, context).await;
-    rig.assert_no_changes(&p, context).await;
+    rig.assert_state_is_cloud(&baseline, context).await;
+    rig.assert_no_changes(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,22 +127,20 @@ fn lost_then_outage(proxy: &FaultProxy, first: Match, outage: Match) -> (RuleId,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sustained_outage_after_a_forwarded_create_keeps_the_pending_record_then_adopts() {
-    let (moto, proxy, sdk, baseline) = setup().await;
-    let rig = Rig::new();
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let baseline = rig.cloud_b().await;
     // The first CreateRole reaches moto and its answer is lost; from the next request on,
     // everything answers 503.
-    let (lost, unavailable) = lost_then_outage(&proxy, Match::action("CreateRole"), Match::any());
-    let b = proxy.account_b();
-    let p = program(move |stack| {
-        let b = stack.provider("account-b", b);
-        Role::new(stack, "role", &b, trust("ec2.amazonaws.com")).role_name("outage-role");
-        Ok(())
+    let (lost, unavailable) = lost_then_outage(proxy, Match::action("CreateRole"), Match::any());
+    let p = rig.proxied_program(|stack, b| {
+        Role::new(stack, "role", b, trust("ec2.amazonaws.com")).role_name("outage-role");
     });
 
-    let err = rig.engine.up(&p, &PlanOptions::default()).await.expect_err("the create's outcome cannot be known during the outage");
+    let err = rig.try_up(&p).await.expect_err("the create's outcome cannot be known during the outage");
     assert_eq!(proxy.fired(lost), 1, "{}", proxy.log_text());
     assert!(proxy.fired(unavailable) >= 2, "the retries and the read back met the outage:\n{}", proxy.log_text());
-    let urn = Urn::new(STACK, "aws:iam:Role", "role");
+    let urn = urn("aws:iam:Role", "role");
     let errors = match &err {
         Error::StepsFailed(errors) => errors,
         other => panic!("expected a failed step, got {other:?}"),
@@ -227,9 +152,9 @@ async fn a_sustained_outage_after_a_forwarded_create_keeps_the_pending_record_th
     assert!(shown.contains("the next run looks it up"), "the error says the next run looks it up: {shown}");
 
     // moto has the role (asked directly), state has no record of it but one pending create.
-    let in_moto = iam_b(&moto).await.get_role().role_name("outage-role").send().await;
+    let in_moto = rig.iam.get_role().role_name("outage-role").send().await;
     assert!(in_moto.is_ok(), "the forwarded CreateRole made the role: {in_moto:?}");
-    let snapshot = rig.snapshot();
+    let snapshot = rig.state_or_empty();
     assert!(
         !snapshot.resources.iter().any(|r| r.kind == RecordKind::Resource && r.urn == urn.as_str()),
         "no record of the role yet: {:?}",
@@ -240,14 +165,14 @@ async fn a_sustained_outage_after_a_forwarded_create_keeps_the_pending_record_th
 
     // The outage ends: the next run looks the role up and adopts it.
     proxy.clear_faults();
-    let report = rig.engine.up(&p, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{e}\n{}", proxy.log_text()));
+    let report = rig.up(&p).await;
     assert_eq!(report.changed, 0, "adopted, not created again");
     assert_eq!(proxy.forwarded("CreateRole"), 1, "one CreateRole reached moto in the whole test:\n{}", proxy.log_text());
-    assert!(rig.notes().iter().any(|n| n.contains(urn.as_str()) && n.contains("adopted")), "{:?}", rig.notes());
-    let cloud = CloudView::read(&sdk).await.without(&baseline);
+    assert!(rig.observer.notes().iter().any(|n| n.contains(urn.as_str()) && n.contains("adopted")), "{:?}", rig.observer.notes());
+    let cloud = rig.cloud_b().await.without(&baseline);
     assert_eq!(cloud.roles.keys().collect::<Vec<_>>(), vec!["outage-role"]);
-    assert_state_is_cloud(&sdk, &baseline, &rig.snapshot(), "after the outage").await;
-    rig.assert_no_changes(&p, "after the outage").await;
+    rig.assert_state_is_cloud(&baseline, "after the outage").await;
+    rig.assert_no_changes(&p).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,16 +186,14 @@ const RENAMED: usize = 50;
 /// `STORM` roles, `STORM` managed policies and one attachment of policy `i` to role `i`; the
 /// first `renamed` roles have new IAM names (replaced, with their attachments).
 fn storm_program(b: AwsProvider, renamed: usize) -> Program {
-    program(move |stack| {
-        let b = stack.provider("account-b", b);
+    program_b(b, |stack, b| {
         for i in 0..STORM {
             let name = if i < renamed { format!("storm-role-{i:03}-v2") } else { format!("storm-role-{i:03}") };
-            let role = Role::new(stack, &format!("role-{i:03}"), &b, trust("ec2.amazonaws.com")).role_name(name);
-            let policy = Policy::new(stack, &format!("policy-{i:03}"), &b, doc_on("s3:GetObject", &format!("arn:aws:s3:::storm-data-{i:03}/*")))
+            let role = Role::new(stack, &format!("role-{i:03}"), b, trust("ec2.amazonaws.com")).role_name(name);
+            let policy = Policy::new(stack, &format!("policy-{i:03}"), b, doc_on("s3:GetObject", &format!("arn:aws:s3:::storm-data-{i:03}/*")))
                 .policy_name(format!("storm-policy-{i:03}"));
-            RolePolicyAttachment::new(stack, &format!("attachment-{i:03}"), &b, role.name(), policy.arn());
+            RolePolicyAttachment::new(stack, &format!("attachment-{i:03}"), b, role.name(), policy.arn());
         }
-        Ok(())
     })
 }
 
@@ -308,12 +231,16 @@ fn retryable_looking(e: &StepError) -> bool {
     RETRYABLE.iter().any(|r| text.contains(r))
 }
 
+/// Runs `up` (or `destroy`) once.
+async fn run_once(rig: &MotoRig, p: &Program, destroy: bool) -> Result<(), Error> {
+    if destroy { rig.try_destroy(p).await.map(drop) } else { rig.try_up(p).await.map(drop) }
+}
+
 /// Runs `up` (or `destroy`) under the storm: once, and a second time only if the first failed
 /// with nothing but retryable-looking step errors (said on stderr). The number of runs.
-async fn storm_run(rig: &Rig, p: &Program, destroy: bool, phase: &str) -> usize {
+async fn storm_run(rig: &MotoRig, p: &Program, destroy: bool, phase: &str) -> usize {
     for run in 1..=2 {
-        let result = if destroy { rig.engine.destroy(p).await.map(drop) } else { rig.engine.up(p, &PlanOptions::default()).await.map(drop) };
-        let err = match result {
+        let err = match run_once(rig, p, destroy).await {
             Ok(()) => return run,
             Err(e) => e,
         };
@@ -326,16 +253,8 @@ async fn storm_run(rig: &Rig, p: &Program, destroy: bool, phase: &str) -> usize 
 
 /// The phase's line: requests, injected, forwarded, runs, orphans, lost and duplicates (objects
 /// beyond one per declared resource). Asserts there are none, and that state equals the cloud.
-async fn storm_check(
-    sdk: &aws_config::SdkConfig,
-    baseline: &CloudView,
-    rig: &Rig,
-    proxy: &FaultProxy,
-    phase: &str,
-    runs: usize,
-    declared: [usize; 3],
-) {
-    let log = proxy.log();
+async fn storm_check(rig: &MotoRig, baseline: &CloudView, phase: &str, runs: usize, declared: [usize; 3]) {
+    let log = rig.proxy().log();
     let injected = log.iter().filter(|e| e.is_injected()).count();
     let forwarded = log.iter().filter(|e| e.forwarded).count();
     // Answers lost or cut short after moto acted, and how many of them were to creates (an
@@ -344,9 +263,9 @@ async fn storm_check(
     let lost_answers = log.iter().filter(after_acting).count();
     let lost_creates =
         log.iter().filter(after_acting).filter(|e| e.action.as_deref().is_some_and(|a| a.starts_with("Create") || a == "AttachRolePolicy")).count();
-    let adopted = rig.notes().iter().filter(|n| n.contains("adopted")).count();
-    let snapshot = rig.snapshot();
-    let cloud = CloudView::read(sdk).await.without(baseline);
+    let adopted = rig.observer.notes().iter().filter(|n| n.contains("adopted")).count();
+    let snapshot = rig.state_or_empty();
+    let cloud = rig.cloud_b().await.without(baseline);
     let state = CloudView::of_state(&snapshot);
     let orphans = cloud.without(&state).len();
     let lost = state.without(&cloud).len();
@@ -374,46 +293,47 @@ async fn storm_check(
     );
     let held = [cloud.roles.len(), cloud.policies.len(), cloud.attachments.len()];
     assert_eq!(held, declared, "{phase}: roles, policies and attachments in moto, against those declared");
-    assert_state_is_cloud(sdk, baseline, &snapshot, phase).await;
+    rig.assert_state_is_cloud(baseline, phase).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storms_of_5xx_409_and_lost_answers_over_a_few_hundred_resources_converge() {
-    let (_moto, proxy, sdk, baseline) = setup().await;
-    let rig = Rig::new();
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let baseline = rig.cloud_b().await;
     let first = storm_program(proxy.account_b(), 0);
 
-    rig.clear_events();
-    start_storm(&proxy, 1);
+    rig.observer.clear_events();
+    start_storm(proxy, 1);
     let runs = storm_run(&rig, &first, false, "storm apply").await;
-    storm_check(&sdk, &baseline, &rig, &proxy, "storm apply", runs, [STORM; 3]).await;
-    let names: BTreeSet<String> = CloudView::read(&sdk).await.without(&baseline).roles.into_keys().collect();
+    storm_check(&rig, &baseline, "storm apply", runs, [STORM; 3]).await;
+    let names: BTreeSet<String> = rig.cloud_b().await.without(&baseline).roles.into_keys().collect();
     assert!(names.contains("storm-role-000") && !names.contains("storm-role-000-v2"), "{names:?}");
     proxy.clear_faults();
-    rig.assert_no_changes(&first, "storm apply").await;
+    rig.assert_no_changes(&first).await;
 
     // Rename half the roles: each is replaced (create first, the new name is free), and so is
     // its attachment; the old attachments go before the old roles.
     proxy.clear_log();
     let renamed = storm_program(proxy.account_b(), RENAMED);
-    rig.clear_events();
-    start_storm(&proxy, 2);
+    rig.observer.clear_events();
+    start_storm(proxy, 2);
     let runs = storm_run(&rig, &renamed, false, "storm rename").await;
-    storm_check(&sdk, &baseline, &rig, &proxy, "storm rename", runs, [STORM; 3]).await;
-    let names: BTreeSet<String> = CloudView::read(&sdk).await.without(&baseline).roles.into_keys().collect();
+    storm_check(&rig, &baseline, "storm rename", runs, [STORM; 3]).await;
+    let names: BTreeSet<String> = rig.cloud_b().await.without(&baseline).roles.into_keys().collect();
     let expected: BTreeSet<String> =
         (0..STORM).map(|i| if i < RENAMED { format!("storm-role-{i:03}-v2") } else { format!("storm-role-{i:03}") }).collect();
     assert_eq!(names, expected, "the cloud holds the renamed roles and only them");
     proxy.clear_faults();
-    rig.assert_no_changes(&renamed, "storm rename").await;
+    rig.assert_no_changes(&renamed).await;
 
     proxy.clear_log();
-    rig.clear_events();
-    start_storm(&proxy, 3);
+    rig.observer.clear_events();
+    start_storm(proxy, 3);
     let runs = storm_run(&rig, &renamed, true, "storm destroy").await;
-    storm_check(&sdk, &baseline, &rig, &proxy, "storm destroy", runs, [0; 3]).await;
-    assert!(CloudView::read(&sdk).await.without(&baseline).is_empty(), "moto holds nothing the stack made");
-    let snapshot = rig.snapshot();
+    storm_check(&rig, &baseline, "storm destroy", runs, [0; 3]).await;
+    assert!(rig.cloud_b().await.without(&baseline).is_empty(), "moto holds nothing the stack made");
+    let snapshot = rig.state_or_empty();
     assert!(!snapshot.resources.iter().any(|r| r.kind == RecordKind::Resource), "no resources left in state: {:?}", snapshot.resources);
 }
 
@@ -422,32 +342,31 @@ async fn storms_of_5xx_409_and_lost_answers_over_a_few_hundred_resources_converg
 
 /// Runs `up` (or `destroy`) until it succeeds, at most twice (the faults are one-shot, so a
 /// second run meets none); the number of runs.
-async fn converge(rig: &Rig, proxy: &FaultProxy, p: &Program, destroy: bool, context: &str) -> usize {
+async fn converge(rig: &MotoRig, p: &Program, destroy: bool, context: &str) -> usize {
     for run in 1..=2 {
-        let result = if destroy { rig.engine.destroy(p).await.map(drop) } else { rig.engine.up(p, &PlanOptions::default()).await.map(drop) };
-        match result {
+        match run_once(rig, p, destroy).await {
             Ok(()) => return run,
             Err(e) if run == 1 => eprintln!("{context}: run 1 failed, running once more: {e}"),
-            Err(e) => panic!("{context}: run 2 failed too: {e}\n{}", proxy.log_text()),
+            Err(e) => panic!("{context}: run 2 failed too: {e}\n{}", rig.proxy().log_text()),
         }
     }
     unreachable!("the loop returns or panics")
 }
 
 /// The trust policy of `role` as moto holds it.
-async fn trust_in_moto(moto: &Moto, role: &str) -> String {
-    let out = iam_b(moto).await.get_role().role_name(role).send().await.expect("GetRole on moto");
+async fn trust_in_moto(rig: &MotoRig, role: &str) -> String {
+    let out = rig.iam.get_role().role_name(role).send().await.expect("GetRole on moto");
     out.role().and_then(|r| r.assume_role_policy_document()).map(strake_aws::policy::url_decode).unwrap_or_default()
 }
 
 /// After a run that failed with `kind` of the role uncertain: either that operation is still
 /// recorded as pending (the next run reads the role back), or the run itself already read the
 /// role back and settled it, and then state equals the cloud. Which of the two, for the report.
-async fn uncertain_role_operation(rig: &Rig, sdk: &aws_config::SdkConfig, baseline: &CloudView, kind: PendingKind, context: &str) -> &'static str {
-    let snapshot = rig.snapshot();
+async fn uncertain_role_operation(rig: &MotoRig, baseline: &CloudView, kind: PendingKind, context: &str) -> &'static str {
+    let snapshot = rig.state_or_empty();
     match snapshot.pending.as_slice() {
         [] => {
-            assert_state_is_cloud(sdk, baseline, &snapshot, context).await;
+            assert_state_is_cloud(&rig.sdk_b, baseline, &snapshot, context).await;
             "settled by the failed run itself"
         }
         [op] => {
@@ -461,42 +380,43 @@ async fn uncertain_role_operation(rig: &Rig, sdk: &aws_config::SdkConfig, baseli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ambiguous_deletes_and_updates_converge() {
-    let (moto, proxy, sdk, baseline) = setup().await;
-    let rig = Rig::new();
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let baseline = rig.cloud_b().await;
     let ec2 = small_program(proxy.account_b(), "ec2.amazonaws.com", false);
-    rig.engine.up(&ec2, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{e}\n{}", proxy.log_text()));
-    assert_state_is_cloud(&sdk, &baseline, &rig.snapshot(), "before the faults").await;
+    rig.up(&ec2).await;
+    rig.assert_state_is_cloud(&baseline, "before the faults").await;
 
     // The trust changes; UpdateAssumeRolePolicy acts but its answer is lost (the call is retried).
     let context = "lost UpdateAssumeRolePolicy answer";
     let update = proxy.inject(Rule::new(Match::action("UpdateAssumeRolePolicy"), Fault::drop_after_forwarding()).times(1));
     let lambda = small_program(proxy.account_b(), "lambda.amazonaws.com", false);
-    let runs = converge(&rig, &proxy, &lambda, false, context).await;
+    let runs = converge(&rig, &lambda, false, context).await;
     eprintln!("{context}: converged in {runs} run(s)");
     assert_eq!(proxy.fired(update), 1, "{}", proxy.log_text());
     assert!(proxy.forwarded("UpdateAssumeRolePolicy") >= 1, "{}", proxy.log_text());
-    let trust = trust_in_moto(&moto, "faults-role").await;
+    let trust = trust_in_moto(&rig, "faults-role").await;
     assert!(trust.contains("lambda.amazonaws.com") && !trust.contains("ec2.amazonaws.com"), "{context}: the new trust is in moto: {trust}");
-    assert_state_is_cloud(&sdk, &baseline, &rig.snapshot(), context).await;
-    rig.assert_no_changes(&lambda, context).await;
+    rig.assert_state_is_cloud(&baseline, context).await;
+    rig.assert_no_changes(&lambda).await;
 
     // Again, but UpdateAssumeRolePolicy then answers 503 for good: the update's outcome is
     // unknown, its pending record stays; once the outage ends the next run records what is there.
     let context = "lost UpdateAssumeRolePolicy answer, then an outage";
     proxy.clear_faults();
-    let (lost, unavailable) = lost_then_outage(&proxy, Match::action("UpdateAssumeRolePolicy"), Match::action("UpdateAssumeRolePolicy"));
+    let (lost, unavailable) = lost_then_outage(proxy, Match::action("UpdateAssumeRolePolicy"), Match::action("UpdateAssumeRolePolicy"));
     let ecs = small_program(proxy.account_b(), "ecs-tasks.amazonaws.com", false);
-    let err = rig.engine.up(&ecs, &PlanOptions::default()).await.expect_err("the update cannot succeed during the outage");
+    let err = rig.try_up(&ecs).await.expect_err("the update cannot succeed during the outage");
     assert_eq!((proxy.fired(lost), proxy.fired(unavailable) >= 1), (1, true), "{}", proxy.log_text());
-    let trust = trust_in_moto(&moto, "faults-role").await;
+    let trust = trust_in_moto(&rig, "faults-role").await;
     assert!(trust.contains("ecs-tasks.amazonaws.com"), "{context}: the forwarded update acted: {trust}");
-    let settled = uncertain_role_operation(&rig, &sdk, &baseline, PendingKind::Update, context).await;
+    let settled = uncertain_role_operation(&rig, &baseline, PendingKind::Update, context).await;
     eprintln!("{context}: run 1 failed ({}), the update {settled}", err.to_string().lines().last().unwrap_or_default().trim());
     proxy.clear_faults();
-    rig.engine.up(&ecs, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{context}: run 2: {e}\n{}", proxy.log_text()));
+    rig.try_up(&ecs).await.unwrap_or_else(|e| panic!("{context}: run 2: {e}\n{}", proxy.log_text()));
     eprintln!("{context}: converged in 2 runs");
-    assert_state_is_cloud(&sdk, &baseline, &rig.snapshot(), context).await;
-    rig.assert_no_changes(&ecs, context).await;
+    rig.assert_state_is_cloud(&baseline, context).await;
+    rig.assert_no_changes(&ecs).await;
 
     // Destroy: DetachRolePolicy, DeleteRole and DeletePolicy act but their answers are lost.
     let context = "lost DetachRolePolicy, DeleteRole and DeletePolicy answers";
@@ -504,31 +424,31 @@ async fn ambiguous_deletes_and_updates_converge() {
         .into_iter()
         .map(|a| (a, proxy.inject(Rule::new(Match::action(a), Fault::drop_after_forwarding()).times(1))))
         .collect();
-    let runs = converge(&rig, &proxy, &ecs, true, context).await;
+    let runs = converge(&rig, &ecs, true, context).await;
     eprintln!("{context}: converged in {runs} run(s)");
     for (action, id) in &rules {
         assert_eq!(proxy.fired(*id), 1, "{context}: the fault on {action} fired:\n{}", proxy.log_text());
         assert!(proxy.forwarded(action) >= 1, "{context}: {action} reached moto:\n{}", proxy.log_text());
     }
-    assert!(CloudView::read(&sdk).await.without(&baseline).is_empty(), "{context}: moto holds nothing the stack made");
-    assert_state_is_cloud(&sdk, &baseline, &rig.snapshot(), context).await;
+    assert!(rig.cloud_b().await.without(&baseline).is_empty(), "{context}: moto holds nothing the stack made");
+    rig.assert_state_is_cloud(&baseline, context).await;
 
     // Once more from the start, and DeleteRole then answers 503 for good: the delete stays
     // pending; once the outage ends the next destroy finds the role gone and forgets it.
     let context = "lost DeleteRole answer, then an outage";
     proxy.clear_faults();
-    rig.engine.up(&ecs, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{e}\n{}", proxy.log_text()));
-    let (lost, unavailable) = lost_then_outage(&proxy, Match::action("DeleteRole"), Match::action("DeleteRole"));
-    let err = rig.engine.destroy(&ecs).await.expect_err("the delete cannot succeed during the outage");
+    rig.up(&ecs).await;
+    let (lost, unavailable) = lost_then_outage(proxy, Match::action("DeleteRole"), Match::action("DeleteRole"));
+    let err = rig.try_destroy(&ecs).await.expect_err("the delete cannot succeed during the outage");
     assert_eq!((proxy.fired(lost), proxy.fired(unavailable) >= 1), (1, true), "{}", proxy.log_text());
-    assert!(CloudView::read(&sdk).await.without(&baseline).is_empty(), "{context}: everything is gone from moto already");
-    let settled = uncertain_role_operation(&rig, &sdk, &baseline, PendingKind::Delete, context).await;
+    assert!(rig.cloud_b().await.without(&baseline).is_empty(), "{context}: everything is gone from moto already");
+    let settled = uncertain_role_operation(&rig, &baseline, PendingKind::Delete, context).await;
     eprintln!("{context}: run 1 failed ({}), the delete {settled}", err.to_string().lines().last().unwrap_or_default().trim());
     proxy.clear_faults();
-    rig.engine.destroy(&ecs).await.unwrap_or_else(|e| panic!("{context}: run 2: {e}\n{}", proxy.log_text()));
+    rig.try_destroy(&ecs).await.unwrap_or_else(|e| panic!("{context}: run 2: {e}\n{}", proxy.log_text()));
     eprintln!("{context}: converged in 2 runs");
-    assert!(CloudView::read(&sdk).await.without(&baseline).is_empty(), "{context}: moto holds nothing the stack made");
-    let snapshot = rig.snapshot();
-    assert_state_is_cloud(&sdk, &baseline, &snapshot, context).await;
+    assert!(rig.cloud_b().await.without(&baseline).is_empty(), "{context}: moto holds nothing the stack made");
+    let snapshot = rig.state_or_empty();
+    rig.assert_state_is_cloud(&baseline, context).await;
     assert!(!snapshot.resources.iter().any(|r| r.kind == RecordKind::Resource), "{context}: {:?}", snapshot.resources);
 }

@@ -2,18 +2,15 @@
 //! delete, drift, re-plan, adoption of an existing provider, and plan-time checks.
 
 use strake::plan::Action;
-use strake::{PlanOptions, Urn, format_output};
+use strake::{Urn, format_output};
 use strake_aws::iam::{OpenIdConnectProvider, Role};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
-use strake_tests::aws::{assert_identities, engine, iam_b, program, provider_b};
-use strake_tests::moto::Moto;
+use strake_tests::aws::{program_b, urn};
+use strake_tests::check::{assert_mentions, render};
+use strake_tests::rig::MotoRig;
 
 const THUMB_A: &str = "9E99A48A9960B14926BB7F3B02E22DA2B0AB7280";
 const THUMB_B: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn urn(type_token: &str, name: &str) -> Urn {
-    Urn::new("aws-test", type_token, name)
-}
 
 fn oidc_urn() -> Urn {
     urn("aws:iam:OpenIdConnectProvider", "eks")
@@ -39,11 +36,9 @@ impl Spec {
 
 /// The program, with account B reached through `account_b` (moto directly, or the client-id shim).
 fn oidc_program(account_b: &AwsProvider, spec: &Spec) -> strake::Program {
-    let account_b = account_b.clone();
     let spec = spec.clone();
-    program(move |stack| {
-        let b = stack.provider("account-b", account_b);
-        let mut p = OpenIdConnectProvider::new(stack, "eks", &b, spec.url);
+    program_b(account_b.clone(), |stack, b| {
+        let mut p = OpenIdConnectProvider::new(stack, "eks", b, spec.url);
         if let Some(ids) = spec.client_ids {
             p = p.client_ids(ids);
         }
@@ -65,11 +60,10 @@ fn oidc_program(account_b: &AwsProvider, spec: &Spec) -> strake::Program {
                     .condition("StringEquals", format_output!("{}:aud", issuer), ["sts.amazonaws.com"])
                     .condition("StringEquals", format_output!("{}:sub", issuer), ["system:serviceaccount:default:web"]),
             );
-            Role::new(stack, "web", &b, trust).role_name("web-identity");
+            Role::new(stack, "web", b, trust).role_name("web-identity");
         }
         stack.export("arn", p.arn());
         stack.export("issuer", p.issuer());
-        Ok(())
     })
 }
 
@@ -93,26 +87,19 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn render(plan: &strake::Plan) -> String {
-    strake::plan::render_human(plan, false)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_create_update_replace_delete_in_account_b() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let iam = iam_b(&moto).await;
-    let shim = shim::ClientIdShim::start(&moto, iam.clone());
-    let b = shim.account_b();
-    let engine = engine();
+    let rig = MotoRig::start().await;
+    let iam = &rig.iam;
+    let b = shim::account_b(&rig);
 
     // Create, with a trailing slash in the URL and a role trusting the provider.
     let first = Spec { with_role: true, ..Spec::url("https://oidc.example.com/id/ONE/") };
-    let report = engine.up(&oidc_program(&b, &first), &PlanOptions::default()).await.unwrap();
+    let report = rig.up(&oidc_program(&b, &first)).await;
     let arn_one = "arn:aws:iam::222222222222:oidc-provider/oidc.example.com/id/ONE";
     assert_eq!(report.outputs["arn"].as_str(), Some(arn_one));
     assert_eq!(report.outputs["issuer"].as_str(), Some("oidc.example.com/id/ONE"));
-    let p = get(&iam, arn_one).await.expect("the provider exists in account B");
+    let p = get(iam, arn_one).await.expect("the provider exists in account B");
     assert_eq!(p.url(), Some("oidc.example.com/id/ONE"));
     assert_eq!(p.client_id_list(), ["sts.amazonaws.com"], "the default audience");
     assert!(p.thumbprint_list().is_empty(), "no thumbprint is sent unless the program sets one");
@@ -122,7 +109,7 @@ async fn oidc_provider_create_update_replace_delete_in_account_b() {
 
     // Re-plan is empty, with or without the trailing slash.
     for url in ["https://oidc.example.com/id/ONE/", "https://oidc.example.com/id/ONE"] {
-        let plan = engine.plan(&oidc_program(&b, &Spec { url, ..first.clone() }), &PlanOptions::default()).await.unwrap();
+        let plan = rig.plan(&oidc_program(&b, &Spec { url, ..first.clone() })).await;
         assert!(!plan.has_changes(), "{url}: {}", render(&plan));
     }
 
@@ -133,40 +120,39 @@ async fn oidc_provider_create_update_replace_delete_in_account_b() {
         tags: vec![("team", "platform")],
         ..first.clone()
     };
-    let plan = engine.plan(&oidc_program(&b, &second), &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&oidc_program(&b, &second)).await;
     let step = plan.step(&oidc_urn()).unwrap();
     assert_eq!(step.action, Action::Update, "{}", render(&plan));
     assert_eq!(step.changes, vec!["client_ids", "tags", "thumbprints"]);
-    engine.up(&oidc_program(&b, &second), &PlanOptions::default()).await.unwrap();
-    let p = get(&iam, arn_one).await.unwrap();
+    rig.up(&oidc_program(&b, &second)).await;
+    let p = get(iam, arn_one).await.unwrap();
     assert_eq!(sorted(p.client_id_list()), ["my-app", "sts.amazonaws.com"]);
     assert_eq!(p.thumbprint_list(), [THUMB_A.to_ascii_lowercase()]);
     assert_eq!(tags_of(&p), pairs(&[("team", "platform")]));
-    let plan = engine.plan(&oidc_program(&b, &second), &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
+    rig.assert_no_changes(&oidc_program(&b, &second)).await;
 
     // Removing a client id and a tag, and another thumbprint.
     let third = Spec { client_ids: Some(vec!["my-app"]), thumbprints: Some(vec![THUMB_B]), tags: vec![], ..second.clone() };
-    let plan = engine.plan(&oidc_program(&b, &third), &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&oidc_program(&b, &third)).await;
     assert_eq!(plan.step(&oidc_urn()).unwrap().action, Action::Update, "{}", render(&plan));
-    engine.up(&oidc_program(&b, &third), &PlanOptions::default()).await.unwrap();
-    let p = get(&iam, arn_one).await.unwrap();
+    rig.up(&oidc_program(&b, &third)).await;
+    let p = get(iam, arn_one).await.unwrap();
     assert_eq!(p.client_id_list(), ["my-app"]);
     assert_eq!(p.thumbprint_list(), [THUMB_B]);
     assert!(p.tags().is_empty());
 
     // A new URL replaces the provider; the role's trust policy follows in place.
     let fourth = Spec { url: "https://oidc.example.com/id/TWO", ..third.clone() };
-    let plan = engine.plan(&oidc_program(&b, &fourth), &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&oidc_program(&b, &fourth)).await;
     let step = plan.step(&oidc_urn()).unwrap();
     assert!(matches!(step.action, Action::Replace(_)), "{}", render(&plan));
     assert_eq!(step.replace_paths, vec!["url"]);
     assert_eq!(plan.step(&urn("aws:iam:Role", "web")).unwrap().action, Action::Update, "{}", render(&plan));
-    let report = engine.up(&oidc_program(&b, &fourth), &PlanOptions::default()).await.unwrap();
+    let report = rig.up(&oidc_program(&b, &fourth)).await;
     let arn_two = "arn:aws:iam::222222222222:oidc-provider/oidc.example.com/id/TWO";
     assert_eq!(report.outputs["arn"].as_str(), Some(arn_two));
-    assert!(get(&iam, arn_one).await.is_none(), "the old provider is gone");
-    let p = get(&iam, arn_two).await.expect("the new provider exists");
+    assert!(get(iam, arn_one).await.is_none(), "the old provider is gone");
+    let p = get(iam, arn_two).await.expect("the new provider exists");
     assert_eq!(p.client_id_list(), ["my-app"]);
     assert_eq!(p.thumbprint_list(), [THUMB_B]);
     let role = iam.get_role().role_name("web-identity").send().await.unwrap().role.unwrap();
@@ -174,66 +160,50 @@ async fn oidc_provider_create_update_replace_delete_in_account_b() {
     assert!(trust.contains(arn_two) && trust.contains("oidc.example.com/id/TWO:aud"), "{trust}");
 
     // Destroy.
-    engine.destroy(&oidc_program(&b, &fourth)).await.unwrap();
-    assert!(get(&iam, arn_two).await.is_none());
+    rig.destroy(&oidc_program(&b, &fourth)).await;
+    assert!(get(iam, arn_two).await.is_none());
     let left = iam.list_open_id_connect_providers().send().await.unwrap();
     assert!(left.open_id_connect_provider_list().is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_drift_is_shown_and_repaired() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let iam = iam_b(&moto).await;
-    let engine = engine();
-    let b = moto.account_b();
+    let rig = MotoRig::start().await;
+    let iam = &rig.iam;
+    let b = rig.moto.account_b();
     let spec = Spec { thumbprints: Some(vec![THUMB_A]), tags: vec![("team", "data")], ..Spec::url("https://token.example.org/issuer") };
     let p = oidc_program(&b, &spec);
-    engine.up(&p, &PlanOptions::default()).await.unwrap();
+    rig.up(&p).await;
     let arn = "arn:aws:iam::222222222222:oidc-provider/token.example.org/issuer";
 
     // The same thumbprints in other case and order, with a duplicate: no change.
     let same = [THUMB_A.to_ascii_lowercase(), THUMB_A.to_string()];
     iam.update_open_id_connect_provider_thumbprint().open_id_connect_provider_arn(arn).set_thumbprint_list(Some(same.to_vec())).send().await.unwrap();
-    let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
+    rig.assert_no_changes(&p).await;
 
     // Real changes outside Strake: shown, then repaired.
     iam.update_open_id_connect_provider_thumbprint().open_id_connect_provider_arn(arn).thumbprint_list(THUMB_B).send().await.unwrap();
     let extra = aws_sdk_iam::types::Tag::builder().key("owner").value("someone").build().unwrap();
     iam.tag_open_id_connect_provider().open_id_connect_provider_arn(arn).tags(extra).send().await.unwrap();
-    let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    let step = plan.step(&oidc_urn()).unwrap();
-    assert_eq!(step.action, Action::Update, "{}", render(&plan));
-    assert_eq!(step.changes, vec!["tags", "thumbprints"]);
-    assert!(plan.notes.iter().any(|n| n.contains("changed outside Strake")), "{:?}", plan.notes);
-    engine.up(&p, &PlanOptions::default()).await.unwrap();
-    let now = get(&iam, arn).await.unwrap();
+    rig.repair_drift(&p, "eks", &["tags", "thumbprints"]).await;
+    let now = get(iam, arn).await.unwrap();
     assert_eq!(now.thumbprint_list(), [THUMB_A.to_ascii_lowercase()]);
     assert_eq!(tags_of(&now), pairs(&[("team", "data")]));
-    let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
+    rig.assert_no_changes(&p).await;
 
     // Deleted outside Strake: refresh forgets it, apply creates it again.
     iam.delete_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.unwrap();
-    let report = engine.refresh(&p).await.unwrap();
-    assert_eq!(report.gone, vec![oidc_urn()]);
-    let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    assert_eq!(plan.step(&oidc_urn()).unwrap().action, Action::Create);
-    engine.up(&p, &PlanOptions::default()).await.unwrap();
-    assert!(get(&iam, arn).await.is_some());
-    engine.destroy(&p).await.unwrap();
-    assert!(get(&iam, arn).await.is_none());
+    rig.recreate_deleted(&p, &oidc_urn()).await;
+    assert!(get(iam, arn).await.is_some());
+    rig.destroy(&p).await;
+    assert!(get(iam, arn).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_that_exists_is_imported_or_adopted_never_taken_silently() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let iam = iam_b(&moto).await;
-    let shim = shim::ClientIdShim::start(&moto, iam.clone());
-    let b = shim.account_b();
-    let engine = engine();
+    let rig = MotoRig::start().await;
+    let iam = &rig.iam;
+    let b = shim::account_b(&rig);
     // Registered by someone else, with a trailing slash, another audience, a thumbprint and a tag.
     let precreate = || async {
         let owner = aws_sdk_iam::types::Tag::builder().key("owner").value("someone").build().unwrap();
@@ -253,29 +223,28 @@ async fn oidc_provider_that_exists_is_imported_or_adopted_never_taken_silently()
 
     // Without consent: a clear error naming the provider and both ways forward; nothing changed.
     let plain = oidc_program(&b, &Spec::url("https://oidc.example.com/id/ADOPT"));
-    let err = engine.up(&plain, &PlanOptions::default()).await.unwrap_err().to_string();
+    let err = rig.try_up(&plain).await.unwrap_err().to_string();
     assert!(err.contains(&existing), "{err}");
     assert!(err.contains(&format!("import {} {existing}", oidc_urn())), "{err}");
     assert!(err.contains(".adopt_existing()"), "{err}");
-    let p = get(&iam, &existing).await.unwrap();
+    let p = get(iam, &existing).await.unwrap();
     assert_eq!(p.client_id_list(), ["legacy"]);
     assert_eq!(tags_of(&p), pairs(&[("owner", "someone")]));
 
     // Importing it as the error says: the plan then updates it in place.
-    engine.session(&plain, "import").unwrap().import(&oidc_urn(), &existing).await.unwrap();
-    let plan = engine.plan(&plain, &PlanOptions::default()).await.unwrap();
+    rig.engine.session(&plain, "import").unwrap().import(&oidc_urn(), &existing).await.unwrap();
+    let plan = rig.plan(&plain).await;
     let step = plan.step(&oidc_urn()).unwrap();
     assert_eq!(step.action, Action::Update, "{}", render(&plan));
     assert_eq!(step.changes, vec!["client_ids", "tags"]);
-    engine.up(&plain, &PlanOptions::default()).await.unwrap();
-    let p = get(&iam, &existing).await.unwrap();
+    rig.up(&plain).await;
+    let p = get(iam, &existing).await.unwrap();
     assert_eq!(p.client_id_list(), ["sts.amazonaws.com"]);
     assert!(p.tags().is_empty());
     assert_eq!(p.thumbprint_list(), [THUMB_B], "thumbprints the program leaves out are left alone");
-    let plan = engine.plan(&plain, &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
-    engine.destroy(&plain).await.unwrap();
-    assert!(get(&iam, &existing).await.is_none());
+    rig.assert_no_changes(&plain).await;
+    rig.destroy(&plain).await;
+    assert!(get(iam, &existing).await.is_none());
 
     // With `.adopt_existing()`, create takes it over and makes it match the program.
     let existing = precreate().await;
@@ -286,44 +255,35 @@ async fn oidc_provider_that_exists_is_imported_or_adopted_never_taken_silently()
         adopt: true,
         ..Spec::url("https://oidc.example.com/id/ADOPT")
     };
-    let report = engine.up(&oidc_program(&b, &adopting), &PlanOptions::default()).await.unwrap();
+    let report = rig.up(&oidc_program(&b, &adopting)).await;
     assert_eq!(report.outputs["arn"].as_str(), Some(existing.as_str()), "the existing provider is the resource");
     assert_eq!(report.outputs["issuer"].as_str(), Some("oidc.example.com/id/ADOPT"));
-    let p = get(&iam, &existing).await.unwrap();
+    let p = get(iam, &existing).await.unwrap();
     assert_eq!(sorted(p.client_id_list()), ["my-app", "sts.amazonaws.com"]);
     assert_eq!(p.thumbprint_list(), [THUMB_A.to_ascii_lowercase()]);
     assert_eq!(tags_of(&p), pairs(&[("team", "platform")]));
     assert_eq!(iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list().len(), 1, "no second provider");
-    let plan = engine.plan(&oidc_program(&b, &adopting), &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
+    rig.assert_no_changes(&oidc_program(&b, &adopting)).await;
     // An update keeps the ARN IAM gave it (with its slash), so dependents see no change.
     let retag = Spec { tags: vec![("team", "infra")], ..adopting.clone() };
-    let plan = engine.plan(&oidc_program(&b, &retag), &PlanOptions::default()).await.unwrap();
+    let plan = rig.plan(&oidc_program(&b, &retag)).await;
     assert_eq!(plan.step(&oidc_urn()).unwrap().action, Action::Update, "{}", render(&plan));
     assert_eq!(plan.outputs["arn"].as_str(), Some(existing.as_str()));
     // Dropping the flag later changes nothing.
-    let plan = engine.plan(&oidc_program(&b, &Spec { adopt: false, ..adopting.clone() }), &PlanOptions::default()).await.unwrap();
-    assert!(!plan.has_changes(), "{}", render(&plan));
-    engine.destroy(&oidc_program(&b, &adopting)).await.unwrap();
-    assert!(get(&iam, &existing).await.is_none());
+    rig.assert_no_changes(&oidc_program(&b, &Spec { adopt: false, ..adopting.clone() })).await;
+    rig.destroy(&oidc_program(&b, &adopting)).await;
+    assert!(get(iam, &existing).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_inputs_are_checked_at_plan_time() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
-    let bad = program(|stack| {
-        let b = provider_b(stack, &moto);
-        OpenIdConnectProvider::new(stack, "eks", &b, "http://oidc.example.com/id/1").thumbprints(["AB:CD"]).client_ids([""]);
-        Ok(())
+    let rig = MotoRig::start().await;
+    let bad = rig.program(|stack, b| {
+        OpenIdConnectProvider::new(stack, "eks", b, "http://oidc.example.com/id/1").thumbprints(["AB:CD"]).client_ids([""]);
     });
-    let err = engine.plan(&bad, &PlanOptions::default()).await.unwrap_err().to_string();
-    for expected in ["url", "must begin with `https://`", "thumbprints", "40 hex digits", "client_ids", "1 to 255"] {
-        assert!(err.contains(expected), "missing `{expected}` in: {err}");
-    }
-    let iam = iam_b(&moto).await;
-    assert!(iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list().is_empty(), "nothing was created");
+    let err = rig.try_plan(&bad).await.unwrap_err().to_string();
+    assert_mentions(&err, &["url", "must begin with `https://`", "thumbprints", "40 hex digits", "client_ids", "1 to 255"]);
+    assert!(rig.iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list().is_empty(), "nothing was created");
 }
 
 /// moto 5.2.1 does not implement `AddClientIDToOpenIDConnectProvider` and
@@ -337,35 +297,25 @@ mod shim {
 
     use strake_aws::AwsProvider;
     use strake_aws::policy::url_decode;
-    use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
+    use strake_tests::moto::account_b_at;
+    use strake_tests::rig::MotoRig;
 
-    pub struct ClientIdShim {
-        endpoint: String,
-    }
-
-    impl ClientIdShim {
-        /// Starts the proxy in front of `moto`; `iam` (account B, talking to moto directly) does the emulated calls.
-        pub fn start(moto: &Moto, iam: aws_sdk_iam::Client) -> ClientIdShim {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("binding the shim");
-            let endpoint = format!("http://{}", listener.local_addr().expect("shim address"));
-            let upstream = moto.addr.clone();
-            let rt = tokio::runtime::Handle::current();
-            std::thread::spawn(move || {
-                for conn in listener.incoming().flatten() {
-                    let (upstream, iam, rt) = (upstream.clone(), iam.clone(), rt.clone());
-                    std::thread::spawn(move || {
-                        let _ = serve(conn, &upstream, &iam, &rt);
-                    });
-                }
-            });
-            ClientIdShim { endpoint }
-        }
-
-        /// Account B as `Moto::account_b`, through the shim.
-        pub fn account_b(&self) -> AwsProvider {
-            let a = AwsProvider::new().endpoint(&self.endpoint).region(REGION).static_credentials("testing", "testing").expect_account(ACCOUNT_A);
-            AwsProvider::new().assume_role_from(&a, ROLE_IN_B).session_name("strake-tests").expect_account(ACCOUNT_B)
-        }
+    /// Account B as `Moto::account_b`, through a new shim in front of `rig`'s moto; the rig's IAM
+    /// client (account B, talking to moto directly) does the emulated calls.
+    pub fn account_b(rig: &MotoRig) -> AwsProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the shim");
+        let endpoint = format!("http://{}", listener.local_addr().expect("shim address"));
+        let (upstream, iam) = (rig.moto.addr.clone(), rig.iam.clone());
+        let rt = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (upstream, iam, rt) = (upstream.clone(), iam.clone(), rt.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &upstream, &iam, &rt);
+                });
+            }
+        });
+        account_b_at(endpoint)
     }
 
     fn read_request(s: &mut TcpStream) -> std::io::Result<(String, Vec<u8>)> {

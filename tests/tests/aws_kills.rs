@@ -15,11 +15,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::SdkConfig;
 use strake_state::{LocalStore, Snapshot, StateStore as _};
 use strake_tests::cloud_view::{CloudView, assert_state_is_cloud};
 use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use strake_tests::moto::{ACCOUNT_A, Moto};
+use strake_tests::moto::ACCOUNT_A;
+use strake_tests::rig::MotoRig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-fixture");
 const STACK: &str = "aws-fixture";
@@ -130,11 +130,10 @@ enum Problem {
 
 /// One moto, one fault proxy in front of it, and the program's runs through the proxy.
 struct Rig {
-    moto: Moto,
+    aws: MotoRig,
+    /// Its log is never cleared: [`Rig::settle`] counts every exchange since the start.
     proxy: FaultProxy,
     rt: tokio::runtime::Runtime,
-    /// Straight to moto (not through the proxy).
-    sdk: SdkConfig,
     parallelism: Option<usize>,
 }
 
@@ -146,11 +145,15 @@ struct Trial {
 
 impl Rig {
     fn start(parallelism: Option<usize>) -> Rig {
-        let moto = Moto::start();
-        let proxy = FaultProxy::start(&moto);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-        let sdk = rt.block_on(moto.account_a().sdk_config());
-        Rig { moto, proxy, rt, sdk, parallelism }
+        let aws = rt.block_on(MotoRig::start());
+        let proxy = FaultProxy::start(&aws.moto);
+        Rig { aws, proxy, rt, parallelism }
+    }
+
+    /// What moto holds in account A (the fixture's account), straight from moto.
+    fn cloud(&self) -> CloudView {
+        self.rt.block_on(CloudView::read(&self.aws.sdk_a))
     }
 
     fn command(&self, dir: &Path, args: &[String]) -> Command {
@@ -181,8 +184,8 @@ impl Rig {
 
     /// Moto forgotten, a fresh directory, the scenario's start applied without faults.
     fn fresh(&self, scenario: &Scenario, context: &str) -> Trial {
-        self.moto.reset();
-        let baseline = self.rt.block_on(CloudView::read(&self.sdk));
+        self.aws.moto.reset();
+        let baseline = self.cloud();
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(start) = scenario.start {
             let r = self.run(dir.path(), &Step::Apply(start).args());
@@ -278,7 +281,7 @@ impl Rig {
     /// State equals moto equals the program; nothing pending; the final plan has no changes.
     fn check(&self, trial: &Trial, step: &Step, context: &str) -> Vec<Problem> {
         let snapshot = self.state(trial);
-        let cloud = self.rt.block_on(CloudView::read(&self.sdk)).without(&trial.baseline);
+        let cloud = self.cloud().without(&trial.baseline);
         let state = CloudView::of_state(&snapshot);
         let expected = step.cloud();
         let mut problems = Vec::new();
@@ -300,7 +303,7 @@ impl Rig {
             problems.push(Problem::Wrong(format!("{context}:\n  moto holds {cloud:?}\n  state records {state:?}\n  declared: {expected:?}")));
         }
         if problems.is_empty() {
-            self.rt.block_on(assert_state_is_cloud(&self.sdk, &trial.baseline, &snapshot, context));
+            self.rt.block_on(assert_state_is_cloud(&self.aws.sdk_a, &trial.baseline, &snapshot, context));
         }
         let plan = self.run(trial.dir.path(), &step.plan_args());
         if plan.code != 0 || !plan.stdout.contains("No changes.") {

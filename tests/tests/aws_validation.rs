@@ -4,62 +4,56 @@
 //! GetCallerIdentity and AssumeRole are allowed).
 
 use serde_json::json;
-use strake::{Diagnostic, Engine, Error, PlanOptions, Program, Urn, Value};
+use strake::{Error, Program, Urn, Value};
 use strake_aws::iam::{Policy, Role};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
-use strake_tests::aws::{assert_identities, engine, program, provider_b};
-use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, Moto, REGION, ROLE_IN_B};
-
-const STACK: &str = "aws-test";
+use strake_tests::aws::{program, trust_aws, urn};
+use strake_tests::check::{assert_mentions, diagnostics, steps_failed};
+use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, REGION, ROLE_IN_B};
+use strake_tests::rig::MotoRig;
 
 fn role_urn(name: &str) -> Urn {
-    Urn::new(STACK, "aws:iam:Role", name)
+    urn("aws:iam:Role", name)
 }
 
 fn policy_urn(name: &str) -> Urn {
-    Urn::new(STACK, "aws:iam:Policy", name)
+    urn("aws:iam:Policy", name)
 }
 
 fn provider_urn(name: &str) -> Urn {
-    Urn::new(STACK, "strake:provider:aws", name)
+    urn("strake:provider:aws", name)
 }
 
 fn trust() -> PolicyDocument {
-    PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("AWS", format!("arn:aws:iam::{ACCOUNT_A}:root")))
+    trust_aws(format!("arn:aws:iam::{ACCOUNT_A}:root"))
 }
 
 /// One role `bad` in account B, shaped by `f`.
-fn one_role(moto: &Moto, f: impl FnOnce(Role) -> Role + 'static) -> Program {
-    let b = moto.account_b();
-    program(move |stack| {
-        let b = stack.provider("account-b", b);
-        f(Role::new(stack, "bad", &b, trust()));
-        Ok(())
+fn one_role(rig: &MotoRig, f: impl FnOnce(Role) -> Role) -> Program {
+    rig.program(|stack, b| {
+        f(Role::new(stack, "bad", b, trust()));
     })
 }
 
 /// One role `bad` in account B with this trust policy.
-fn role_with_trust(moto: &Moto, policy: impl Into<strake::Output<Value>> + 'static) -> Program {
-    let b = moto.account_b();
-    program(move |stack| {
-        let b = stack.provider("account-b", b);
-        Role::new(stack, "bad", &b, policy).role_name("bad");
-        Ok(())
+fn role_with_trust(rig: &MotoRig, policy: impl Into<strake::Output<Value>>) -> Program {
+    rig.program(|stack, b| {
+        Role::new(stack, "bad", b, policy).role_name("bad");
     })
 }
 
 /// Plans and applies `p` with the recorder on; both must fail. Returns the plan's error after
 /// checking that moto saw the provider's reads (so the recorder was on) and no mutating request.
-async fn fails_without_mutating(moto: &Moto, engine: &Engine, p: &Program) -> Error {
-    fails_before_mutating(moto, engine, p, true).await
+async fn fails_without_mutating(rig: &MotoRig, p: &Program) -> Error {
+    fails_before_mutating(rig, p, true).await
 }
 
-async fn fails_before_mutating(moto: &Moto, engine: &Engine, p: &Program, identity_checked: bool) -> Error {
-    moto.start_recording();
-    let planned = engine.plan(p, &PlanOptions::default()).await.expect_err("the plan must fail");
-    let applied = engine.up(p, &PlanOptions::default()).await.expect_err("the apply must fail");
+async fn fails_before_mutating(rig: &MotoRig, p: &Program, identity_checked: bool) -> Error {
+    rig.moto.start_recording();
+    let planned = rig.try_plan(p).await.expect_err("the plan must fail");
+    let applied = rig.try_up(p).await.expect_err("the apply must fail");
     assert_eq!(applied.to_string(), planned.to_string(), "apply stops where plan does");
-    let recorded = moto.recorded();
+    let recorded = rig.moto.recorded();
     assert_eq!(
         recorded.iter().any(|r| r.action().as_deref() == Some("GetCallerIdentity")),
         identity_checked,
@@ -70,13 +64,6 @@ async fn fails_before_mutating(moto: &Moto, engine: &Engine, p: &Program, identi
     planned
 }
 
-fn diagnostics(err: &Error) -> &[Diagnostic] {
-    match err {
-        Error::Diagnostics(d) => d,
-        other => panic!("expected diagnostics, got {other:?}"),
-    }
-}
-
 /// `err` has an error diagnostic for `urn`'s `field` whose message has each of `says`, and the
 /// rendered error shows them all.
 fn assert_diagnosed(err: &Error, urn: &Urn, field: &str, says: &[&str]) {
@@ -84,17 +71,13 @@ fn assert_diagnosed(err: &Error, urn: &Urn, field: &str, says: &[&str]) {
         .iter()
         .find(|d| d.is_error() && d.urn.as_ref() == Some(urn) && d.field.as_deref() == Some(field) && says.iter().all(|s| d.message.contains(s)));
     assert!(found.is_some(), "no diagnostic for {urn} `{field}` saying {says:?} in:\n{err}");
-    let shown = err.to_string();
-    for part in [urn.as_str(), &format!("`{field}`")].into_iter().chain(says.iter().copied()) {
-        assert!(shown.contains(part), "`{part}` missing from:\n{shown}");
-    }
+    let field = format!("`{field}`");
+    assert_mentions(&err.to_string(), &[&[urn.as_str(), field.as_str()], says].concat());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_role_names_are_rejected_before_any_call() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     let long = "r".repeat(65);
     for (name, says) in [
         ("has space", vec!["`has space` contains ` `", "may only use letters, digits and + = , . @ _ -"]),
@@ -102,40 +85,34 @@ async fn invalid_role_names_are_rejected_before_any_call() {
         ("slash/name", vec!["contains `/`"]),
     ] {
         let name = name.to_string();
-        let err = fails_without_mutating(&moto, &engine, &one_role(&moto, move |r| r.role_name(name.as_str()))).await;
+        let err = fails_without_mutating(&rig, &one_role(&rig, move |r| r.role_name(name.as_str()))).await;
         assert_diagnosed(&err, &role_urn("bad"), "name", &says);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_iam_paths_are_rejected_before_any_call() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     for (path, says) in [
         ("teams", "must begin and end with `/` (e.g. \"/\" or \"/teams/data/\")"),
         ("/a//b/", "has an empty segment"),
         ("/a b/", "use printable ASCII without spaces"),
     ] {
-        let err = fails_without_mutating(&moto, &engine, &one_role(&moto, move |r| r.role_name("bad").path(path))).await;
+        let err = fails_without_mutating(&rig, &one_role(&rig, move |r| r.role_name("bad").path(path))).await;
         assert_diagnosed(&err, &role_urn("bad"), "path", &[path, says]);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_policy_that_is_not_json_is_rejected_before_any_call() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
-    let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, Value::from("{not json"))).await;
+    let rig = MotoRig::start().await;
+    let err = fails_without_mutating(&rig, &role_with_trust(&rig, Value::from("{not json"))).await;
     assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &["is not valid JSON", "write the document with `PolicyDocument`"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_statements_without_effect_or_action_or_with_a_resource_that_is_no_arn_are_rejected() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     let principal = json!({"AWS": format!("arn:aws:iam::{ACCOUNT_A}:root")});
     for (statement, says) in [
         (json!({"Action": "sts:AssumeRole", "Principal": principal}), vec!["Statement[0] has no Effect", "add \"Effect\": \"Allow\" (or \"Deny\")"]),
@@ -147,40 +124,34 @@ async fn policy_statements_without_effect_or_action_or_with_a_resource_that_is_n
         (json!({"Effect": "Allow", "Action": "sts:AssumeRole"}), vec!["Statement[0] has no Principal", "must say who may assume the role"]),
     ] {
         let doc = json!({"Version": "2012-10-17", "Statement": [statement]});
-        let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, doc)).await;
+        let err = fails_without_mutating(&rig, &role_with_trust(&rig, doc)).await;
         assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &says);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_policy_over_2048_characters_is_rejected_before_any_call() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     let mut statement = Statement::allow().actions(["sts:AssumeRole"]);
     for i in 0..40 {
         statement = statement.principal("AWS", format!("arn:aws:iam::{ACCOUNT_A}:role/a-rather-long-role-name-number-{i:03}"));
     }
     let doc = PolicyDocument::new().statement(statement);
-    let err = fails_without_mutating(&moto, &engine, &role_with_trust(&moto, doc)).await;
+    let err = fails_without_mutating(&rig, &role_with_trust(&rig, doc)).await;
     assert_diagnosed(&err, &role_urn("bad"), "assume_role_policy", &["over IAM's limit of 2048", "merge statements or use wildcards"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_of_a_program_is_reported_together() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
-    let p = program(|stack| {
-        let b = provider_b(stack, &moto);
-        Role::new(stack, "one", &b, trust()).role_name("has space");
-        Role::new(stack, "two", &b, Value::from("{not json")).role_name("two");
-        Role::new(stack, "three", &b, trust()).role_name(&*"x".repeat(70)).path("no-slashes");
+    let rig = MotoRig::start().await;
+    let p = rig.program(|stack, b| {
+        Role::new(stack, "one", b, trust()).role_name("has space");
+        Role::new(stack, "two", b, Value::from("{not json")).role_name("two");
+        Role::new(stack, "three", b, trust()).role_name(&*"x".repeat(70)).path("no-slashes");
         // A good one next to them is not created either.
-        Role::new(stack, "fine", &b, trust()).role_name("fine");
-        Ok(())
+        Role::new(stack, "fine", b, trust()).role_name("fine");
     });
-    let err = fails_without_mutating(&moto, &engine, &p).await;
+    let err = fails_without_mutating(&rig, &p).await;
     assert_diagnosed(&err, &role_urn("one"), "name", &["contains ` `"]);
     assert_diagnosed(&err, &role_urn("two"), "assume_role_policy", &["is not valid JSON"]);
     assert_diagnosed(&err, &role_urn("three"), "name", &["must be 1 to 64 characters long"]);
@@ -189,18 +160,15 @@ async fn every_error_of_a_program_is_reported_together() {
     assert_eq!(errors, 4, "{err}");
     assert!(err.to_string().starts_with("the program has 4 errors:"), "{err}");
     assert!(!err.to_string().contains(role_urn("fine").as_str()), "{err}");
-    let names: Vec<String> =
-        strake_tests::aws::iam_b(&moto).await.list_roles().send().await.unwrap().roles().iter().map(|r| r.role_name().to_string()).collect();
+    let names: Vec<String> = rig.iam.list_roles().send().await.unwrap().roles().iter().map(|r| r.role_name().to_string()).collect();
     assert!(names.is_empty(), "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_plan_time() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     let wrong = "999999999999";
-    let a_creds = AwsProvider::new().endpoint(moto.endpoint()).region(REGION).static_credentials("testing", "testing");
+    let a_creds = AwsProvider::new().endpoint(rig.moto.endpoint()).region(REGION).static_credentials("testing", "testing");
     let b_creds = AwsProvider::new().assume_role_from(&a_creds, ROLE_IN_B).session_name("strake-tests");
     // The credentials themselves work; they just land in another account than the pin says.
     assert_eq!(a_creds.caller_identity().await.expect("identity").0, ACCOUNT_A);
@@ -213,14 +181,12 @@ async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_pl
             Role::new(stack, "reader", &pinned, trust()).role_name("reader");
             Ok(())
         });
-        let err = fails_without_mutating(&moto, &engine, &p).await;
-        let Error::StepsFailed(errors) = &err else { panic!("expected the provider's configuration to fail, got {err:?}") };
+        let err = fails_without_mutating(&rig, &p).await;
+        let errors = steps_failed(&err);
         assert_eq!(errors.len(), 1, "{err}");
         assert_eq!((&errors[0].urn, errors[0].operation.as_str()), (&provider_urn("pinned"), "configure"));
         let shown = err.to_string();
-        for part in [lands_in, wrong, provider_urn("pinned").as_str(), "the credentials (", "check that source"] {
-            assert!(shown.contains(part), "`{part}` missing from:\n{shown}");
-        }
+        assert_mentions(&shown, &[lands_in, wrong, provider_urn("pinned").as_str(), "the credentials (", "check that source"]);
         assert!(!shown.contains(role_urn("reader").as_str()), "the role is not reported on its own: {shown}");
     }
 
@@ -230,30 +196,26 @@ async fn an_account_pinned_provider_whose_credentials_land_elsewhere_fails_at_pl
         Role::new(stack, "reader", &pinned, trust()).role_name("reader");
         Ok(())
     });
-    let err = fails_before_mutating(&moto, &engine, &p, false).await;
+    let err = fails_before_mutating(&rig, &p, false).await;
     assert_diagnosed(&err, &provider_urn("pinned"), "account_id", &["`12345` is not a 12-digit AWS account id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn principals_of_no_known_form_and_actions_iam_does_not_have_are_rejected_before_any_call() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
-    let p = program(|stack| {
-        let b = provider_b(stack, &moto);
+    let rig = MotoRig::start().await;
+    let p = rig.program(|stack, b| {
         // Raw JSON, as a user may write it: a principal that is no account, ARN or `*`.
         let bob = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "bob"}}]});
-        Role::new(stack, "bob", &b, bob).role_name("bob");
+        Role::new(stack, "bob", b, bob).role_name("bob");
         let misspelt = PolicyDocument::new().statement(Statement::allow().actions(["s3:GetObjects"]).resources(["arn:aws:s3:::bucket-a/*"]));
-        Policy::new(stack, "misspelt", &b, misspelt).policy_name("misspelt");
+        Policy::new(stack, "misspelt", b, misspelt).policy_name("misspelt");
         let spaced = PolicyDocument::new().statement(Statement::allow().actions(["s3:Get Object"]).resources(["arn:aws:s3:::bucket-a/*"]));
-        Policy::new(stack, "spaced", &b, spaced).policy_name("spaced");
+        Policy::new(stack, "spaced", b, spaced).policy_name("spaced");
         // A good policy next to them is not created either.
         let fine = PolicyDocument::new().statement(Statement::allow().actions(["s3:GetObject", "s3:List*"]).resources(["*"]));
-        Policy::new(stack, "fine", &b, fine).policy_name("fine");
-        Ok(())
+        Policy::new(stack, "fine", b, fine).policy_name("fine");
     });
-    let err = fails_without_mutating(&moto, &engine, &p).await;
+    let err = fails_without_mutating(&rig, &p).await;
     assert_diagnosed(
         &err,
         &role_urn("bob"),
@@ -278,9 +240,7 @@ async fn principals_of_no_known_form_and_actions_iam_does_not_have_are_rejected_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_that_does_not_exist_fails_the_plan_unless_an_endpoint_is_set() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
+    let rig = MotoRig::start().await;
     // No endpoint: the region must be one AWS has. Caught in the provider's configuration, so
     // not even the identity check is made.
     let lost = AwsProvider::new().region("us-east-7").static_credentials("testing", "testing");
@@ -289,7 +249,7 @@ async fn a_region_that_does_not_exist_fails_the_plan_unless_an_endpoint_is_set()
         Role::new(stack, "reader", &lost, trust()).role_name("reader");
         Ok(())
     });
-    let err = fails_before_mutating(&moto, &engine, &p, false).await;
+    let err = fails_before_mutating(&rig, &p, false).await;
     assert_diagnosed(
         &err,
         &provider_urn("lost"),
@@ -300,27 +260,23 @@ async fn a_region_that_does_not_exist_fails_the_plan_unless_an_endpoint_is_set()
     // With an endpoint (an emulator here; a region newer than Strake's list in real life), the
     // same region is accepted.
     let p = program(|stack| {
-        let a = stack.provider("a", moto.account_a().region("us-east-7"));
+        let a = stack.provider("a", rig.moto.account_a().region("us-east-7"));
         Role::new(stack, "reader", &a, trust()).role_name("reader");
         Ok(())
     });
-    engine.plan(&p, &PlanOptions::default()).await.expect("a custom endpoint exempts the region");
+    rig.try_plan(&p).await.expect("a custom endpoint exempts the region");
 }
 
 /// Two roles that both take the name `s3`: which one fails at apply would be a race, so the plan
 /// refuses both, naming each other, and nothing is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_roles_claiming_one_name_are_refused_at_plan() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let engine = engine();
-    let p = program(|stack| {
-        let b = provider_b(stack, &moto);
-        Role::new(stack, "reader", &b, trust()).role_name("s3");
-        Role::new(stack, "writer", &b, trust()).role_name("s3");
-        Ok(())
+    let rig = MotoRig::start().await;
+    let p = rig.program(|stack, b| {
+        Role::new(stack, "reader", b, trust()).role_name("s3");
+        Role::new(stack, "writer", b, trust()).role_name("s3");
     });
-    let err = fails_without_mutating(&moto, &engine, &p).await;
+    let err = fails_without_mutating(&rig, &p).await;
     let shown = err.to_string();
     assert!(shown.contains(&format!("claims IAM role `s3` in account {ACCOUNT_B}")), "{shown}");
     assert!(shown.contains("aws:iam:Role::reader") && shown.contains("aws:iam:Role::writer"), "{shown}");

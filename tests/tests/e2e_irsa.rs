@@ -7,17 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aws_sdk_eks::types::VpcConfigRequest;
+use strake_tests::harness::example_binary;
 use strake_tests::kube::Kube;
-use strake_tests::moto::{Moto, REGION};
-
-/// The example's binary, built beside this test binary (`cargo build --workspace`).
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let bin = dir.join("cross-account-irsa");
-    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (tests/run.sh does)", bin.display());
-    bin
-}
+use strake_tests::moto::REGION;
+use strake_tests::rig::MotoRig;
 
 struct App {
     bin: PathBuf,
@@ -85,9 +78,8 @@ fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_account_irsa_end_to_end() {
-    let moto = Moto::start();
-    strake_tests::aws::assert_identities(&moto).await;
-    let eks = aws_sdk_eks::Client::new(&moto.account_a().sdk_config().await);
+    let rig = MotoRig::start().await;
+    let eks = aws_sdk_eks::Client::new(&rig.sdk_a);
     let cluster = eks
         .create_cluster()
         .name("demo")
@@ -101,7 +93,7 @@ async fn cross_account_irsa_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cross-account-irsa/Strake.toml");
     std::fs::copy(example, dir.path().join("Strake.toml")).unwrap();
-    let app = App { bin: example_binary(), dir, endpoint: moto.endpoint(), kubeconfig: kube.kubeconfig() };
+    let app = App { bin: example_binary("cross-account-irsa"), dir, endpoint: rig.moto.endpoint(), kubeconfig: kube.kubeconfig() };
 
     // The plan lists exactly the expected resources.
     let plan = app.plan_json(&[]);
@@ -124,7 +116,7 @@ async fn cross_account_irsa_end_to_end() {
     app.ok(&["apply", "--yes"]);
 
     // The role in account B trusts exactly the service account, through the OIDC provider.
-    let iam = strake_tests::aws::iam_b(&moto).await;
+    let iam = &rig.iam;
     let role = iam.get_role().role_name("s3").send().await.unwrap().role.unwrap();
     let trust = strake_aws::policy::parse_document(&serde_json::Value::String(role.assume_role_policy_document().unwrap().into())).unwrap();
     let host = issuer.trim_start_matches("https://");
@@ -174,7 +166,7 @@ async fn cross_account_irsa_end_to_end() {
 
     // destroy leaves nothing behind: IAM, S3 (by moto's model and by the API) and Kubernetes.
     app.ok(&[&["destroy", "--yes"][..], &broken].concat());
-    match moto.data() {
+    match rig.moto.data() {
         Ok(data) => {
             let ours = ["\"s3_read\"", ":role/s3\"", "oidc-provider/", "test-oidc-cross-account-bucket"];
             let text = data.to_string();
@@ -189,8 +181,7 @@ async fn cross_account_irsa_end_to_end() {
     assert!(policies.policies().is_empty(), "{:?}", policies.policies());
     let oidc = iam.list_open_id_connect_providers().send().await.unwrap();
     assert!(oidc.open_id_connect_provider_list().is_empty(), "{:?}", oidc.open_id_connect_provider_list());
-    let s3 = strake_tests::aws::s3_b(&moto).await;
-    let buckets = s3.list_buckets().send().await.unwrap();
+    let buckets = rig.s3.list_buckets().send().await.unwrap();
     assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
     assert!(kube.get_json(&["namespace", "irsa-demo"]).is_none(), "the namespace is gone");
     assert!(kube.get_json(&["-n", "irsa-demo", "serviceaccount", "s3-reader"]).is_none());

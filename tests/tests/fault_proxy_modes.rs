@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use strake_tests::aws::assert_identities;
 use strake_tests::fault_proxy::{Exchange, Fault, FaultProxy, Match, ProxiedRequest, Rule};
-use strake_tests::moto::Moto;
+use strake_tests::rig::MotoRig;
+use tokio::task::JoinHandle;
 
 /// How long a test waits for an observable fact before failing.
 const WAIT: Duration = Duration::from_secs(20);
@@ -16,36 +16,22 @@ const WAIT: Duration = Duration::from_secs(20);
 const TRUST: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
-/// moto, its identities checked, and a proxy in front of it whose identities are checked too.
-async fn setup() -> (Moto, FaultProxy) {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
-    let proxy = FaultProxy::start(&moto);
-    proxy.assert_identities().await;
-    proxy.clear_log();
-    (moto, proxy)
-}
-
 /// An IAM client for account A through the proxy, with retries off.
 async fn iam_via(proxy: &FaultProxy) -> aws_sdk_iam::Client {
     let sdk = proxy.account_a().sdk_config().await;
     aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&sdk).retry_config(aws_config::retry::RetryConfig::disabled()).build())
 }
 
-/// An IAM client for account A straight to moto, for checking what moto did.
-async fn iam_direct(moto: &Moto) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(&moto.account_a().sdk_config().await)
-}
-
-type CreateRoleResult = Result<aws_sdk_iam::operation::create_role::CreateRoleOutput, SdkError<aws_sdk_iam::operation::create_role::CreateRoleError>>;
+type CreateRoleError = SdkError<aws_sdk_iam::operation::create_role::CreateRoleError>;
+type CreateRoleResult = Result<aws_sdk_iam::operation::create_role::CreateRoleOutput, CreateRoleError>;
 
 async fn create_role(iam: &aws_sdk_iam::Client, name: &str) -> CreateRoleResult {
     iam.create_role().role_name(name).assume_role_policy_document(TRUST).send().await
 }
 
 /// Whether moto has role `name` in account A.
-async fn moto_has_role(moto: &Moto, name: &str) -> bool {
-    match iam_direct(moto).await.get_role().role_name(name).send().await {
+async fn moto_has_role(rig: &MotoRig, name: &str) -> bool {
+    match rig.iam_a().get_role().role_name(name).send().await {
         Ok(_) => true,
         Err(e) if e.code() == Some("NoSuchEntity") => false,
         Err(e) => panic!("GetRole {name} straight to moto: {e:?}"),
@@ -57,22 +43,31 @@ fn exchanges(proxy: &FaultProxy, action: &str) -> Vec<Exchange> {
     proxy.log().into_iter().filter(|e| e.action.as_deref() == Some(action)).collect()
 }
 
+/// A rig with a proxy, and an IAM client through it: creates role `name` with `fault` on its
+/// CreateRole, which must fail (`why` says why) after moto acted: the fault fired once, moto has the
+/// role, and the proxy logged that one CreateRole. The rig, the client, the error and that exchange.
+async fn create_role_after_moto_acted(fault: Fault, name: &str, why: &str) -> (MotoRig, aws_sdk_iam::Client, CreateRoleError, Exchange) {
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let iam = iam_via(proxy).await;
+    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), fault).times(1));
+    let err = create_role(&iam, name).await.expect_err(why);
+    assert_eq!(proxy.fired(rule), 1);
+    assert!(moto_has_role(&rig, name).await, "moto should have created the role\n{}", proxy.log_text());
+    let log = exchanges(proxy, "CreateRole");
+    assert_eq!(log.len(), 1, "{}", proxy.log_text());
+    let exchange = log[0].clone();
+    (rig, iam, err, exchange)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_dropped_after_forwarding_fails_the_call_but_moto_acted() {
-    let (moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
-    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::drop_after_forwarding()).times(1));
-
-    let err = create_role(&iam, "dropped").await.expect_err("the answer was dropped");
+    let (rig, iam, err, exchange) = create_role_after_moto_acted(Fault::drop_after_forwarding(), "dropped", "the answer was dropped").await;
     assert!(matches!(err, SdkError::DispatchFailure(_)), "expected a dispatch failure, got {err:?}");
-    assert_eq!(proxy.fired(rule), 1);
-    assert!(moto_has_role(&moto, "dropped").await, "moto should have created the role\n{}", proxy.log_text());
-
-    let log = exchanges(&proxy, "CreateRole");
-    assert_eq!(log.len(), 1, "{}", proxy.log_text());
-    assert!(log[0].forwarded, "{}", proxy.log_text());
-    assert_eq!(log[0].status, None, "{}", proxy.log_text());
-    assert_eq!(log[0].fault.as_deref(), Some("answer dropped after forwarding"));
+    let log = rig.proxy().log_text();
+    assert!(exchange.forwarded, "{log}");
+    assert_eq!(exchange.status, None, "{log}");
+    assert_eq!(exchange.fault.as_deref(), Some("answer dropped after forwarding"));
 
     // Exhausted: the next create goes through and meets the role moto already has.
     let again = create_role(&iam, "dropped").await.expect_err("the role exists");
@@ -81,37 +76,37 @@ async fn an_answer_dropped_after_forwarding_fails_the_call_but_moto_acted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_cut_short_after_forwarding_is_a_response_error_with_moto_s_status() {
-    let (moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
-    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::truncate_after_forwarding()).times(1));
-
-    let err = create_role(&iam, "truncated").await.expect_err("the answer was cut short");
+    let (rig, _, err, exchange) = create_role_after_moto_acted(Fault::truncate_after_forwarding(), "truncated", "the answer was cut short").await;
     assert!(matches!(err, SdkError::ResponseError(_)), "expected a response error, got {err:?}");
     let status = err.raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(200), "{err:?}");
-    assert_eq!(proxy.fired(rule), 1);
-    assert!(moto_has_role(&moto, "truncated").await, "moto should have created the role\n{}", proxy.log_text());
+    assert!(exchange.forwarded && exchange.status == Some(200), "{}", rig.proxy().log_text());
+    assert_eq!(exchange.fault.as_deref(), Some("answer cut short after forwarding"));
+}
 
-    let log = exchanges(&proxy, "CreateRole");
-    assert_eq!(log.len(), 1, "{}", proxy.log_text());
-    assert!(log[0].forwarded && log[0].status == Some(200), "{}", proxy.log_text());
-    assert_eq!(log[0].fault.as_deref(), Some("answer cut short after forwarding"));
+/// A rig with a proxy, an IAM client through it, and a CreateRole of `name` in flight that the
+/// proxy holds (having forwarded it to moto first if `forward`) until released. The rig, the
+/// client and the call.
+async fn held_create_role(forward: bool, name: &'static str) -> (MotoRig, aws_sdk_iam::Client, JoinHandle<CreateRoleResult>) {
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let iam = iam_via(proxy).await;
+    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::hold(forward)).times(1));
+    let call = tokio::spawn({
+        let iam = iam.clone();
+        async move { create_role(&iam, name).await }
+    });
+    assert!(proxy.wait_fired(rule, 1, WAIT), "the hold never took effect\n{}", proxy.log_text());
+    (rig, iam, call)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarded_held_request_stays_in_flight_after_moto_acted_until_released() {
-    let (moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
-    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::hold(true)).times(1));
-
-    let call = tokio::spawn({
-        let iam = iam.clone();
-        async move { create_role(&iam, "held").await }
-    });
-    assert!(proxy.wait_fired(rule, 1, WAIT), "the hold never took effect\n{}", proxy.log_text());
-    assert!(moto_has_role(&moto, "held").await, "moto should have the role while the call is held\n{}", proxy.log_text());
+    let (rig, iam, call) = held_create_role(true, "held").await;
+    let proxy = rig.proxy();
+    assert!(moto_has_role(&rig, "held").await, "moto should have the role while the call is held\n{}", proxy.log_text());
     assert_eq!(proxy.held(), 1);
-    let log = exchanges(&proxy, "CreateRole");
+    let log = exchanges(proxy, "CreateRole");
     assert!(log.len() == 1 && log[0].forwarded && log[0].status.is_none(), "{}", proxy.log_text());
     assert_eq!(log[0].fault.as_deref(), Some("held (forwarded)"));
 
@@ -127,27 +122,24 @@ async fn a_forwarded_held_request_stays_in_flight_after_moto_acted_until_release
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_held_without_forwarding_never_reaches_moto() {
-    let (moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
-    let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::hold(false)).times(1));
-
-    let call = tokio::spawn(async move { create_role(&iam, "never").await });
-    assert!(proxy.wait_fired(rule, 1, WAIT), "the hold never took effect\n{}", proxy.log_text());
-    assert!(!moto_has_role(&moto, "never").await, "moto got a request that was held unforwarded");
+    let (rig, _, call) = held_create_role(false, "never").await;
+    let proxy = rig.proxy();
+    assert!(!moto_has_role(&rig, "never").await, "moto got a request that was held unforwarded");
     assert!(!call.is_finished(), "the held call returned before the release");
-    let log = exchanges(&proxy, "CreateRole");
+    let log = exchanges(proxy, "CreateRole");
     assert!(log.len() == 1 && !log[0].forwarded && log[0].status.is_none(), "{}", proxy.log_text());
     assert_eq!(log[0].fault.as_deref(), Some("held"));
 
     proxy.release_held();
     let result = tokio::time::timeout(WAIT, call).await.expect("the call ends once released").expect("the task");
     assert!(result.is_err(), "a released call has no answer: {result:?}");
-    assert!(!moto_has_role(&moto, "never").await);
+    assert!(!moto_has_role(&rig, "never").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_proxy_ends_held_requests_without_hanging() {
-    let (_moto, proxy) = setup().await;
+    let mut rig = MotoRig::with_proxy().await;
+    let proxy = rig.take_proxy();
     let iam = iam_via(&proxy).await;
     let rule = proxy.inject(Rule::new(Match::action("CreateRole"), Fault::hold(true)));
 
@@ -186,22 +178,24 @@ async fn rated_outcomes(proxy: &FaultProxy, probability: f64, seed: u64) -> Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rated_rule_fires_on_a_seeded_fraction_and_the_same_seed_repeats_it() {
-    let (moto, proxy) = setup().await;
-    let first = rated_outcomes(&proxy, 0.3, 42).await;
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let first = rated_outcomes(proxy, 0.3, 42).await;
     let injected = first.iter().filter(|o| **o).count();
     assert!((40..=80).contains(&injected), "0.3 of 200 gave {injected}");
     assert_eq!(proxy.injected("ListRoles"), injected);
     assert_eq!(proxy.forwarded("ListRoles"), 200 - injected);
 
-    let other = FaultProxy::start(&moto);
+    let other = FaultProxy::start(&rig.moto);
     assert_eq!(rated_outcomes(&other, 0.3, 42).await, first, "the same seed gave another sequence");
     assert_ne!(rated_outcomes(&other, 0.3, 43).await, first, "another seed gave the same sequence");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_combines_with_after_times_and_every() {
-    let (_moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let iam = iam_via(proxy).await;
     let unavailable = || Rule::new(Match::action("ListRoles"), Fault::service_unavailable());
 
     // Never at 0; the first 10 let through; at most 5.
@@ -259,8 +253,9 @@ fn mutating_matches_changes_and_not_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_on_mutating_requests_spares_reads() {
-    let (moto, proxy) = setup().await;
-    let iam = iam_via(&proxy).await;
+    let rig = MotoRig::with_proxy().await;
+    let proxy = rig.proxy();
+    let iam = iam_via(proxy).await;
     let rule = proxy.inject(Rule::new(Match::mutating(), Fault::access_denied("no writes today")));
 
     iam.list_roles().send().await.expect("ListRoles is a read");
@@ -269,5 +264,5 @@ async fn a_fault_on_mutating_requests_spares_reads() {
     let get = iam.get_role().role_name("denied").send().await.expect_err("no such role");
     assert_eq!(get.code(), Some("NoSuchEntity"), "GetRole reached moto: {get:?}");
     assert_eq!(proxy.fired(rule), 1, "{}", proxy.log_text());
-    assert!(!moto_has_role(&moto, "denied").await);
+    assert!(!moto_has_role(&rig, "denied").await);
 }

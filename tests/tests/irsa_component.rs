@@ -1,15 +1,15 @@
 //! The IRSA component: the whole pattern in a few lines, grouped in the plan, working across
 //! accounts and within one account (what eksctl covers), proven with `verify`.
 
-use strake::plan::render_human;
-use strake::{PlanOptions, ProviderRef, Stack};
+use strake::{ProviderRef, Stack};
 use strake_aws::Statement;
 use strake_irsa::component::{Irsa, IrsaArgs, OidcProvider};
 use strake_irsa::verify::{VerifyTarget, kube_client, verify};
 use strake_kubernetes::Namespace;
-use strake_tests::aws::{assert_identities, engine, program};
+use strake_tests::aws::{program, s3_client};
+use strake_tests::check::render;
 use strake_tests::kube::{Kube, TEST_ISSUER};
-use strake_tests::moto::Moto;
+use strake_tests::rig::MotoRig;
 
 const CONTENT: &str = "this is a test to prove you can get this file from this bucket";
 
@@ -35,7 +35,7 @@ fn declare(stack: &Stack, role_account: &ProviderRef, kube: &Kube, namespace: &s
 }
 
 async fn bucket_with_object(sdk: &aws_config::SdkConfig, bucket: &str) {
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let s3 = s3_client(sdk);
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     s3.put_object().bucket(bucket).key("test.txt").body(CONTENT.as_bytes().to_vec().into()).send().await.unwrap();
 }
@@ -51,49 +51,43 @@ async fn prove(kube: &Kube, namespace: &str, account: &strake_aws::AwsProvider, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_account_irsa_in_a_few_lines_grouped_in_the_plan() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
+    let rig = MotoRig::start().await;
     let kube = Kube::get();
-    bucket_with_object(&moto.account_b().sdk_config().await, "irsa-cross").await;
-    let engine = engine();
-    let p = program(|stack| {
-        let b = stack.provider("account-b", moto.account_b());
-        let irsa = declare(stack, &b, &kube, "t-irsa-cross", "irsa-cross");
+    bucket_with_object(&rig.sdk_b, "irsa-cross").await;
+    let p = rig.program(|stack, b| {
+        let irsa = declare(stack, b, &kube, "t-irsa-cross", "irsa-cross");
         stack.export("role_arn", irsa.role.arn());
-        Ok(())
     });
 
-    let plan = engine.plan(&p, &PlanOptions::default()).await.unwrap();
-    let text = render_human(&plan, false);
+    let plan = rig.plan(&p).await;
+    let text = render(&plan);
     let heading = text.find("component strake:irsa:ServiceAccountRole \"reader\"").unwrap_or_else(|| panic!("{text}"));
     for child in ["reader-oidc", "reader-role", "reader-policy", "reader-attachment", "\"s3-sa\""] {
         let at = text.find(child).unwrap_or_else(|| panic!("{child} missing:\n{text}"));
         assert!(at > heading, "{child} is listed under the component:\n{text}");
     }
-    let report = engine.up(&p, &PlanOptions::default()).await.unwrap();
+    let report = rig.up(&p).await;
     let role_arn = report.outputs["role_arn"].as_str().unwrap().to_string();
     assert!(role_arn.starts_with("arn:aws:iam::222222222222:role/"), "{role_arn}");
-    assert!(!engine.plan(&p, &PlanOptions::default()).await.unwrap().has_changes());
-    prove(&kube, "t-irsa-cross", &moto.account_b(), &role_arn, "irsa-cross").await;
-    engine.destroy(&p).await.unwrap();
+    rig.assert_no_changes(&p).await;
+    prove(&kube, "t-irsa-cross", &rig.moto.account_b(), &role_arn, "irsa-cross").await;
+    rig.destroy(&p).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_account_irsa_like_eksctl() {
-    let moto = Moto::start();
-    assert_identities(&moto).await;
+    let rig = MotoRig::start().await;
     let kube = Kube::get();
-    bucket_with_object(&moto.account_a().sdk_config().await, "irsa-same").await;
-    let engine = engine();
+    bucket_with_object(&rig.sdk_a, "irsa-same").await;
     let p = program(|stack| {
-        let a = stack.provider("account-a", moto.account_a());
+        let a = stack.provider("account-a", rig.moto.account_a());
         let irsa = declare(stack, &a, &kube, "t-irsa-same", "irsa-same");
         stack.export("role_arn", irsa.role.arn());
         Ok(())
     });
-    let report = engine.up(&p, &PlanOptions::default()).await.unwrap();
+    let report = rig.up(&p).await;
     let role_arn = report.outputs["role_arn"].as_str().unwrap().to_string();
     assert!(role_arn.starts_with("arn:aws:iam::123456789012:role/"), "{role_arn}");
-    prove(&kube, "t-irsa-same", &moto.account_a(), &role_arn, "irsa-same").await;
-    engine.destroy(&p).await.unwrap();
+    prove(&kube, "t-irsa-same", &rig.moto.account_a(), &role_arn, "irsa-same").await;
+    rig.destroy(&p).await;
 }

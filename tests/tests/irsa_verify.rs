@@ -9,9 +9,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use strake_irsa::verify::{Link, Verified, VerifyError, VerifyTarget, kube_client, verify};
-use strake_tests::aws::{iam_b, s3_b};
 use strake_tests::kube::{Kube, TEST_ISSUER};
-use strake_tests::moto::{ACCOUNT_B, Moto};
+use strake_tests::moto::ACCOUNT_B;
+use strake_tests::rig::MotoRig;
 
 const ROLE_NAME: &str = "irsa-s3-reader";
 const ROLE: &str = "arn:aws:iam::222222222222:role/irsa-s3-reader";
@@ -43,7 +43,7 @@ impl Default for Scenario {
 
 /// moto, the API server, and this test's namespace (deleted on drop, without waiting).
 struct World {
-    moto: Moto,
+    aws: MotoRig,
     kube: Kube,
     ns: String,
 }
@@ -59,11 +59,20 @@ impl World {
         VerifyTarget::new(&self.ns, SA, ROLE, BUCKET)
     }
 
+    /// Runs verify on [`World::target`], which must fail at `link` (`why` says why); returns the
+    /// error and what verify printed.
+    async fn fails_at(&self, link: Link, why: &str) -> (VerifyError, String) {
+        let (result, out) = self.verify(&self.target()).await;
+        let err = result.expect_err(why);
+        assert_eq!(err.link, link, "{err}");
+        (err, out)
+    }
+
     /// Runs verify; returns its result and what it printed (also printed for `--nocapture`).
     async fn verify(&self, target: &VerifyTarget) -> (Result<Verified, VerifyError>, String) {
         let client = kube_client(Some(&self.kube.kubeconfig())).await.expect("a client for the test API server");
         let mut out = Vec::new();
-        let result = verify(target, &client, &self.moto.account_b(), &mut out).await;
+        let result = verify(target, &client, &self.aws.moto.account_b(), &mut out).await;
         let text = String::from_utf8(out).expect("verify prints UTF-8");
         println!("{text}");
         (result, text)
@@ -76,11 +85,11 @@ fn unique_namespace(tag: &str) -> String {
 }
 
 async fn world(tag: &str, s: Scenario) -> World {
-    let moto = Moto::start();
+    let aws = MotoRig::start().await;
     let kube = Kube::get();
     let ns = unique_namespace(tag);
     let host = issuer_host_path();
-    let iam = iam_b(&moto).await;
+    let iam = &aws.iam;
 
     if s.oidc_provider {
         iam.create_open_id_connect_provider()
@@ -113,7 +122,7 @@ async fn world(tag: &str, s: Scenario) -> World {
     });
     iam.put_role_policy().role_name(ROLE_NAME).policy_name("read-bucket").policy_document(read.to_string()).send().await.expect("role policy");
 
-    let s3 = s3_b(&moto).await;
+    let s3 = &aws.s3;
     s3.create_bucket().bucket(BUCKET).send().await.expect("creating the bucket");
     if s.object {
         s3.put_object().bucket(BUCKET).key("test.txt").body(CONTENT.as_bytes().to_vec().into()).send().await.expect("putting test.txt");
@@ -124,7 +133,7 @@ async fn world(tag: &str, s: Scenario) -> World {
         kube.kubectl_ok(&["-n", &ns, "create", "serviceaccount", SA]);
         kube.kubectl_ok(&["-n", &ns, "annotate", "serviceaccount", SA, &format!("eks.amazonaws.com/role-arn={role}")]);
     }
-    World { moto, kube, ns }
+    World { aws, kube, ns }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,9 +168,7 @@ async fn the_correct_chain_passes_and_prints_the_identity_and_the_object() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_naming_another_service_account_fails_at_trust() {
     let w = world("sub", Scenario { trusted_sa: Some("someone-else"), ..Default::default() }).await;
-    let (result, out) = w.verify(&w.target()).await;
-    let err = result.expect_err("the trust names another ServiceAccount");
-    assert_eq!(err.link, Link::Trust, "{err}");
+    let (err, out) = w.fails_at(Link::Trust, "the trust names another ServiceAccount").await;
     let (real, trusted) = (format!("system:serviceaccount:{}:{SA}", w.ns), format!("system:serviceaccount:{}:someone-else", w.ns));
     assert!(err.message.contains(&trusted) && err.message.contains(&real), "{err}");
     let line = out.lines().find(|l| l.contains("MISMATCH")).unwrap_or_else(|| panic!("no mismatch line:\n{out}"));
@@ -177,9 +184,7 @@ async fn a_trust_naming_another_service_account_fails_at_trust() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trust_with_the_wrong_audience_fails_at_trust() {
     let w = world("aud", Scenario { trusted_aud: "sts.amazonaws.com.cn", ..Default::default() }).await;
-    let (result, out) = w.verify(&w.target()).await;
-    let err = result.expect_err("the trust wants another audience");
-    assert_eq!(err.link, Link::Trust, "{err}");
+    let (_, out) = w.fails_at(Link::Trust, "the trust wants another audience").await;
     let line = out.lines().find(|l| l.contains("MISMATCH")).unwrap_or_else(|| panic!("no mismatch line:\n{out}"));
     assert!(line.contains(":aud: the token's aud is \"sts.amazonaws.com\", the policy wants \"sts.amazonaws.com.cn\""), "{line}");
     // The `:sub` condition held.
@@ -189,9 +194,7 @@ async fn a_trust_with_the_wrong_audience_fails_at_trust() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_oidc_provider_fails_at_trust() {
     let w = world("oidc", Scenario { oidc_provider: false, ..Default::default() }).await;
-    let (result, out) = w.verify(&w.target()).await;
-    let err = result.expect_err("account B has no OIDC provider for the issuer");
-    assert_eq!(err.link, Link::Trust, "{err}");
+    let (err, out) = w.fails_at(Link::Trust, "account B has no OIDC provider for the issuer").await;
     assert!(err.message.contains("has no IAM OIDC provider for the token's issuer"), "{err}");
     assert!(err.message.contains(TEST_ISSUER), "{err}");
     // The policy itself is fine, and the explanation says so.
@@ -201,9 +204,7 @@ async fn a_missing_oidc_provider_fails_at_trust() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_annotated_with_another_role_is_reported() {
     let w = world("role", Scenario { annotation: Some(OTHER_ROLE), ..Default::default() }).await;
-    let (result, _) = w.verify(&w.target()).await;
-    let err = result.expect_err("the ServiceAccount points to another role");
-    assert_eq!(err.link, Link::Token, "{err}");
+    let (err, _) = w.fails_at(Link::Token, "the ServiceAccount points to another role").await;
     assert!(err.message.contains(&format!("eks.amazonaws.com/role-arn: {OTHER_ROLE}")), "{err}");
     assert!(err.message.contains(&format!("the expected role is {ROLE}")), "{err}");
     assert!(err.message.contains(&format!("the pod would assume {OTHER_ROLE} instead")), "{err}");
@@ -212,18 +213,14 @@ async fn a_service_account_annotated_with_another_role_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_service_account_fails_at_token() {
     let w = world("nosa", Scenario { annotation: None, ..Default::default() }).await;
-    let (result, _) = w.verify(&w.target()).await;
-    let err = result.expect_err("there is no ServiceAccount");
-    assert_eq!(err.link, Link::Token, "{err}");
+    let (err, _) = w.fails_at(Link::Token, "there is no ServiceAccount").await;
     assert!(err.message.contains(&format!("ServiceAccount {}/{SA} does not exist", w.ns)), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_object_or_bucket_fails_at_s3_permission() {
     let w = world("s3", Scenario { object: false, ..Default::default() }).await;
-    let (result, out) = w.verify(&w.target()).await;
-    let err = result.expect_err("test.txt is missing");
-    assert_eq!(err.link, Link::S3Permission, "{err}");
+    let (err, out) = w.fails_at(Link::S3Permission, "test.txt is missing").await;
     assert!(err.message.contains(&format!("s3://{BUCKET}/test.txt does not exist")) && err.message.contains("NoSuchKey"), "{err}");
     // Everything before S3 held: the identity was printed.
     assert!(out.contains(&format!("\"Arn\": \"arn:aws:sts::{ACCOUNT_B}:assumed-role/{ROLE_NAME}/")), "{out}");

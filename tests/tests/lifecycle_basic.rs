@@ -4,11 +4,7 @@
 use strake::{Action, Error, ReplaceOrder, ResourceHandle, Value, value};
 use strake_state::RecordKind;
 use strake_tests::fake::{FakeProvider, Op, Thing, arn_of};
-use strake_tests::harness::{Rig, actions, build, position, provider_urn, urn};
-
-fn s(x: &str) -> String {
-    x.to_string()
-}
+use strake_tests::harness::{Rig, actions, build, chain, position, provider_urn, s, urn};
 
 #[tokio::test]
 async fn create_from_empty_records_everything_and_replans_to_no_changes() {
@@ -89,17 +85,9 @@ async fn changing_value_updates_in_place_and_keeps_the_id() {
 #[tokio::test]
 async fn renaming_replaces_create_first_and_repoints_dependents_before_deleting() {
     let rig = Rig::memory();
-    let program = |name: &'static str| {
-        rig.program(move |stack, _| {
-            let a = Thing::new(stack, "a").name(name);
-            Thing::new(stack, "b").value(a.arn());
-        })
-    };
-    rig.up(&program("a-1")).await.unwrap();
-    let old = rig.record("a").unwrap().id;
-    rig.cloud.clear_calls();
+    let old = rig.apply_pair("a-1").await;
 
-    let plan = rig.plan(&program("a-2")).await.unwrap();
+    let plan = rig.plan(&rig.pair("a-2")).await.unwrap();
     let step = plan.step(&urn("a")).unwrap();
     assert_eq!(step.action, Action::Replace(ReplaceOrder::CreateThenDelete));
     assert_eq!(step.replace_paths, vec![s("name")]);
@@ -107,7 +95,7 @@ async fn renaming_replaces_create_first_and_repoints_dependents_before_deleting(
     assert_eq!(dependent.action, Action::Update, "b uses a's arn, which the replacement changes");
     assert_eq!(dependent.after.as_ref().and_then(|v| v.get("value")), Some(&Value::Unknown));
 
-    rig.up(&program("a-2")).await.unwrap();
+    rig.up(&rig.pair("a-2")).await.unwrap();
     assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("a")), (Op::Update, s("b")), (Op::Delete, s("a"))]);
     let calls = rig.cloud.calls();
     let delete = calls.iter().find(|c| c.op == Op::Delete).unwrap();
@@ -119,7 +107,7 @@ async fn renaming_replaces_create_first_and_repoints_dependents_before_deleting(
     let b = rig.record("b").unwrap();
     assert_eq!(Value::from_json(b.inputs).get("value"), Some(&Value::from(arn_of(&new))));
     assert!(rig.snapshot().pending.is_empty(), "the deposed object's pending delete is cleared");
-    assert!(!rig.plan(&program("a-2")).await.unwrap().has_changes());
+    assert!(!rig.plan(&rig.pair("a-2")).await.unwrap().has_changes());
 }
 
 #[tokio::test]
@@ -149,8 +137,7 @@ async fn delete_before_replace_deletes_first_by_option_or_by_provider() {
 #[tokio::test]
 async fn protected_resources_refuse_replacement_and_removal() {
     let rig = Rig::memory();
-    rig.up(&rig.program(|stack, _| drop(Thing::new(stack, "a").protect()))).await.unwrap();
-    rig.cloud.clear_calls();
+    rig.apply_then_forget_calls(&rig.program(|stack, _| drop(Thing::new(stack, "a").protect()))).await;
 
     let rename = rig.program(|stack, _| drop(Thing::new(stack, "a").name("a-2").protect()));
     let removed = rig.program(|_, _| {});
@@ -177,8 +164,7 @@ async fn protected_resources_refuse_replacement_and_removal() {
 async fn ignored_input_changes_are_no_ops() {
     let rig = Rig::memory();
     let program = |v: &'static str| rig.program(move |stack, _| drop(Thing::new(stack, "a").value(v).ignore_changes(&["value"])));
-    rig.up(&program("one")).await.unwrap();
-    rig.cloud.clear_calls();
+    rig.apply_then_forget_calls(&program("one")).await;
 
     let plan = rig.plan(&program("two")).await.unwrap();
     assert_eq!(actions(&plan), vec![(s("a"), Action::NoOp)]);
@@ -191,13 +177,8 @@ async fn ignored_input_changes_are_no_ops() {
 #[tokio::test]
 async fn removed_resources_are_deleted_dependents_first_with_their_recorded_provider() {
     let rig = Rig::memory();
-    let chain = rig.program(|stack, _| {
-        let a = Thing::new(stack, "a");
-        let b = Thing::new(stack, "b").value(a.arn());
-        Thing::new(stack, "c").value(b.arn());
-    });
-    rig.up(&chain).await.unwrap();
-    rig.cloud.clear_calls();
+    let chain = rig.program(|stack, _| drop(chain(stack, &["a", "b", "c"])));
+    rig.apply_then_forget_calls(&chain).await;
 
     // The program now declares only another account's provider: the removed resources must be
     // deleted with the configuration state recorded for them (account `main`).
@@ -219,9 +200,7 @@ async fn removed_resources_are_deleted_dependents_first_with_their_recorded_prov
 async fn destroy_deletes_everything_dependents_first_and_empties_state() {
     let rig = Rig::local();
     let program = rig.program(|stack, _| {
-        let a = Thing::new(stack, "a");
-        let b = Thing::new(stack, "b").value(a.arn());
-        Thing::new(stack, "c").value(b.arn());
+        chain(stack, &["a", "b", "c"]);
         let d = Thing::new(stack, "d");
         stack.export("d_arn", d.arn());
     });

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use strake::{EngineOptions, Error};
 use strake_state::{LockInfo, StateError};
-use strake_tests::fake::{Op, Thing};
+use strake_tests::fake::Op;
 use strake_tests::harness::{Rig, STACK, test_options};
 
 #[tokio::test]
 async fn a_second_session_on_a_locked_stack_is_refused_naming_the_holder() {
     for rig in [Rig::memory(), Rig::local()] {
-        let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+        let program = rig.thing("a");
         let held = rig.engine.session(&program, "apply").unwrap();
 
         let err = match rig.engine.session(&program, "apply") {
@@ -35,7 +35,7 @@ async fn a_second_session_on_a_locked_stack_is_refused_naming_the_holder() {
 #[tokio::test]
 async fn a_lock_left_by_a_dead_process_says_how_to_break_it() {
     for rig in [Rig::memory(), Rig::local()] {
-        let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+        let program = rig.thing("a");
         let mut child = std::process::Command::new("true").spawn().expect("spawning `true`");
         child.wait().expect("waiting for `true`");
         let stale = LockInfo { pid: child.id(), ..LockInfo::for_current_process("apply") };
@@ -62,11 +62,7 @@ async fn a_lock_left_by_a_dead_process_says_how_to_break_it() {
 #[tokio::test(start_paused = true)]
 async fn independent_steps_run_in_parallel_up_to_the_limit() {
     let rig = Rig::memory().with_options(EngineOptions { parallelism: 5, ..test_options() });
-    let program = rig.program(|stack, _| {
-        for i in 0..10 {
-            Thing::new(stack, &format!("t{i}"));
-        }
-    });
+    let program = rig.things(10);
     rig.cloud.set_latency(Duration::from_millis(50));
     let started = tokio::time::Instant::now();
     rig.up(&program).await.unwrap();
@@ -81,11 +77,7 @@ async fn independent_steps_run_in_parallel_up_to_the_limit() {
 #[tokio::test(start_paused = true)]
 async fn refresh_reads_are_bounded_by_parallelism_too() {
     let rig = Rig::memory().with_options(EngineOptions { parallelism: 3, ..test_options() });
-    let program = rig.program(|stack, _| {
-        for i in 0..8 {
-            Thing::new(stack, &format!("t{i}"));
-        }
-    });
+    let program = rig.things(8);
     rig.up(&program).await.unwrap();
     rig.cloud.set_latency(Duration::from_millis(30));
     rig.cloud.clear_calls();

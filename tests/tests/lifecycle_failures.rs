@@ -3,23 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strake::events::{Event, Outcome};
+use strake::events::Outcome;
 use strake::{Action, Engine, Error, PlanOptions, ResourceHandle, Timeouts};
 use strake_state::PendingKind;
+use strake_tests::events::Observed;
 use strake_tests::fake::{Fault, Op, Thing};
-use strake_tests::harness::{FailingStore, Rig, STACK, actions, provider_urn, test_options, urn};
-
-fn s(x: &str) -> String {
-    x.to_string()
-}
+use strake_tests::harness::{FailingStore, Rig, STACK, actions, chain, provider_urn, s, test_options, urn};
 
 #[tokio::test]
 async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reapply() {
     let rig = Rig::memory();
     let program = rig.program(|stack, _| {
-        let a = Thing::new(stack, "a");
-        let b = Thing::new(stack, "b").value(a.arn());
-        Thing::new(stack, "c").value(b.arn());
+        chain(stack, &["a", "b", "c"]);
         Thing::new(stack, "d");
     });
     rig.cloud.fail("b", Op::Create, Fault::access_denied("User is not authorized to perform: fake:CreateThing"));
@@ -43,14 +38,7 @@ async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reap
     assert_eq!(rig.names_in_state(), vec![s("a"), s("d")]);
     assert!(rig.snapshot().pending.is_empty(), "a create that the provider refused leaves nothing pending");
 
-    let finished: Vec<(String, Outcome)> = rig
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::StepFinished { urn, outcome, .. } if outcome != Outcome::Succeeded => Some((urn.name().to_string(), outcome)),
-            _ => None,
-        })
-        .collect();
+    let finished: Vec<(String, Outcome)> = rig.observer.finished().into_iter().filter(|(_, outcome)| *outcome != Outcome::Succeeded).collect();
     assert_eq!(finished, vec![(s("b"), Outcome::Failed), (s("c"), Outcome::Skipped)]);
 
     rig.cloud.clear_faults();
@@ -180,23 +168,16 @@ async fn a_create_interrupted_before_the_cloud_acted_is_cleared_and_created_once
 #[tokio::test]
 async fn throttled_calls_are_retried_and_observed() {
     let rig = Rig::memory();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     rig.cloud.fail("a", Op::Create, Fault::throttled(2));
     rig.up(&program).await.unwrap();
     assert_eq!(rig.cloud.count(Op::Create, "a"), 3);
     assert_eq!(rig.cloud.objects().len(), 1);
     assert!(rig.record("a").is_some());
-    let retries: Vec<(String, String, u32)> = rig
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::StepRetrying { urn, operation, attempt, reason, .. } => {
-                assert!(reason.contains("Throttling"), "{reason}");
-                Some((urn.name().to_string(), operation, attempt))
-            }
-            _ => None,
-        })
-        .collect();
+    let retries = rig.observer.retries();
+    assert!(retries.iter().all(|r| r.3.contains("Throttling")), "{retries:?}");
+    let retries: Vec<(String, String, u32)> =
+        retries.into_iter().map(|(urn, operation, attempt, _)| (urn.name().to_string(), operation, attempt)).collect();
     assert_eq!(retries, vec![(s("a"), s("create"), 1), (s("a"), s("create"), 2)]);
 
     // Transient errors of an update are retried the same way.
@@ -210,7 +191,7 @@ async fn throttled_calls_are_retried_and_observed() {
 #[tokio::test]
 async fn retries_give_up_after_the_policy_limit() {
     let rig = Rig::memory();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     rig.cloud.fail("a", Op::Create, Fault::throttled(100));
     let err = rig.up(&program).await.unwrap_err();
     let Error::StepsFailed(errors) = &err else { panic!("{err:?}") };
@@ -240,18 +221,10 @@ async fn invalid_inputs_are_refused_at_plan_with_the_fix() {
 #[tokio::test]
 async fn a_replacement_whose_dependent_fails_keeps_the_old_object_until_the_next_run() {
     let rig = Rig::memory();
-    let program = |name: &'static str| {
-        rig.program(move |stack, _| {
-            let a = Thing::new(stack, "a").name(name);
-            Thing::new(stack, "b").value(a.arn());
-        })
-    };
-    rig.up(&program("a-1")).await.unwrap();
-    let old = rig.record("a").unwrap().id;
-    rig.cloud.clear_calls();
+    let old = rig.apply_pair("a-1").await;
     rig.cloud.fail("b", Op::Update, Fault::access_denied("no"));
 
-    let err = rig.up(&program("a-2")).await.unwrap_err();
+    let err = rig.up(&rig.pair("a-2")).await.unwrap_err();
     assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == urn("b") && e[0].operation == "update"), "{err:?}");
     assert_eq!(rig.cloud.mutations(), vec![(Op::Create, s("a")), (Op::Update, s("b"))], "the old object is not deleted");
     assert!(rig.cloud.object(&old).is_some());
@@ -263,7 +236,7 @@ async fn a_replacement_whose_dependent_fails_keeps_the_old_object_until_the_next
 
     rig.cloud.clear_faults();
     rig.cloud.clear_calls();
-    rig.up(&program("a-2")).await.unwrap();
+    rig.up(&rig.pair("a-2")).await.unwrap();
     let mut mutations = rig.cloud.mutations();
     mutations.sort();
     assert_eq!(mutations, vec![(Op::Update, s("b")), (Op::Delete, s("a"))]);
@@ -271,19 +244,14 @@ async fn a_replacement_whose_dependent_fails_keeps_the_old_object_until_the_next
     assert_eq!(delete.id.as_deref(), Some(old.as_str()));
     assert!(rig.cloud.object(&old).is_none() && rig.cloud.object(&new).is_some());
     assert!(rig.snapshot().pending.is_empty());
-    assert!(!rig.plan(&program("a-2")).await.unwrap().has_changes());
+    assert!(!rig.plan(&rig.pair("a-2")).await.unwrap().has_changes());
 }
 
 #[tokio::test]
 async fn a_failed_delete_keeps_what_its_dependencies_still_serve() {
     let rig = Rig::memory();
-    let chain = rig.program(|stack, _| {
-        let a = Thing::new(stack, "a");
-        let b = Thing::new(stack, "b").value(a.arn());
-        Thing::new(stack, "c").value(b.arn());
-    });
-    rig.up(&chain).await.unwrap();
-    rig.cloud.clear_calls();
+    let chain = rig.program(|stack, _| drop(chain(stack, &["a", "b", "c"])));
+    rig.apply_then_forget_calls(&chain).await;
     rig.cloud.fail("b", Op::Delete, Fault::access_denied("no"));
 
     let emptied = rig.program(|_, _| {});

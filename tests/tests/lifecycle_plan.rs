@@ -3,11 +3,7 @@
 
 use strake::{Action, Data, Error, Plan, PlanOptions, ReplaceOrder, ResourceHandle, Value};
 use strake_tests::fake::{Op, Thing, arn_of};
-use strake_tests::harness::{Rig, actions, urn};
-
-fn s(x: &str) -> String {
-    x.to_string()
-}
+use strake_tests::harness::{Rig, actions, chain, s, urn};
 
 fn round_trip(plan: &Plan) -> Plan {
     let file = serde_json::to_string(plan).expect("serializing the plan");
@@ -18,9 +14,8 @@ fn round_trip(plan: &Plan) -> Plan {
 async fn dependency_cycles_are_refused_at_plan_naming_the_members() {
     let rig = Rig::memory();
     let through_outputs = rig.program(|stack, _| {
-        let a = Thing::new(stack, "a");
-        let b = Thing::new(stack, "b").value(a.arn());
-        a.set_value(b.arn());
+        let ab = chain(stack, &["a", "b"]);
+        ab[0].set_value(ab[1].arn());
         Thing::new(stack, "bystander");
     });
     let through_depends_on = rig.program(|stack, _| {
@@ -104,8 +99,7 @@ async fn a_saved_plan_is_refused_once_state_moved_and_applied_exactly_when_fresh
         let mut session = rig.engine.session(&v1, "plan").unwrap();
         round_trip(&session.plan(&PlanOptions::default()).await.unwrap().plan)
     };
-    rig.up(&other).await.unwrap();
-    rig.cloud.clear_calls();
+    rig.apply_then_forget_calls(&other).await;
 
     let mut session = rig.engine.session(&v1, "apply").unwrap();
     let err = session.apply_saved(&saved).await.unwrap_err();

@@ -5,15 +5,11 @@
 
 use std::time::Duration;
 
-use strake::events::Event;
 use strake::{Action, EngineOptions, Error, ReplaceOrder};
 use strake_state::PendingKind;
+use strake_tests::events::Observed;
 use strake_tests::fake::{Fault, Op, Thing};
-use strake_tests::harness::{Rig, STACK, actions, test_options, urn};
-
-fn s(x: &str) -> String {
-    x.to_string()
-}
+use strake_tests::harness::{Rig, STACK, actions, s, test_options, urn};
 
 /// A parent and a child attached to it (by the parent's arn), with the parent's name, and
 /// whether the parent's replacements delete first.
@@ -32,26 +28,22 @@ fn cloud_names(rig: &Rig) -> Vec<String> {
     names
 }
 
-fn notes(rig: &Rig) -> Vec<String> {
-    rig.events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Note { message } => Some(message),
-            _ => None,
-        })
-        .collect()
+/// Applies the family with parent `p1`, then plans the rename to `p2`: the child and the parent
+/// are replaced in `order`. The rig (its calls cleared), the renamed program and the plan.
+async fn renamed_family(order: ReplaceOrder) -> (Rig, strake::Program, strake::Plan) {
+    let rig = Rig::local();
+    let unique = order == ReplaceOrder::DeleteThenCreate;
+    rig.apply_then_forget_calls(&family(&rig, "p1", unique)).await;
+    let renamed = family(&rig, "p2", unique);
+    let plan = rig.plan(&renamed).await.unwrap();
+    let replace = Action::Replace(order);
+    assert_eq!(actions(&plan), vec![(s("child"), replace), (s("parent"), replace)]);
+    (rig, renamed, plan)
 }
 
 #[tokio::test]
 async fn renaming_a_parent_deletes_the_old_child_before_the_old_parent_in_one_apply() {
-    let rig = Rig::local();
-    rig.up(&family(&rig, "p1", false)).await.unwrap();
-    rig.cloud.clear_calls();
-
-    let renamed = family(&rig, "p2", false);
-    let plan = rig.plan(&renamed).await.unwrap();
-    let replace = Action::Replace(ReplaceOrder::CreateThenDelete);
-    assert_eq!(actions(&plan), vec![(s("child"), replace), (s("parent"), replace)]);
+    let (rig, renamed, _) = renamed_family(ReplaceOrder::CreateThenDelete).await;
     rig.up(&renamed).await.expect("one apply converges: no DeleteConflict");
 
     let deletes: Vec<String> = rig.cloud.calls().into_iter().filter(|c| c.op == Op::Delete).map(|c| c.name).collect();
@@ -63,14 +55,7 @@ async fn renaming_a_parent_deletes_the_old_child_before_the_old_parent_in_one_ap
 
 #[tokio::test]
 async fn a_delete_first_replacement_replaces_its_children_first() {
-    let rig = Rig::local();
-    rig.up(&family(&rig, "p1", true)).await.unwrap();
-    rig.cloud.clear_calls();
-
-    let renamed = family(&rig, "p2", true);
-    let plan = rig.plan(&renamed).await.unwrap();
-    let delete_first = Action::Replace(ReplaceOrder::DeleteThenCreate);
-    assert_eq!(actions(&plan), vec![(s("child"), delete_first), (s("parent"), delete_first)]);
+    let (rig, renamed, plan) = renamed_family(ReplaceOrder::DeleteThenCreate).await;
     let child = plan.steps.iter().find(|s| s.urn == urn("child")).unwrap();
     assert!(child.reason.as_deref().unwrap_or("").contains("replaced delete-first"), "{:?}", child.reason);
     rig.up(&renamed).await.expect("one apply converges: no DeleteConflict");
@@ -122,7 +107,7 @@ async fn interrupted_replacement_deletes_resolve_children_first_with_retries() {
     assert!(old_ids.iter().all(|id| rig.cloud.object(id).is_none()), "both old objects are gone");
     assert_eq!(cloud_names(&rig), vec![s("child"), s("p2")]);
     assert!(rig.snapshot().pending.is_empty());
-    let notes = notes(&rig);
+    let notes = rig.observer.notes();
     assert!(notes.iter().filter(|n| n.contains("deleted the old object")).count() == 2, "{notes:?}");
 }
 
@@ -166,7 +151,7 @@ async fn a_pending_delete_that_keeps_failing_does_not_stop_the_stack() {
 #[tokio::test]
 async fn a_lost_create_answer_with_failing_reads_stays_pending_then_is_adopted() {
     let rig = Rig::local();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     rig.cloud.fail("a", Op::Create, Fault::answer_lost(1));
     rig.cloud.fail("a", Op::Read, Fault::outage());
     let err = rig.up(&program).await.unwrap_err();
@@ -194,24 +179,31 @@ async fn a_lost_create_answer_with_failing_reads_stays_pending_then_is_adopted()
 #[tokio::test]
 async fn a_lost_create_answer_is_read_back_and_adopted_at_once() {
     let rig = Rig::memory();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     rig.cloud.fail("a", Op::Create, Fault::answer_lost(1));
     rig.up(&program).await.unwrap();
     assert_eq!(rig.cloud.count(Op::Create, "a"), 1, "not created again");
     assert_eq!(rig.cloud.named("a").len(), 1);
     assert_eq!(rig.record("a").unwrap().id, rig.cloud.named("a")[0].id);
-    assert!(notes(&rig).iter().any(|n| n.contains("answer was lost; adopted")), "{:?}", notes(&rig));
+    assert!(rig.observer.notes().iter().any(|n| n.contains("answer was lost; adopted")), "{:?}", rig.observer.notes());
 }
 
 /// A type whose objects get cloud-assigned ids cannot be looked up: an interrupted create stays
 /// pending, with what to do, until the user imports the object or drops the record.
-#[tokio::test]
-async fn an_unfindable_type_keeps_its_interrupted_create_until_the_user_settles_it() {
+/// A Thing `a` of a type that cannot be found from its inputs, whose create made the object but
+/// lost its answer. The rig, the program and the failed apply's error.
+async fn interrupted_unfindable_create() -> (Rig, strake::Program, Error) {
     let rig = Rig::local();
     rig.cloud.make_unfindable();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     rig.cloud.fail("a", Op::Create, Fault::answer_lost(1));
     let err = rig.up(&program).await.unwrap_err();
+    (rig, program, err)
+}
+
+#[tokio::test]
+async fn an_unfindable_type_keeps_its_interrupted_create_until_the_user_settles_it() {
+    let (rig, program, err) = interrupted_unfindable_create().await;
     assert!(err.to_string().contains("cannot be found from their inputs"), "{err}");
     assert_eq!(rig.snapshot().pending.len(), 1);
 
@@ -233,11 +225,7 @@ async fn an_unfindable_type_keeps_its_interrupted_create_until_the_user_settles_
 
 #[tokio::test]
 async fn dropping_a_pending_record_is_the_other_way_to_settle_it() {
-    let rig = Rig::local();
-    rig.cloud.make_unfindable();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
-    rig.cloud.fail("a", Op::Create, Fault::answer_lost(1));
-    rig.up(&program).await.unwrap_err();
+    let (rig, program, _) = interrupted_unfindable_create().await;
     let made = rig.cloud.named("a")[0].id.clone();
     rig.cloud.remove_object(&made); // the user deleted it by hand
     let id = rig.snapshot().pending[0].id.clone();
@@ -268,7 +256,7 @@ async fn refresh_reads_do_not_wait_for_dependencies() {
 #[tokio::test]
 async fn the_stale_lock_of_a_dead_run_is_broken_and_the_plan_says_so() {
     let rig = Rig::local();
-    let program = rig.program(|stack, _| drop(Thing::new(stack, "a")));
+    let program = rig.thing("a");
     // A lock file naming a run that is gone, and no OS lock: what a killed run leaves.
     let dead = strake_state::LockInfo { pid: 999_999, ..strake_state::LockInfo::for_current_process("apply") };
     let dir = tempfile::tempdir().unwrap();
