@@ -13,6 +13,16 @@ cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust 1.95 (rustup) first" >&2; exit 1; }
 
+# A build cache kept across runs (CI's, outside the checkout) collects a test executable per
+# change and incremental sessions by the gigabyte: those not touched for six hours are dropped
+# (cargo relinks an executable it needs again).
+TARGET="${CARGO_TARGET_DIR:-target}"
+if [ -d "$TARGET/debug/deps" ]; then
+  echo "==> pruning stale build outputs in $TARGET"
+  find "$TARGET/debug/deps" -maxdepth 1 -type f -perm -u+x ! -name '*.so' ! -name '*.rlib' ! -name '*.rmeta' ! -name '*.d' -mmin +360 -delete
+  [ -d "$TARGET/debug/incremental" ] && find "$TARGET/debug/incremental" -mindepth 1 -maxdepth 1 -type d -mmin +360 -exec rm -rf {} +
+fi
+
 echo "==> moto (AWS emulator)"
 python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install --quiet 'moto[server]==5.2.1'
 
