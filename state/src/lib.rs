@@ -54,7 +54,8 @@ pub trait StateStore: Send + Sync {
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError>;
 
     /// Takes the stack's lock or fails with [`StateError::Locked`] naming a live holder. A lock
-    /// left by a holder that is certainly gone is broken and returned, so the caller can say so.
+    /// left by a holder that is certainly gone (or whose lease ran out: `lease_left` is then
+    /// `Some(0)`) is broken and returned, so the caller can say so.
     fn lock(&self, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, StateError>;
 
     /// Releases a lock this process holds (matching `lock_id`). Unknown ids are an error.

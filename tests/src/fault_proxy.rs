@@ -201,6 +201,9 @@ pub enum Fault {
         /// Whether moto gets (and acts on) the request before the hold.
         forward: bool,
     },
+    /// Forward the request without these headers: a store that ignores them (an S3-compatible
+    /// endpoint that does not enforce `If-None-Match`, say).
+    Ignore(Vec<String>),
 }
 
 fn query_error_body(status: u16, code: &str, message: &str) -> String {
@@ -282,6 +285,11 @@ impl Fault {
         Fault::Hold { forward }
     }
 
+    /// [`Fault::Ignore`]: the request reaches moto without the `headers`.
+    pub fn ignore(headers: &[&str]) -> Fault {
+        Fault::Ignore(headers.iter().map(|h| h.to_string()).collect())
+    }
+
     /// The same fault, but after forwarding the request to moto (which acts on it): an answer
     /// made up after forwarding, [`Disconnect`](Fault::Disconnect) becomes
     /// [`DropAfterForwarding`](Fault::DropAfterForwarding), a hold forwards first.
@@ -309,6 +317,7 @@ impl Fault {
             Fault::TruncateAfterForwarding => "answer cut short after forwarding".into(),
             Fault::Hold { forward: true } => "held (forwarded)".into(),
             Fault::Hold { forward: false } => "held".into(),
+            Fault::Ignore(headers) => format!("forwarded without {}", headers.join(", ")),
         }
     }
 }
@@ -800,6 +809,13 @@ fn reply(fault: Option<&Fault>, upstream: &str, r: &ProxiedRequest, exchange: &m
                 forward_noted(exchange);
             }
             Reply::Held
+        }
+        Some(Fault::Ignore(headers)) => {
+            let kept = r.headers.iter().filter(|(k, _)| !headers.iter().any(|h| h.eq_ignore_ascii_case(k))).cloned().collect();
+            let stripped = ProxiedRequest { headers: kept, ..r.clone() };
+            let answer = forward(upstream, &stripped);
+            exchange.forwarded = answer.is_ok();
+            Reply::Full(answer.unwrap_or_else(|e| bad_gateway(&e)))
         }
         Some(Fault::Latency(_)) | None => Reply::Full(forward_noted(exchange)),
     }

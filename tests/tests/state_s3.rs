@@ -6,6 +6,7 @@ use std::time::Duration;
 use strake_state::conformance::sample_resource;
 use strake_state::s3::{S3Options, S3Store};
 use strake_state::{LockInfo, StateError, StateStore, Write};
+use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
 use strake_tests::moto::Moto;
 
 const BUCKET: &str = "team-state";
@@ -101,7 +102,8 @@ fn a_killed_holders_lease_runs_out_and_the_lock_is_taken_over() {
         }
     };
     // Taken over with no force-unlock, and the killed holder's write is there.
-    assert_eq!(broken.map(|b| b.id).as_deref(), Some("killed-holder"));
+    let broken = broken.expect("the killed holder's lock is returned as broken");
+    assert_eq!((broken.id.as_str(), broken.lease_left), ("killed-holder", Some(0)), "broken because its lease ran out");
     assert!(attempts > 1, "the lease was honoured for a while");
     let snapshot = next.load("dev").unwrap().unwrap();
     assert_eq!(snapshot.resources.len(), 1);
@@ -133,4 +135,66 @@ fn a_holder_whose_lock_was_taken_writes_nothing_more() {
     let urns: Vec<&str> = loaded.resources.iter().map(|r| r.urn.as_str()).collect();
     assert_eq!(urns, ["urn:strake:dev::strake:index:Data::a", "urn:strake:dev::strake:index:Data::b"]);
     assert_eq!(loaded.meta.serial, 2);
+}
+
+/// The store reached through the fault proxy in front of `moto`.
+fn proxied(proxy: &FaultProxy, prefix: &str, allow_unconditional_writes: bool) -> Result<S3Store, StateError> {
+    S3Store::new(S3Options { allow_unconditional_writes, ..options_at(&proxy.endpoint(), prefix) })
+}
+
+#[test]
+fn throttling_server_errors_lost_connections_and_conflicts_on_state_calls_are_retried_and_nothing_is_lost() {
+    let moto = moto();
+    let proxy = FaultProxy::start(&moto);
+    // Every kind of call fails now and then: S3's 503 SlowDown and 500s, dropped connections, and
+    // the 409 ConditionalRequestConflict S3 sends for a conditional write racing another.
+    let conflicts = proxy.inject(
+        Rule::new(
+            Match::s3("PUT", &format!("/{BUCKET}/faults/dev/journal")),
+            Fault::s3_error(409, "ConditionalRequestConflict", "A conflicting conditional operation is in progress"),
+        )
+        .every(3),
+    );
+    let slow_downs = proxy.inject(Rule::new(Match::s3("GET", &format!("/{BUCKET}")), Fault::s3_slow_down()).times(2));
+    let server_errors = proxy.inject(
+        Rule::new(
+            Match::s3("PUT", &format!("/{BUCKET}/faults/dev/lock")),
+            Fault::s3_error(500, "InternalError", "We encountered an internal error."),
+        )
+        .times(1),
+    );
+    let disconnects = proxy.inject(Rule::new(Match::s3("DELETE", &format!("/{BUCKET}")), Fault::disconnect()).times(1));
+    let faulty = proxied(&proxy, "faults", false).unwrap();
+    let holder = LockInfo::for_current_process("apply");
+    faulty.lock("dev", &holder).unwrap();
+    for n in 0..20 {
+        faulty.write("dev", vec![Write::PutResource(sample_resource("dev", &format!("r{n:02}"), n))]).unwrap();
+    }
+    faulty.unlock("dev", &holder.id).unwrap();
+    for (what, rule, at_least) in
+        [("409 conflicts", conflicts, 5), ("503 SlowDown", slow_downs, 1), ("500", server_errors, 1), ("disconnects", disconnects, 1)]
+    {
+        assert!(proxy.fired(rule) >= at_least, "{what} injected: {}", proxy.log_text());
+    }
+
+    let loaded = store(&moto, "faults").load("dev").unwrap().unwrap();
+    assert_eq!(loaded.resources.len(), 20, "every write landed once");
+    assert_eq!(loaded.meta.serial, 20);
+    assert_eq!(store(&moto, "faults").lock_holder("dev").unwrap(), None, "the lock was released");
+}
+
+#[test]
+fn an_endpoint_that_ignores_conditional_writes_is_refused_unless_the_user_accepts_it() {
+    let moto = moto();
+    let proxy = FaultProxy::start(&moto);
+    proxy.inject(Rule::new(Match::any(), Fault::ignore(&["If-None-Match", "If-Match"])));
+    let err = proxied(&proxy, "unsafe", false).unwrap().load("dev").unwrap_err().to_string();
+    assert!(err.contains("a second write with `If-None-Match: *` was accepted") && err.contains("refuses to keep state there"), "{err}");
+    assert!(err.contains("allow_unconditional_writes"), "the way out is named: {err}");
+    // Nothing of a stack was written.
+    assert!(store(&moto, "unsafe").load("dev").unwrap().is_none());
+
+    let accepted = proxied(&proxy, "unsafe", true).unwrap();
+    accepted.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
+    assert_eq!(store(&moto, "unsafe").load("dev").unwrap().unwrap().resources.len(), 1);
 }

@@ -58,8 +58,9 @@ impl<'a> Session<'a> {
         let broken = engine.store.lock(&program.stack, &info)?;
         let notes = broken
             .map(|stale| {
+                let why = if stale.lease_left.is_some() { "its lease ran out unrenewed" } else { "its process is gone" };
                 format!(
-                    "broke the lock of {} on stack `{}`: its process is gone; what it left unfinished is resolved before anything is applied",
+                    "broke the lock of {} on stack `{}`: {why}; what it left unfinished is resolved before anything is applied",
                     stale.describe(),
                     program.stack
                 )

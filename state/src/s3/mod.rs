@@ -617,7 +617,7 @@ impl StateStore for S3Store {
                         }
                         // The lease ran out: take it over, conditional on the stale lock, so one taker wins.
                         match self.block(self.objects.put(&name, &body, Some(Condition::Is(&held_etag)))) {
-                            Ok(etag) => (etag, Some(held.info)),
+                            Ok(etag) => (etag, Some(LockInfo { lease_left: Some(0), ..held.info })),
                             Err(Refused::Precondition) => continue,
                             Err(Refused::Failed(e)) => return Err(e),
                         }
