@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use strake_state::{LocalStore, Snapshot, StateStore as _};
+use strake_state::s3::{S3Options, S3Store};
+use strake_state::{LocalStore, Snapshot, StateStore};
 use strake_tests::cloud_view::{CloudView, assert_state_is_cloud};
 use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
 use strake_tests::moto::ACCOUNT_A;
@@ -135,6 +136,9 @@ struct Rig {
     proxy: FaultProxy,
     rt: tokio::runtime::Runtime,
     parallelism: Option<usize>,
+    /// Keep each trial's state in this bucket of moto (straight, not through the proxy), under
+    /// the trial directory's name, instead of in the directory.
+    bucket: Option<&'static str>,
 }
 
 /// One trial's state directory and what moto held before it.
@@ -148,7 +152,18 @@ impl Rig {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
         let aws = rt.block_on(MotoRig::start());
         let proxy = FaultProxy::start(&aws.moto);
-        Rig { aws, proxy, rt, parallelism }
+        Rig { aws, proxy, rt, parallelism, bucket: None }
+    }
+
+    /// State in S3, with a short lease that the next run waits out.
+    fn with_state_in_s3(self) -> Rig {
+        Rig { bucket: Some("strake-state"), ..self }
+    }
+
+    /// The trial's stack in S3.
+    fn backend(&self, dir: &Path) -> Option<String> {
+        let prefix = dir.file_name().expect("a temp dir name").to_string_lossy().to_string();
+        self.bucket.map(|b| format!("s3://{b}/{prefix}"))
     }
 
     /// What moto holds in account A (the fixture's account), straight from moto.
@@ -161,6 +176,11 @@ impl Rig {
         c.arg("--dir").arg(dir).args(args).arg("--config").arg(format!("endpoint={}", self.proxy.endpoint()));
         if let Some(p) = self.parallelism {
             c.args(["--parallelism", &p.to_string()]);
+        }
+        if let Some(url) = self.backend(dir) {
+            c.args(["--backend", &url, "--lock-timeout", "60", "--config", "backend.lease_seconds=10"]);
+            c.args(["--config", &format!("backend.endpoint=http://{}", self.aws.moto.addr), "--config", "backend.region=us-east-1"]);
+            c.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing").env_remove("AWS_PROFILE");
         }
         c.env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").env_remove("STRAKE_DIR").stdin(Stdio::null());
         c
@@ -185,6 +205,9 @@ impl Rig {
     /// Moto forgotten, a fresh directory, the scenario's start applied without faults.
     fn fresh(&self, scenario: &Scenario, context: &str) -> Trial {
         self.aws.moto.reset();
+        if let Some(bucket) = self.bucket {
+            self.rt.block_on(self.aws.s3_a().create_bucket().bucket(bucket).send()).expect("the state bucket");
+        }
         let baseline = self.cloud();
         let dir = tempfile::tempdir().expect("temp dir");
         if let Some(start) = scenario.start {
@@ -258,7 +281,18 @@ impl Rig {
     }
 
     fn state(&self, trial: &Trial) -> Snapshot {
-        let store = LocalStore::new(trial.dir.path().join(".strake")).expect("opening the trial's state");
+        let store: Box<dyn StateStore> = match self.backend(trial.dir.path()) {
+            Some(url) => Box::new(
+                S3Store::new(S3Options {
+                    endpoint: Some(format!("http://{}", self.aws.moto.addr)),
+                    region: Some("us-east-1".into()),
+                    credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
+                    ..S3Options::new(url)
+                })
+                .expect("the trial's state in S3"),
+            ),
+            None => Box::new(LocalStore::new(trial.dir.path().join(".strake")).expect("opening the trial's state")),
+        };
         store.load(STACK).expect("loading the trial's state").unwrap_or_else(|| Snapshot::empty(STACK))
     }
 
@@ -443,4 +477,27 @@ fn random_kills_over_apply_replace_and_destroy_converge() {
     }
     assert!(tally.kills >= 4 * KILLS_PER_SCENARIO);
     tally.assert_all_converged(&format!("random kills (seed {SEED:#x})"));
+}
+
+#[test]
+fn a_run_killed_with_its_state_in_s3_is_finished_by_the_next_apply_once_the_lease_runs_out() {
+    let rig = Rig::start(None).with_state_in_s3();
+    let v1 = Shape { roles: 1, prefix: "app", path: "/" };
+    let scenario = Scenario { name: "rename, state in S3", start: Some(v1), step: Step::Apply(Shape { prefix: "web", ..v1 }) };
+    let m = rig.count_mutating(&scenario, scenario.name);
+    let mut tally = Tally::default();
+    // The first mutating request, one in the middle and the last, each lost before and after moto acted.
+    for k in [1, m.div_ceil(2), m] {
+        for forward in [false, true] {
+            let context = format!("{}: mutating request #{k} of {m} held (forwarded to moto: {forward}), then SIGKILL", scenario.name);
+            let trial = rig.fresh(&scenario, &context);
+            if let Err(output) = rig.kill_at(&trial, &scenario.step, k, forward, &context) {
+                panic!("{context}: the apply finished before the request was held:\n{output}");
+            }
+            tally.kills += 1;
+            tally.record(rig.recover(&trial, &scenario.step, true, &context));
+            assert!(!trial.dir.path().join(".strake").exists(), "{context}: no state on disk");
+        }
+    }
+    tally.assert_all_converged("kills with state in S3");
 }

@@ -24,6 +24,10 @@ pub(crate) struct Global {
     /// `[backend] url` in Strake.toml, else .strake/ in the program's directory]
     #[arg(long, global = true, env = "STRAKE_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
+    /// Wait up to this many seconds for a stack another run holds (or whose lease is running out)
+    /// instead of failing at once
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_timeout: u64,
     /// Set a configuration value (repeatable), overriding Strake.toml
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", global = true)]
     pub config: Vec<String>,

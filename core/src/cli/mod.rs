@@ -126,7 +126,12 @@ fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(
     let store = backend::open(&dir, cli.global.backend.as_deref(), &config)?;
     let program = Program::build(stack, config, program)?;
     let strict = cli.global.strict || stack_strict(&program.config)?;
-    let options = EngineOptions { parallelism: cli.global.parallelism.max(1), strict, ..Default::default() };
+    let options = EngineOptions {
+        parallelism: cli.global.parallelism.max(1),
+        strict,
+        lock_timeout: std::time::Duration::from_secs(cli.global.lock_timeout),
+        ..Default::default()
+    };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
     let ctx = commands::Context { program: &program, store, options, color, global: &cli.global };

@@ -43,11 +43,19 @@ pub struct EngineOptions {
     pub default_timeout: Duration,
     /// Every warning of a plan is an error (`--strict`).
     pub strict: bool,
+    /// How long to wait for a stack that another run holds (`--lock-timeout`); zero fails at once.
+    pub lock_timeout: Duration,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { parallelism: 10, retry: RetryPolicy::default(), default_timeout: Duration::from_secs(30 * 60), strict: false }
+        EngineOptions {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+            default_timeout: Duration::from_secs(30 * 60),
+            strict: false,
+            lock_timeout: Duration::ZERO,
+        }
     }
 }
 

@@ -55,7 +55,7 @@ impl<'a> Session<'a> {
     /// Takes the stack's lock (breaking a dead holder's, and saying so) and loads its state.
     pub(super) fn open(engine: &'a Engine, program: &'a Program, operation: &str) -> Result<Session<'a>, Error> {
         let info = LockInfo::for_current_process(operation);
-        let broken = engine.store.lock(&program.stack, &info)?;
+        let broken = lock_waiting(engine, &program.stack, &info)?;
         let notes = broken
             .map(|stale| {
                 let why = if stale.lease_left.is_some() { "its lease ran out unrenewed" } else { "its process is gone" };
@@ -79,6 +79,22 @@ impl<'a> Session<'a> {
         };
         session.reload()?;
         Ok(session)
+    }
+}
+
+/// Takes the stack's lock, waiting up to the engine's lock timeout for another run to release it
+/// (or for its lease to run out).
+fn lock_waiting(engine: &Engine, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, Error> {
+    let deadline = std::time::Instant::now() + engine.options.lock_timeout;
+    loop {
+        match engine.store.lock(stack, info) {
+            Err(strake_state::StateError::Locked { holder, .. }) if std::time::Instant::now() < deadline => {
+                // A lease says when it runs out; otherwise look again soon.
+                let wait = holder.lease_left.map_or(std::time::Duration::from_millis(500), |s| std::time::Duration::from_secs(s.clamp(1, 5)));
+                std::thread::sleep(wait.min(deadline.saturating_duration_since(std::time::Instant::now())));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
