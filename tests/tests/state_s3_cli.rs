@@ -44,6 +44,13 @@ fn command(moto: &Moto, dir: &Path, prefix: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// The hello program with its state in the default `.strake/` of `dir`, or `--backend`'s.
+fn local(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(hello());
+    cmd.args(args).arg("--dir").arg(dir).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").env_remove("STRAKE_BACKEND").stdin(Stdio::null());
+    cmd
+}
+
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -118,4 +125,45 @@ fn stored_serial_after_one_apply(moto: &Moto) -> u64 {
         assert!(out.status.success(), "{}", text(&out));
         stored(moto, "reference").meta.serial
     })
+}
+
+#[test]
+fn a_stack_migrates_to_a_bucket_and_back_with_its_lineage_and_serial() {
+    let moto = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let out = local(dir.path(), &["apply", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let before = strake_state::LocalStore::new(dir.path().join(".strake")).unwrap().load("hello").unwrap().unwrap();
+
+    // To the bucket: the copy has the same lineage, serial and records, and plans clean.
+    let to = format!("s3://{BUCKET}/moved");
+    let migrate = |cmd: &mut Command| {
+        cmd.env("AWS_ENDPOINT_URL", format!("http://{}", moto.addr))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&mut local(dir.path(), &["state", "migrate", "--to", &to]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("serial {}, lineage {}", before.meta.serial, before.meta.lineage)), "{}", text(&out));
+    let moved = stored(&moto, "moved");
+    assert_eq!(
+        (moved.meta.lineage.as_str(), moved.meta.serial, &moved.resources),
+        (before.meta.lineage.as_str(), before.meta.serial, &before.resources)
+    );
+    let out = command(&moto, dir.path(), "moved", &["plan"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "the copy plans clean: {}", text(&out));
+
+    // Once there, it is not overwritten.
+    let out = migrate(&mut local(dir.path(), &["state", "migrate", "--to", &to]));
+    assert!(!out.status.success() && text(&out).contains("already holds a stack `hello`"), "{}", text(&out));
+
+    // And back to a directory, from the bucket.
+    let back = tempfile::tempdir().unwrap();
+    let out = command(&moto, dir.path(), "moved", &["state", "migrate", "--to", back.path().to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let returned = strake_state::LocalStore::new(back.path()).unwrap().load("hello").unwrap().unwrap();
+    assert_eq!((returned.meta.lineage, returned.meta.serial, returned.resources), (before.meta.lineage, before.meta.serial, before.resources));
 }

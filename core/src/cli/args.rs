@@ -137,6 +137,13 @@ pub(crate) enum StateCommand {
     History,
     /// Make an earlier state current (after damage, or to undo a bad `state import`); then run `refresh`
     Restore { generation: u64 },
+    /// Copy the stack to another backend (`s3://bucket/prefix` or a directory), lineage and
+    /// serial intact, under both locks, and check the copy; then use `--backend` with it
+    Migrate {
+        /// Where to: `s3://<bucket>/<prefix>` or a directory
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// List the interrupted operations of earlier runs (`apply` resolves them), or drop one
     Pending {
         #[command(subcommand)]

@@ -111,7 +111,7 @@ fn run_own(command: ProgramCommand<'_>, matches: &clap::ArgMatches) -> Result<Ex
 }
 
 /// Where the program lives: `--dir`, else the package directory under `cargo run`, else `.`.
-fn program_dir(explicit: Option<PathBuf>) -> PathBuf {
+pub(crate) fn program_dir(explicit: Option<PathBuf>) -> PathBuf {
     explicit.or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("."))
 }
 
