@@ -370,7 +370,7 @@ impl S3Store {
                 current = got.etag;
                 condition = Condition::Is(&current);
             };
-            match objects.put(&history, &body, Some(Condition::Absent)).await {
+            match objects.copy(&state_key, &history).await {
                 Ok(_) | Err(Refused::Precondition) => {}
                 Err(Refused::Failed(e)) => return Err(e),
             }
