@@ -60,7 +60,10 @@ fn lease_holder_child() {
     store.lock("dev", &LockInfo { id: id.into(), ..LockInfo::for_current_process("apply") }).unwrap();
     store.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
     println!("locked");
-    std::thread::sleep(Duration::from_secs(600));
+    // Holds the lock, renewing it, until the parent kills this process.
+    loop {
+        std::thread::park();
+    }
 }
 
 const LEASE: Duration = Duration::from_secs(2);
