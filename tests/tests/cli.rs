@@ -290,7 +290,12 @@ fn damaged_state_is_refused_and_an_earlier_state_restores() {
         .and_then(|l| l.split_whitespace().next())
         .expect("a restore point made by `apply`")
         .to_string();
-    let restored = ok(dir.path(), &["state", "restore", &first_apply]);
+    // Restoring replaces the current state: it asks first, and without a terminal it needs --yes.
+    let unconfirmed = run(dir.path(), &["state", "restore", &first_apply]);
+    assert_eq!(unconfirmed.code, 1, "{}", unconfirmed.stdout);
+    assert!(unconfirmed.stderr.contains("pass --yes to restore without asking"), "{}", unconfirmed.stderr);
+    assert!(ok(dir.path(), &["state", "history"]).stdout.contains("The current state cannot be used"), "nothing was restored");
+    let restored = ok(dir.path(), &["state", "restore", "--yes", &first_apply]);
     assert!(restored.stdout.contains(&format!("to generation {first_apply}")), "{}", restored.stdout);
 
     let plan = run(dir.path(), &["plan", "--config", "a=2"]);

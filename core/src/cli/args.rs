@@ -136,7 +136,13 @@ pub(crate) enum StateCommand {
     /// List the earlier states the stack can be restored to
     History,
     /// Make an earlier state current (after damage, or to undo a bad `state import`); then run `refresh`
-    Restore { generation: u64 },
+    Restore {
+        /// The generation, as `state history` lists it
+        generation: u64,
+        /// Restore without asking
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Copy the stack to another backend (`s3://bucket/prefix` or a directory), lineage and
     /// serial intact, under both locks, and check the copy; then use `--backend` with it
     Migrate {

@@ -270,7 +270,22 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
     match cmd {
         StateCommand::History => return history(ctx, &engine),
         StateCommand::Migrate { to } => return migrate(ctx, &to),
-        StateCommand::Restore { generation } => {
+        StateCommand::Restore { generation, yes } => {
+            let point = engine.history(&ctx.program.stack)?.into_iter().find(|p| p.generation == generation);
+            let Some(point) = point else {
+                return Err(Error::StateFile(format!(
+                    "stack `{}` keeps no state of generation {generation}; `state history` lists them",
+                    ctx.program.stack
+                )));
+            };
+            println!(
+                "Stack `{}` will be set to generation {generation} (serial {}, {} records, made by {}): the current state is replaced.",
+                ctx.program.stack, point.serial, point.resources, point.made_by
+            );
+            if !yes && !confirm("restore")? {
+                println!("Restore cancelled; nothing was changed.");
+                return Ok(ExitCode::SUCCESS);
+            }
             let meta = engine.restore(&ctx.program.stack, generation)?;
             println!(
                 "Restored stack `{}` to generation {generation} (now serial {}). Run `refresh` to record what the cloud holds now.",
