@@ -101,6 +101,17 @@ impl Moto {
         format!("http://{}", self.addr)
     }
 
+    /// Creates bucket `name` in account A, e.g. to keep state in.
+    pub fn create_bucket(&self, name: &str) {
+        let r = request(&self.addr, "PUT", &format!("/{name}"), b"").expect("creating a bucket in moto");
+        assert_eq!(r.status, 200, "creating bucket {name}: {}", r.text());
+    }
+
+    /// The S3 state backend's options for `url` (`s3://bucket/prefix`), straight to this moto.
+    pub fn state_options(&self, url: impl Into<String>) -> strake_state::s3::S3Options {
+        state_options_at(&self.endpoint(), url)
+    }
+
     /// Forgets everything (between scenarios of one test).
     pub fn reset(&self) {
         let r = request(&self.addr, "POST", "/moto-api/reset", b"").expect("moto reset");
@@ -207,4 +218,15 @@ fn ensure_installed() {
             assert!(ok, "moto is not installed and `pip install 'moto[server]==5.2.1'` failed");
         }
     });
+}
+
+/// The S3 state backend's options for `url` at `endpoint` (moto, or a fault proxy in front of it),
+/// with the tests' credentials and region.
+pub fn state_options_at(endpoint: &str, url: impl Into<String>) -> strake_state::s3::S3Options {
+    strake_state::s3::S3Options {
+        region: Some(REGION.into()),
+        endpoint: Some(endpoint.into()),
+        credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
+        ..strake_state::s3::S3Options::new(url)
+    }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use strake_state::s3::{S3Options, S3Store};
+use strake_state::s3::S3Store;
 use strake_state::{LocalStore, Snapshot, StateStore};
 use strake_tests::cloud_view::{CloudView, assert_state_is_cloud};
 use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
@@ -206,7 +206,7 @@ impl Rig {
     fn fresh(&self, scenario: &Scenario, context: &str) -> Trial {
         self.aws.moto.reset();
         if let Some(bucket) = self.bucket {
-            self.rt.block_on(self.aws.s3_a().create_bucket().bucket(bucket).send()).expect("the state bucket");
+            self.aws.moto.create_bucket(bucket);
         }
         let baseline = self.cloud();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -282,15 +282,7 @@ impl Rig {
 
     fn state(&self, trial: &Trial) -> Snapshot {
         let store: Box<dyn StateStore> = match self.backend(trial.dir.path()) {
-            Some(url) => Box::new(
-                S3Store::new(S3Options {
-                    endpoint: Some(format!("http://{}", self.aws.moto.addr)),
-                    region: Some("us-east-1".into()),
-                    credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
-                    ..S3Options::new(url)
-                })
-                .expect("the trial's state in S3"),
-            ),
+            Some(url) => Box::new(S3Store::new(self.aws.moto.state_options(url)).expect("the trial's state in S3")),
             None => Box::new(LocalStore::new(trial.dir.path().join(".strake")).expect("opening the trial's state")),
         };
         store.load(STACK).expect("loading the trial's state").unwrap_or_else(|| Snapshot::empty(STACK))

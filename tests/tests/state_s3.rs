@@ -7,21 +7,16 @@ use strake_state::conformance::sample_resource;
 use strake_state::s3::{S3Options, S3Store};
 use strake_state::{LockInfo, StateError, StateStore, Write};
 use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
-use strake_tests::moto::Moto;
+use strake_tests::moto::{Moto, state_options_at};
 
 const BUCKET: &str = "team-state";
 
 fn options(moto: &Moto, prefix: &str) -> S3Options {
-    options_at(&format!("http://{}", moto.addr), prefix)
+    moto.state_options(format!("s3://{BUCKET}/{prefix}"))
 }
 
 fn options_at(endpoint: &str, prefix: &str) -> S3Options {
-    S3Options {
-        region: Some("us-east-1".into()),
-        endpoint: Some(endpoint.into()),
-        credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
-        ..S3Options::new(format!("s3://{BUCKET}/{prefix}"))
-    }
+    state_options_at(endpoint, format!("s3://{BUCKET}/{prefix}"))
 }
 
 fn store(moto: &Moto, prefix: &str) -> S3Store {
@@ -31,11 +26,7 @@ fn store(moto: &Moto, prefix: &str) -> S3Store {
 /// moto with the state bucket.
 fn moto() -> Moto {
     let moto = Moto::start();
-    let status = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('http://{}/{BUCKET}', method='PUT'))", moto.addr)])
-        .status()
-        .expect("python3");
-    assert!(status.success(), "creating the state bucket");
+    moto.create_bucket(BUCKET);
     moto
 }
 
@@ -90,6 +81,8 @@ fn a_killed_holders_lease_runs_out_and_the_lock_is_taken_over() {
     // At first the lease still runs: the next run is refused, told who holds it and for how long.
     let next = S3Store::new(S3Options { lease: LEASE, ..options(&moto, "lease") }).unwrap();
     let taker = LockInfo::for_current_process("apply");
+    // Polled until the lease runs out (each attempt is a few requests to moto), within a deadline.
+    let deadline = std::time::Instant::now() + LEASE * 10;
     let mut attempts = 0;
     let broken = loop {
         attempts += 1;
@@ -98,8 +91,7 @@ fn a_killed_holders_lease_runs_out_and_the_lock_is_taken_over() {
             Err(StateError::Locked { holder, .. }) => {
                 assert_eq!(holder.id, "killed-holder");
                 assert!(holder.lease_left.is_some_and(|s| s <= LEASE.as_secs()), "{holder:?}");
-                assert!(attempts < 100, "the lease never ran out");
-                std::thread::sleep(Duration::from_millis(200));
+                assert!(std::time::Instant::now() < deadline, "the lease never ran out");
             }
             Err(e) => panic!("{e}"),
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use strake_state::StateStore;
-use strake_state::s3::{S3Options, S3Store};
+use strake_state::s3::S3Store;
 use strake_tests::moto::Moto;
 
 const BUCKET: &str = "team-state";
@@ -17,11 +17,7 @@ fn hello() -> PathBuf {
 /// moto with the state bucket.
 fn moto() -> Moto {
     let moto = Moto::start();
-    let status = Command::new("python3")
-        .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('http://{}/{BUCKET}', method='PUT'))", moto.addr)])
-        .status()
-        .expect("python3");
-    assert!(status.success(), "creating the state bucket");
+    moto.create_bucket(BUCKET);
     moto
 }
 
@@ -56,13 +52,8 @@ fn text(out: &Output) -> String {
 }
 
 fn stored(moto: &Moto, prefix: &str) -> strake_state::Snapshot {
-    let options = S3Options {
-        region: Some("us-east-1".into()),
-        endpoint: Some(format!("http://{}", moto.addr)),
-        credentials: Some(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")),
-        ..S3Options::new(format!("s3://{BUCKET}/{prefix}"))
-    };
-    S3Store::new(options).unwrap().load("hello").unwrap().expect("the stack is in the bucket")
+    let store = S3Store::new(moto.state_options(format!("s3://{BUCKET}/{prefix}"))).unwrap();
+    store.load("hello").unwrap().expect("the stack is in the bucket")
 }
 
 #[test]

@@ -174,6 +174,17 @@ fn entry_name(stack: &str, seq: u64) -> String {
     format!("{stack}/journal/{seq:020}.json")
 }
 
+/// The number of a journal entry from its name (the inverse of [`entry_name`]).
+fn entry_seq(name: &str) -> Option<u64> {
+    name.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
+}
+
+/// Rewrites the lock `name` for `info`, conditional on its last ETag: the lease starts again.
+async fn renew_lock(objects: &Objects, name: &str, info: &LockInfo, lease: Duration, etag: &str) -> Result<String, Refused> {
+    let doc = LockDoc { info: info.clone(), lease_seconds: lease.as_secs(), token: token() };
+    objects.put(name, &json(&doc), Some(Condition::Is(etag))).await
+}
+
 impl S3Store {
     /// Connects to the bucket (no request is made until the store is used).
     pub fn new(options: S3Options) -> Result<S3Store, StateError> {
@@ -232,7 +243,7 @@ impl S3Store {
         };
         let snapshot_seq = seq;
         for name in objects.list(&format!("{stack}/journal/")).await? {
-            let Some(n) = name.rsplit('/').next().and_then(|f| f.strip_suffix(".json")).and_then(|n| n.parse::<u64>().ok()) else { continue };
+            let Some(n) = entry_seq(&name) else { continue };
             if n <= seq {
                 continue;
             }
@@ -375,8 +386,7 @@ impl S3Store {
                 Err(Refused::Failed(e)) => return Err(e),
             }
             for name in objects.list(&format!("{stack}/journal/")).await? {
-                let n = name.rsplit('/').next().and_then(|f| f.strip_suffix(".json")).and_then(|n| n.parse::<u64>().ok());
-                if n.is_some_and(|n| n <= doc.seq) {
+                if entry_seq(&name).is_some_and(|n| n <= doc.seq) {
                     objects.delete(&name, None).await.map_err(|r| match r {
                         Refused::Failed(e) => e,
                         Refused::Precondition => StateError::Backend("an unconditional delete was refused".into()),
@@ -422,8 +432,7 @@ impl S3Store {
     /// Renews `stack`'s lock (last ETag `etag`) once: its new ETag, `None` when it was taken, the
     /// old one when the answer is unknown.
     fn renew_once(&self, stack: &str, info: &LockInfo, etag: String) -> Option<String> {
-        let doc = LockDoc { info: info.clone(), lease_seconds: self.lease.as_secs(), token: token() };
-        match self.block(self.objects.put(&format!("{stack}/lock.json"), &json(&doc), Some(Condition::Is(&etag)))) {
+        match self.block(renew_lock(&self.objects, &format!("{stack}/lock.json"), info, self.lease, &etag)) {
             Ok(new) => Some(new),
             Err(Refused::Precondition) => None,
             Err(Refused::Failed(_)) => Some(etag),
@@ -463,9 +472,8 @@ fn renew(
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let doc = LockDoc { info: info.clone(), lease_seconds: lease.as_secs(), token: token() };
         let current = guard(etag).clone();
-        match handle.block_on(objects.put(name, &json(&doc), Some(Condition::Is(&current)))) {
+        match handle.block_on(renew_lock(objects, name, &info, lease, &current)) {
             Ok(new) => {
                 *guard(etag) = new;
                 renewed = std::time::Instant::now();
