@@ -5,8 +5,9 @@
     python3 tests/bench/state_s3.py --n 100 --runs 9 --no-build
 
 Prints, from moto's own request recorder:
-  - the S3 requests and bytes uploaded by an apply from empty, and by an apply that changes 1% of
-    the resources (bytes should follow the changed resources, not the stack);
+  - the S3 requests and bytes uploaded by an apply from empty, and by a series of applies that
+    change 1% of the resources and change them back (bytes should follow the changed resources,
+    not the stack), with their mean per changed resource;
   - the requests of a no-op plan;
 and the wall time of a no-op plan on S3 against the local store, the two run in turn (local, S3,
 local, S3, ...) so a change of load tilts neither; the median of each and their ratio.
@@ -97,6 +98,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--series", type=int, default=10, help="applies of the changed resources in a row")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     if not args.no_build:
@@ -117,12 +119,20 @@ def main() -> int:
         base = [str(bench.BINARY), "--dir", str(d), "--parallelism", str(bench.PARALLELISM)]
         s3 = ["--backend", f"s3://{BUCKET}/n{args.n}"]
 
-        rows = []
-        for label, extra in [("apply from empty", ["apply", "--yes"]), (f"apply, {bench.CHANGE_PCT:g}% changed", ["--config", f"change_pct={bench.CHANGE_PCT:g}", "apply", "--yes"]), ("no-op plan", ["--config", f"change_pct={bench.CHANGE_PCT:g}", "plan"])]:
+        def measured(label: str, extra: list[str]) -> tuple[str, int, int, int]:
             record(addr)
             run(base + s3 + extra, env)
             reqs = [r for r in recorded(addr) if f"/{BUCKET}" in r.get("url", "")]
-            rows.append((label, len(reqs), sum(1 for r in reqs if r.get("method") == "PUT"), uploaded(reqs)))
+            return (label, len(reqs), sum(1 for r in reqs if r.get("method") == "PUT"), uploaded(reqs))
+
+        pct = f"{bench.CHANGE_PCT:g}"
+        rows = [measured("apply from empty", ["apply", "--yes"])]
+        # The same resources changed and changed back, run after run: what each apply uploads
+        # once the stack's snapshot exists (deltas merge, and the snapshot is rewritten now and
+        # then, so the mean over the series is the cost per apply).
+        series = [measured(f"apply {i + 1}, {pct}% changed", ["--config", f"change_pct={pct if i % 2 == 0 else 0}", "apply", "--yes"]) for i in range(args.series)]
+        rows += series
+        rows.append(measured("no-op plan", ["--config", f"change_pct={pct if args.series % 2 == 1 else 0}", "plan"]))
 
         # The local store's twin of the stack, then no-op plans in turn.
         local = Path(tempfile.mkdtemp(prefix="strake-state-local-"))
@@ -141,6 +151,10 @@ def main() -> int:
     print(f"{'run':<24} {'S3 requests':>12} {'PUTs':>6} {'bytes uploaded':>15} {'bytes/resource':>15}")
     for label, n_req, puts, up in rows:
         print(f"{label:<24} {n_req:>12} {puts:>6} {up:>15,} {up / args.n:>15.1f}")
+    k = len(bench.changed_set(args.n, bench.CHANGE_PCT))
+    mean = statistics.mean(up for _, _, _, up in series)
+    print(f"mean over the {args.series} applies: {mean:,.0f} bytes uploaded, {mean / k:,.0f} per changed resource ({k} changed), "
+          f"{mean / rows[0][3]:.3f} of the apply from empty")
     lo, s3m = statistics.median(times["local"]), statistics.median(times["s3"])
     print(f"no-op plan, median of {args.runs} interleaved runs: local {lo:.3f} s, S3 {s3m:.3f} s, S3/local {s3m / lo:.2f}x")
     return 0

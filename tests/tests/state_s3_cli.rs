@@ -67,8 +67,8 @@ fn a_stack_in_a_bucket_applies_plans_clean_and_leaves_nothing_on_disk() {
     assert!(!dir.path().join(".strake").exists(), "no local state next to the program");
     let state = stored(&moto, "apps");
     assert_eq!(state.resources.iter().filter(|r| r.type_token == "strake:index:Data").count(), 3);
-    // The apply compacted its journal into a kept snapshot when it released the lock; the plan,
-    // which wrote nothing, kept none.
+    // The apply folded its journal when it released the lock and kept that state in the history;
+    // the plan, which changed nothing, kept none.
     let out = command(&moto, dir.path(), "apps", &["state", "history"]).output().unwrap();
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", text(&out));

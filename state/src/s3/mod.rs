@@ -6,21 +6,28 @@
 //!   `If-Match: <its ETag>` every third of the lease, released with `If-Match`. A lease that ran
 //!   out, by the server's clock, is taken over with `If-Match: <the stale ETag>`, so exactly one
 //!   taker wins.
-//! - `journal/<seq>.json`: one object per write batch, numbered, written with `If-None-Match: *`.
-//!   A run writes entry `n + 1` only after reading entry `n`, so a run that lost the lock (another
-//!   holder has written since) can never overwrite newer state: its write is refused. A new holder
-//!   writes an empty entry first (its fence), so even a write the old holder has in flight fails.
-//! - `state.json`: the snapshot the journal is compacted into (at the end of a run that wrote,
-//!   and every [`COMPACT_EVERY`] entries), written with `If-Match: <the ETag read>`. A load is the snapshot
-//!   plus the entries after it. Uploads are deltas: one entry per batch, not the whole state.
-//! - `history/<serial>-<seq>.json`: every compaction leaves the snapshot it wrote, immutable, for
-//!   `state history` and `state restore`.
+//! - `journal/<seq>.json`: one object per write batch, numbered, written with `If-None-Match: *`
+//!   and never deleted. A run writes entry `n + 1` only after reading entry `n`, so a run that
+//!   lost the lock (another holder has written since) can never overwrite newer state: its write
+//!   is refused. A new holder writes an empty entry first (its fence), so even a write the old
+//!   holder has in flight fails.
+//! - `state.json`, the manifest, with the immutable `snapshots/` and `deltas/` it names: at the
+//!   end of a run (and every [`COMPACT_EVERY`] entries) the journal since the last manifest is
+//!   folded into one delta, merged with the newer deltas of a similar size or into a new snapshot
+//!   ([`layout`] has the rule), and the manifest is written with `If-Match: <the ETag read>`. A
+//!   load is the manifest's snapshot and deltas plus the entries after them. Uploads are deltas:
+//!   one entry per batch and one delta per run, each the size of what changed; the snapshot is
+//!   rewritten only once the deltas add up to half of it.
+//! - `history/<seq>.json`: the manifest after every run that changed something, for
+//!   `state history` and `state restore`; the parts it names are never deleted.
 //!
 //! At first use the store checks that the endpoint enforces the conditional headers (some
 //! S3-compatible stores ignore them, which gives no mutual exclusion at all), and refuses to run
 //! when it does not, unless told to accept that.
 
+mod layout;
 mod objects;
+mod stack;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,12 +37,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use self::layout::{Entry, entry_name};
 use self::objects::{Condition, Objects, Refused, block_on};
+use self::stack::Cached;
 use crate::content::Content;
-use crate::records::{check_format_version, import_meta, validate_stack_name};
+use crate::records::{import_meta, validate_stack_name};
 use crate::{LockInfo, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
 
-/// Journal entries after which a run compacts them into the snapshot, to bound a load's reads.
+/// Journal entries after which a run folds them into the manifest, to bound a load's reads.
 pub const COMPACT_EVERY: u64 = 64;
 
 /// The default lease of a lock.
@@ -88,27 +97,6 @@ pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
     Ok((bucket.to_string(), if prefix.is_empty() { String::new() } else { format!("{prefix}/") }))
 }
 
-/// The snapshot object.
-#[derive(Serialize, Deserialize)]
-struct StateDoc {
-    /// The last journal entry it includes.
-    seq: u64,
-    snapshot: Snapshot,
-}
-
-/// One journal entry: a batch, or a whole new content (`import`, `restore`).
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    seq: u64,
-    /// Unique per write, so a write whose answer was lost is recognized as this run's own.
-    token: String,
-    writes: Vec<Write>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    replace: Option<Snapshot>,
-    /// The stack's meta after the entry.
-    meta: StackMeta,
-}
-
 /// The lock object.
 #[derive(Serialize, Deserialize)]
 struct LockDoc {
@@ -116,21 +104,6 @@ struct LockDoc {
     lease_seconds: u64,
     /// Changes at every renewal.
     token: String,
-}
-
-/// A stack as this store last read or wrote it.
-struct Cached {
-    content: Content,
-    /// The last journal entry applied.
-    seq: u64,
-    /// The last entry the snapshot includes, and the snapshot's ETag.
-    snapshot_seq: u64,
-    snapshot_etag: Option<String>,
-    /// Whether anything was ever written (a stack never written loads as `None`).
-    exists: bool,
-    /// Whether this store appended more than fences since the snapshot: a run's end compacts only
-    /// then, so a plan leaves one fence entry and no new snapshot.
-    dirty: bool,
 }
 
 /// A lock this store holds, renewed by its own thread.
@@ -168,15 +141,6 @@ fn parse<T: for<'de> Deserialize<'de>>(key: &str, body: &[u8]) -> Result<T, Stat
 
 fn token() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-fn entry_name(stack: &str, seq: u64) -> String {
-    format!("{stack}/journal/{seq:020}.json")
-}
-
-/// The number of a journal entry from its name (the inverse of [`entry_name`]).
-fn entry_seq(name: &str) -> Option<u64> {
-    name.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
 }
 
 /// Rewrites the lock `name` for `info`, conditional on its last ETag: the lease starts again.
@@ -230,52 +194,10 @@ impl S3Store {
         result.clone().map_err(StateError::Backend)
     }
 
-    /// Reads a stack from the bucket: the snapshot plus the journal after it.
-    async fn read(objects: &Objects, stack: &str) -> Result<Cached, StateError> {
-        let state_key = format!("{stack}/state.json");
-        let (mut content, mut seq, snapshot_etag, mut exists) = match objects.get(&state_key).await? {
-            Some(got) => {
-                let doc: StateDoc = parse(&objects.key(&state_key), &got.body)?;
-                check_format_version(&doc.snapshot.meta)?;
-                (Content::from_snapshot(doc.snapshot), doc.seq, Some(got.etag), true)
-            }
-            None => (Content::new(StackMeta::new(stack)), 0, None, false),
-        };
-        let snapshot_seq = seq;
-        for name in objects.list(&format!("{stack}/journal/")).await? {
-            let Some(n) = entry_seq(&name) else { continue };
-            if n <= seq {
-                continue;
-            }
-            let key = objects.key(&name);
-            let got = objects.get(&name).await?.ok_or_else(|| {
-                StateError::Backend(format!("{key}, listed a moment ago, is gone: another run compacted the journal meanwhile; run again"))
-            })?;
-            let entry: Entry = parse(&key, &got.body)?;
-            if entry.seq != seq + 1 || n != entry.seq {
-                return Err(StateError::Damaged {
-                    stack: stack.to_string(),
-                    problem: format!("journal entry {key} (number {}) follows entry {seq}: entries are missing", entry.seq),
-                });
-            }
-            check_format_version(&entry.meta)?;
-            if let Some(replace) = entry.replace {
-                content = Content::from_snapshot(replace);
-            }
-            for write in entry.writes {
-                content.apply(write);
-            }
-            content.meta = entry.meta;
-            seq = entry.seq;
-            exists = true;
-        }
-        Ok(Cached { content, seq, snapshot_seq, snapshot_etag, exists, dirty: false })
-    }
-
     /// The stack as cached, read first when it is not.
     fn cached<'a>(&self, stacks: &'a mut HashMap<String, Cached>, stack: &str) -> Result<&'a mut Cached, StateError> {
         if !stacks.contains_key(stack) {
-            let read = self.block(Self::read(&self.objects, stack))?;
+            let read = self.block(stack::read(&self.objects, stack))?;
             stacks.insert(stack.to_string(), read);
         }
         Ok(stacks.get_mut(stack).expect("inserted above"))
@@ -297,7 +219,6 @@ impl S3Store {
 
     /// Appends one journal entry after the cached one; refused when another run wrote first.
     fn append(&self, stack: &str, cached: &mut Cached, writes: Vec<Write>, replace: Option<Snapshot>, meta: StackMeta) -> Result<(), StateError> {
-        let fence = writes.is_empty() && replace.is_none();
         let entry = Entry { seq: cached.seq + 1, token: token(), writes, replace, meta };
         let name = entry_name(stack, entry.seq);
         let body = json(&entry);
@@ -321,6 +242,7 @@ impl S3Store {
                 entry.seq
             )));
         }
+        cached.unfolded.record(&entry);
         if let Some(replace) = entry.replace {
             cached.content = Content::from_snapshot(replace);
         }
@@ -330,75 +252,15 @@ impl S3Store {
         cached.content.meta = entry.meta;
         cached.seq = entry.seq;
         cached.exists = true;
-        cached.dirty |= !fence;
-        if cached.seq - cached.snapshot_seq >= COMPACT_EVERY {
-            self.compact(stack, cached)?;
+        if cached.seq - cached.folded_seq() >= COMPACT_EVERY {
+            self.checkpoint(stack, cached, "a long run, every 64 commits")?;
         }
         Ok(())
     }
 
-    /// Folds the journal into the snapshot (conditional on the snapshot read), leaves the
-    /// snapshot in the history, and deletes the folded entries.
-    fn compact(&self, stack: &str, cached: &mut Cached) -> Result<(), StateError> {
-        if cached.seq == cached.snapshot_seq {
-            return Ok(());
-        }
-        let doc = StateDoc { seq: cached.seq, snapshot: cached.content.snapshot() };
-        let body = json(&doc);
-        let state_key = format!("{stack}/state.json");
-        let history = format!("{stack}/history/{:020}-{:020}.json", doc.snapshot.meta.serial, doc.seq);
-        let objects = &self.objects;
-        let condition = match &cached.snapshot_etag {
-            Some(etag) => Condition::Is(etag),
-            None => Condition::Absent,
-        };
-        let etag = self.block(async {
-            let mut condition = condition;
-            let mut current;
-            let etag = loop {
-                match objects.put(&state_key, &body, Some(condition)).await {
-                    Ok(etag) => break etag,
-                    Err(Refused::Failed(e)) => return Err(e),
-                    Err(Refused::Precondition) => {}
-                }
-                // Journal entries never change, so a snapshot of an entry up to ours holds nothing
-                // ours lacks (and may be our own, its answer lost): put ours over it. A snapshot
-                // past ours means another run has gone further.
-                let Some(got) = objects.get(&state_key).await? else {
-                    condition = Condition::Absent;
-                    continue;
-                };
-                if got.body == body {
-                    break got.etag;
-                }
-                let theirs: StateDoc = parse(&objects.key(&state_key), &got.body)?;
-                if theirs.seq > doc.seq {
-                    return Err(StateError::Backend(format!(
-                        "the snapshot of stack `{stack}` is ahead of this run (entry {} against {}); another run holds its state now",
-                        theirs.seq, doc.seq
-                    )));
-                }
-                current = got.etag;
-                condition = Condition::Is(&current);
-            };
-            match objects.copy(&state_key, &history).await {
-                Ok(_) | Err(Refused::Precondition) => {}
-                Err(Refused::Failed(e)) => return Err(e),
-            }
-            for name in objects.list(&format!("{stack}/journal/")).await? {
-                if entry_seq(&name).is_some_and(|n| n <= doc.seq) {
-                    objects.delete(&name, None).await.map_err(|r| match r {
-                        Refused::Failed(e) => e,
-                        Refused::Precondition => StateError::Backend("an unconditional delete was refused".into()),
-                    })?;
-                }
-            }
-            Ok(etag)
-        })?;
-        cached.snapshot_etag = Some(etag);
-        cached.snapshot_seq = cached.seq;
-        cached.dirty = false;
-        Ok(())
+    /// Folds the journal since the manifest into it; see [`stack::checkpoint`].
+    fn checkpoint(&self, stack: &str, cached: &mut Cached, made_by: &str) -> Result<(), StateError> {
+        self.block(stack::checkpoint(&self.objects, stack, cached, made_by))
     }
 
     /// Starts renewing a lock just taken.
@@ -568,7 +430,7 @@ impl StateStore for S3Store {
         if holding && let Some(cached) = stacks.get(stack) {
             return Ok(cached.exists.then(|| cached.content.snapshot()));
         }
-        let read = self.block(Self::read(&self.objects, stack))?;
+        let read = self.block(stack::read(&self.objects, stack))?;
         let snapshot = read.exists.then(|| read.content.snapshot());
         stacks.insert(stack.to_string(), read);
         Ok(snapshot)
@@ -598,7 +460,7 @@ impl StateStore for S3Store {
         let meta = import_meta(&snapshot.meta, cached.exists.then_some(&cached.content.meta))?;
         let replace = Snapshot { meta: meta.clone(), ..snapshot };
         self.append(&stack, cached, Vec::new(), Some(replace), meta.clone())?;
-        self.compact(&stack, cached)?;
+        self.checkpoint(&stack, cached, "an import or a restore")?;
         Ok(meta)
     }
 
@@ -671,8 +533,8 @@ impl StateStore for S3Store {
             };
             {
                 let mut stacks = guard(&self.stacks);
-                if let Some(cached) = stacks.get_mut(stack).filter(|c| c.dirty) {
-                    self.compact(stack, cached)?;
+                if let Some(cached) = stacks.get_mut(stack).filter(|c| c.exists) {
+                    self.checkpoint(stack, cached, "a run's end")?;
                 }
             }
             return match self.block(self.objects.delete(&name, Some(&etag))) {
@@ -705,44 +567,15 @@ impl StateStore for S3Store {
 
     fn history(&self, stack: &str) -> Result<Vec<RestorePoint>, StateError> {
         validate_stack_name(stack)?;
-        let objects = &self.objects;
-        self.block(async {
-            let mut points = Vec::new();
-            for name in objects.list(&format!("{stack}/history/")).await? {
-                let Some(got) = objects.get(&name).await? else { continue };
-                let doc: StateDoc = parse(&objects.key(&name), &got.body)?;
-                let time = got.last_modified.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-                points.push(RestorePoint {
-                    generation: doc.seq,
-                    serial: doc.snapshot.meta.serial,
-                    time,
-                    made_by: "a run's end".into(),
-                    resources: doc.snapshot.resources.len(),
-                    pending: doc.snapshot.pending.len(),
-                });
-            }
-            points.sort_by_key(|p| p.generation);
-            Ok(points)
-        })
+        self.block(stack::history(&self.objects, stack))
     }
 
     fn restore(&self, stack: &str, generation: u64) -> Result<StackMeta, StateError> {
         validate_stack_name(stack)?;
-        let objects = &self.objects;
-        let snapshot = self.block(async {
-            for name in objects.list(&format!("{stack}/history/")).await? {
-                if name.ends_with(&format!("-{generation:020}.json"))
-                    && let Some(got) = objects.get(&name).await?
-                {
-                    return Ok(Some(parse::<StateDoc>(&objects.key(&name), &got.body)?.snapshot));
-                }
-            }
-            Ok::<_, StateError>(None)
-        })?;
-        let snapshot = snapshot.ok_or_else(|| {
+        let content = self.block(stack::kept(&self.objects, stack, generation))?.ok_or_else(|| {
             StateError::Backend(format!("stack `{stack}` has no kept state of generation {generation}; `state history` lists them"))
         })?;
-        self.import(snapshot)
+        self.import(content.snapshot())
     }
 }
 

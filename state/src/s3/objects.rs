@@ -158,22 +158,11 @@ impl Objects {
         }
     }
 
-    /// Copies object `from` to `to` inside the bucket (server-side: nothing is uploaded), only if
-    /// `to` does not exist yet.
-    pub async fn copy(&self, from: &str, to: &str) -> Result<(), Refused> {
-        let (from, to) = (self.key(from), self.key(to));
-        let copied =
-            self.client.copy_object().bucket(&self.bucket).key(&to).copy_source(format!("{}/{from}", self.bucket)).if_none_match("*").send().await;
-        match copied {
-            Ok(_) => Ok(()),
-            Err(e) if status_of(&e) == Some(412) => Err(Refused::Precondition),
-            Err(e) => Err(Refused::Failed(self.failed("CopyObject", &to, e))),
-        }
-    }
-
-    /// The names (after the prefix) of the objects whose names start with `under`, in order.
-    pub async fn list(&self, under: &str) -> Result<Vec<String>, StateError> {
+    /// The names (after the prefix) of the objects whose names start with `under`, in order;
+    /// only those after name `after` when given.
+    pub async fn list(&self, under: &str, after: Option<&str>) -> Result<Vec<String>, StateError> {
         let key = self.key(under);
+        let after = after.map(|a| self.key(a));
         let mut names = Vec::new();
         let mut token = None;
         loop {
@@ -182,6 +171,7 @@ impl Objects {
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(&key)
+                .set_start_after(after.clone())
                 .set_continuation_token(token.take())
                 .send()
                 .await
