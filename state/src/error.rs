@@ -38,6 +38,15 @@ pub enum StateError {
         /// The newest format version this Strake reads ([`FORMAT_VERSION`](crate::FORMAT_VERSION)).
         supported: u32,
     },
+    /// A stack's secrets could not be sealed or opened (wrong passphrase, no key provider, a
+    /// tampered value). Nothing was written.
+    #[error("{message}")]
+    Secrets {
+        /// The stack.
+        stack: String,
+        /// What went wrong and what to do, naming the stack.
+        message: String,
+    },
     /// A stored record (or lock file) could not be decoded.
     #[error("state record `{key}` is corrupt: {message}")]
     Corrupt {

@@ -15,6 +15,7 @@ mod memory;
 pub mod records;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod secrets;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -37,6 +37,8 @@ pub enum RecordKind {
     Provider,
     /// The stack's exported outputs (one record per stack; `outputs` holds the map).
     StackOutputs,
+    /// The stack's wrapped data key ([`secrets`](crate::secrets)); only the sealing layer reads it.
+    SecretsKey,
 }
 
 /// The recorded state of one resource or provider configuration.
@@ -158,7 +160,12 @@ pub enum Write {
 impl Write {
     /// Whether this change touches a resource record (and so counts toward `meta.serial`).
     pub fn changes_resources(&self) -> bool {
-        matches!(self, Write::PutResource(_) | Write::DeleteResource { .. })
+        match self {
+            // The stack's data key is kept as a record, but making one changes no resource.
+            Write::PutResource(r) => r.kind != RecordKind::SecretsKey,
+            Write::DeleteResource { .. } => true,
+            Write::PutPending(_) | Write::ClearPending { .. } => false,
+        }
     }
 }
 

@@ -1,0 +1,265 @@
+//! [`SealedStore`]: any [`StateStore`] with its secrets sealed at rest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use super::{CIPHERTEXT_MARKER, DataKey, KeyProvider, SecretsError, WrappedKey, has_clear_secret};
+use crate::{LockInfo, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
+
+/// A state store that seals every secret before it reaches `inner` and opens it on the way back.
+///
+/// - The engine sees values in clear and never the key record.
+/// - The first time a stack is loaded with a key provider set, a stack that still holds secrets
+///   in clear (or has no key yet) gets a data key and its records are sealed, in one batch.
+/// - Without a key provider, a stack whose secrets are sealed is refused with a message saying
+///   which provider it needs; one with none behaves as before.
+pub struct SealedStore {
+    inner: Arc<dyn StateStore>,
+    provider: Option<Arc<dyn KeyProvider>>,
+    /// The data key of each stack seen, unwrapped once.
+    keys: Mutex<HashMap<String, DataKey>>,
+    /// Held while a stack's key is looked up or made, so concurrent first writes share one.
+    making: Mutex<()>,
+}
+
+fn secrets_error(stack: &str, e: SecretsError) -> StateError {
+    let message = if e.0.contains(&format!("`{stack}`")) { e.0 } else { format!("stack `{stack}`: {}", e.0) };
+    StateError::Secrets { stack: stack.to_string(), message }
+}
+
+fn seal_record(key: &DataKey, stack: &str, mut record: ResourceRecord) -> ResourceRecord {
+    if record.kind != RecordKind::SecretsKey {
+        key.seal(stack, &record.urn, "inputs", &mut record.inputs);
+        key.seal(stack, &record.urn, "outputs", &mut record.outputs);
+    }
+    record
+}
+
+fn seal_pending(key: &DataKey, stack: &str, mut op: PendingOperation) -> PendingOperation {
+    let owner = format!("pending:{}", op.id);
+    key.seal(stack, &owner, "inputs", &mut op.inputs);
+    key.seal(stack, &owner, "outputs", &mut op.outputs);
+    op
+}
+
+fn has_ciphertext(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.contains_key(CIPHERTEXT_MARKER) || map.values().any(has_ciphertext),
+        Value::Array(items) => items.iter().any(has_ciphertext),
+        _ => false,
+    }
+}
+
+/// Whether any record or operation of `snapshot` holds a secret in clear.
+fn holds_clear(snapshot: &Snapshot) -> bool {
+    snapshot.resources.iter().any(|r| has_clear_secret(&r.inputs) || has_clear_secret(&r.outputs))
+        || snapshot.pending.iter().any(|p| has_clear_secret(&p.inputs) || has_clear_secret(&p.outputs))
+}
+
+/// The writes that seal everything `snapshot` holds in clear under `key`.
+fn reseal(key: &DataKey, stack: &str, snapshot: &Snapshot) -> Vec<Write> {
+    let records = snapshot.resources.iter().filter(|r| has_clear_secret(&r.inputs) || has_clear_secret(&r.outputs));
+    let ops = snapshot.pending.iter().filter(|p| has_clear_secret(&p.inputs) || has_clear_secret(&p.outputs));
+    records
+        .map(|r| Write::PutResource(seal_record(key, stack, r.clone())))
+        .chain(ops.map(|p| Write::PutPending(seal_pending(key, stack, p.clone()))))
+        .collect()
+}
+
+impl SealedStore {
+    /// `inner` with secrets sealed by `provider` (`None`: kept as they are, and a sealed stack is
+    /// refused).
+    pub fn new(inner: Arc<dyn StateStore>, provider: Option<Arc<dyn KeyProvider>>) -> SealedStore {
+        SealedStore { inner, provider, keys: Mutex::new(HashMap::new()), making: Mutex::new(()) }
+    }
+
+    fn cached(&self, stack: &str) -> Option<DataKey> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).get(stack).cloned()
+    }
+
+    fn forget(&self, stack: &str) {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).remove(stack);
+    }
+
+    fn provider(&self, stack: &str, wrapped: &WrappedKey) -> Result<&Arc<dyn KeyProvider>, StateError> {
+        self.provider.as_ref().ok_or_else(|| StateError::Secrets {
+            stack: stack.to_string(),
+            message: format!(
+                "the secrets of stack `{stack}` are sealed with the `{}` key provider, but none is set: add `[secrets] provider = \"{}\"` to Strake.toml{}",
+                wrapped.provider,
+                wrapped.provider,
+                if wrapped.provider == "passphrase" { " and set STRAKE_PASSPHRASE" } else { "" }
+            ),
+        })
+    }
+
+    /// The key a raw snapshot's key record wraps, unwrapped (once per key).
+    fn unwrap_key(&self, stack: &str, raw: &Snapshot) -> Result<Option<DataKey>, StateError> {
+        let Some(record) = raw.resources.iter().find(|r| r.kind == RecordKind::SecretsKey) else { return Ok(None) };
+        let wrapped = WrappedKey::from_record(record).map_err(|e| secrets_error(stack, e))?;
+        if let Some(key) = self.cached(stack).filter(|k| k.id() == wrapped.key_id) {
+            return Ok(Some(key));
+        }
+        let key = self.provider(stack, &wrapped)?.unwrap(stack, &wrapped).map_err(|e| secrets_error(stack, e))?;
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
+        Ok(Some(key))
+    }
+
+    /// A new data key for `stack`, wrapped: the key and its record.
+    fn new_key(&self, stack: &str, provider: &Arc<dyn KeyProvider>) -> Result<(DataKey, ResourceRecord), StateError> {
+        let key = DataKey::generate();
+        let wrapped = provider.wrap(stack, &key).map_err(|e| secrets_error(stack, e))?;
+        Ok((key, wrapped.record(stack)))
+    }
+
+    /// The stack in clear, without its key record.
+    fn open(&self, stack: &str, key: Option<&DataKey>, mut snapshot: Snapshot) -> Result<Snapshot, StateError> {
+        snapshot.resources.retain(|r| r.kind != RecordKind::SecretsKey);
+        let Some(key) = key else {
+            if let Some(r) = snapshot.resources.iter().find(|r| has_ciphertext(&r.inputs) || has_ciphertext(&r.outputs)) {
+                return Err(secrets_error(stack, SecretsError(format!("{} in stack `{stack}` holds sealed secrets, but the stack has no data key", r.urn))));
+            }
+            return Ok(snapshot);
+        };
+        for r in &mut snapshot.resources {
+            key.open(stack, &r.urn, "inputs", &mut r.inputs).map_err(|e| secrets_error(stack, e))?;
+            key.open(stack, &r.urn, "outputs", &mut r.outputs).map_err(|e| secrets_error(stack, e))?;
+        }
+        for p in &mut snapshot.pending {
+            let owner = format!("pending:{}", p.id);
+            key.open(stack, &owner, "inputs", &mut p.inputs).map_err(|e| secrets_error(stack, e))?;
+            key.open(stack, &owner, "outputs", &mut p.outputs).map_err(|e| secrets_error(stack, e))?;
+        }
+        Ok(snapshot)
+    }
+
+    /// The stack's data key, made (and recorded, without changing the serial) if it has none yet;
+    /// `None` without a key provider. Saved plans are sealed with it.
+    pub fn data_key(&self, stack: &str) -> Result<Option<DataKey>, StateError> {
+        let Some(provider) = &self.provider else { return Ok(None) };
+        if let Some(key) = self.cached(stack) {
+            return Ok(Some(key));
+        }
+        let _making = self.making.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = self.cached(stack) {
+            return Ok(Some(key));
+        }
+        if let Some(raw) = self.inner.load(stack)?
+            && let Some(key) = self.unwrap_key(stack, &raw)?
+        {
+            return Ok(Some(key));
+        }
+        let (key, record) = self.new_key(stack, provider)?;
+        self.inner.write(stack, vec![Write::PutResource(record)])?;
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
+        Ok(Some(key))
+    }
+
+    /// The stack as stored: sealed, with its key record (for `state export`). A stack not sealed
+    /// yet is sealed in the copy under its own key.
+    pub fn export(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
+        let Some(raw) = self.inner.load(stack)? else { return Ok(None) };
+        if self.provider.is_none() || !holds_clear(&raw) {
+            return Ok(Some(raw));
+        }
+        let key = self.data_key(stack)?.expect("a provider is set");
+        let raw = self.inner.load(stack)?.unwrap_or(raw);
+        let mut sealed = raw.clone();
+        sealed.resources = raw.resources.into_iter().map(|r| seal_record(&key, stack, r)).collect();
+        sealed.pending = raw.pending.into_iter().map(|p| seal_pending(&key, stack, p)).collect();
+        Ok(Some(sealed))
+    }
+}
+
+impl StateStore for SealedStore {
+    fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
+        let Some(raw) = self.inner.load(stack)? else { return Ok(None) };
+        let key = self.unwrap_key(stack, &raw)?;
+        // With a provider set, a stack with secrets in clear is sealed now, under its key or a
+        // new one, in one batch (the engine loads under the stack's lock).
+        if let Some(provider) = &self.provider
+            && holds_clear(&raw)
+        {
+            let (key, mut batch) = match key {
+                Some(key) => (key, Vec::new()),
+                None => {
+                    let (key, record) = self.new_key(stack, provider)?;
+                    (key, vec![Write::PutResource(record)])
+                }
+            };
+            batch.extend(reseal(&key, stack, &raw));
+            self.inner.write(stack, batch)?;
+            self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
+            let raw = self.inner.load(stack)?.unwrap_or(raw);
+            return self.open(stack, Some(&key), raw).map(Some);
+        }
+        self.open(stack, key.as_ref(), raw).map(Some)
+    }
+
+    fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError> {
+        // Without a provider, a sealed stack was refused at load: what is written is in clear.
+        let Some(key) = self.data_key(stack)? else { return self.inner.write(stack, batch) };
+        let sealed = batch
+            .into_iter()
+            .map(|w| match w {
+                Write::PutResource(r) => Write::PutResource(seal_record(&key, stack, r)),
+                Write::PutPending(p) => Write::PutPending(seal_pending(&key, stack, p)),
+                other => other,
+            })
+            .collect();
+        self.inner.write(stack, sealed)
+    }
+
+    fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError> {
+        let stack = snapshot.meta.stack.clone();
+        self.forget(&stack);
+        // A sealed export brings its key: it must open here, and every value must open under it.
+        let key = self.unwrap_key(&stack, &snapshot)?;
+        let snapshot = match (key, &self.provider) {
+            (Some(key), _) => {
+                self.open(&stack, Some(&key), snapshot.clone())?;
+                snapshot
+            }
+            (None, Some(provider)) => {
+                let opened = self.open(&stack, None, snapshot)?;
+                let (key, record) = self.new_key(&stack, provider)?;
+                let mut sealed = opened.clone();
+                sealed.resources = opened.resources.into_iter().map(|r| seal_record(&key, &stack, r)).chain([record]).collect();
+                sealed.resources.sort_by(|a, b| a.urn.cmp(&b.urn));
+                sealed.pending = opened.pending.into_iter().map(|p| seal_pending(&key, &stack, p)).collect();
+                sealed
+            }
+            (None, None) => self.open(&stack, None, snapshot)?,
+        };
+        let meta = self.inner.import(snapshot);
+        self.forget(&stack);
+        meta
+    }
+
+    fn lock(&self, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, StateError> {
+        self.inner.lock(stack, info)
+    }
+
+    fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
+        self.inner.unlock(stack, lock_id)
+    }
+
+    fn lock_holder(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
+        self.inner.lock_holder(stack)
+    }
+
+    fn force_unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
+        self.inner.force_unlock(stack, lock_id)
+    }
+
+    fn history(&self, stack: &str) -> Result<Vec<RestorePoint>, StateError> {
+        self.inner.history(stack)
+    }
+
+    fn restore(&self, stack: &str, generation: u64) -> Result<StackMeta, StateError> {
+        self.forget(stack);
+        self.inner.restore(stack, generation)
+    }
+}
