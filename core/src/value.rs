@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-const SECRET_KEY: &str = "__strake_secret";
+const SECRET_KEY: &str = strake_state::secrets::SECRET_MARKER;
 const UNKNOWN_KEY: &str = "__strake_unknown";
 
 /// A property value.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strake_state::s3::{S3Options, S3Store};
+use strake_state::secrets::{KeyProvider, SealedStore};
 use strake_state::{LocalStore, StateStore};
 
 use crate::config::Config;
@@ -25,8 +26,12 @@ use crate::error::Error;
 pub(crate) const KEYS: [&str; 6] =
     ["backend.url", "backend.region", "backend.profile", "backend.endpoint", "backend.lease_seconds", "backend.allow_unconditional_writes"];
 
-/// Opens the stack's backend.
-pub(crate) fn open(dir: &Path, flag: Option<&str>, config: &Config) -> Result<Arc<dyn StateStore>, Error> {
+/// Opens the stack's backend, its secrets sealed by `secrets` (see [`super::secrets`]).
+pub(crate) fn open(dir: &Path, flag: Option<&str>, config: &Config, secrets: Option<Arc<dyn KeyProvider>>) -> Result<Arc<SealedStore>, Error> {
+    Ok(Arc::new(SealedStore::new(open_raw(dir, flag, config)?, secrets)))
+}
+
+fn open_raw(dir: &Path, flag: Option<&str>, config: &Config) -> Result<Arc<dyn StateStore>, Error> {
     let url = flag.map(str::to_string).or_else(|| config.get("backend.url").map(str::to_string));
     let url = match url {
         Some(url) if url.starts_with("s3://") => url,

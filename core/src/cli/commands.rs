@@ -5,18 +5,21 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use strake_state::secrets::{KeyProvider, SealedStore};
 use strake_state::{RecordKind, Snapshot, StateStore};
 
 use super::args::{Command, Global, PendingCommand, StateCommand};
 use super::progress::Progress;
 use crate::events::{JsonLinesObserver, Observer};
 use crate::graph::Graph;
-use crate::plan::{Plan, PlanMode, render_human, render_json};
+use crate::plan::{PlanMode, render_human, render_json};
 use crate::{Engine, EngineOptions, Error, PlanOptions, Program, Urn, Value};
 
 pub(crate) struct Context<'a> {
     pub program: &'a Program,
-    pub store: Arc<dyn StateStore>,
+    pub store: Arc<SealedStore>,
+    /// The key provider of the stack's secrets, if `[secrets]` names one.
+    pub secrets: Option<Arc<dyn KeyProvider>>,
     pub options: EngineOptions,
     pub color: bool,
     pub global: &'a Global,
@@ -24,7 +27,7 @@ pub(crate) struct Context<'a> {
 
 impl Context<'_> {
     fn engine(&self, observer: Option<Arc<dyn Observer>>) -> Engine {
-        let engine = Engine::new(self.store.clone()).with_options(self.options.clone());
+        let engine = Engine::new(self.store.clone() as Arc<dyn StateStore>).with_options(self.options.clone());
         match observer {
             Some(o) => engine.with_observer(o),
             None => engine,
@@ -127,7 +130,8 @@ async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, 
         print!("{}", render_human(plan, ctx.color));
     }
     if let Some(path) = out {
-        write_private(path, &serde_json::to_vec_pretty(plan).map_err(|e| Error::Internal(e.to_string()))?)?;
+        let key = ctx.store.data_key(&ctx.program.stack)?;
+        write_private(path, &super::saved::seal(plan, key.as_ref())?)?;
         if !json {
             println!("\nSaved the plan to {}. Apply exactly it with `apply {}`.", path.display(), path.display());
         }
@@ -178,17 +182,8 @@ async fn apply(
 
 async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<ExitCode, Error> {
     let bytes = std::fs::read(file).map_err(|e| Error::PlanFile(format!("cannot read the plan {}: {e}", file.display())))?;
-    let saved: Plan = serde_json::from_slice(&bytes).map_err(|e| {
-        let looks_like_json_output = serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("has_changes").is_some());
-        if looks_like_json_output {
-            Error::PlanFile(format!(
-                "{} is the output of `plan --json`, which is for reading, not applying; save a plan to apply with `plan --out FILE`",
-                file.display()
-            ))
-        } else {
-            Error::PlanFile(format!("{} is not a saved Strake plan (save one with `plan --out FILE`): {e}", file.display()))
-        }
-    })?;
+    let key = ctx.store.data_key(&ctx.program.stack)?;
+    let saved = super::saved::open(file, &bytes, &ctx.program.stack, key.as_ref())?;
     let mut session = engine.session(ctx.program, "apply")?;
     let report = session.apply_saved(&saved).await?;
     println!("\nApply complete in {:.1}s: {} steps changed something.", report.elapsed.as_secs_f64(), report.changed);
@@ -335,12 +330,18 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             println!("Removed {urn} from state; the cloud object was not touched.");
         }
         StateCommand::Export { out } => {
+            // Under the stack's lock, as stored: with a key provider, sealed, with the wrapped key.
             let session = open()?;
-            let json = serde_json::to_vec_pretty(session.snapshot()).map_err(|e| Error::Internal(e.to_string()))?;
+            let exported = ctx.store.export(&ctx.program.stack)?.unwrap_or_else(|| session.snapshot().clone());
+            let json = serde_json::to_vec_pretty(&exported).map_err(|e| Error::Internal(e.to_string()))?;
             match out {
                 Some(path) => {
                     write_private(&path, &json)?;
-                    eprintln!("Exported stack `{}` to {} (it contains secrets in clear: keep it private).", ctx.program.stack, path.display());
+                    let secrets = match &ctx.secrets {
+                        Some(p) => format!("its secrets are sealed; importing it takes the stack's {}", p.name()),
+                        None => "it contains secrets in clear: keep it private".into(),
+                    };
+                    eprintln!("Exported stack `{}` to {} ({secrets}).", ctx.program.stack, path.display());
                 }
                 None => println!("{}", String::from_utf8_lossy(&json)),
             }
@@ -376,7 +377,7 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
 /// in place in the source (the user switches `--backend` once satisfied).
 fn migrate(ctx: &Context<'_>, to: &str) -> Result<ExitCode, Error> {
     let stack = &ctx.program.stack;
-    let target = super::backend::open(&super::program_dir(ctx.global.dir.clone()), Some(to), &ctx.program.config)?;
+    let target = super::backend::open(&super::program_dir(ctx.global.dir.clone()), Some(to), &ctx.program.config, ctx.secrets.clone())?;
     let info = strake_state::LockInfo::for_current_process("state migrate");
     ctx.store.lock(stack, &info)?;
     let copied = (|| {

@@ -7,6 +7,8 @@ mod args;
 mod backend;
 mod commands;
 mod progress;
+mod saved;
+mod secrets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -120,10 +122,11 @@ fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(
     let config = Config::load(&dir, &cli.global.config)?;
     // Strake's own settings of the stack, read before the program so they never count as unknown.
     config.note_engine_key(STRICT_KEY);
-    for key in backend::KEYS {
+    for key in backend::KEYS.iter().chain(&secrets::KEYS) {
         config.note_engine_key(key);
     }
-    let store = backend::open(&dir, cli.global.backend.as_deref(), &config)?;
+    let secrets = secrets::provider(&config, stack)?;
+    let store = backend::open(&dir, cli.global.backend.as_deref(), &config, secrets.clone())?;
     let program = Program::build(stack, config, program)?;
     let strict = cli.global.strict || stack_strict(&program.config)?;
     let options = EngineOptions {
@@ -134,7 +137,7 @@ fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Cli(format!("cannot start the async runtime: {e}")))?;
-    let ctx = commands::Context { program: &program, store, options, color, global: &cli.global };
+    let ctx = commands::Context { program: &program, store, secrets, options, color, global: &cli.global };
     runtime.block_on(commands::dispatch(ctx, cli.command, |engine: &Engine| {
         let cancel = engine.cancel_flag();
         tokio::spawn(async move {

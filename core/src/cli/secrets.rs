@@ -1,0 +1,49 @@
+//! How a stack's secrets are kept at rest: `[secrets]` in Strake.toml.
+//!
+//! ```toml
+//! [secrets]
+//! provider = "passphrase"   # the passphrase comes from STRAKE_PASSPHRASE, or a prompt
+//! ```
+//!
+//! Without it, secrets are kept as they were (in clear, never printed), and a stack whose secrets
+//! are sealed is refused with a message that says which provider it needs.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use strake_state::secrets::{KeyProvider, Passphrase};
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// The Strake.toml keys of secrets at rest, read by Strake itself (never by the program).
+pub(crate) const KEYS: [&str; 1] = ["secrets.provider"];
+
+/// The environment variable that holds the passphrase.
+pub(crate) const PASSPHRASE_ENV: &str = "STRAKE_PASSPHRASE";
+
+/// The key provider `[secrets]` names, if any.
+pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn KeyProvider>>, Error> {
+    let Some(name) = config.get("secrets.provider") else { return Ok(None) };
+    match name {
+        "passphrase" => {
+            let passphrase = match std::env::var(PASSPHRASE_ENV) {
+                Ok(p) => p,
+                Err(_) if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() => {
+                    eprint!("Passphrase of the secrets of stack `{stack}`: ");
+                    console::Term::stderr().read_secure_line().map_err(|e| Error::Config(format!("reading the passphrase: {e}")))?
+                }
+                Err(_) => {
+                    return Err(Error::Config(format!(
+                        "`secrets.provider = \"passphrase\"`: set {PASSPHRASE_ENV} to the passphrase of stack `{stack}` (there is no terminal to ask on)"
+                    )));
+                }
+            };
+            let provider = Passphrase::new(passphrase).map_err(|e| Error::Config(format!("`secrets.provider = \"passphrase\"`: {e}")))?;
+            Ok(Some(Arc::new(provider)))
+        }
+        other => Err(Error::Config(format!(
+            "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV})"
+        ))),
+    }
+}

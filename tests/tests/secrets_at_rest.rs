@@ -1,0 +1,120 @@
+//! Secrets at rest, as users run it: the CLI fixture with `[secrets] provider = "passphrase"`.
+//! A secret set in the program appears nowhere in clear: not in the state directory (records and
+//! the pending journal), not in a saved plan, not in an export. A wrong passphrase or a missing
+//! provider is refused with nothing written, and an export imports elsewhere with the passphrase.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cli-fixture");
+const PASSPHRASE: &str = "correct horse battery staple";
+const SEALED: &str = "[secrets]\nprovider = \"passphrase\"\n";
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
+    let mut c = Command::new(BIN);
+    c.arg("--dir").arg(dir).args(args).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").env_remove("STRAKE_PASSPHRASE").stdin(Stdio::null());
+    if let Some(p) = passphrase {
+        c.env("STRAKE_PASSPHRASE", p);
+    }
+    let o = c.output().expect("running the fixture");
+    Run { code: o.status.code().unwrap_or(-1), out: format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)) }
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    let r = run(dir, Some(PASSPHRASE), args);
+    assert!(r.code == 0 || r.code == 2, "{args:?} failed ({}):\n{}", r.code, r.out);
+    r
+}
+
+/// The files under `dir` whose bytes contain `needle`.
+fn holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            hits.extend(holding(&path, needle));
+        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            hits.push(path.display().to_string());
+        }
+    }
+    hits
+}
+
+fn stack_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Strake.toml"), SEALED).unwrap();
+    d
+}
+
+#[test]
+fn a_secret_appears_nowhere_in_clear_and_an_export_moves_with_the_passphrase() {
+    let dir = stack_dir();
+    ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
+
+    // A saved plan that changes the secret holds the new one sealed, and applies.
+    let plan = dir.path().join("plan.json");
+    let planned = ok(dir.path(), &["plan", "--out", plan.to_str().unwrap(), "--config", "secret=hunter3"]);
+    assert_eq!(planned.code, 2, "{}", planned.out);
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("__strake_ciphertext"), "the plan's secrets are sealed");
+    ok(dir.path(), &["apply", plan.to_str().unwrap(), "--config", "secret=hunter3"]);
+
+    let export = dir.path().join("export.json");
+    ok(dir.path(), &["state", "export", "--out", export.to_str().unwrap(), "--config", "secret=hunter3"]);
+    for secret in ["hunter2", "hunter3"] {
+        assert!(holding(dir.path(), secret).is_empty(), "{secret} in clear in {:?}", holding(dir.path(), secret));
+    }
+
+    // The export imports into another directory with the passphrase: the program's secret
+    // matches what it recorded, so the plan is clean.
+    let other = stack_dir();
+    ok(other.path(), &["state", "import", export.to_str().unwrap(), "--config", "secret=hunter3"]);
+    let clean = ok(other.path(), &["plan", "--config", "secret=hunter3"]);
+    assert_eq!(clean.code, 0, "the imported state holds the secret: {}", clean.out);
+    assert!(holding(other.path(), "hunter3").is_empty());
+}
+
+#[test]
+fn a_wrong_passphrase_or_no_provider_is_refused_and_nothing_is_written() {
+    let dir = stack_dir();
+    ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
+    let state = dir.path().join(".strake");
+    let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = walk(d).into_iter().filter(|p| !p.ends_with(".lock")).map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+        files.sort();
+        files
+    };
+    let bytes = snapshot(&state);
+
+    let wrong = run(dir.path(), Some("wrong horse"), &["apply", "--yes", "--config", "secret=hunter4"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.out);
+    assert!(wrong.out.contains("passphrase does not open the secrets of stack `fixture`"), "{}", wrong.out);
+
+    let missing = run(dir.path(), None, &["plan", "--config", "secret=hunter4"]);
+    assert_eq!(missing.code, 1, "{}", missing.out);
+    assert!(missing.out.contains("STRAKE_PASSPHRASE"), "{}", missing.out);
+
+    std::fs::write(dir.path().join("Strake.toml"), "").unwrap();
+    let unset = run(dir.path(), None, &["plan", "--config", "secret=hunter4"]);
+    assert_eq!(unset.code, 1, "{}", unset.out);
+    assert!(unset.out.contains("[secrets] provider = \"passphrase\""), "{}", unset.out);
+
+    assert!(snapshot(&state) == bytes, "a refused run changed the state files");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    files
+}
