@@ -174,7 +174,11 @@ impl DataKey {
     pub fn open(&self, stack: &str, owner: &str, path: &str, value: &mut Value) -> Result<(), SecretsError> {
         walk(value, path, &mut |inner, path| {
             let Some(text) = inner.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(CIPHERTEXT_MARKER)) else { return Ok(false) };
-            let fail = || SecretsError(format!("the secret at `{path}` of {owner} in stack `{stack}` does not open: it was altered, moved from another place, or sealed under another key"));
+            let fail = || {
+                SecretsError(format!(
+                    "the secret at `{path}` of {owner} in stack `{stack}` does not open: it was altered, moved from another place, or sealed under another key"
+                ))
+            };
             let sealed = text.as_str().and_then(|t| t.strip_prefix("v1:")).and_then(|t| B64.decode(t).ok()).ok_or_else(fail)?;
             let plain = open_bytes(&self.bytes, &self.aad(stack, owner, path), &sealed).ok_or_else(fail)?;
             *inner = marker(SECRET_MARKER, serde_json::from_slice(&plain).map_err(|_| fail())?);

@@ -119,7 +119,10 @@ impl SealedStore {
         snapshot.resources.retain(|r| r.kind != RecordKind::SecretsKey);
         let Some(key) = key else {
             if let Some(r) = snapshot.resources.iter().find(|r| has_ciphertext(&r.inputs) || has_ciphertext(&r.outputs)) {
-                return Err(secrets_error(stack, SecretsError(format!("{} in stack `{stack}` holds sealed secrets, but the stack has no data key", r.urn))));
+                return Err(secrets_error(
+                    stack,
+                    SecretsError(format!("{} in stack `{stack}` holds sealed secrets, but the stack has no data key", r.urn)),
+                ));
             }
             return Ok(snapshot);
         };
