@@ -7,6 +7,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "s3", feature = "kms"))]
+mod blocking;
 mod content;
 mod error;
 mod local;

@@ -3,6 +3,7 @@
 //! ```toml
 //! [secrets]
 //! provider = "passphrase"   # the passphrase comes from STRAKE_PASSPHRASE, or a prompt
+//! # provider = "awskms://alias/team-secrets"   # an AWS KMS key (`?region=...` optional)
 //! ```
 //!
 //! Without it, secrets are kept as they were (in clear, never printed), and a stack whose secrets
@@ -11,7 +12,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use strake_state::secrets::{KeyProvider, Passphrase};
+use strake_state::secrets::{AwsKms, KeyProvider, Passphrase};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -42,8 +43,13 @@ pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn Ke
             let provider = Passphrase::new(passphrase).map_err(|e| Error::Config(format!("`secrets.provider = \"passphrase\"`: {e}")))?;
             Ok(Some(Arc::new(provider)))
         }
+        kms if kms.starts_with("awskms://") => {
+            let provider = AwsKms::new(kms).map_err(|e| Error::Config(format!("`secrets.provider = \"{kms}\"`: {e}")))?;
+            Ok(Some(Arc::new(provider)))
+        }
         other => Err(Error::Config(format!(
-            "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV})"
+            "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV}) or \
+             `awskms://alias/<name>` (an AWS KMS key, through the standard AWS chain)"
         ))),
     }
 }

@@ -38,7 +38,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use self::layout::{Entry, entry_name};
-use self::objects::{Condition, Objects, Refused, block_on};
+use self::objects::{Condition, Objects, Refused};
+use crate::blocking::block_on;
 use self::stack::Cached;
 use crate::content::Content;
 use crate::records::{import_meta, validate_stack_name};

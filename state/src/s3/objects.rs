@@ -2,7 +2,6 @@
 //! answers sorted into what the store acts on: done, precondition failed, not found, or an error
 //! that keeps the service's code and message.
 
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
@@ -195,18 +194,5 @@ impl Objects {
         let got = self.get(name).await?;
         got.and_then(|g| g.last_modified)
             .ok_or_else(|| StateError::Backend(format!("s3://{}/{} has no modification time", self.bucket, self.key(name))))
-    }
-}
-
-/// Runs `f` to completion on `runtime` from synchronous code, whether or not the caller is itself
-/// on a runtime (the engine calls the store from its own).
-pub(crate) fn block_on<F: Future + Send>(runtime: &tokio::runtime::Runtime, f: F) -> F::Output
-where
-    F::Output: Send,
-{
-    if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(|| runtime.block_on(f)).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    } else {
-        runtime.block_on(f)
     }
 }

@@ -7,12 +7,14 @@
 //!   does not open.
 //! - The data key is kept **wrapped** in a record of the stack's own state
 //!   ([`RecordKind::SecretsKey`](crate::RecordKind::SecretsKey)), by a [`KeyProvider`]: a
-//!   passphrase through Argon2id ([`Passphrase`]).
+//!   passphrase through Argon2id ([`Passphrase`]), or an AWS KMS key (`AwsKms`, feature `kms`).
 //! - A sealed value is `{"__strake_ciphertext": "v1:<base64 of nonce and ciphertext>"}` in place
 //!   of `{"__strake_secret": <value>}`.
 //!
 //! [`SealedStore`] puts this in front of any [`StateStore`](crate::StateStore).
 
+#[cfg(feature = "kms")]
+mod kms;
 mod passphrase;
 mod sealed;
 
@@ -22,6 +24,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+#[cfg(feature = "kms")]
+pub use kms::AwsKms;
 pub use passphrase::Passphrase;
 pub use sealed::SealedStore;
 
@@ -91,6 +95,12 @@ pub trait KeyProvider: Send + Sync {
     fn wrap(&self, stack: &str, key: &DataKey) -> Result<WrappedKey, SecretsError>;
     /// Unwraps `wrapped`; a wrong secret is an error that names the stack.
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError>;
+    /// A new data key for `stack`, and it wrapped (a KMS makes both in one call).
+    fn generate(&self, stack: &str) -> Result<(DataKey, WrappedKey), SecretsError> {
+        let key = DataKey::generate();
+        let wrapped = self.wrap(stack, &key)?;
+        Ok((key, wrapped))
+    }
 }
 
 /// One stack's data key.

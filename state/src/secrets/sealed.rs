@@ -109,8 +109,7 @@ impl SealedStore {
 
     /// A new data key for `stack`, wrapped: the key and its record.
     fn new_key(&self, stack: &str, provider: &Arc<dyn KeyProvider>) -> Result<(DataKey, ResourceRecord), StateError> {
-        let key = DataKey::generate();
-        let wrapped = provider.wrap(stack, &key).map_err(|e| secrets_error(stack, e))?;
+        let (key, wrapped) = provider.generate(stack).map_err(|e| secrets_error(stack, e))?;
         Ok((key, wrapped.record(stack)))
     }
 
