@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use self::layout::{Entry, entry_name};
 use self::objects::{Condition, Objects, Refused};
-use crate::blocking::block_on;
 use self::stack::Cached;
+use crate::blocking::block_on;
 use crate::content::Content;
 use crate::records::{import_meta, validate_stack_name};
 use crate::{LockInfo, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
