@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use strake_state::StateStore as _;
+
 const BIN: &str = env!("CARGO_BIN_EXE_cli-fixture");
 const PASSPHRASE: &str = "correct horse battery staple";
 const SEALED: &str = "[secrets]\nprovider = \"passphrase\"\n";
@@ -117,4 +119,44 @@ fn walk(dir: &Path) -> Vec<String> {
         }
     }
     files
+}
+
+/// The id of the data key the stack's state holds now.
+fn key_id(dir: &Path) -> String {
+    let raw = strake_state::LocalStore::new(dir.join(".strake")).unwrap().load("fixture").unwrap().unwrap();
+    raw.resources.iter().find(|r| r.kind == strake_state::RecordKind::SecretsKey).expect("a key record").id.clone()
+}
+
+#[test]
+fn rotate_and_change_provider_re_encrypt_everything_at_once() {
+    let dir = stack_dir();
+    ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
+    let first = key_id(dir.path());
+
+    ok(dir.path(), &["secrets", "rotate", "--config", "secret=hunter2"]);
+    let second = key_id(dir.path());
+    assert_ne!(first, second, "a new data key");
+    assert_eq!(ok(dir.path(), &["plan", "--config", "secret=hunter2"]).code, 0, "the secret opens under the new key");
+
+    // To a new passphrase: the old one no longer opens the stack, the new one does.
+    let mut c = Command::new(BIN);
+    let moved = c
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["secrets", "change-provider", "passphrase", "--config", "secret=hunter2"])
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env("STRAKE_PASSPHRASE", PASSPHRASE)
+        .env("STRAKE_NEW_PASSPHRASE", "a new passphrase")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    assert_ne!(key_id(dir.path()), second);
+    let old = run(dir.path(), Some(PASSPHRASE), &["plan", "--config", "secret=hunter2"]);
+    assert_eq!(old.code, 1, "{}", old.out);
+    assert!(old.out.contains("does not open"), "{}", old.out);
+    let new = run(dir.path(), Some("a new passphrase"), &["plan", "--config", "secret=hunter2"]);
+    assert_eq!(new.code, 0, "{}", new.out);
+    assert!(holding(dir.path(), "hunter2").is_empty());
 }

@@ -111,6 +111,9 @@ pub(crate) enum Command {
     /// Inspect or edit the recorded state
     #[command(subcommand)]
     State(StateCommand),
+    /// Manage how the stack's secrets are encrypted at rest (`[secrets]` in Strake.toml)
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Break the lock of a run that hangs (a dead run's lock is broken by the next run)
     ForceUnlock {
         /// The lock id printed in the "is locked" error
@@ -171,4 +174,15 @@ fn parse_parallelism(text: &str) -> Result<usize, String> {
         Ok(n) => Err(format!("is {n}; it is how many provider calls run at once, so use 1 or more (the default is 10)")),
         Err(_) => Err(format!("`{text}` is not a whole number; use 1 or more (the default is 10)")),
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretsCommand {
+    /// Re-encrypt every secret of the stack under a new data key, wrapped by the current provider
+    Rotate,
+    /// Move the stack's secrets to another key provider (then set it as `[secrets] provider`)
+    ChangeProvider {
+        /// `passphrase` (the new one from STRAKE_NEW_PASSPHRASE, or a prompt) or `awskms://alias/<name>`
+        provider: String,
+    },
 }

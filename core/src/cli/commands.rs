@@ -8,7 +8,7 @@ use std::sync::Arc;
 use strake_state::secrets::{KeyProvider, SealedStore};
 use strake_state::{RecordKind, Snapshot, StateStore};
 
-use super::args::{Command, Global, PendingCommand, StateCommand};
+use super::args::{Command, Global, PendingCommand, SecretsCommand, StateCommand};
 use super::progress::Progress;
 use crate::events::{JsonLinesObserver, Observer};
 use crate::graph::Graph;
@@ -109,6 +109,7 @@ pub(crate) async fn dispatch(ctx: Context<'_>, command: Command, on_interrupt: i
             Ok(ExitCode::SUCCESS)
         }
         Command::State(cmd) => state(&ctx, cmd),
+        Command::Secrets(cmd) => secrets(&ctx, cmd),
         Command::ForceUnlock { lock_id } => {
             ctx.store.force_unlock(&ctx.program.stack, &lock_id)?;
             println!("Lock {lock_id} on stack `{}` removed.", ctx.program.stack);
@@ -255,6 +256,30 @@ fn outputs(ctx: &Context<'_>, json: bool, show_secrets: bool) -> Result<ExitCode
             println!("{k} = {}", if show_secrets { v.reveal() } else { v.clone() });
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `secrets rotate` and `secrets change-provider`, under the stack's lock.
+fn secrets(ctx: &Context<'_>, cmd: SecretsCommand) -> Result<ExitCode, Error> {
+    let stack = &ctx.program.stack;
+    let (provider, done) = match cmd {
+        SecretsCommand::Rotate => {
+            let provider = ctx
+                .secrets
+                .clone()
+                .ok_or_else(|| Error::Config(format!("stack `{stack}` has no `[secrets] provider` in Strake.toml; there is no key to rotate")))?;
+            (provider, "under a new data key".to_string())
+        }
+        SecretsCommand::ChangeProvider { provider } => {
+            let named = super::secrets::named(&provider, stack, super::secrets::NEW_PASSPHRASE_ENV)?;
+            (named, format!("with the `{provider}` key provider; set `provider = \"{provider}\"` under [secrets] in Strake.toml now"))
+        }
+    };
+    let engine = ctx.engine(None);
+    let session = engine.session(ctx.program, "secrets")?;
+    let meta = ctx.store.rekey(stack, &provider)?;
+    drop(session);
+    println!("Re-encrypted the secrets of stack `{stack}` {done} (serial {}).", meta.serial);
     Ok(ExitCode::SUCCESS)
 }
 

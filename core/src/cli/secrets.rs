@@ -22,13 +22,20 @@ pub(crate) const KEYS: [&str; 1] = ["secrets.provider"];
 
 /// The environment variable that holds the passphrase.
 pub(crate) const PASSPHRASE_ENV: &str = "STRAKE_PASSPHRASE";
+/// The one that holds the new passphrase of `secrets change-provider passphrase`.
+pub(crate) const NEW_PASSPHRASE_ENV: &str = "STRAKE_NEW_PASSPHRASE";
 
 /// The key provider `[secrets]` names, if any.
 pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn KeyProvider>>, Error> {
-    let Some(name) = config.get("secrets.provider") else { return Ok(None) };
+    config.get("secrets.provider").map(|name| named(name, stack, PASSPHRASE_ENV)).transpose()
+}
+
+/// The key provider `name` (`passphrase`, its passphrase from `passphrase_env` or a prompt, or
+/// `awskms://...`).
+pub(crate) fn named(name: &str, stack: &str, passphrase_env: &str) -> Result<Arc<dyn KeyProvider>, Error> {
     match name {
         "passphrase" => {
-            let passphrase = match std::env::var(PASSPHRASE_ENV) {
+            let passphrase = match std::env::var(passphrase_env) {
                 Ok(p) => p,
                 Err(_) if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() => {
                     eprint!("Passphrase of the secrets of stack `{stack}`: ");
@@ -36,16 +43,16 @@ pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn Ke
                 }
                 Err(_) => {
                     return Err(Error::Config(format!(
-                        "`secrets.provider = \"passphrase\"`: set {PASSPHRASE_ENV} to the passphrase of stack `{stack}` (there is no terminal to ask on)"
+                        "`secrets.provider = \"passphrase\"`: set {passphrase_env} to the passphrase of stack `{stack}` (there is no terminal to ask on)"
                     )));
                 }
             };
             let provider = Passphrase::new(passphrase).map_err(|e| Error::Config(format!("`secrets.provider = \"passphrase\"`: {e}")))?;
-            Ok(Some(Arc::new(provider)))
+            Ok(Arc::new(provider))
         }
         kms if kms.starts_with("awskms://") => {
             let provider = AwsKms::new(kms).map_err(|e| Error::Config(format!("`secrets.provider = \"{kms}\"`: {e}")))?;
-            Ok(Some(Arc::new(provider)))
+            Ok(Arc::new(provider))
         }
         other => Err(Error::Config(format!(
             "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV}) or \

@@ -58,6 +58,15 @@ fn holds_clear(snapshot: &Snapshot) -> bool {
         || snapshot.pending.iter().any(|p| has_clear_secret(&p.inputs) || has_clear_secret(&p.outputs))
 }
 
+/// `clear` sealed under `key`, with `key`'s record.
+fn sealed_under(key: &DataKey, stack: &str, record: ResourceRecord, clear: Snapshot) -> Snapshot {
+    let mut resources: Vec<ResourceRecord> =
+        clear.resources.into_iter().filter(|r| r.kind != RecordKind::SecretsKey).map(|r| seal_record(key, stack, r)).chain([record]).collect();
+    resources.sort_by(|a, b| a.urn.cmp(&b.urn));
+    let pending = clear.pending.into_iter().map(|p| seal_pending(key, stack, p)).collect();
+    Snapshot { meta: clear.meta, resources, pending }
+}
+
 /// The writes that seal everything `snapshot` holds in clear under `key`.
 fn reseal(key: &DataKey, stack: &str, snapshot: &Snapshot) -> Vec<Write> {
     let records = snapshot.resources.iter().filter(|r| has_clear_secret(&r.inputs) || has_clear_secret(&r.outputs));
@@ -159,19 +168,30 @@ impl SealedStore {
         Ok(Some(key))
     }
 
-    /// The stack as stored: sealed, with its key record (for `state export`). A stack not sealed
-    /// yet is sealed in the copy under its own key.
+    /// The stack as stored: sealed, with its key record (for `state export`). A stack still in
+    /// clear is sealed first.
     pub fn export(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
-        let Some(raw) = self.inner.load(stack)? else { return Ok(None) };
-        if self.provider.is_none() || !holds_clear(&raw) {
-            return Ok(Some(raw));
+        if self.provider.is_some() {
+            self.load(stack)?;
         }
-        let key = self.data_key(stack)?.expect("a provider is set");
-        let raw = self.inner.load(stack)?.unwrap_or(raw);
-        let mut sealed = raw.clone();
-        sealed.resources = raw.resources.into_iter().map(|r| seal_record(&key, stack, r)).collect();
-        sealed.pending = raw.pending.into_iter().map(|p| seal_pending(&key, stack, p)).collect();
-        Ok(Some(sealed))
+        self.inner.load(stack)
+    }
+}
+
+impl SealedStore {
+    /// Re-encrypts every secret of `stack` under a new data key made by `provider` (the same
+    /// provider rotates the key; another one moves the stack to it). One import: an interruption
+    /// leaves the old state or the new one, never a mix.
+    pub fn rekey(&self, stack: &str, provider: &Arc<dyn KeyProvider>) -> Result<StackMeta, StateError> {
+        let raw = self.inner.load(stack)?.ok_or_else(|| StateError::Secrets {
+            stack: stack.into(),
+            message: format!("stack `{stack}` has no state yet; there is nothing to re-encrypt"),
+        })?;
+        let key = self.unwrap_key(stack, &raw)?;
+        let clear = self.open(stack, key.as_ref(), raw)?;
+        let (key, record) = self.new_key(stack, provider)?;
+        self.forget(stack);
+        self.inner.import(sealed_under(&key, stack, record, clear))
     }
 }
 
@@ -227,11 +247,7 @@ impl StateStore for SealedStore {
             (None, Some(provider)) => {
                 let opened = self.open(&stack, None, snapshot)?;
                 let (key, record) = self.new_key(&stack, provider)?;
-                let mut sealed = opened.clone();
-                sealed.resources = opened.resources.into_iter().map(|r| seal_record(&key, &stack, r)).chain([record]).collect();
-                sealed.resources.sort_by(|a, b| a.urn.cmp(&b.urn));
-                sealed.pending = opened.pending.into_iter().map(|p| seal_pending(&key, &stack, p)).collect();
-                sealed
+                sealed_under(&key, &stack, record, opened)
             }
             (None, None) => self.open(&stack, None, snapshot)?,
         };
