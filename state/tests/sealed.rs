@@ -1,7 +1,7 @@
 //! [`SealedStore`]: the conformance suite over a local store with a passphrase, then what
 //! sealing must show: no secret in clear anywhere on disk, a wrong passphrase or a missing
 //! provider refused with nothing written, a stack kept in clear sealed when a provider is set,
-//! and an export that carries its key and imports elsewhere.
+//! an export that carries its key and imports elsewhere, and the mode that seals every output.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -117,4 +117,15 @@ fn an_export_carries_its_key_and_imports_into_another_store() {
     let err = target.import(moved).unwrap_err();
     assert!(err.to_string().contains("does not open"), "{err}");
     assert!(target.load("dev").unwrap().is_none());
+}
+
+#[test]
+fn the_whole_state_mode_seals_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sealed(dir.path(), "correct horse").with_all_outputs(true);
+    store.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
+    let raw = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
+    let a = raw.resources.iter().find(|r| r.urn.ends_with("::a")).unwrap();
+    assert!(a.outputs.get("__strake_ciphertext").is_some() && !a.outputs.to_string().contains("nested"), "{}", a.outputs);
+    assert_eq!(sealed(dir.path(), "correct horse").load("dev").unwrap().unwrap().resources, vec![sample_resource("dev", "a", 1)]);
 }

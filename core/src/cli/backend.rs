@@ -28,7 +28,8 @@ pub(crate) const KEYS: [&str; 6] =
 
 /// Opens the stack's backend, its secrets sealed by `secrets` (see [`super::secrets`]).
 pub(crate) fn open(dir: &Path, flag: Option<&str>, config: &Config, secrets: Option<Arc<dyn KeyProvider>>) -> Result<Arc<SealedStore>, Error> {
-    Ok(Arc::new(SealedStore::new(open_raw(dir, flag, config)?, secrets)))
+    let all_outputs = super::secrets::all_outputs(config)?;
+    Ok(Arc::new(SealedStore::new(open_raw(dir, flag, config)?, secrets).with_all_outputs(all_outputs)))
 }
 
 fn open_raw(dir: &Path, flag: Option<&str>, config: &Config) -> Result<Arc<dyn StateStore>, Error> {

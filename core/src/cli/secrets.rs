@@ -4,6 +4,7 @@
 //! [secrets]
 //! provider = "passphrase"   # the passphrase comes from STRAKE_PASSPHRASE, or a prompt
 //! # provider = "awskms://alias/team-secrets"   # an AWS KMS key (`?region=...` optional)
+//! all_outputs = false       # true: every output is sealed, secret or not
 //! ```
 //!
 //! Without it, secrets are kept as they were (in clear, never printed), and a stack whose secrets
@@ -18,12 +19,22 @@ use crate::config::Config;
 use crate::error::Error;
 
 /// The Strake.toml keys of secrets at rest, read by Strake itself (never by the program).
-pub(crate) const KEYS: [&str; 1] = ["secrets.provider"];
+pub(crate) const KEYS: [&str; 2] = ["secrets.provider", "secrets.all_outputs"];
 
 /// The environment variable that holds the passphrase.
 pub(crate) const PASSPHRASE_ENV: &str = "STRAKE_PASSPHRASE";
 /// The one that holds the new passphrase of `secrets change-provider passphrase`.
 pub(crate) const NEW_PASSPHRASE_ENV: &str = "STRAKE_NEW_PASSPHRASE";
+
+/// `all_outputs = true`: every output is sealed, secret or not.
+pub(crate) fn all_outputs(config: &Config) -> Result<bool, Error> {
+    match config.get("secrets.all_outputs") {
+        None | Some("false") => Ok(false),
+        Some("true") if config.get("secrets.provider").is_some() => Ok(true),
+        Some("true") => Err(Error::Config("`secrets.all_outputs = true` needs a key provider: set `provider` under [secrets] too".into())),
+        Some(other) => Err(Error::Config(format!("`secrets.all_outputs = {other}`: expected true or false"))),
+    }
+}
 
 /// The key provider `[secrets]` names, if any.
 pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn KeyProvider>>, Error> {

@@ -164,15 +164,23 @@ impl DataKey {
         &self.id
     }
 
-    fn aad(&self, stack: &str, owner: &str, path: &str) -> Vec<u8> {
-        format!("strake secret v1\0{stack}\0{}\0{owner}\0{path}", self.id).into_bytes()
+    /// The associated data of a value sealed as `form` (`v1`: a secret; `w1`: a whole value).
+    fn aad(&self, form: &str, stack: &str, owner: &str, path: &str) -> Vec<u8> {
+        let what = if form == "v1" { "secret v1" } else { "whole value w1" };
+        format!("strake {what}\0{stack}\0{}\0{owner}\0{path}", self.id).into_bytes()
+    }
+
+    /// Seals all of `value` (secret or not) as one ciphertext: the whole-state mode's outputs.
+    pub fn seal_whole(&self, stack: &str, owner: &str, path: &str, value: &mut Value) {
+        let sealed = seal_bytes(&self.bytes, &self.aad("w1", stack, owner, path), &serde_json::to_vec(value).expect("JSON serializes"));
+        *value = marker(CIPHERTEXT_MARKER, Value::String(format!("w1:{}", B64.encode(sealed))));
     }
 
     /// Seals every secret in `value`, a property of `owner` (a URN, or `pending:<id>`) at `path`.
     pub fn seal(&self, stack: &str, owner: &str, path: &str, value: &mut Value) {
         walk(value, path, &mut |inner, path| {
             let Some(plain) = inner.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(SECRET_MARKER)) else { return Ok(false) };
-            let sealed = seal_bytes(&self.bytes, &self.aad(stack, owner, path), &serde_json::to_vec(plain).expect("JSON serializes"));
+            let sealed = seal_bytes(&self.bytes, &self.aad("v1", stack, owner, path), &serde_json::to_vec(plain).expect("JSON serializes"));
             *inner = marker(CIPHERTEXT_MARKER, Value::String(format!("v1:{}", B64.encode(sealed))));
             Ok(true)
         })
@@ -189,9 +197,14 @@ impl DataKey {
                     "the secret at `{path}` of {owner} in stack `{stack}` does not open: it was altered, moved from another place, or sealed under another key"
                 ))
             };
-            let sealed = text.as_str().and_then(|t| t.strip_prefix("v1:")).and_then(|t| B64.decode(t).ok()).ok_or_else(fail)?;
-            let plain = open_bytes(&self.bytes, &self.aad(stack, owner, path), &sealed).ok_or_else(fail)?;
-            *inner = marker(SECRET_MARKER, serde_json::from_slice(&plain).map_err(|_| fail())?);
+            let (form, sealed) = text.as_str().and_then(|t| t.split_once(':')).ok_or_else(fail)?;
+            if form != "v1" && form != "w1" {
+                return Err(fail());
+            }
+            let sealed = B64.decode(sealed).map_err(|_| fail())?;
+            let plain = open_bytes(&self.bytes, &self.aad(form, stack, owner, path), &sealed).ok_or_else(fail)?;
+            let plain: Value = serde_json::from_slice(&plain).map_err(|_| fail())?;
+            *inner = if form == "v1" { marker(SECRET_MARKER, plain) } else { plain };
             Ok(true)
         })
     }
@@ -272,6 +285,21 @@ mod tests {
         flipped["password"][CIPHERTEXT_MARKER] = Value::String(format!("v1:{}", B64.encode(bytes)));
         let err = key.open("dev", "urn:a", "inputs", &mut flipped).unwrap_err();
         assert!(err.0.contains("/password"), "{err}");
+    }
+
+    #[test]
+    fn a_whole_value_seals_as_one_and_opens_as_it_was() {
+        let key = DataKey::generate();
+        let mut v = sample();
+        key.seal_whole("dev", "urn:a", "outputs", &mut v);
+        assert!(!v.to_string().contains("db"), "{v}");
+        key.open("dev", "urn:a", "outputs", &mut v).unwrap();
+        assert_eq!(v, sample());
+        // Sealed whole, it does not open as a secret of the same place.
+        let mut whole = json!("x");
+        key.seal_whole("dev", "urn:a", "outputs", &mut whole);
+        let mut forged = json!({ CIPHERTEXT_MARKER: whole[CIPHERTEXT_MARKER].as_str().unwrap().replacen("w1:", "v1:", 1) });
+        assert!(key.open("dev", "urn:a", "outputs", &mut forged).is_err());
     }
 
     #[test]

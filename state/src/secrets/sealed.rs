@@ -22,6 +22,8 @@ pub struct SealedStore {
     keys: Mutex<HashMap<String, DataKey>>,
     /// Held while a stack's key is looked up or made, so concurrent first writes share one.
     making: Mutex<()>,
+    /// Seal every output, secret or not (the whole-state mode).
+    all_outputs: bool,
 }
 
 fn secrets_error(stack: &str, e: SecretsError) -> StateError {
@@ -29,10 +31,14 @@ fn secrets_error(stack: &str, e: SecretsError) -> StateError {
     StateError::Secrets { stack: stack.to_string(), message }
 }
 
-fn seal_record(key: &DataKey, stack: &str, mut record: ResourceRecord) -> ResourceRecord {
+fn seal_record(key: &DataKey, stack: &str, all_outputs: bool, mut record: ResourceRecord) -> ResourceRecord {
     if record.kind != RecordKind::SecretsKey {
         key.seal(stack, &record.urn, "inputs", &mut record.inputs);
-        key.seal(stack, &record.urn, "outputs", &mut record.outputs);
+        if all_outputs && !record.outputs.is_null() {
+            key.seal_whole(stack, &record.urn, "outputs", &mut record.outputs);
+        } else {
+            key.seal(stack, &record.urn, "outputs", &mut record.outputs);
+        }
     }
     record
 }
@@ -59,20 +65,25 @@ fn holds_clear(snapshot: &Snapshot) -> bool {
 }
 
 /// `clear` sealed under `key`, with `key`'s record.
-fn sealed_under(key: &DataKey, stack: &str, record: ResourceRecord, clear: Snapshot) -> Snapshot {
-    let mut resources: Vec<ResourceRecord> =
-        clear.resources.into_iter().filter(|r| r.kind != RecordKind::SecretsKey).map(|r| seal_record(key, stack, r)).chain([record]).collect();
+fn sealed_under(key: &DataKey, stack: &str, all_outputs: bool, record: ResourceRecord, clear: Snapshot) -> Snapshot {
+    let mut resources: Vec<ResourceRecord> = clear
+        .resources
+        .into_iter()
+        .filter(|r| r.kind != RecordKind::SecretsKey)
+        .map(|r| seal_record(key, stack, all_outputs, r))
+        .chain([record])
+        .collect();
     resources.sort_by(|a, b| a.urn.cmp(&b.urn));
     let pending = clear.pending.into_iter().map(|p| seal_pending(key, stack, p)).collect();
     Snapshot { meta: clear.meta, resources, pending }
 }
 
 /// The writes that seal everything `snapshot` holds in clear under `key`.
-fn reseal(key: &DataKey, stack: &str, snapshot: &Snapshot) -> Vec<Write> {
+fn reseal(key: &DataKey, stack: &str, all_outputs: bool, snapshot: &Snapshot) -> Vec<Write> {
     let records = snapshot.resources.iter().filter(|r| has_clear_secret(&r.inputs) || has_clear_secret(&r.outputs));
     let ops = snapshot.pending.iter().filter(|p| has_clear_secret(&p.inputs) || has_clear_secret(&p.outputs));
     records
-        .map(|r| Write::PutResource(seal_record(key, stack, r.clone())))
+        .map(|r| Write::PutResource(seal_record(key, stack, all_outputs, r.clone())))
         .chain(ops.map(|p| Write::PutPending(seal_pending(key, stack, p.clone()))))
         .collect()
 }
@@ -81,7 +92,14 @@ impl SealedStore {
     /// `inner` with secrets sealed by `provider` (`None`: kept as they are, and a sealed stack is
     /// refused).
     pub fn new(inner: Arc<dyn StateStore>, provider: Option<Arc<dyn KeyProvider>>) -> SealedStore {
-        SealedStore { inner, provider, keys: Mutex::new(HashMap::new()), making: Mutex::new(()) }
+        SealedStore { inner, provider, keys: Mutex::new(HashMap::new()), making: Mutex::new(()), all_outputs: false }
+    }
+
+    /// Seals every output of every record, secret or not: for outputs nobody thought to mark
+    /// secret (kubeconfigs, tokens). Applies to what is written from now on.
+    pub fn with_all_outputs(mut self, all_outputs: bool) -> SealedStore {
+        self.all_outputs = all_outputs;
+        self
     }
 
     fn cached(&self, stack: &str) -> Option<DataKey> {
@@ -191,7 +209,7 @@ impl SealedStore {
         let clear = self.open(stack, key.as_ref(), raw)?;
         let (key, record) = self.new_key(stack, provider)?;
         self.forget(stack);
-        self.inner.import(sealed_under(&key, stack, record, clear))
+        self.inner.import(sealed_under(&key, stack, self.all_outputs, record, clear))
     }
 }
 
@@ -211,7 +229,7 @@ impl StateStore for SealedStore {
                     (key, vec![Write::PutResource(record)])
                 }
             };
-            batch.extend(reseal(&key, stack, &raw));
+            batch.extend(reseal(&key, stack, self.all_outputs, &raw));
             self.inner.write(stack, batch)?;
             self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
             let raw = self.inner.load(stack)?.unwrap_or(raw);
@@ -226,7 +244,7 @@ impl StateStore for SealedStore {
         let sealed = batch
             .into_iter()
             .map(|w| match w {
-                Write::PutResource(r) => Write::PutResource(seal_record(&key, stack, r)),
+                Write::PutResource(r) => Write::PutResource(seal_record(&key, stack, self.all_outputs, r)),
                 Write::PutPending(p) => Write::PutPending(seal_pending(&key, stack, p)),
                 other => other,
             })
@@ -247,7 +265,7 @@ impl StateStore for SealedStore {
             (None, Some(provider)) => {
                 let opened = self.open(&stack, None, snapshot)?;
                 let (key, record) = self.new_key(&stack, provider)?;
-                sealed_under(&key, &stack, record, opened)
+                sealed_under(&key, &stack, self.all_outputs, record, opened)
             }
             (None, None) => self.open(&stack, None, snapshot)?,
         };
