@@ -1,5 +1,6 @@
 //! A small Strake program used by the CLI tests (`tests/tests/cli.rs`): `Data` resources shaped by
-//! configuration, plus `Sleep` resources whose create takes `sleep_ms`, to hold an apply open.
+//! configuration, plus `Sleep` resources whose create takes `sleep_ms`, to hold an apply open
+//! (with `secret` set, each holds it as an input, so their pending operations hold it too).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,9 @@ fn main() -> std::process::ExitCode {
                 let r = stack.resource("sleep:index:Sleep", &format!("sleep-{i}"));
                 r.set_input("delay_ms", Value::from(delay as i64));
                 r.set_input("after", b.output());
+                if let Some(secret) = config.get("secret") {
+                    r.set_input("token", Output::secret(Value::from(secret)));
+                }
                 r.provider(&provider);
             }
         }

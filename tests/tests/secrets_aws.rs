@@ -1,7 +1,8 @@
-//! The AWS KMS key provider against moto's KMS: a stack sealed under a KMS alias opens in another
+//! Secrets at rest against moto. The AWS KMS key provider: a stack sealed under a KMS alias opens in another
 //! process with one `Decrypt` a run, a wrapped key presented for another stack (another
 //! encryption context) is refused, and an unusable key gives an error that keeps KMS's code and
-//! names the stack (with nothing written). Then the CLI with `[secrets] provider = "awskms://..."`.
+//! names the stack (with nothing written). Then the CLI with `[secrets] provider = "awskms://..."`,
+//! and a stack in an S3 bucket, whose objects hold only ciphertext.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -105,4 +106,47 @@ async fn the_cli_seals_with_a_kms_key_through_the_standard_chain() {
     assert!(!holding(dir.path(), "hunter2"), "the secret is in clear somewhere under {}", dir.path().display());
     let (code, out) = run(&["plan"]);
     assert_eq!(code, Some(0), "the recorded secret opens and matches: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_in_a_bucket_holds_only_ciphertext() {
+    let moto = Moto::start();
+    moto.create_bucket("team-state");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Strake.toml"), "[secrets]\nprovider = \"passphrase\"\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cli-fixture"))
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--backend", "s3://team-state/apps"])
+            .args(args)
+            .args(["--config", "secret=hunter2"])
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env_remove("AWS_PROFILE")
+            .env("STRAKE_PASSPHRASE", "correct horse")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c == 0 || c == 2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["apply", "--yes"]);
+    run(&["plan", "--out", dir.path().join("plan.json").to_str().unwrap()]);
+    run(&["state", "export", "--out", dir.path().join("export.json").to_str().unwrap()]);
+    assert!(!holding(dir.path(), "hunter2"), "a local file holds the secret in clear");
+
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.account_a().sdk_config().await).force_path_style(true).build());
+    let listed = s3.list_objects_v2().bucket("team-state").send().await.unwrap();
+    let mut sealed = 0;
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        let body = s3.get_object().bucket("team-state").key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+        assert!(!body.windows(7).any(|w| w == b"hunter2"), "s3://team-state/{key} holds the secret in clear");
+        sealed += usize::from(body.windows(19).any(|w| w == b"__strake_ciphertext"));
+    }
+    assert!(sealed > 0, "no object holds a sealed value: {:?}", listed.contents());
 }
