@@ -224,3 +224,43 @@ fn a_rotation_killed_at_any_moment_leaves_a_readable_state() {
     }
     assert!(holding(dir.path(), "hunter2").is_empty());
 }
+
+#[test]
+fn a_stack_moves_from_a_passphrase_to_age_recipients() {
+    use age::secrecy::ExposeSecret;
+    let dir = stack_dir();
+    ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
+    let (alice, eve) = (age::x25519::Identity::generate(), age::x25519::Identity::generate());
+    let provider = format!("age:{}", alice.to_public());
+    let moved = Command::new(BIN)
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["secrets", "change-provider", &provider, "--config", "secret=hunter2"])
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env("STRAKE_PASSPHRASE", PASSPHRASE)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    std::fs::write(dir.path().join("Strake.toml"), format!("[secrets]\nprovider = \"{provider}\"\n")).unwrap();
+
+    let with = |identity: &age::x25519::Identity| {
+        let out = Command::new(BIN)
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["plan", "--config", "secret=hunter2"])
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env("STRAKE_AGE_KEY", identity.to_string().expose_secret())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(with(&alice).0, Some(0), "the recipient's identity opens the stack: {}", with(&alice).1);
+    let (code, err) = with(&eve);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no age identity at hand opens the secrets of stack `fixture`"), "{err}");
+    assert!(holding(dir.path(), "hunter2").is_empty());
+}

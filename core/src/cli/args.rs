@@ -182,7 +182,8 @@ pub(crate) enum SecretsCommand {
     Rotate,
     /// Move the stack's secrets to another key provider (then set it as `[secrets] provider`)
     ChangeProvider {
-        /// `passphrase` (the new one from STRAKE_NEW_PASSPHRASE, or a prompt) or `awskms://alias/<name>`
+        /// `passphrase` (the new one from STRAKE_NEW_PASSPHRASE, or a prompt), `awskms://alias/<name>`
+        /// or `age:age1...[,age1...]`
         provider: String,
     },
 }

@@ -4,6 +4,7 @@
 //! [secrets]
 //! provider = "passphrase"   # the passphrase comes from STRAKE_PASSPHRASE, or a prompt
 //! # provider = "awskms://alias/team-secrets"   # an AWS KMS key (`?region=...` optional)
+//! # provider = "age:age1...,age1..."   # age recipients; identity from STRAKE_AGE_KEY(_FILE)
 //! all_outputs = false       # true: every output is sealed, secret or not
 //! ```
 //!
@@ -13,7 +14,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use strake_state::secrets::{AwsKms, KeyProvider, Passphrase};
+use strake_state::secrets::{AGE_KEY_ENV, AGE_KEY_FILE_ENV, AgeRecipients, AwsKms, KeyProvider, Passphrase};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -41,8 +42,8 @@ pub(crate) fn provider(config: &Config, stack: &str) -> Result<Option<Arc<dyn Ke
     config.get("secrets.provider").map(|name| named(name, stack, PASSPHRASE_ENV)).transpose()
 }
 
-/// The key provider `name` (`passphrase`, its passphrase from `passphrase_env` or a prompt, or
-/// `awskms://...`).
+/// The key provider `name` (`passphrase`, its passphrase from `passphrase_env` or a prompt;
+/// `awskms://...`; `age:...`).
 pub(crate) fn named(name: &str, stack: &str, passphrase_env: &str) -> Result<Arc<dyn KeyProvider>, Error> {
     match name {
         "passphrase" => {
@@ -61,13 +62,23 @@ pub(crate) fn named(name: &str, stack: &str, passphrase_env: &str) -> Result<Arc
             let provider = Passphrase::new(passphrase).map_err(|e| Error::Config(format!("`secrets.provider = \"passphrase\"`: {e}")))?;
             Ok(Arc::new(provider))
         }
+        age if age.starts_with("age:") => {
+            let identities = match (std::env::var(AGE_KEY_ENV), std::env::var(AGE_KEY_FILE_ENV)) {
+                (Ok(keys), _) => keys,
+                (_, Ok(file)) => std::fs::read_to_string(&file).map_err(|e| Error::Config(format!("{AGE_KEY_FILE_ENV}: cannot read {file}: {e}")))?,
+                _ => String::new(),
+            };
+            let provider = AgeRecipients::new(age, &identities).map_err(|e| Error::Config(format!("`secrets.provider = \"{age}\"`: {e}")))?;
+            Ok(Arc::new(provider))
+        }
         kms if kms.starts_with("awskms://") => {
             let provider = AwsKms::new(kms).map_err(|e| Error::Config(format!("`secrets.provider = \"{kms}\"`: {e}")))?;
             Ok(Arc::new(provider))
         }
         other => Err(Error::Config(format!(
-            "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV}) or \
-             `awskms://alias/<name>` (an AWS KMS key, through the standard AWS chain)"
+            "`secrets.provider = \"{other}\"` is not a key provider this Strake knows; use `passphrase` (with {PASSPHRASE_ENV}), \
+             `awskms://alias/<name>` (an AWS KMS key, through the standard AWS chain) or `age:age1...[,age1...]` (age recipients; \
+             the identity from {AGE_KEY_ENV} or {AGE_KEY_FILE_ENV})"
         ))),
     }
 }

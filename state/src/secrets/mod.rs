@@ -7,12 +7,14 @@
 //!   does not open.
 //! - The data key is kept **wrapped** in a record of the stack's own state
 //!   ([`RecordKind::SecretsKey`](crate::RecordKind::SecretsKey)), by a [`KeyProvider`]: a
-//!   passphrase through Argon2id ([`Passphrase`]), or an AWS KMS key (`AwsKms`, feature `kms`).
+//!   passphrase through Argon2id ([`Passphrase`]), an AWS KMS key (`AwsKms`, feature `kms`), or
+//!   age recipients ([`AgeRecipients`]).
 //! - A sealed value is `{"__strake_ciphertext": "v1:<base64 of nonce and ciphertext>"}` in place
 //!   of `{"__strake_secret": <value>}`.
 //!
 //! [`SealedStore`] puts this in front of any [`StateStore`](crate::StateStore).
 
+mod age;
 #[cfg(feature = "kms")]
 mod kms;
 mod passphrase;
@@ -24,6 +26,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use age::{AGE_KEY_ENV, AGE_KEY_FILE_ENV, AgeRecipients};
 #[cfg(feature = "kms")]
 pub use kms::AwsKms;
 pub use passphrase::Passphrase;
