@@ -14,7 +14,7 @@
 //! - `state.json`, the manifest, with the immutable `snapshots/` and `deltas/` it names: at the
 //!   end of a run (and every [`COMPACT_EVERY`] entries) the journal since the last manifest is
 //!   folded into one delta, merged with the newer deltas of a similar size or into a new snapshot
-//!   ([`layout`] has the rule), and the manifest is written with `If-Match: <the ETag read>`. A
+//!   (`layout.rs` has the rule), and the manifest is written with `If-Match: <the ETag read>`. A
 //!   load is the manifest's snapshot and deltas plus the entries after them. Uploads are deltas:
 //!   one entry per batch and one delta per run, each the size of what changed; the snapshot is
 //!   rewritten only once the deltas add up to half of it.

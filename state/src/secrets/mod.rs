@@ -6,7 +6,7 @@
 //!   operation) and the property path, so a ciphertext moved to another field, record or stack
 //!   does not open.
 //! - The data key is kept **wrapped** in a record of the stack's own state
-//!   ([`RecordKind::SecretsKey`](crate::RecordKind::SecretsKey)), by a [`KeyProvider`]: a
+//!   ([`RecordKind::SecretsKey`]), by a [`KeyProvider`]: a
 //!   passphrase through Argon2id ([`Passphrase`]), an AWS KMS key (`AwsKms`, feature `kms`), or
 //!   age recipients ([`AgeRecipients`]).
 //! - A sealed value is `{"__strake_ciphertext": "v1:<base64 of nonce and ciphertext>"}` in place
@@ -81,6 +81,19 @@ impl WrappedKey {
             protect: false,
             retain_on_delete: false,
             schema_version: 0,
+        }
+    }
+
+    /// What `[secrets] provider` must say to open it: `passphrase`, `awskms://<key>`, `age:<recipients>`.
+    pub fn setting(&self) -> String {
+        match self.provider.as_str() {
+            "awskms" => format!("awskms://{}", self.params.get("key").and_then(Value::as_str).unwrap_or("<key>")),
+            "age" => {
+                let recipients: Vec<&str> =
+                    self.params.get("recipients").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                format!("age:{}", recipients.join(","))
+            }
+            other => other.to_string(),
         }
     }
 

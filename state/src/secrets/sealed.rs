@@ -114,10 +114,14 @@ impl SealedStore {
         self.provider.as_ref().ok_or_else(|| StateError::Secrets {
             stack: stack.to_string(),
             message: format!(
-                "the secrets of stack `{stack}` are sealed with the `{}` key provider, but none is set: add `[secrets] provider = \"{}\"` to Strake.toml{}",
+                "the secrets of stack `{stack}` are sealed with the `{}` key provider, but none is set: add `provider = \"{}\"` under [secrets] in Strake.toml{}",
                 wrapped.provider,
-                wrapped.provider,
-                if wrapped.provider == "passphrase" { " and set STRAKE_PASSPHRASE" } else { "" }
+                wrapped.setting(),
+                match wrapped.provider.as_str() {
+                    "passphrase" => " and set STRAKE_PASSPHRASE",
+                    "age" => " and set STRAKE_AGE_KEY or STRAKE_AGE_KEY_FILE",
+                    _ => "",
+                }
             ),
         })
     }
@@ -144,10 +148,12 @@ impl SealedStore {
     fn open(&self, stack: &str, key: Option<&DataKey>, mut snapshot: Snapshot) -> Result<Snapshot, StateError> {
         snapshot.resources.retain(|r| r.kind != RecordKind::SecretsKey);
         let Some(key) = key else {
-            if let Some(r) = snapshot.resources.iter().find(|r| has_ciphertext(&r.inputs) || has_ciphertext(&r.outputs)) {
+            let sealed = snapshot.resources.iter().filter(|r| has_ciphertext(&r.inputs) || has_ciphertext(&r.outputs)).map(|r| &r.urn);
+            let sealed_ops = snapshot.pending.iter().filter(|p| has_ciphertext(&p.inputs) || has_ciphertext(&p.outputs)).map(|p| &p.id);
+            if let Some(owner) = sealed.chain(sealed_ops).next() {
                 return Err(secrets_error(
                     stack,
-                    SecretsError(format!("{} in stack `{stack}` holds sealed secrets, but the stack has no data key", r.urn)),
+                    SecretsError(format!("{owner} in stack `{stack}` holds sealed secrets, but the stack has no data key")),
                 ));
             }
             return Ok(snapshot);
