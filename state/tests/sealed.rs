@@ -75,7 +75,7 @@ fn a_wrong_passphrase_or_no_provider_is_refused_and_writes_nothing() {
     assert!(wrong.to_string().contains("passphrase does not open the secrets of stack `dev`"), "{wrong}");
 
     let none = SealedStore::new(Arc::new(LocalStore::new(dir.path()).unwrap()), None).load("dev").unwrap_err();
-    assert!(none.to_string().contains("[secrets] provider = \"passphrase\""), "{none}");
+    assert!(none.to_string().contains("add `provider = \"passphrase\"` under [secrets]"), "{none}");
     assert_eq!(LocalStore::new(dir.path()).unwrap().load("dev").unwrap(), before, "nothing was written");
 }
 

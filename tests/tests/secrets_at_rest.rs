@@ -103,7 +103,7 @@ fn a_wrong_passphrase_or_no_provider_is_refused_and_nothing_is_written() {
     std::fs::write(dir.path().join("Strake.toml"), "").unwrap();
     let unset = run(dir.path(), None, &["plan", "--config", "secret=hunter4"]);
     assert_eq!(unset.code, 1, "{}", unset.out);
-    assert!(unset.out.contains("[secrets] provider = \"passphrase\""), "{}", unset.out);
+    assert!(unset.out.contains("add `provider = \"passphrase\"` under [secrets]"), "{}", unset.out);
 
     assert!(snapshot(&state) == bytes, "a refused run changed the state files");
 }
