@@ -162,13 +162,6 @@ impl Moto {
             })
             .collect()
     }
-
-    /// moto's whole model (`/moto-api/data.json`). Some moto backends fail to serialize their
-    /// objects; then this is an error with what moto answered.
-    pub fn data(&self) -> Result<serde_json::Value, String> {
-        let r = request(&self.addr, "GET", "/moto-api/data.json", b"").map_err(|e| e.to_string())?;
-        serde_json::from_slice(&r.body).map_err(|e| format!("HTTP {}: {e}: {}", r.status, r.text().chars().take(300).collect::<String>()))
-    }
 }
 
 /// Account A at `endpoint` (moto, or a proxy in front of it): static test credentials, pinned to

@@ -2,6 +2,12 @@
 //! (`examples/cross-account-irsa`) against moto (accounts A and B) and a real kube-apiserver
 //! whose service-account issuer is the moto EKS cluster's. Plan, apply, verify, re-plan, a
 //! service-account rename, a deliberately broken trust, destroy.
+//!
+//! The scenario runs twice: with the stack's state in the default local store (`.strake/` in the
+//! program's directory), and with it in an S3 bucket of account A that the program does not
+//! manage (created by the test, given as `STRAKE_BACKEND=s3://<bucket>/<prefix>`). The second
+//! checks that the state is really there (nothing on disk, objects under the prefix, `state
+//! history`), and its destroy checks expect the state bucket, and only it, to be left.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,11 +18,56 @@ use strake_tests::kube::Kube;
 use strake_tests::moto::REGION;
 use strake_tests::rig::MotoRig;
 
+/// The example's stack.
+const STACK: &str = "cross-account-irsa";
+
+/// The resources the program creates (`type::name`), sorted.
+const CREATED: [&str; 9] = [
+    "aws:iam:OpenIdConnectProvider::oidc-issuer",
+    "aws:iam:Policy::s3-read",
+    "aws:iam:Role::s3",
+    "aws:iam:RolePolicyAttachment::s3-read",
+    "aws:s3:Bucket::bucket",
+    "aws:s3:Object::test-txt",
+    "kubernetes:apps:Deployment::test-deployment",
+    "kubernetes:core:Namespace::irsa-demo",
+    "kubernetes:core:ServiceAccount::s3-sa",
+];
+
+/// Where the example keeps the stack's state.
+#[derive(Debug, Clone, Copy)]
+enum StateBackend {
+    /// The default: `.strake/` in the program's directory.
+    Local,
+    /// `s3://<bucket>/<prefix>`, a bucket in account A that the test creates and the program does
+    /// not manage.
+    Bucket { bucket: &'static str, prefix: &'static str },
+}
+
+impl StateBackend {
+    /// What `STRAKE_BACKEND` is set to (unset for the local store).
+    fn url(self) -> Option<String> {
+        match self {
+            StateBackend::Local => None,
+            StateBackend::Bucket { bucket, prefix } => Some(format!("s3://{bucket}/{prefix}")),
+        }
+    }
+
+    /// The state bucket, which is expected to outlive the stack.
+    fn bucket(self) -> Option<&'static str> {
+        match self {
+            StateBackend::Local => None,
+            StateBackend::Bucket { bucket, .. } => Some(bucket),
+        }
+    }
+}
+
 struct App {
     bin: PathBuf,
     dir: tempfile::TempDir,
     endpoint: String,
     kubeconfig: PathBuf,
+    state: StateBackend,
 }
 
 struct Run {
@@ -27,7 +78,12 @@ struct Run {
 
 impl App {
     fn run(&self, args: &[&str]) -> Run {
-        let Output { status, stdout, stderr } = Command::new(&self.bin)
+        let mut cmd = Command::new(&self.bin);
+        match self.state.url() {
+            Some(url) => cmd.env("STRAKE_BACKEND", url),
+            None => cmd.env_remove("STRAKE_BACKEND"),
+        };
+        let Output { status, stdout, stderr } = cmd
             .args(args)
             .arg("--dir")
             .arg(self.dir.path())
@@ -76,9 +132,63 @@ fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
     out
 }
 
+/// The files under `dir`, as sorted paths relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The names of the buckets `s3`'s account owns, sorted.
+async fn buckets(s3: &aws_sdk_s3::Client) -> Vec<String> {
+    let listed = s3.list_buckets().send().await.unwrap();
+    let mut names: Vec<String> = listed.buckets().iter().filter_map(|b| b.name()).map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// The keys of every object in `bucket`.
+async fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        keys.extend(page.unwrap().contents().iter().filter_map(|o| o.key()).map(str::to_string));
+    }
+    keys
+}
+
+/// The scenario with the stack's state in the local store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_account_irsa_end_to_end() {
+    scenario(StateBackend::Local).await;
+}
+
+/// The scenario with the stack's state in a bucket of account A that the program does not manage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_account_irsa_with_state_in_a_bucket() {
+    scenario(StateBackend::Bucket { bucket: "strake-state-a", prefix: "irsa" }).await;
+}
+
+/// Plan, apply, verify, re-plan, rename, broken trust, destroy, with the stack's state in `state`.
+async fn scenario(state: StateBackend) {
     let rig = MotoRig::start().await;
+    let s3_a = rig.s3_a();
+    if let Some(bucket) = state.bucket() {
+        rig.moto.create_bucket(bucket);
+    }
+    let state_buckets: Vec<String> = state.bucket().into_iter().map(str::to_string).collect();
+    assert_eq!(buckets(&s3_a).await, state_buckets, "account A holds the state bucket (if any) and nothing else");
     let eks = aws_sdk_eks::Client::new(&rig.sdk_a);
     let cluster = eks
         .create_cluster()
@@ -93,27 +203,37 @@ async fn cross_account_irsa_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cross-account-irsa/Strake.toml");
     std::fs::copy(example, dir.path().join("Strake.toml")).unwrap();
-    let app = App { bin: example_binary("cross-account-irsa"), dir, endpoint: rig.moto.endpoint(), kubeconfig: kube.kubeconfig() };
+    let app = App { bin: example_binary("cross-account-irsa"), dir, endpoint: rig.moto.endpoint(), kubeconfig: kube.kubeconfig(), state };
 
     // The plan lists exactly the expected resources.
     let plan = app.plan_json(&[]);
-    let created: Vec<(String, String)> = [
-        "aws:iam:OpenIdConnectProvider::oidc-issuer",
-        "aws:iam:Policy::s3-read",
-        "aws:iam:Role::s3",
-        "aws:iam:RolePolicyAttachment::s3-read",
-        "aws:s3:Bucket::bucket",
-        "aws:s3:Object::test-txt",
-        "kubernetes:apps:Deployment::test-deployment",
-        "kubernetes:core:Namespace::irsa-demo",
-        "kubernetes:core:ServiceAccount::s3-sa",
-    ]
-    .iter()
-    .map(|n| (n.to_string(), "create".to_string()))
-    .collect();
+    let created: Vec<(String, String)> = CREATED.iter().map(|n| (n.to_string(), "create".to_string())).collect();
     assert_eq!(changes(&plan), created);
 
     app.ok(&["apply", "--yes"]);
+
+    // The state is where it was put, and only there.
+    let listed = app.ok(&["state", "list"]).stdout;
+    for resource in CREATED {
+        let (ty, name) = resource.split_once("::").unwrap();
+        assert!(listed.lines().any(|l| l.contains(&format!("::{ty}::")) && l.contains(&format!("::{name}  id="))), "{resource} in state:\n{listed}");
+    }
+    let on_disk = files_under(app.dir.path());
+    match state {
+        StateBackend::Local => {
+            let segments = format!(".strake/stacks/{STACK}/seg-");
+            assert!(on_disk.iter().any(|f| f.starts_with(&segments)), "the local store holds the stack: {on_disk:?}");
+        }
+        StateBackend::Bucket { bucket, prefix } => {
+            assert_eq!(on_disk, vec!["Strake.toml"], "no state on disk beside the program");
+            let keys = keys(&s3_a, bucket).await;
+            assert!(keys.iter().all(|k| k.starts_with(&format!("{prefix}/"))), "every object of the state bucket is under {prefix}/: {keys:?}");
+            assert!(keys.iter().any(|k| k.starts_with(&format!("{prefix}/{STACK}/"))), "the stack's objects are under {prefix}/{STACK}/: {keys:?}");
+            let history = app.ok(&["state", "history"]).stdout;
+            let points = history.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count();
+            assert!(points >= 1, "state history lists the apply:\n{history}");
+        }
+    }
 
     // The role in account B trusts exactly the service account, through the OIDC provider.
     let iam = &rig.iam;
@@ -164,25 +284,30 @@ async fn cross_account_irsa_end_to_end() {
     assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
     assert!(failed.stderr.contains("trust"), "{}\n{}", failed.stdout, failed.stderr);
 
-    // destroy leaves nothing behind: IAM, S3 (by moto's model and by the API) and Kubernetes.
+    // destroy leaves nothing behind: IAM, S3 and Kubernetes, asked through their APIs (moto's
+    // data.json keeps deleted objects, so it cannot show what is gone). A state bucket is not the
+    // program's: it stays.
     app.ok(&[&["destroy", "--yes"][..], &broken].concat());
-    match rig.moto.data() {
-        Ok(data) => {
-            let ours = ["\"s3_read\"", ":role/s3\"", "oidc-provider/", "test-oidc-cross-account-bucket"];
-            let text = data.to_string();
-            for needle in ours {
-                assert!(!text.contains(needle), "moto still holds {needle}: {text}");
-            }
-        }
-        Err(e) => eprintln!("moto's data.json is unavailable ({e}); checking through the API only"),
-    }
     assert!(iam.get_role().role_name("s3").send().await.is_err(), "the role is gone");
     let policies = iam.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).send().await.unwrap();
     assert!(policies.policies().is_empty(), "{:?}", policies.policies());
     let oidc = iam.list_open_id_connect_providers().send().await.unwrap();
     assert!(oidc.open_id_connect_provider_list().is_empty(), "{:?}", oidc.open_id_connect_provider_list());
-    let buckets = rig.s3.list_buckets().send().await.unwrap();
-    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
+    assert_eq!(buckets(&rig.s3).await, Vec::<String>::new(), "account B holds no bucket");
+    assert_eq!(buckets(&s3_a).await, state_buckets, "account A holds the state bucket (if any) and nothing else");
     assert!(kube.get_json(&["namespace", "irsa-demo"]).is_none(), "the namespace is gone");
     assert!(kube.get_json(&["-n", "irsa-demo", "serviceaccount", "s3-reader"]).is_none());
+
+    // The stack's state, wherever it is, records no resource and no interrupted operation.
+    let exported = app.ok(&["state", "export"]).stdout;
+    let snapshot: serde_json::Value = serde_json::from_str(&exported).unwrap_or_else(|e| panic!("state export: {e}\n{exported}"));
+    let left: Vec<&serde_json::Value> = snapshot["resources"].as_array().unwrap().iter().filter(|r| r["kind"] == "resource").collect();
+    assert!(left.is_empty(), "state still records {left:?}");
+    assert_eq!(snapshot["pending"], serde_json::json!([]), "{exported}");
+    let listed = app.ok(&["state", "list"]).stdout;
+    assert!(!listed.contains("id="), "state list shows resources:\n{listed}");
+    if let StateBackend::Bucket { bucket, .. } = state {
+        assert_eq!(files_under(app.dir.path()), vec!["Strake.toml"], "still no state on disk");
+        assert!(!keys(&s3_a, bucket).await.is_empty(), "the stack's state stays in the bucket");
+    }
 }

@@ -137,9 +137,10 @@ fn a_holder_whose_lock_was_taken_writes_nothing_more() {
     assert_eq!(loaded.meta.serial, 2);
 }
 
-/// Thirty runs that each change one record of a 200-record stack upload what changed, not the
-/// stack (moto's recorder counts the bytes), and every state they leave in the history restores
-/// exactly, rebuilt from a snapshot and deltas.
+/// Thirty runs that each change one record of a 200-record stack, with plans between some of
+/// them, upload what changed, not the stack (moto's recorder counts the bytes); every state reads
+/// back from the bucket, and every state they leave in the history restores exactly, rebuilt from
+/// a snapshot and deltas.
 #[test]
 fn small_changes_upload_deltas_and_every_kept_state_restores() {
     let moto = moto();
@@ -160,11 +161,19 @@ fn small_changes_upload_deltas_and_every_kept_state_restores() {
     let mut kept = Vec::new();
     let mut uploaded = 0;
     for round in 0..30 {
+        // A run that writes nothing (a plan) between some of them: the manifest moves past its
+        // fence, and the next delta must still follow the last one.
+        if round % 4 == 1 {
+            let lock = LockInfo::for_current_process("plan");
+            store.lock("dev", &lock).unwrap();
+            store.unlock("dev", &lock.id).unwrap();
+        }
         let (bytes, rewritten) = run(vec![Write::PutResource(sample_resource("dev", &format!("r{}", round % 3), 1000 + round))]);
         assert_eq!(rewritten, 0, "run {round} rewrote the snapshot for a one-record change");
         uploaded += bytes;
         let generation = store.history("dev").unwrap().last().unwrap().generation;
-        kept.push((generation, store.load("dev").unwrap().unwrap()));
+        // Read back by another store, from the bucket.
+        kept.push((generation, S3Store::new(options(&moto, "tiers")).unwrap().load("dev").unwrap().unwrap()));
     }
     let per_run = uploaded / 30;
     assert!(per_run * 10 < snapshot, "a one-record change uploads {per_run} bytes a run against a {snapshot}-byte stack");

@@ -211,7 +211,10 @@ fn folding(stack: &str, cached: &Cached, made_by: &str) -> Folding {
         // Only fences (or operations started and cleared) since: the manifest moves past them.
         return Folding { manifest, deltas, objects };
     } else {
-        let delta = Delta { from: cached.folded_seq() + 1, to: cached.seq, changes, meta: meta.clone() };
+        // From the entry after the last part: the manifest may have moved past entries that
+        // held no changes (a plan's fence), and the parts must stay contiguous.
+        let after = manifest.deltas.last().map_or_else(|| manifest.snapshot.map_or(0, |s| s.seq), |d| d.to);
+        let delta = Delta { from: after + 1, to: cached.seq, changes, meta: meta.clone() };
         let mut sizes: Vec<u64> = manifest.deltas.iter().map(|d| d.bytes).collect();
         sizes.push(json(&delta).len() as u64);
         deltas.push(delta);
