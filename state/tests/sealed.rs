@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use strake_state::conformance::{self, sample_pending, sample_resource};
-use strake_state::secrets::{KeyProvider, Passphrase, SealedStore};
+use strake_state::secrets::{AgeRecipients, KeyProvider, Passphrase, SealedStore};
 use strake_state::{LocalStore, MemoryStore, StateError, StateStore, Write};
 
 /// The secret the samples hold (`conformance::sample_resource`).
@@ -65,7 +65,7 @@ fn secrets_never_reach_the_disk_in_clear_and_come_back_whole() {
 }
 
 #[test]
-fn a_wrong_passphrase_or_no_provider_is_refused_and_writes_nothing() {
+fn a_wrong_passphrase_another_provider_or_none_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     sealed(dir.path(), "correct horse").write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
     let before = LocalStore::new(dir.path()).unwrap().load("dev").unwrap();
@@ -73,6 +73,11 @@ fn a_wrong_passphrase_or_no_provider_is_refused_and_writes_nothing() {
     let wrong = sealed(dir.path(), "wrong horse").load("dev").unwrap_err();
     assert!(matches!(&wrong, StateError::Secrets { .. }), "{wrong:?}");
     assert!(wrong.to_string().contains("passphrase does not open the secrets of stack `dev`"), "{wrong}");
+
+    let age = format!("age:{}", age::x25519::Identity::generate().to_public());
+    let other = SealedStore::new(Arc::new(LocalStore::new(dir.path()).unwrap()), Some(Arc::new(AgeRecipients::new(&age, "").unwrap())));
+    let other = other.load("dev").unwrap_err().to_string();
+    assert!(other.contains("sealed with the `passphrase` key provider, not `age`: set `provider = \"passphrase\"`"), "{other}");
 
     let none = SealedStore::new(Arc::new(LocalStore::new(dir.path()).unwrap()), None).load("dev").unwrap_err();
     assert!(none.to_string().contains("add `provider = \"passphrase\"` under [secrets]"), "{none}");

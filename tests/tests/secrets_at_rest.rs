@@ -17,14 +17,22 @@ struct Run {
     out: String,
 }
 
-fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
+/// The fixture in `dir` with `env` (and no passphrase but one `env` gives) and `args`.
+fn command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--dir").arg(dir).args(args).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").env_remove("STRAKE_PASSPHRASE").stdin(Stdio::null());
-    if let Some(p) = passphrase {
-        c.env("STRAKE_PASSPHRASE", p);
-    }
+    c.arg("--dir").arg(dir).args(args).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").env_remove("STRAKE_PASSPHRASE");
+    c.envs(env.iter().copied()).stdin(Stdio::null());
+    c
+}
+
+fn output(mut c: Command) -> Run {
     let o = c.output().expect("running the fixture");
     Run { code: o.status.code().unwrap_or(-1), out: format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)) }
+}
+
+fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
+    let env: Vec<(&str, &str)> = passphrase.map(|p| ("STRAKE_PASSPHRASE", p)).into_iter().collect();
+    output(command(dir, &env, args))
 }
 
 fn ok(dir: &Path, args: &[&str]) -> Run {
@@ -139,19 +147,9 @@ fn rotate_and_change_provider_re_encrypt_everything_at_once() {
     assert_eq!(ok(dir.path(), &["plan", "--config", "secret=hunter2"]).code, 0, "the secret opens under the new key");
 
     // To a new passphrase: the old one no longer opens the stack, the new one does.
-    let mut c = Command::new(BIN);
-    let moved = c
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["secrets", "change-provider", "passphrase", "--config", "secret=hunter2"])
-        .env("NO_COLOR", "1")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env("STRAKE_PASSPHRASE", PASSPHRASE)
-        .env("STRAKE_NEW_PASSPHRASE", "a new passphrase")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let env = [("STRAKE_PASSPHRASE", PASSPHRASE), ("STRAKE_NEW_PASSPHRASE", "a new passphrase")];
+    let moved = output(command(dir.path(), &env, &["secrets", "change-provider", "passphrase", "--config", "secret=hunter2"]));
+    assert_eq!(moved.code, 0, "{}", moved.out);
     assert_ne!(key_id(dir.path()), second);
     let old = run(dir.path(), Some(PASSPHRASE), &["plan", "--config", "secret=hunter2"]);
     assert_eq!(old.code, 1, "{}", old.out);
@@ -162,18 +160,7 @@ fn rotate_and_change_provider_re_encrypt_everything_at_once() {
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(BIN)
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env("STRAKE_PASSPHRASE", PASSPHRASE)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    command(dir, &[("STRAKE_PASSPHRASE", PASSPHRASE)], args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
 /// The stack's pending operations as recorded so far (read raw, without the lock).
@@ -232,35 +219,19 @@ fn a_stack_moves_from_a_passphrase_to_age_recipients() {
     ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
     let (alice, eve) = (age::x25519::Identity::generate(), age::x25519::Identity::generate());
     let provider = format!("age:{}", alice.to_public());
-    let moved = Command::new(BIN)
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["secrets", "change-provider", &provider, "--config", "secret=hunter2"])
-        .env("NO_COLOR", "1")
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env("STRAKE_PASSPHRASE", PASSPHRASE)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let moved =
+        output(command(dir.path(), &[("STRAKE_PASSPHRASE", PASSPHRASE)], &["secrets", "change-provider", &provider, "--config", "secret=hunter2"]));
+    assert_eq!(moved.code, 0, "{}", moved.out);
     std::fs::write(dir.path().join("Strake.toml"), format!("[secrets]\nprovider = \"{provider}\"\n")).unwrap();
 
     let with = |identity: &age::x25519::Identity| {
-        let out = Command::new(BIN)
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["plan", "--config", "secret=hunter2"])
-            .env("NO_COLOR", "1")
-            .env_remove("CARGO_MANIFEST_DIR")
-            .env("STRAKE_AGE_KEY", identity.to_string().expose_secret())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let key = identity.to_string();
+        output(command(dir.path(), &[("STRAKE_AGE_KEY", key.expose_secret())], &["plan", "--config", "secret=hunter2"]))
     };
-    assert_eq!(with(&alice).0, Some(0), "the recipient's identity opens the stack: {}", with(&alice).1);
-    let (code, err) = with(&eve);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("no age identity at hand opens the secrets of stack `fixture`"), "{err}");
+    let opened = with(&alice);
+    assert_eq!(opened.code, 0, "the recipient's identity opens the stack: {}", opened.out);
+    let refused = with(&eve);
+    assert_eq!(refused.code, 1);
+    assert!(refused.out.contains("no age identity at hand opens the secrets of stack `fixture`"), "{}", refused.out);
     assert!(holding(dir.path(), "hunter2").is_empty());
 }

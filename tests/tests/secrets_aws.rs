@@ -75,29 +75,34 @@ async fn a_stack_sealed_with_kms_opens_once_a_run_and_only_as_itself() {
     assert!(LocalStore::new(dir.path()).unwrap().load("new").unwrap().is_none(), "nothing was written");
 }
 
+/// The CLI fixture in `dir` against `moto`, with the secret `hunter2`, the environment given and
+/// `args`: its exit code and what it printed.
+fn fixture(dir: &Path, moto: &Moto, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cli-fixture"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .args(["--config", "secret=hunter2"])
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_seals_with_a_kms_key_through_the_standard_chain() {
     let (moto, _) = moto_with_key().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Strake.toml"), format!("[secrets]\nprovider = \"{ALIAS}\"\n")).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cli-fixture"))
-            .arg("--dir")
-            .arg(dir.path())
-            .args(args)
-            .args(["--config", "secret=hunter2"])
-            .env("NO_COLOR", "1")
-            .env_remove("CARGO_MANIFEST_DIR")
-            .env_remove("AWS_PROFILE")
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-    };
+    let run = |args: &[&str]| fixture(dir.path(), &moto, &[], args);
     let (code, out) = run(&["apply", "--yes"]);
     assert_eq!(code, Some(0), "{out}");
     let export = dir.path().join("export.json");
@@ -115,24 +120,9 @@ async fn a_stack_in_a_bucket_holds_only_ciphertext() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Strake.toml"), "[secrets]\nprovider = \"passphrase\"\n").unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cli-fixture"))
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--backend", "s3://team-state/apps"])
-            .args(args)
-            .args(["--config", "secret=hunter2"])
-            .env("NO_COLOR", "1")
-            .env_remove("CARGO_MANIFEST_DIR")
-            .env_remove("AWS_PROFILE")
-            .env("STRAKE_PASSPHRASE", "correct horse")
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some_and(|c| c == 0 || c == 2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let args = [&["--backend", "s3://team-state/apps"][..], args].concat();
+        let (code, out) = fixture(dir.path(), &moto, &[("STRAKE_PASSPHRASE", "correct horse")], &args);
+        assert!(code.is_some_and(|c| c == 0 || c == 2), "{args:?}: {out}");
     };
     run(&["apply", "--yes"]);
     run(&["plan", "--out", dir.path().join("plan.json").to_str().unwrap()]);

@@ -289,17 +289,7 @@ mod tests {
 
     #[test]
     fn changes_keep_the_last_write_of_each_record() {
-        let op = |id: &str| PendingOperation {
-            id: id.into(),
-            urn: "urn:strake:dev::t::x".into(),
-            kind: crate::PendingKind::Create,
-            type_token: "t".into(),
-            provider: None,
-            inputs: serde_json::Value::Null,
-            outputs: serde_json::Value::Null,
-            resource_id: None,
-            started_at: 0,
-        };
+        let op = |id: &str| crate::conformance::sample_pending(id, "urn:strake:dev::t::x");
         let mut changes = Changes::default();
         changes.record(&Write::PutPending(op("1")));
         changes.record(&Write::ClearPending { id: "1".into() });

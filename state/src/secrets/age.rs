@@ -79,12 +79,6 @@ impl KeyProvider for AgeRecipients {
     }
 
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError> {
-        if wrapped.provider != self.name() {
-            return Err(SecretsError(format!(
-                "the secrets of stack `{stack}` are kept with the `{}` key provider, not age; set `[secrets] provider` to it",
-                wrapped.provider
-            )));
-        }
         let recipients = wrapped.params.get("recipients").map(ToString::to_string).unwrap_or_default();
         if self.identities.is_empty() {
             return Err(SecretsError(format!(

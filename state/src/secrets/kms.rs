@@ -149,12 +149,6 @@ impl KeyProvider for AwsKms {
     }
 
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError> {
-        if wrapped.provider != self.name() {
-            return Err(SecretsError(format!(
-                "the secrets of stack `{stack}` are kept with the `{}` key provider, not KMS; set `[secrets] provider` to it",
-                wrapped.provider
-            )));
-        }
         let blob = B64.decode(&wrapped.wrapped).map_err(|e| SecretsError(format!("the wrapped data key of stack `{stack}` is damaged: {e}")))?;
         // The key the data key was wrapped with, so a stack keeps opening after the URL names another.
         let key = wrapped.params.get("key").and_then(|k| k.as_str()).unwrap_or(&self.key).to_string();

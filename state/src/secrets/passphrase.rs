@@ -76,12 +76,6 @@ impl KeyProvider for Passphrase {
     }
 
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError> {
-        if wrapped.provider != self.name() {
-            return Err(SecretsError(format!(
-                "the secrets of stack `{stack}` are kept with the `{}` key provider, not a passphrase; set `[secrets] provider` to it",
-                wrapped.provider
-            )));
-        }
         let kdf: Kdf =
             serde_json::from_value(wrapped.params.clone()).map_err(|e| SecretsError(format!("the passphrase key's parameters are damaged: {e}")))?;
         let kek = self.derive(&kdf)?;

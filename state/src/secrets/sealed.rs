@@ -133,7 +133,19 @@ impl SealedStore {
         if let Some(key) = self.cached(stack).filter(|k| k.id() == wrapped.key_id) {
             return Ok(Some(key));
         }
-        let key = self.provider(stack, &wrapped)?.unwrap(stack, &wrapped).map_err(|e| secrets_error(stack, e))?;
+        let provider = self.provider(stack, &wrapped)?;
+        if wrapped.provider != provider.name() {
+            return Err(secrets_error(
+                stack,
+                SecretsError(format!(
+                    "the secrets of stack `{stack}` are sealed with the `{}` key provider, not `{}`: set `provider = \"{}\"` under [secrets] in Strake.toml",
+                    wrapped.provider,
+                    provider.name(),
+                    wrapped.setting()
+                )),
+            ));
+        }
+        let key = provider.unwrap(stack, &wrapped).map_err(|e| secrets_error(stack, e))?;
         self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
         Ok(Some(key))
     }
