@@ -128,9 +128,14 @@ fn an_export_carries_its_key_and_imports_into_another_store() {
 fn the_whole_state_mode_seals_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let store = sealed(dir.path(), "correct horse").with_all_outputs(true);
-    store.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
+    // A pending operation carries its resource's last outputs: sealed whole too.
+    let mut op = sample_pending("p1", "urn:strake:dev::strake:index:Data::a");
+    op.outputs = serde_json::json!({ "kubeconfig": "token-in-clear" });
+    store.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1)), Write::PutPending(op.clone())]).unwrap();
+    assert!(files_contain(dir.path(), b"token-in-clear").is_empty(), "an output in clear in a pending operation");
     let raw = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
     let a = raw.resources.iter().find(|r| r.urn.ends_with("::a")).unwrap();
     assert!(a.outputs.get("__strake_ciphertext").is_some() && !a.outputs.to_string().contains("nested"), "{}", a.outputs);
-    assert_eq!(sealed(dir.path(), "correct horse").load("dev").unwrap().unwrap().resources, vec![sample_resource("dev", "a", 1)]);
+    let loaded = sealed(dir.path(), "correct horse").load("dev").unwrap().unwrap();
+    assert_eq!((loaded.resources, loaded.pending), (vec![sample_resource("dev", "a", 1)], vec![op]));
 }

@@ -141,8 +141,14 @@ fn rotate_and_change_provider_re_encrypt_everything_at_once() {
     ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
     let first = key_id(dir.path());
 
+    let plan = dir.path().join("plan.json");
+    ok(dir.path(), &["plan", "--out", plan.to_str().unwrap(), "--config", "secret=hunter3"]);
     ok(dir.path(), &["secrets", "rotate", "--config", "secret=hunter2"]);
     let second = key_id(dir.path());
+    // A plan saved before the rotation is stale, and says so.
+    let stale = run(dir.path(), Some(PASSPHRASE), &["apply", plan.to_str().unwrap(), "--config", "secret=hunter3"]);
+    assert_eq!(stale.code, 1, "{}", stale.out);
+    assert!(stale.out.contains("state changed since the plan was made"), "{}", stale.out);
     assert_ne!(first, second, "a new data key");
     assert_eq!(ok(dir.path(), &["plan", "--config", "secret=hunter2"]).code, 0, "the secret opens under the new key");
 
@@ -210,6 +216,7 @@ fn a_rotation_killed_at_any_moment_leaves_a_readable_state() {
         assert_eq!(plan.code, 0, "trial {trial}, killed after {delay:?}: the state does not read back:\n{}", plan.out);
     }
     assert!(holding(dir.path(), "hunter2").is_empty());
+    assert!(holding(dir.path(), "hunter3").is_empty());
 }
 
 #[test]

@@ -66,6 +66,16 @@ async fn a_stack_sealed_with_kms_opens_once_a_run_and_only_as_itself() {
     let err = provider.unwrap("prod", &wrapped).unwrap_err();
     assert!(err.0.contains("KMS Decrypt") && err.0.contains("stack `prod`"), "{err}");
 
+    // A key record naming another KMS key than the configured one is refused, not decrypted
+    // with the key it names.
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let other = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.create_alias().alias_name("alias/other").target_key_id(&other).send().await.unwrap();
+    let elsewhere =
+        SealedStore::new(Arc::new(LocalStore::new(dir.path()).unwrap()), Some(Arc::new(AwsKms::from_config("awskms://alias/other", &sdk).unwrap())));
+    let err = elsewhere.load("dev").unwrap_err().to_string();
+    assert!(err.contains("wrapped with KMS key `alias/team-secrets`, not the configured `alias/other`"), "{err}");
+
     // A key the user cannot use (moto does not refuse a disabled key, so: one that does not
     // exist): KMS's own code, the stack named, and nothing written.
     let nowhere =

@@ -183,9 +183,17 @@ async fn apply(
 
 async fn apply_saved(ctx: &Context<'_>, engine: &Engine, file: &Path) -> Result<ExitCode, Error> {
     let bytes = std::fs::read(file).map_err(|e| Error::PlanFile(format!("cannot read the plan {}: {e}", file.display())))?;
-    let key = ctx.store.data_key(&ctx.program.stack)?;
-    let saved = super::saved::open(file, &bytes, &ctx.program.stack, key.as_ref())?;
+    // Under the stack's lock: making the data key writes to the state.
     let mut session = engine.session(ctx.program, "apply")?;
+    let key = ctx.store.data_key(&ctx.program.stack)?;
+    let saved = super::saved::open(file, &bytes, &ctx.program.stack, key.as_ref()).map_err(|e| {
+        // A plan made before the stack moved on (a `secrets rotate`, say) is stale, not damaged.
+        let now = session.snapshot().meta.serial;
+        match serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["serial"].as_u64()) {
+            Some(then) if then != now => Error::StalePlan(format!("state changed since the plan was made (serial {then} then, {now} now)")),
+            _ => e,
+        }
+    })?;
     let report = session.apply_saved(&saved).await?;
     println!("\nApply complete in {:.1}s: {} steps changed something.", report.elapsed.as_secs_f64(), report.changed);
     print_outputs(&report.outputs, false);

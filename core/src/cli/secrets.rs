@@ -49,10 +49,7 @@ pub(crate) fn named(name: &str, stack: &str, passphrase_env: &str) -> Result<Arc
         "passphrase" => {
             let passphrase = match std::env::var(passphrase_env) {
                 Ok(p) => p,
-                Err(_) if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() => {
-                    eprint!("Passphrase of the secrets of stack `{stack}`: ");
-                    console::Term::stderr().read_secure_line().map_err(|e| Error::Config(format!("reading the passphrase: {e}")))?
-                }
+                Err(_) if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() => prompt(stack, passphrase_env == NEW_PASSPHRASE_ENV)?,
                 Err(_) => {
                     return Err(Error::Config(format!(
                         "`secrets.provider = \"passphrase\"`: set {passphrase_env} to the passphrase of stack `{stack}` (there is no terminal to ask on)"
@@ -81,4 +78,22 @@ pub(crate) fn named(name: &str, stack: &str, passphrase_env: &str) -> Result<Arc
              the identity from {AGE_KEY_ENV} or {AGE_KEY_FILE_ENV})"
         ))),
     }
+}
+
+/// Asks for the passphrase of `stack` at the terminal; a new one twice, so a typo cannot lock the
+/// stack's secrets away.
+fn prompt(stack: &str, new: bool) -> Result<String, Error> {
+    let term = console::Term::stderr();
+    let read = |what: &str| {
+        eprint!("{what}: ");
+        term.read_secure_line().map_err(|e| Error::Config(format!("reading the passphrase: {e}")))
+    };
+    if !new {
+        return read(&format!("Passphrase of the secrets of stack `{stack}`"));
+    }
+    let first = read(&format!("New passphrase for the secrets of stack `{stack}`"))?;
+    if read("The new passphrase again")? != first {
+        return Err(Error::Config("the two new passphrases differ; nothing was changed".into()));
+    }
+    Ok(first)
 }

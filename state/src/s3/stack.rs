@@ -118,6 +118,8 @@ pub(super) async fn read(objects: &Objects, stack: &str) -> Result<Cached, State
     let mut exists = manifest.is_some();
     let mut unfolded = Unfolded::default();
     let names = objects.list(&format!("{stack}/journal/"), Some(&entry_name(stack, seq))).await?;
+    // Only the entries after the manifest, should a store ignore `StartAfter`.
+    let names = names.into_iter().filter(|n| entry_seq(n).is_some_and(|n| n > seq)).collect();
     for (name, got) in get_all(objects, stack, names).await? {
         let key = objects.key(&name);
         let entry: Entry = parse(&key, &got.body)?;

@@ -150,8 +150,17 @@ impl KeyProvider for AwsKms {
 
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError> {
         let blob = B64.decode(&wrapped.wrapped).map_err(|e| SecretsError(format!("the wrapped data key of stack `{stack}` is damaged: {e}")))?;
-        // The key the data key was wrapped with, so a stack keeps opening after the URL names another.
-        let key = wrapped.params.get("key").and_then(|k| k.as_str()).unwrap_or(&self.key).to_string();
+        // Only the configured key opens it: a key record naming another key (one planted by
+        // whoever can write the state) is refused, not decrypted with a key it chose.
+        let key = self.key.clone();
+        if let Some(wrapped_with) = wrapped.params.get("key").and_then(|k| k.as_str())
+            && wrapped_with != key
+        {
+            return Err(SecretsError(format!(
+                "the data key of stack `{stack}` is wrapped with KMS key `{wrapped_with}`, not the configured `{key}`; \
+                 set `provider = \"awskms://{wrapped_with}\"`, or move the stack with `secrets change-provider`"
+            )));
+        }
         let request =
             self.client.decrypt().key_id(&key).ciphertext_blob(Blob::new(blob)).set_encryption_context(Some(context(stack, &wrapped.key_id)));
         let out = self.call(request.send()).map_err(|e| kms_error("Decrypt", &key, stack, e))?;

@@ -236,7 +236,8 @@ fn walk(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut Value, &str) -> Re
         return Ok(());
     }
     match value {
-        Value::Object(map) => map.iter_mut().try_for_each(|(k, v)| walk(v, &format!("{path}/{k}"), f)),
+        // JSON Pointer's escapes, so `{"a/b": x}` and `{"a": {"b": x}}` are different places.
+        Value::Object(map) => map.iter_mut().try_for_each(|(k, v)| walk(v, &format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")), f)),
         Value::Array(items) => items.iter_mut().enumerate().try_for_each(|(i, v)| walk(v, &format!("{path}/{i}"), f)),
         _ => Ok(()),
     }
@@ -316,6 +317,16 @@ mod tests {
         key.seal_whole("dev", "urn:a", "outputs", &mut whole);
         let mut forged = json!({ CIPHERTEXT_MARKER: whole[CIPHERTEXT_MARKER].as_str().unwrap().replacen("w1:", "v1:", 1) });
         assert!(key.open("dev", "urn:a", "outputs", &mut forged).is_err());
+    }
+
+    #[test]
+    fn a_key_with_a_slash_is_another_place_than_a_nested_key() {
+        let key = DataKey::generate();
+        let mut flat = json!({ "a/b": { "__strake_secret": 1 } });
+        key.seal("dev", "urn:a", "inputs", &mut flat);
+        let mut nested = json!({ "a": { "b": flat["a/b"].clone() } });
+        assert!(key.open("dev", "urn:a", "inputs", &mut nested).is_err());
+        key.open("dev", "urn:a", "inputs", &mut flat).unwrap();
     }
 
     #[test]

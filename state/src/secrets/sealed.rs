@@ -31,22 +31,26 @@ fn secrets_error(stack: &str, e: SecretsError) -> StateError {
     StateError::Secrets { stack: stack.to_string(), message }
 }
 
+/// Seals the secrets of `inputs` and `outputs` of `owner` (with `all_outputs`, all of `outputs`).
+fn seal_values(key: &DataKey, stack: &str, owner: &str, all_outputs: bool, inputs: &mut Value, outputs: &mut Value) {
+    key.seal(stack, owner, "inputs", inputs);
+    if all_outputs && !outputs.is_null() {
+        key.seal_whole(stack, owner, "outputs", outputs);
+    } else {
+        key.seal(stack, owner, "outputs", outputs);
+    }
+}
+
 fn seal_record(key: &DataKey, stack: &str, all_outputs: bool, mut record: ResourceRecord) -> ResourceRecord {
     if record.kind != RecordKind::SecretsKey {
-        key.seal(stack, &record.urn, "inputs", &mut record.inputs);
-        if all_outputs && !record.outputs.is_null() {
-            key.seal_whole(stack, &record.urn, "outputs", &mut record.outputs);
-        } else {
-            key.seal(stack, &record.urn, "outputs", &mut record.outputs);
-        }
+        seal_values(key, stack, &record.urn, all_outputs, &mut record.inputs, &mut record.outputs);
     }
     record
 }
 
-fn seal_pending(key: &DataKey, stack: &str, mut op: PendingOperation) -> PendingOperation {
-    let owner = format!("pending:{}", op.id);
-    key.seal(stack, &owner, "inputs", &mut op.inputs);
-    key.seal(stack, &owner, "outputs", &mut op.outputs);
+/// A pending operation's outputs are its resource's last ones: sealed as the record's are.
+fn seal_pending(key: &DataKey, stack: &str, all_outputs: bool, mut op: PendingOperation) -> PendingOperation {
+    seal_values(key, stack, &format!("pending:{}", op.id), all_outputs, &mut op.inputs, &mut op.outputs);
     op
 }
 
@@ -74,7 +78,7 @@ fn sealed_under(key: &DataKey, stack: &str, all_outputs: bool, record: ResourceR
         .chain([record])
         .collect();
     resources.sort_by(|a, b| a.urn.cmp(&b.urn));
-    let pending = clear.pending.into_iter().map(|p| seal_pending(key, stack, p)).collect();
+    let pending = clear.pending.into_iter().map(|p| seal_pending(key, stack, all_outputs, p)).collect();
     Snapshot { meta: clear.meta, resources, pending }
 }
 
@@ -84,7 +88,7 @@ fn reseal(key: &DataKey, stack: &str, all_outputs: bool, snapshot: &Snapshot) ->
     let ops = snapshot.pending.iter().filter(|p| has_clear_secret(&p.inputs) || has_clear_secret(&p.outputs));
     records
         .map(|r| Write::PutResource(seal_record(key, stack, all_outputs, r.clone())))
-        .chain(ops.map(|p| Write::PutPending(seal_pending(key, stack, p.clone()))))
+        .chain(ops.map(|p| Write::PutPending(seal_pending(key, stack, all_outputs, p.clone()))))
         .collect()
 }
 
@@ -128,7 +132,11 @@ impl SealedStore {
 
     /// The key a raw snapshot's key record wraps, unwrapped (once per key).
     fn unwrap_key(&self, stack: &str, raw: &Snapshot) -> Result<Option<DataKey>, StateError> {
-        let Some(record) = raw.resources.iter().find(|r| r.kind == RecordKind::SecretsKey) else { return Ok(None) };
+        let Some(record) = raw.resources.iter().find(|r| r.kind == RecordKind::SecretsKey) else {
+            // No key (a stack restored to before it was sealed): none cached may be used.
+            self.forget(stack);
+            return Ok(None);
+        };
         let wrapped = WrappedKey::from_record(record).map_err(|e| secrets_error(stack, e))?;
         if let Some(key) = self.cached(stack).filter(|k| k.id() == wrapped.key_id) {
             return Ok(Some(key));
@@ -229,6 +237,25 @@ impl SealedStore {
         self.forget(stack);
         self.inner.import(sealed_under(&key, stack, self.all_outputs, record, clear))
     }
+
+    /// `import`: a sealed export brings its key, which must open here, as must every value under
+    /// it; one in clear is sealed under a new key.
+    fn import_sealed(&self, stack: &str, snapshot: Snapshot) -> Result<StackMeta, StateError> {
+        let key = self.unwrap_key(stack, &snapshot)?;
+        let snapshot = match (key, &self.provider) {
+            (Some(key), _) => {
+                self.open(stack, Some(&key), snapshot.clone())?;
+                snapshot
+            }
+            (None, Some(provider)) => {
+                let opened = self.open(stack, None, snapshot)?;
+                let (key, record) = self.new_key(stack, provider)?;
+                sealed_under(&key, stack, self.all_outputs, record, opened)
+            }
+            (None, None) => self.open(stack, None, snapshot)?,
+        };
+        self.inner.import(snapshot)
+    }
 }
 
 impl StateStore for SealedStore {
@@ -263,7 +290,7 @@ impl StateStore for SealedStore {
             .into_iter()
             .map(|w| match w {
                 Write::PutResource(r) => Write::PutResource(seal_record(&key, stack, self.all_outputs, r)),
-                Write::PutPending(p) => Write::PutPending(seal_pending(&key, stack, p)),
+                Write::PutPending(p) => Write::PutPending(seal_pending(&key, stack, self.all_outputs, p)),
                 other => other,
             })
             .collect();
@@ -273,23 +300,10 @@ impl StateStore for SealedStore {
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError> {
         let stack = snapshot.meta.stack.clone();
         self.forget(&stack);
-        // A sealed export brings its key: it must open here, and every value must open under it.
-        let key = self.unwrap_key(&stack, &snapshot)?;
-        let snapshot = match (key, &self.provider) {
-            (Some(key), _) => {
-                self.open(&stack, Some(&key), snapshot.clone())?;
-                snapshot
-            }
-            (None, Some(provider)) => {
-                let opened = self.open(&stack, None, snapshot)?;
-                let (key, record) = self.new_key(&stack, provider)?;
-                sealed_under(&key, &stack, self.all_outputs, record, opened)
-            }
-            (None, None) => self.open(&stack, None, snapshot)?,
-        };
-        let meta = self.inner.import(snapshot);
+        let imported = self.import_sealed(&stack, snapshot);
+        // The next load unwraps whatever key the stack holds now, whether the import landed or not.
         self.forget(&stack);
-        meta
+        imported
     }
 
     fn lock(&self, stack: &str, info: &LockInfo) -> Result<Option<LockInfo>, StateError> {
