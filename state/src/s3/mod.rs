@@ -253,8 +253,10 @@ impl S3Store {
         cached.content.meta = entry.meta;
         cached.seq = entry.seq;
         cached.exists = true;
+        // The entry is committed: a checkpoint that fails here leaves the journal longer to read,
+        // and the next one folds it.
         if cached.seq - cached.folded_seq() >= COMPACT_EVERY {
-            self.checkpoint(stack, cached, "a long run, every 64 commits")?;
+            let _ = self.checkpoint(stack, cached, "a long run, every 64 commits");
         }
         Ok(())
     }
@@ -532,14 +534,17 @@ impl StateStore for S3Store {
                     "the lock of stack `{stack}` was taken by another run before this one released it; this run's state writes after that were refused"
                 )));
             };
-            {
+            // A checkpoint that fails leaves every entry in the journal (the next run folds it);
+            // the lock is released all the same, and the failure reported after.
+            let folded = {
                 let mut stacks = guard(&self.stacks);
-                if let Some(cached) = stacks.get_mut(stack).filter(|c| c.exists) {
-                    self.checkpoint(stack, cached, "a run's end")?;
+                match stacks.get_mut(stack).filter(|c| c.exists) {
+                    Some(cached) => self.checkpoint(stack, cached, "a run's end"),
+                    None => Ok(()),
                 }
-            }
+            };
             return match self.block(self.objects.delete(&name, Some(&etag))) {
-                Ok(()) => Ok(()),
+                Ok(()) => folded,
                 Err(Refused::Precondition) => Err(StateError::Backend(format!(
                     "the lock of stack `{stack}` was taken by another run before this one released it; this run's state writes after that were refused"
                 ))),
