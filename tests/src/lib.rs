@@ -6,6 +6,7 @@ pub mod cloud_view;
 pub mod events;
 pub mod fake;
 pub mod fault_proxy;
+pub mod files;
 pub mod harness;
 pub mod http;
 pub mod kube;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aws_sdk_eks::types::VpcConfigRequest;
+use strake_tests::files::files_under;
 use strake_tests::harness::example_binary;
 use strake_tests::kube::Kube;
 use strake_tests::moto::REGION;
@@ -128,24 +129,6 @@ fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
             (format!("{ty}::{name}"), s["action"]["kind"].as_str().unwrap().to_string())
         })
         .collect();
-    out.sort();
-    out
-}
-
-/// The files under `dir`, as sorted paths relative to it.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
     out.sort();
     out
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use strake_state::StateStore as _;
+use strake_tests::files::{files_holding, files_under};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cli-fixture");
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -41,20 +42,6 @@ fn ok(dir: &Path, args: &[&str]) -> Run {
     r
 }
 
-/// The files under `dir` whose bytes contain `needle`.
-fn holding(dir: &Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            hits.extend(holding(&path, needle));
-        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
-            hits.push(path.display().to_string());
-        }
-    }
-    hits
-}
-
 fn stack_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("Strake.toml"), SEALED).unwrap();
@@ -76,7 +63,7 @@ fn a_secret_appears_nowhere_in_clear_and_an_export_moves_with_the_passphrase() {
     let export = dir.path().join("export.json");
     ok(dir.path(), &["state", "export", "--out", export.to_str().unwrap(), "--config", "secret=hunter3"]);
     for secret in ["hunter2", "hunter3"] {
-        assert!(holding(dir.path(), secret).is_empty(), "{secret} in clear in {:?}", holding(dir.path(), secret));
+        assert!(files_holding(dir.path(), secret).is_empty(), "{secret} in clear in {:?}", files_holding(dir.path(), secret));
     }
 
     // The export imports into another directory with the passphrase: the program's secret
@@ -85,7 +72,7 @@ fn a_secret_appears_nowhere_in_clear_and_an_export_moves_with_the_passphrase() {
     ok(other.path(), &["state", "import", export.to_str().unwrap(), "--config", "secret=hunter3"]);
     let clean = ok(other.path(), &["plan", "--config", "secret=hunter3"]);
     assert_eq!(clean.code, 0, "the imported state holds the secret: {}", clean.out);
-    assert!(holding(other.path(), "hunter3").is_empty());
+    assert!(files_holding(other.path(), "hunter3").is_empty());
 }
 
 #[test]
@@ -94,7 +81,8 @@ fn a_wrong_passphrase_or_no_provider_is_refused_and_nothing_is_written() {
     ok(dir.path(), &["apply", "--yes", "--config", "secret=hunter2"]);
     let state = dir.path().join(".strake");
     let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<_> = walk(d).into_iter().filter(|p| !p.ends_with(".lock")).map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+        let mut files: Vec<_> =
+            files_under(d).into_iter().filter(|p| !p.ends_with(".lock")).map(|p| (p.clone(), std::fs::read(d.join(&p)).unwrap())).collect();
         files.sort();
         files
     };
@@ -114,19 +102,6 @@ fn a_wrong_passphrase_or_no_provider_is_refused_and_nothing_is_written() {
     assert!(unset.out.contains("add `provider = \"passphrase\"` under [secrets]"), "{}", unset.out);
 
     assert!(snapshot(&state) == bytes, "a refused run changed the state files");
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }
 
 /// The id of the data key the stack's state holds now.
@@ -162,7 +137,7 @@ fn rotate_and_change_provider_re_encrypt_everything_at_once() {
     assert!(old.out.contains("does not open"), "{}", old.out);
     let new = run(dir.path(), Some("a new passphrase"), &["plan", "--config", "secret=hunter2"]);
     assert_eq!(new.code, 0, "{}", new.out);
-    assert!(holding(dir.path(), "hunter2").is_empty());
+    assert!(files_holding(dir.path(), "hunter2").is_empty());
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
@@ -188,13 +163,13 @@ fn an_apply_killed_with_operations_in_flight_leaves_no_secret_in_clear() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(holding(dir.path(), "hunter2").is_empty(), "a pending operation holds the secret in clear");
+    assert!(files_holding(dir.path(), "hunter2").is_empty(), "a pending operation holds the secret in clear");
 
     // The next apply finishes the interrupted operations, still sealed.
     let quick = ["apply", "--yes", "--config", "secret=hunter2", "--config", "sleepers=3", "--config", "sleep_ms=0"];
     ok(dir.path(), &quick);
     assert_eq!(pending(dir.path()), 0);
-    assert!(holding(dir.path(), "hunter2").is_empty());
+    assert!(files_holding(dir.path(), "hunter2").is_empty());
 }
 
 #[test]
@@ -215,8 +190,8 @@ fn a_rotation_killed_at_any_moment_leaves_a_readable_state() {
         let plan = run(dir.path(), Some(PASSPHRASE), &["plan", "--config", "secret=hunter2"]);
         assert_eq!(plan.code, 0, "trial {trial}, killed after {delay:?}: the state does not read back:\n{}", plan.out);
     }
-    assert!(holding(dir.path(), "hunter2").is_empty());
-    assert!(holding(dir.path(), "hunter3").is_empty());
+    assert!(files_holding(dir.path(), "hunter2").is_empty());
+    assert!(files_holding(dir.path(), "hunter3").is_empty());
 }
 
 #[test]
@@ -240,5 +215,5 @@ fn a_stack_moves_from_a_passphrase_to_age_recipients() {
     let refused = with(&eve);
     assert_eq!(refused.code, 1);
     assert!(refused.out.contains("no age identity at hand opens the secrets of stack `fixture`"), "{}", refused.out);
-    assert!(holding(dir.path(), "hunter2").is_empty());
+    assert!(files_holding(dir.path(), "hunter2").is_empty());
 }

@@ -11,18 +11,12 @@ use std::sync::Arc;
 use strake_state::conformance::sample_resource;
 use strake_state::secrets::{AwsKms, KeyProvider, SealedStore, WrappedKey};
 use strake_state::{LocalStore, RecordKind, StateStore, Write};
+use strake_tests::files::files_holding;
 use strake_tests::moto::{Moto, REGION};
 
 /// The secret `sample_resource` holds.
 const SECRET: &str = "s3cr3t";
 const ALIAS: &str = "awskms://alias/team-secrets";
-
-fn holding(dir: &Path, needle: &str) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|e| {
-        let path = e.unwrap().path();
-        if path.is_dir() { holding(&path, needle) } else { std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) }
-    })
-}
 
 /// moto with a KMS key under `alias/team-secrets`, and account A's configuration.
 async fn moto_with_key() -> (Moto, aws_config::SdkConfig) {
@@ -48,7 +42,7 @@ async fn a_stack_sealed_with_kms_opens_once_a_run_and_only_as_itself() {
     let (moto, sdk) = moto_with_key().await;
     let dir = tempfile::tempdir().unwrap();
     sealed(dir.path(), &sdk).write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1))]).unwrap();
-    assert!(!holding(dir.path(), SECRET), "the secret reached the disk in clear");
+    assert!(files_holding(dir.path(), SECRET).is_empty(), "the secret reached the disk in clear");
 
     // Another run: one Decrypt, however often it loads and writes.
     moto.start_recording();
@@ -118,7 +112,7 @@ async fn the_cli_seals_with_a_kms_key_through_the_standard_chain() {
     let export = dir.path().join("export.json");
     let (code, out) = run(&["state", "export", "--out", export.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(!holding(dir.path(), "hunter2"), "the secret is in clear somewhere under {}", dir.path().display());
+    assert!(files_holding(dir.path(), "hunter2").is_empty(), "the secret is in clear somewhere under {}", dir.path().display());
     let (code, out) = run(&["plan"]);
     assert_eq!(code, Some(0), "the recorded secret opens and matches: {out}");
 }
@@ -137,7 +131,7 @@ async fn a_stack_in_a_bucket_holds_only_ciphertext() {
     run(&["apply", "--yes"]);
     run(&["plan", "--out", dir.path().join("plan.json").to_str().unwrap()]);
     run(&["state", "export", "--out", dir.path().join("export.json").to_str().unwrap()]);
-    assert!(!holding(dir.path(), "hunter2"), "a local file holds the secret in clear");
+    assert!(files_holding(dir.path(), "hunter2").is_empty(), "a local file holds the secret in clear");
 
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.account_a().sdk_config().await).force_path_style(true).build());
     let listed = s3.list_objects_v2().bucket("team-state").send().await.unwrap();

@@ -231,7 +231,8 @@ impl Session<'_> {
         self.apply(&planned).await
     }
 
-    fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
+    /// Refuses a saved plan made for another stack, state history or serial, or in another format.
+    pub(crate) fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
         if plan.format_version != crate::plan::PLAN_FORMAT_VERSION {
             return Err(Error::StalePlan(format!(
                 "it was saved in plan format {} and this version of Strake reads format {}; make the plan again",

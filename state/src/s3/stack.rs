@@ -185,7 +185,9 @@ async fn put_manifest(objects: &Objects, stack: &str, manifest: &Manifest, read:
 /// What a checkpoint writes, worked out before any of it is.
 struct Folding {
     manifest: Manifest,
-    deltas: Vec<Delta>,
+    /// How many of the cached deltas stay as they are, and the delta after them, if any.
+    kept: usize,
+    added: Option<Delta>,
     /// Immutable objects to put, in order.
     objects: Vec<(String, Vec<u8>)>,
 }
@@ -203,51 +205,45 @@ fn folding(stack: &str, cached: &Cached, made_by: &str) -> Folding {
         pending: cached.content.pending.len(),
         made_by: made_by.to_string(),
     };
-    let mut deltas = cached.deltas.clone();
-    let mut objects = Vec::new();
     let unfolded = &cached.unfolded;
+    let Some(snapshot) = manifest.snapshot.filter(|_| unfolded.replace.is_none()) else { return snapshot_folding(stack, cached, manifest) };
     let changes = unfolded.changes.clone().over(&cached.folded_pending);
-    let how = if unfolded.replace.is_some() || manifest.snapshot.is_none() {
-        Fold::Snapshot
-    } else if changes.is_empty() {
+    if changes.is_empty() {
         // Only fences (or operations started and cleared) since: the manifest moves past them.
-        return Folding { manifest, deltas, objects };
-    } else {
-        // From the entry after the last part: the manifest may have moved past entries that
-        // held no changes (a plan's fence), and the parts must stay contiguous.
-        let after = manifest.deltas.last().map_or_else(|| manifest.snapshot.map_or(0, |s| s.seq), |d| d.to);
-        let delta = Delta { from: after + 1, to: cached.seq, changes, meta: meta.clone() };
-        let mut sizes: Vec<u64> = manifest.deltas.iter().map(|d| d.bytes).collect();
-        sizes.push(json(&delta).len() as u64);
-        deltas.push(delta);
-        fold(manifest.snapshot.map(|s| s.bytes), &sizes)
-    };
-    match how {
-        Fold::Snapshot => {
-            let doc = StateDoc { seq: cached.seq, snapshot: cached.content.snapshot() };
-            let body = json(&doc);
-            manifest.snapshot = Some(SnapshotRef { seq: cached.seq, bytes: body.len() as u64 });
-            manifest.deltas.clear();
-            deltas.clear();
-            objects.push((snapshot_name(stack, cached.seq), body));
-        }
-        Fold::Keep | Fold::Merge(_) => {
-            let n = if let Fold::Merge(n) = how { n } else { 1 };
-            let mut merged = deltas.split_off(deltas.len() - n);
-            let mut delta = merged.remove(0);
-            for later in &merged {
-                delta.changes.then(&later.changes);
-                delta.to = later.to;
-                delta.meta = later.meta.clone();
-            }
-            let body = json(&delta);
-            manifest.deltas.truncate(manifest.deltas.len() + 1 - n);
-            manifest.deltas.push(DeltaRef { from: delta.from, to: delta.to, bytes: body.len() as u64 });
-            objects.push((delta_name(stack, delta.from, delta.to), body));
-            deltas.push(delta);
-        }
+        return Folding { manifest, kept: cached.deltas.len(), added: None, objects: Vec::new() };
     }
-    Folding { manifest, deltas, objects }
+    // From the entry after the last part: the manifest may have moved past entries that held no
+    // changes (a plan's fence), and the parts must stay contiguous.
+    let after = manifest.deltas.last().map_or(snapshot.seq, |d| d.to);
+    let new = Delta { from: after + 1, to: cached.seq, changes, meta };
+    let body = json(&new);
+    let sizes: Vec<u64> = manifest.deltas.iter().map(|d| d.bytes).chain([body.len() as u64]).collect();
+    let (kept, delta, body) = match fold(Some(snapshot.bytes), &sizes) {
+        Fold::Snapshot => return snapshot_folding(stack, cached, manifest),
+        Fold::Keep => (cached.deltas.len(), new, body),
+        Fold::Merge(n) => {
+            let kept = cached.deltas.len() + 1 - n;
+            let mut merged = cached.deltas[kept].clone();
+            for later in cached.deltas[kept + 1..].iter().chain([&new]) {
+                merged.changes.then(&later.changes);
+                merged.to = later.to;
+                merged.meta = later.meta.clone();
+            }
+            let body = json(&merged);
+            (kept, merged, body)
+        }
+    };
+    manifest.deltas.truncate(kept);
+    manifest.deltas.push(DeltaRef { from: delta.from, to: delta.to, bytes: body.len() as u64 });
+    Folding { manifest, kept, objects: vec![(delta_name(stack, delta.from, delta.to), body)], added: Some(delta) }
+}
+
+/// The folding that writes a whole new snapshot: no deltas are left.
+fn snapshot_folding(stack: &str, cached: &Cached, mut manifest: Manifest) -> Folding {
+    let body = json(&StateDoc { seq: cached.seq, snapshot: cached.content.snapshot() });
+    manifest.snapshot = Some(SnapshotRef { seq: cached.seq, bytes: body.len() as u64 });
+    manifest.deltas.clear();
+    Folding { manifest, kept: 0, added: None, objects: vec![(snapshot_name(stack, cached.seq), body)] }
 }
 
 /// Folds the entries after the manifest into it (a delta, merged or not, or a new snapshot),
@@ -257,7 +253,7 @@ pub(super) async fn checkpoint(objects: &Objects, stack: &str, cached: &mut Cach
     if cached.manifest.is_some() && cached.seq == cached.folded_seq() {
         return Ok(());
     }
-    let Folding { manifest, deltas, objects: parts } = folding(stack, cached, made_by);
+    let Folding { manifest, kept, added, objects: parts } = folding(stack, cached, made_by);
     let changed = !parts.is_empty();
     for (name, body) in &parts {
         put_once(objects, name, body).await?;
@@ -268,7 +264,8 @@ pub(super) async fn checkpoint(objects: &Objects, stack: &str, cached: &mut Cach
     }
     cached.manifest = Some(manifest);
     cached.manifest_etag = Some(etag);
-    cached.deltas = deltas;
+    cached.deltas.truncate(kept);
+    cached.deltas.extend(added);
     cached.unfolded = Unfolded::default();
     cached.folded_pending = cached.content.pending.keys().cloned().collect();
     Ok(())

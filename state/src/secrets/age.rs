@@ -90,16 +90,15 @@ impl KeyProvider for AgeRecipients {
                 "no age identity at hand opens the secrets of stack `{stack}` (sealed to {recipients}); nothing was read or written"
             ))
         };
-        let sealed = B64.decode(&wrapped.wrapped).map_err(|e| SecretsError(format!("the wrapped data key of stack `{stack}` is damaged: {e}")))?;
+        let sealed = wrapped.sealed_bytes(stack)?;
         let decryptor = age::Decryptor::new(&sealed[..]).map_err(|_| refused())?;
         let mut reader = decryptor.decrypt(self.identities.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|_| refused())?;
         let mut plain = Vec::new();
         reader.read_to_end(&mut plain).map_err(|_| refused())?;
-        let bytes = plain
+        plain
             .strip_prefix(binding(stack, &wrapped.key_id).as_slice())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| SecretsError(format!("the age-sealed data key does not belong to stack `{stack}`")))?;
-        Ok(DataKey::from_parts(wrapped.key_id.clone(), bytes))
+            .and_then(|b| DataKey::from_parts(&wrapped.key_id, b))
+            .ok_or_else(|| SecretsError(format!("the age-sealed data key does not belong to stack `{stack}`")))
     }
 }
 

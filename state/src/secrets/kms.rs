@@ -102,6 +102,16 @@ fn parse_url(url: &str) -> Result<(String, Option<String>), SecretsError> {
 }
 
 impl AwsKms {
+    /// The record of data key `key_id` wrapped by this KMS key as `blob`.
+    fn wrapped(&self, key_id: &str, blob: &Blob) -> WrappedKey {
+        WrappedKey {
+            provider: self.name().into(),
+            key_id: key_id.into(),
+            params: serde_json::json!({ "key": self.key }),
+            wrapped: B64.encode(blob.as_ref()),
+        }
+    }
+
     fn call<F: std::future::Future + Send>(&self, f: F) -> F::Output
     where
         F::Output: Send,
@@ -120,19 +130,13 @@ impl KeyProvider for AwsKms {
         let request =
             self.client.generate_data_key().key_id(&self.key).key_spec(DataKeySpec::Aes256).set_encryption_context(Some(context(stack, &key_id)));
         let out = self.call(request.send()).map_err(|e| kms_error("GenerateDataKey", &self.key, stack, e))?;
-        let bytes: [u8; 32] = out
+        let key = out
             .plaintext()
-            .and_then(|p| p.as_ref().try_into().ok())
+            .and_then(|p| DataKey::from_parts(&key_id, p.as_ref()))
             .ok_or_else(|| SecretsError(format!("KMS GenerateDataKey with key `{}` returned no 256-bit key", self.key)))?;
         let blob =
             out.ciphertext_blob().ok_or_else(|| SecretsError(format!("KMS GenerateDataKey with key `{}` returned no ciphertext", self.key)))?;
-        let wrapped = WrappedKey {
-            provider: self.name().into(),
-            key_id: key_id.clone(),
-            params: serde_json::json!({ "key": self.key }),
-            wrapped: B64.encode(blob.as_ref()),
-        };
-        Ok((DataKey::from_parts(key_id, bytes), wrapped))
+        Ok((key, self.wrapped(&key_id, blob)))
     }
 
     fn wrap(&self, stack: &str, key: &DataKey) -> Result<WrappedKey, SecretsError> {
@@ -140,16 +144,11 @@ impl KeyProvider for AwsKms {
             self.client.encrypt().key_id(&self.key).plaintext(Blob::new(key.bytes().to_vec())).set_encryption_context(Some(context(stack, key.id())));
         let out = self.call(request.send()).map_err(|e| kms_error("Encrypt", &self.key, stack, e))?;
         let blob = out.ciphertext_blob().ok_or_else(|| SecretsError(format!("KMS Encrypt with key `{}` returned no ciphertext", self.key)))?;
-        Ok(WrappedKey {
-            provider: self.name().into(),
-            key_id: key.id().into(),
-            params: serde_json::json!({ "key": self.key }),
-            wrapped: B64.encode(blob.as_ref()),
-        })
+        Ok(self.wrapped(key.id(), blob))
     }
 
     fn unwrap(&self, stack: &str, wrapped: &WrappedKey) -> Result<DataKey, SecretsError> {
-        let blob = B64.decode(&wrapped.wrapped).map_err(|e| SecretsError(format!("the wrapped data key of stack `{stack}` is damaged: {e}")))?;
+        let blob = wrapped.sealed_bytes(stack)?;
         // Only the configured key opens it: a key record naming another key (one planted by
         // whoever can write the state) is refused, not decrypted with a key it chose.
         let key = self.key.clone();
@@ -164,11 +163,9 @@ impl KeyProvider for AwsKms {
         let request =
             self.client.decrypt().key_id(&key).ciphertext_blob(Blob::new(blob)).set_encryption_context(Some(context(stack, &wrapped.key_id)));
         let out = self.call(request.send()).map_err(|e| kms_error("Decrypt", &key, stack, e))?;
-        let bytes: [u8; 32] = out
-            .plaintext()
-            .and_then(|p| p.as_ref().try_into().ok())
-            .ok_or_else(|| SecretsError(format!("KMS Decrypt with key `{key}` for stack `{stack}` returned no 256-bit key")))?;
-        Ok(DataKey::from_parts(wrapped.key_id.clone(), bytes))
+        out.plaintext()
+            .and_then(|p| DataKey::from_parts(&wrapped.key_id, p.as_ref()))
+            .ok_or_else(|| SecretsError(format!("KMS Decrypt with key `{key}` for stack `{stack}` returned no 256-bit key")))
     }
 }
 

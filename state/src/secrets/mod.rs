@@ -97,6 +97,11 @@ impl WrappedKey {
         }
     }
 
+    /// The wrapped key's bytes, from their base64.
+    pub(crate) fn sealed_bytes(&self, stack: &str) -> Result<Vec<u8>, SecretsError> {
+        B64.decode(&self.wrapped).map_err(|e| SecretsError(format!("the wrapped data key of stack `{stack}` is damaged: {e}")))
+    }
+
     /// The wrapped key a record keeps.
     pub fn from_record(record: &ResourceRecord) -> Result<WrappedKey, SecretsError> {
         serde_json::from_value(record.inputs.clone()).map_err(|e| SecretsError(format!("the record of the stack's data key is damaged: {e}")))
@@ -166,9 +171,9 @@ impl DataKey {
         DataKey { id: uuid::Uuid::new_v4().to_string(), bytes: random() }
     }
 
-    /// The key with this id and material (an unwrapped key).
-    pub(crate) fn from_parts(id: String, bytes: [u8; 32]) -> DataKey {
-        DataKey { id, bytes }
+    /// The key with this id and material (an unwrapped key); `None` unless it is 256 bits.
+    pub(crate) fn from_parts(id: &str, bytes: &[u8]) -> Option<DataKey> {
+        Some(DataKey { id: id.to_string(), bytes: bytes.try_into().ok()? })
     }
 
     pub(crate) fn bytes(&self) -> &[u8; 32] {
@@ -245,9 +250,14 @@ fn walk(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut Value, &str) -> Re
 
 /// Whether `value` holds a secret in clear.
 pub fn has_clear_secret(value: &Value) -> bool {
+    holds_marker(value, SECRET_MARKER)
+}
+
+/// Whether `value` holds a single-key object `{marker: ...}` anywhere.
+pub(crate) fn holds_marker(value: &Value, marker: &str) -> bool {
     match value {
-        Value::Object(map) => map.contains_key(SECRET_MARKER) && map.len() == 1 || map.values().any(has_clear_secret),
-        Value::Array(items) => items.iter().any(has_clear_secret),
+        Value::Object(map) => map.len() == 1 && map.contains_key(marker) || map.values().any(|v| holds_marker(v, marker)),
+        Value::Array(items) => items.iter().any(|v| holds_marker(v, marker)),
         _ => false,
     }
 }

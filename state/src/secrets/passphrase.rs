@@ -79,11 +79,10 @@ impl KeyProvider for Passphrase {
         let kdf: Kdf =
             serde_json::from_value(wrapped.params.clone()).map_err(|e| SecretsError(format!("the passphrase key's parameters are damaged: {e}")))?;
         let kek = self.derive(&kdf)?;
-        let sealed = B64.decode(&wrapped.wrapped).map_err(|e| SecretsError(format!("the stack's wrapped data key is damaged: {e}")))?;
-        let bytes = open_bytes(&kek, &aad(stack, &wrapped.key_id), &sealed).and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+        let sealed = wrapped.sealed_bytes(stack)?;
+        open_bytes(&kek, &aad(stack, &wrapped.key_id), &sealed).and_then(|b| DataKey::from_parts(&wrapped.key_id, &b)).ok_or_else(|| {
             SecretsError(format!("the passphrase does not open the secrets of stack `{stack}`: check STRAKE_PASSPHRASE; nothing was read or written"))
-        })?;
-        Ok(DataKey::from_parts(wrapped.key_id.clone(), bytes))
+        })
     }
 }
 

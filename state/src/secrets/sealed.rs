@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::{CIPHERTEXT_MARKER, DataKey, KeyProvider, SecretsError, WrappedKey, has_clear_secret};
+use super::{CIPHERTEXT_MARKER, DataKey, KeyProvider, SecretsError, WrappedKey, has_clear_secret, holds_marker};
 use crate::{LockInfo, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
 
 /// A state store that seals every secret before it reaches `inner` and opens it on the way back.
@@ -52,14 +52,6 @@ fn seal_record(key: &DataKey, stack: &str, all_outputs: bool, mut record: Resour
 fn seal_pending(key: &DataKey, stack: &str, all_outputs: bool, mut op: PendingOperation) -> PendingOperation {
     seal_values(key, stack, &format!("pending:{}", op.id), all_outputs, &mut op.inputs, &mut op.outputs);
     op
-}
-
-fn has_ciphertext(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map.contains_key(CIPHERTEXT_MARKER) || map.values().any(has_ciphertext),
-        Value::Array(items) => items.iter().any(has_ciphertext),
-        _ => false,
-    }
 }
 
 /// Whether any record or operation of `snapshot` holds a secret in clear.
@@ -168,8 +160,16 @@ impl SealedStore {
     fn open(&self, stack: &str, key: Option<&DataKey>, mut snapshot: Snapshot) -> Result<Snapshot, StateError> {
         snapshot.resources.retain(|r| r.kind != RecordKind::SecretsKey);
         let Some(key) = key else {
-            let sealed = snapshot.resources.iter().filter(|r| has_ciphertext(&r.inputs) || has_ciphertext(&r.outputs)).map(|r| &r.urn);
-            let sealed_ops = snapshot.pending.iter().filter(|p| has_ciphertext(&p.inputs) || has_ciphertext(&p.outputs)).map(|p| &p.id);
+            let sealed = snapshot
+                .resources
+                .iter()
+                .filter(|r| holds_marker(&r.inputs, CIPHERTEXT_MARKER) || holds_marker(&r.outputs, CIPHERTEXT_MARKER))
+                .map(|r| &r.urn);
+            let sealed_ops = snapshot
+                .pending
+                .iter()
+                .filter(|p| holds_marker(&p.inputs, CIPHERTEXT_MARKER) || holds_marker(&p.outputs, CIPHERTEXT_MARKER))
+                .map(|p| &p.id);
             if let Some(owner) = sealed.chain(sealed_ops).next() {
                 return Err(secrets_error(
                     stack,
@@ -215,10 +215,32 @@ impl SealedStore {
     /// The stack as stored: sealed, with its key record (for `state export`). A stack still in
     /// clear is sealed first.
     pub fn export(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
-        if self.provider.is_some() {
-            self.load(stack)?;
+        let Some(raw) = self.inner.load(stack)? else { return Ok(None) };
+        if self.provider.is_none() || !holds_clear(&raw) {
+            return Ok(Some(raw));
         }
+        self.seal_what_is_clear(stack, raw)?;
         self.inner.load(stack)
+    }
+
+    /// The stack's key, and `raw` as it now stands: with a provider set, a stack with secrets in
+    /// clear is sealed first, under its key or a new one, in one batch (the engine loads under
+    /// the stack's lock). The values of the `raw` returned are as they were (open passes values
+    /// in clear through); its meta is the stack's after the batch.
+    fn seal_what_is_clear(&self, stack: &str, mut raw: Snapshot) -> Result<(Option<DataKey>, Snapshot), StateError> {
+        let key = self.unwrap_key(stack, &raw)?;
+        let Some(provider) = self.provider.as_ref().filter(|_| holds_clear(&raw)) else { return Ok((key, raw)) };
+        let (key, mut batch) = match key {
+            Some(key) => (key, Vec::new()),
+            None => {
+                let (key, record) = self.new_key(stack, provider)?;
+                (key, vec![Write::PutResource(record)])
+            }
+        };
+        batch.extend(reseal(&key, stack, self.all_outputs, &raw));
+        raw.meta = self.inner.write(stack, batch)?;
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
+        Ok((Some(key), raw))
     }
 }
 
@@ -261,25 +283,7 @@ impl SealedStore {
 impl StateStore for SealedStore {
     fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
         let Some(raw) = self.inner.load(stack)? else { return Ok(None) };
-        let key = self.unwrap_key(stack, &raw)?;
-        // With a provider set, a stack with secrets in clear is sealed now, under its key or a
-        // new one, in one batch (the engine loads under the stack's lock).
-        if let Some(provider) = &self.provider
-            && holds_clear(&raw)
-        {
-            let (key, mut batch) = match key {
-                Some(key) => (key, Vec::new()),
-                None => {
-                    let (key, record) = self.new_key(stack, provider)?;
-                    (key, vec![Write::PutResource(record)])
-                }
-            };
-            batch.extend(reseal(&key, stack, self.all_outputs, &raw));
-            self.inner.write(stack, batch)?;
-            self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(stack.to_string(), key.clone());
-            let raw = self.inner.load(stack)?.unwrap_or(raw);
-            return self.open(stack, Some(&key), raw).map(Some);
-        }
+        let (key, raw) = self.seal_what_is_clear(stack, raw)?;
         self.open(stack, key.as_ref(), raw).map(Some)
     }
 
