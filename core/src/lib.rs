@@ -34,6 +34,7 @@ pub mod output;
 pub mod plan;
 pub mod program;
 pub mod provider;
+pub mod review;
 pub mod suggest;
 pub mod typed;
 pub mod urn;

@@ -567,6 +567,11 @@ pub trait ProviderFactory: Send + Sync {
 
     /// Builds a provider from a known configuration (secrets still marked).
     async fn configure(&self, config: Value) -> Result<Arc<dyn Provider>, ProviderError>;
+
+    /// The reviews its package adds to every plan of a program that uses it (none by default).
+    fn reviews(&self) -> Vec<Arc<dyn crate::review::PlanReview>> {
+        Vec::new()
+    }
 }
 
 /// A provider configuration as a program declares it: `stack.provider("account-b", AwsProvider::new()...)`.

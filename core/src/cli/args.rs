@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// A Strake infrastructure program.
 #[derive(Debug, Parser)]
@@ -46,10 +46,26 @@ pub(crate) struct Global {
     pub strict: bool,
 }
 
+/// When `apply` asks for confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Approval {
+    /// Before any change.
+    AnyChange,
+    /// Only when the plan broadens access (a review marks a change broadening).
+    Broadening,
+    /// Never.
+    Never,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Show what apply would change. Exit code: 0 no changes, 2 changes, 1 error
+    /// Show what apply would change. Exit code: 0 no changes, 2 changes, 3 access broadens (with
+    /// --deny-broadening), 1 error
     Plan {
+        /// Exit with code 3 when the plan broadens access (its "Access changes" mark a gain
+        /// broadening), for CI
+        #[arg(long)]
+        deny_broadening: bool,
         /// Save the plan, to apply exactly it later with `apply FILE`
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -67,9 +83,12 @@ pub(crate) enum Command {
     Apply {
         /// A plan saved with `plan --out`; refused if state changed since
         plan: Option<PathBuf>,
-        /// Do not ask for confirmation
+        /// Do not ask for confirmation (the same as `--require-approval never`)
         #[arg(long, short = 'y')]
         yes: bool,
+        /// When to ask for confirmation: before any change, only when access broadens, or never
+        #[arg(long, value_enum, default_value_t = Approval::AnyChange, value_name = "WHEN")]
+        require_approval: Approval,
         /// Print events as JSON lines instead of a progress display
         #[arg(long)]
         json: bool,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use strake_state::secrets::{KeyProvider, SealedStore};
 use strake_state::{RecordKind, Snapshot, StateStore};
 
-use super::args::{Command, Global, PendingCommand, SecretsCommand, StateCommand};
+use super::args::{Approval, Command, Global, PendingCommand, SecretsCommand, StateCommand};
 use super::progress::Progress;
 use crate::events::{JsonLinesObserver, Observer};
 use crate::graph::Graph;
@@ -74,21 +74,33 @@ fn resolve_urn(given: &str, known: &[Urn]) -> Result<Urn, Error> {
 
 pub(crate) async fn dispatch(ctx: Context<'_>, command: Command, on_interrupt: impl FnOnce(&Engine)) -> Result<ExitCode, Error> {
     match command {
-        Command::Plan { out, json, destroy, refresh } => plan(&ctx, out.as_deref(), json, destroy, refresh).await,
-        Command::Apply { plan, yes, json, refresh } => {
+        Command::Plan { deny_broadening, out, json, destroy, refresh } => {
+            let code = plan(&ctx, out.as_deref(), json, destroy, refresh).await?;
+            Ok(match code {
+                Broadens::Yes if deny_broadening => {
+                    eprintln!("The plan broadens access (see \"Access changes\"); refused by --deny-broadening.");
+                    ExitCode::from(3)
+                }
+                Broadens::Yes | Broadens::No => ExitCode::from(2),
+                Broadens::NoChanges => ExitCode::SUCCESS,
+            })
+        }
+        Command::Apply { plan, yes, require_approval, json, refresh } => {
+            let approval = if yes { Approval::Never } else { require_approval };
             let (observer, progress) = ctx.apply_observer(json);
             let engine = ctx.engine(Some(observer));
             on_interrupt(&engine);
             match plan {
                 Some(file) => apply_saved(&ctx, &engine, &file).await,
-                None => apply(&ctx, &engine, progress, PlanMode::Normal, yes, json, refresh).await,
+                None => apply(&ctx, &engine, progress, PlanMode::Normal, approval, json, refresh).await,
             }
         }
         Command::Destroy { yes, json } => {
             let (observer, progress) = ctx.apply_observer(json);
             let engine = ctx.engine(Some(observer));
             on_interrupt(&engine);
-            apply(&ctx, &engine, progress, PlanMode::Destroy, yes, json, true).await
+            let approval = if yes { Approval::Never } else { Approval::AnyChange };
+            apply(&ctx, &engine, progress, PlanMode::Destroy, approval, json, true).await
         }
         Command::Refresh => refresh(&ctx).await,
         Command::Import { urn, id } => {
@@ -118,7 +130,14 @@ pub(crate) async fn dispatch(ctx: Context<'_>, command: Command, on_interrupt: i
     }
 }
 
-async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, refresh: bool) -> Result<ExitCode, Error> {
+/// What a plan found, for its exit code.
+enum Broadens {
+    NoChanges,
+    No,
+    Yes,
+}
+
+async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, refresh: bool) -> Result<Broadens, Error> {
     let engine = ctx.engine(None);
     let mut session = engine.session(ctx.program, "plan")?;
     let targets = ctx.targets(Some(session.snapshot()))?;
@@ -137,7 +156,11 @@ async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, 
             println!("\nSaved the plan to {}. Apply exactly it with `apply {}`.", path.display(), path.display());
         }
     }
-    Ok(if plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(match (plan.has_changes(), plan.broadens()) {
+        (false, _) => Broadens::NoChanges,
+        (true, false) => Broadens::No,
+        (true, true) => Broadens::Yes,
+    })
 }
 
 async fn apply(
@@ -145,7 +168,7 @@ async fn apply(
     engine: &Engine,
     progress: Option<Arc<Progress>>,
     mode: PlanMode,
-    yes: bool,
+    approval: Approval,
     json: bool,
     refresh: bool,
 ) -> Result<ExitCode, Error> {
@@ -160,7 +183,21 @@ async fn apply(
     if !planned.plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !yes && !confirm(operation)? {
+    let ask = match approval {
+        Approval::AnyChange => true,
+        Approval::Broadening if planned.plan.broadens() => {
+            println!("\nAccess broadens (see \"Access changes\" above).");
+            true
+        }
+        Approval::Broadening => {
+            if !json {
+                println!("\nAccess does not broaden: applying without confirmation (--require-approval broadening).");
+            }
+            false
+        }
+        Approval::Never => false,
+    };
+    if ask && !confirm(operation)? {
         println!("{} cancelled; nothing was changed.", if mode == PlanMode::Destroy { "Destroy" } else { "Apply" });
         return Ok(ExitCode::SUCCESS);
     }

@@ -10,6 +10,7 @@ mod pending;
 mod planner;
 mod providers;
 pub mod retry;
+mod reviews;
 mod session;
 mod shared;
 mod state_writer;

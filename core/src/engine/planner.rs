@@ -180,6 +180,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));
     }
+    let reviews = super::reviews::review(req.program, req.snapshot, &steps, &prior, &env, req.providers);
     let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
@@ -195,6 +196,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         notes,
         targets: req.targets.to_vec(),
         providers,
+        reviews,
     };
     Ok(Planned { plan, graph, known: env, prior, refreshed, upgraded })
 }

@@ -130,6 +130,9 @@ pub struct Plan {
     /// The providers the steps go through, with where each lands.
     #[serde(default)]
     pub providers: Vec<PlannedProvider>,
+    /// What the program's reviews found (access changes, say), shown after the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<crate::review::ReviewSection>,
 }
 
 /// Counts for the summary line.
@@ -170,6 +173,11 @@ impl Plan {
     /// outputs.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action.is_change()) || self.outputs_changed
+    }
+
+    /// Whether a review found a change that broadens (access, say).
+    pub fn broadens(&self) -> bool {
+        self.reviews.iter().any(crate::review::ReviewSection::broadens)
     }
 
     /// The step of this resource, if the plan has one.

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Action, Plan, PlanMode, PlannedStep, ReplaceOrder};
 use crate::Value;
 use crate::diff::{ValueDiff, diff_values};
+use crate::review::Change;
 
 /// An ANSI style (SGR code), applied only when the palette has colors.
 #[derive(Clone, Copy)]
@@ -107,6 +108,7 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    render_reviews(&mut out, plan, &p);
     let s = plan.summary();
     let _ = writeln!(
         out,
@@ -119,6 +121,31 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
         if s.read > 0 { format!(", {} to read", s.read) } else { String::new() },
     );
     out
+}
+
+/// Each review's section (access changes, say): gains and losses, broadening ones marked.
+fn render_reviews(out: &mut String, plan: &Plan, p: &Palette) {
+    for section in &plan.reviews {
+        let _ = writeln!(out, "{}", p.bold.apply_to(format!("{}:", section.title)));
+        if section.entries.is_empty() {
+            let _ = writeln!(out, "    none");
+        }
+        for e in &section.entries {
+            let (mark, style) = match e.change {
+                Change::Gained => ("+", &p.add),
+                Change::Lost => ("-", &p.delete),
+            };
+            let broadening = if e.broadening { format!(" {}", p.change.apply_to("(broadening)")) } else { String::new() };
+            let _ = writeln!(out, "  {} {}{broadening}", style.apply_to(mark), e.summary);
+            for d in &e.details {
+                let _ = writeln!(out, "      {}", p.dim.apply_to(d));
+            }
+        }
+        for n in &section.notes {
+            let _ = writeln!(out, "    {} {n}", p.read.apply_to("note:"));
+        }
+        out.push('\n');
+    }
 }
 
 fn style_for(action: Action, p: &Palette) -> &Style {
@@ -296,6 +323,8 @@ pub fn render_json(plan: &Plan) -> String {
         diagnostics: &'a [crate::error::Diagnostic],
         notes: &'a [String],
         providers: &'a [super::PlannedProvider],
+        broadens: bool,
+        reviews: &'a [crate::review::ReviewSection],
     }
     let steps =
         plan.steps.iter().map(|s| PlannedStep { before: s.before.as_ref().map(redact), after: s.after.as_ref().map(redact), ..s.clone() }).collect();
@@ -310,6 +339,8 @@ pub fn render_json(plan: &Plan) -> String {
         diagnostics: &plan.diagnostics,
         notes: &plan.notes,
         providers: &plan.providers,
+        broadens: plan.broadens(),
+        reviews: &plan.reviews,
     };
     serde_json::to_string_pretty(&view).unwrap_or_default()
 }
