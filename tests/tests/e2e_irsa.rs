@@ -116,6 +116,15 @@ impl App {
     }
 }
 
+/// The example's bucket (its Strake.toml).
+const BUCKET: &str = "test-oidc-cross-account-bucket";
+
+/// The summaries of the plan's access changes of one kind (`gained` or `lost`).
+fn access(plan: &serde_json::Value, change: &str) -> Vec<String> {
+    let entries = plan["reviews"][0]["entries"].as_array().cloned().unwrap_or_default();
+    entries.iter().filter(|e| e["change"] == change).filter_map(|e| e["summary"].as_str().map(str::to_string)).collect()
+}
+
 fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = plan["steps"]
         .as_array()
@@ -192,6 +201,17 @@ async fn scenario(state: StateBackend) {
     let plan = app.plan_json(&[]);
     let created: Vec<(String, String)> = CREATED.iter().map(|n| (n.to_string(), "create".to_string())).collect();
     assert_eq!(changes(&plan), created);
+    // Its "Access changes": the service account, through the role's trust, reads the bucket in
+    // account B; all of it new, so broadening.
+    let gained = access(&plan, "gained");
+    let object_read = format!("can s3:GetObject on arn:aws:s3:::{BUCKET}/* in account 222222222222");
+    assert!(gained.iter().any(|g| g.starts_with("service account irsa-demo/s3-sa (cluster ") && g.contains(&object_read)), "{gained:#?}");
+    assert!(gained.iter().any(|g| g.starts_with("role s3 (account 222222222222) can s3:ListBucket on ")), "{gained:#?}");
+    assert_eq!(plan["broadens"], true);
+    let text = app.run(&["plan", "--deny-broadening"]);
+    assert_eq!(text.code, 3, "{}\n{}", text.stdout, text.stderr);
+    let section = text.stdout.split("Access changes:\n").nth(1).and_then(|s| s.split("\n\n").next()).unwrap_or_default();
+    assert!(section.contains("via trust of role s3 (sts:AssumeRoleWithWebIdentity) → policy s3_read"), "{}", text.stdout);
 
     app.ok(&["apply", "--yes"]);
 
@@ -250,6 +270,12 @@ async fn scenario(state: StateBackend) {
     assert!(c.contains(&("kubernetes:core:ServiceAccount::s3-reader".into(), "create".into())), "{c:?}");
     assert!(c.contains(&("kubernetes:core:ServiceAccount::s3-sa".into(), "delete".into())), "{c:?}");
     assert!(c.contains(&("kubernetes:apps:Deployment::test-deployment".into(), "update".into())), "{c:?}");
+    // One grant lost, one gained: the old service account's and the new one's.
+    let (gained, lost) = (access(&plan, "gained"), access(&plan, "lost"));
+    let reads = |g: &str, sa: &str| g.starts_with(&format!("service account irsa-demo/{sa} (cluster ")) && g.contains("s3:GetObject");
+    assert_eq!(gained.iter().filter(|g| reads(g, "s3-reader")).count(), 1, "{gained:#?}");
+    assert_eq!(lost.iter().filter(|g| reads(g, "s3-sa")).count(), 1, "{lost:#?}");
+    assert!(!gained.iter().chain(&lost).any(|g| g.starts_with("role s3 ")), "the role's own access is unchanged: {gained:#?} {lost:#?}");
     app.ok(&[&["apply", "--yes"][..], &rename].concat());
     let verified = app.ok(&[&["verify"][..], &rename].concat());
     assert!(verified.stdout.contains("this is a test"), "{}", verified.stdout);

@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 mod attempts;
 pub mod catalog;
 mod context;

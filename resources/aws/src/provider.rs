@@ -238,6 +238,10 @@ impl ProviderFactory for AwsFactory {
         "aws"
     }
 
+    fn reviews(&self) -> Vec<Arc<dyn strake::review::PlanReview>> {
+        vec![Arc::new(crate::access::AccessReview)]
+    }
+
     fn check_config(&self, config: &Value) -> Vec<CheckFailure> {
         let mut failures = Vec::new();
         match config.deserialize_into::<Settings>() {

@@ -11,6 +11,9 @@
 //! - `path` (default `/`): changing it moves every role under the same name, a delete-then-create
 //!   replacement whose attachments must go before the old role.
 //!
+//! - `get` (default `s3:GetObject`): the action of the `get` policies (`s3:Get*` widens them),
+//!   for the access-changes tests (`tests/tests/access_plan.rs`).
+//!
 //! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles and
 //! attachments are ever replaced.
 
@@ -36,11 +39,12 @@ fn main() -> std::process::ExitCode {
         let aws = stack.provider("aws", aws);
         let roles: usize = config.get_or("roles", "1").parse().map_err(|_| Error::Config("roles must be a number".into()))?;
         let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
+        let get = config.get_or("get", "s3:GetObject");
         let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
             let role = Role::new(stack, &format!("role-{i}"), &aws, &trust).role_name(format!("{prefix}-{i}")).path(&path);
-            for (short, action) in [("get", "s3:GetObject"), ("put", "s3:PutObject")] {
-                let doc = PolicyDocument::new().statement(Statement::allow().actions([action]).resources(["*"]));
+            for (short, action) in [("get", get.as_str()), ("put", "s3:PutObject")] {
+                let doc = PolicyDocument::new().statement(Statement::allow().actions([action.to_string()]).resources(["*"]));
                 let policy = Policy::new(stack, &format!("{short}-{i}"), &aws, doc).policy_name(format!("kill-{i}-{short}"));
                 RolePolicyAttachment::new(stack, &format!("{short}-{i}-attach"), &aws, role.name(), policy.arn());
             }
