@@ -5,13 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
+use aws_sdk_iam::types::Role;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde_json::Value as Json;
-use strake_aws::policy::{canonical, parse_document};
+use strake_access::{Decision, Policy};
+use strake_aws::policy::parse_document;
 
 use super::token::Issued;
 use super::trust::{self, WebIdentityRequest};
-use super::{Link, VerifyError, say};
+use super::{Link, VerifyError, evaluation, say};
 
 pub(super) fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
@@ -44,7 +46,7 @@ impl RoleArn {
 }
 
 /// An AWS error as `Code: message`, or the whole error chain when there is no code.
-fn reason<E, R>(e: &SdkError<E, R>) -> String
+pub(super) fn reason<E, R>(e: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -63,14 +65,15 @@ fn unsigned(sdk: &SdkConfig) -> SdkConfig {
     b.build()
 }
 
-/// Link `trust`: reads the role's trust policy and the OIDC provider from IAM, and evaluates.
+/// Link `trust`: reads the role's trust policy and the OIDC provider from IAM, and evaluates the
+/// policy for the token. Returns the role as IAM describes it.
 pub(super) async fn check_trust(
     sdk: &SdkConfig,
     role: &RoleArn,
     issued: &Issued,
     session_name: &str,
     out: &mut (dyn std::io::Write + Send),
-) -> Result<(), VerifyError> {
+) -> Result<Role, VerifyError> {
     let fail = |m: String| VerifyError::new(Link::Trust, m);
     let sts = aws_sdk_sts::Client::new(sdk);
     let me = sts
@@ -98,16 +101,16 @@ pub(super) async fn check_trust(
             fail(format!("cannot read role `{}` (iam:GetRole): {why}", role.name))
         }
     })?;
-    let iam_role = got.role().ok_or_else(|| fail("iam:GetRole returned no role".into()))?;
+    let iam_role = got.role.ok_or_else(|| fail("iam:GetRole returned no role".into()))?;
     let raw = iam_role.assume_role_policy_document().unwrap_or_default();
-    let doc = parse_document(&Json::String(raw.to_string()))
-        .map(|d| canonical(&d))
-        .map_err(|e| fail(format!("the trust policy of {} {e}", iam_role.arn())))?;
+    let doc = parse_document(&Json::String(raw.to_string())).map_err(|e| fail(format!("the trust policy of {} {e}", iam_role.arn())))?;
     say!(out, "trust policy of {} (from iam:GetRole, URL-decoded):", iam_role.arn());
     let pretty = serde_json::to_string_pretty(&doc).unwrap_or_default();
     for line in pretty.lines() {
         say!(out, "  | {line}");
     }
+    let policy = Policy::parse(trust::policy_name(&role.name), &doc)
+        .map_err(|e| fail(format!("the trust policy of {} cannot be evaluated: {e}", iam_role.arn())))?;
 
     let claims = &issued.jwt.claims;
     let issuer = claims.issuer_host_path().to_string();
@@ -119,7 +122,7 @@ pub(super) async fn check_trust(
             say!(out, "OIDC provider {provider_arn}: exists");
             say!(out, "    url {}, client ids [{}], {} thumbprint(s)", p.url().unwrap_or_default(), ids.join(", "), p.thumbprint_list().len());
             if ids.iter().any(|id| id == &issued.audience) {
-                say!(out, "    ok       the token's aud \"{}\" is a client id", issued.audience);
+                say!(out, "    the token's aud \"{}\" is a client id", issued.audience);
             } else {
                 let m = format!(
                     "OIDC provider {provider_arn} does not list the token's audience \"{}\" as a client id (it lists [{}])",
@@ -143,17 +146,25 @@ pub(super) async fn check_trust(
         }
     }
 
-    let request =
-        WebIdentityRequest { provider_arn, issuer, sub: claims.sub.clone(), aud: issued.audience.clone(), session_name: session_name.to_string() };
-    say!(out, "evaluating {} for sub \"{}\", aud \"{}\":", trust::ACTION, request.sub, request.aud);
-    let evaluation = trust::evaluate(&doc, &request);
-    for line in &evaluation.lines {
-        say!(out, "{line}");
+    let request = WebIdentityRequest {
+        role_arn: iam_role.arn().to_string(),
+        provider_arn,
+        issuer,
+        sub: claims.sub.clone(),
+        aud: issued.audience.clone(),
+        session_name: session_name.to_string(),
+    };
+    say!(out, "evaluating {} for sub \"{}\", aud \"{}\", session {}:", trust::ACTION, request.sub, request.aud, request.session_name);
+    let evaluation = trust::evaluate(&policy, &request);
+    evaluation::print(&evaluation, out);
+    say!(out, "  => {}", evaluation::verdict(&evaluation));
+    if evaluation.decision == Decision::Conditional {
+        say!(out, "  WARNING: whether STS allows it depends on what is not evaluated here: {}", evaluation::conditions(&evaluation));
     }
-    if !evaluation.allowed {
-        problems.push(format!("the trust policy of {} does not allow this token: {}", iam_role.arn(), evaluation.reasons.join("; ")));
+    if let Some(why) = evaluation::refusal(&evaluation, Some(&policy), &request.request()) {
+        problems.push(format!("the trust policy of {} does not allow this token: {why}", iam_role.arn()));
     }
-    if problems.is_empty() { Ok(()) } else { Err(fail(problems.join("; "))) }
+    if problems.is_empty() { Ok(iam_role) } else { Err(fail(problems.join("; "))) }
 }
 
 /// The assumed session.

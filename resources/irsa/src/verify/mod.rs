@@ -7,16 +7,35 @@
 //!    (audience `sts.amazonaws.com`); its RS256 signature verifies against the issuer's JWKS
 //!    (`/openid/v1/jwks` through the API server) and its claims name the ServiceAccount.
 //! 2. **trust** — the role's trust policy, read back from IAM in the role's account, allows
-//!    `sts:AssumeRoleWithWebIdentity` for the token's claims (evaluated here, line by line), and
-//!    that account's IAM OIDC provider for the issuer exists and lists the audience.
+//!    `sts:AssumeRoleWithWebIdentity` for the token's claims, and that account's IAM OIDC
+//!    provider for the issuer exists and lists the audience. The policy is evaluated with
+//!    strake-access ([`trust`]): the caller is the web identity of the OIDC provider in the role's
+//!    account, the context the token's `<issuer>:sub` and `<issuer>:aud` and `sts:RoleSessionName`,
+//!    nothing else. A refusal names the statement and the element that failed, with both sides
+//!    (the policy's values and the request's).
 //! 3. **assume** — STS `AssumeRoleWithWebIdentity` (an unsigned call, as the pod makes it)
 //!    returns credentials, and `GetCallerIdentity` with them is the role's assumed-role session.
-//! 4. **s3 permission** — with those credentials the bucket lists and the object reads.
+//! 4. **s3 permission** — first evaluated locally: the role's identity policies (attached managed
+//!    policies at their default version, and inline policies) and its permissions boundary, read
+//!    from IAM in the role's account, and the bucket policy (`s3:GetBucketPolicy`), for
+//!    `s3:ListBucket` on the bucket and `s3:GetObject` on the object, the bucket owned by
+//!    [`VerifyTarget::bucket_account`]. Across accounts the bucket policy must allow the role too.
+//!    A denial fails the link with the evaluation's reason; a decision that depends on conditions
+//!    not evaluated here is a warning. A bucket policy that cannot be read (AWS lets only the
+//!    bucket's account read it) is a warning too, and only the role's own policies are evaluated.
+//!    Then, with the assumed credentials, the bucket lists and the object reads.
 //!
-//! Everything is printed to `out` as it is proved, the way the walkthrough shows it.
+//! The local evaluations matter on emulators such as moto, which enforce neither trust policies
+//! nor S3 permissions; against AWS they explain a refusal before STS or S3 give a bare
+//! `AccessDenied`. Service control policies, session policies and ACLs are not evaluated.
+//!
+//! Everything is printed to `out` as it is proved, the way the walkthrough shows it, the
+//! evaluations line by line.
 
 mod chain;
+mod evaluation;
 pub mod jwt;
+mod permission;
 mod token;
 pub mod trust;
 
@@ -26,7 +45,7 @@ use std::path::Path;
 use strake_aws::AwsProvider;
 
 pub use jwt::Claims;
-pub use trust::Evaluation;
+pub use strake_access::{Decision, Evaluation};
 
 /// The audience the pod identity webhook requests unless the ServiceAccount says otherwise.
 pub const DEFAULT_AUDIENCE: &str = strake_aws::trust_lint::STS_AUDIENCE;
@@ -45,6 +64,9 @@ pub struct VerifyTarget {
     pub role_arn: String,
     /// The bucket the object is read from.
     pub bucket: String,
+    /// The account that owns the bucket; `None`: the role's account. Across accounts the bucket
+    /// policy must allow the role too.
+    pub bucket_account: Option<String>,
     /// Default [`DEFAULT_KEY`].
     pub key: String,
     /// The token's audience; default [`DEFAULT_AUDIENCE`]. An `eks.amazonaws.com/audience`
@@ -62,6 +84,7 @@ impl VerifyTarget {
             service_account: service_account.into(),
             role_arn: role_arn.into(),
             bucket: bucket.into(),
+            bucket_account: None,
             key: DEFAULT_KEY.into(),
             audience: DEFAULT_AUDIENCE.into(),
             token_seconds: 3600,
@@ -71,6 +94,12 @@ impl VerifyTarget {
     /// The object to read (default [`DEFAULT_KEY`]).
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = key.into();
+        self
+    }
+
+    /// The account that owns the bucket (default: the role's account).
+    pub fn bucket_account(mut self, account: impl Into<String>) -> Self {
+        self.bucket_account = Some(account.into());
         self
     }
 
@@ -101,7 +130,8 @@ pub enum Link {
     Trust,
     /// STS AssumeRoleWithWebIdentity and the identity it yields.
     Assume,
-    /// Listing the bucket and reading the object with the assumed credentials.
+    /// The role's S3 permissions, evaluated; then listing the bucket and reading the object with
+    /// the assumed credentials.
     S3Permission,
 }
 
@@ -170,8 +200,8 @@ macro_rules! say {
 pub(crate) use say;
 
 /// Proves the chain for `target`: `kube` reaches cluster A's API server, `account_b` reads IAM
-/// in the role's account (its STS endpoint and region are used, without credentials, for the
-/// web-identity call).
+/// in the role's account and the bucket's policy (its STS endpoint and region are used, without
+/// credentials, for the web-identity call).
 pub async fn verify(
     target: &VerifyTarget,
     kube: &kube::Client,
@@ -199,12 +229,13 @@ async fn run(
     let sdk = account_b.sdk_config().await;
     say!(out, "\n== trust: role {}", target.role_arn);
     let session_name = format!("botocore-session-{}", chain::unix_now());
-    chain::check_trust(&sdk, &role, &issued, &session_name, out).await?;
+    let iam_role = chain::check_trust(&sdk, &role, &issued, &session_name, out).await?;
 
     say!(out, "\n== assume: sts:AssumeRoleWithWebIdentity (unsigned, as the pod calls it)");
     let assumed = chain::assume(&sdk, &role, &target.role_arn, &issued.token, &session_name, out).await?;
 
     say!(out, "\n== s3 permission: s3://{}/{}", target.bucket, target.key);
+    permission::check(&sdk, &role, &iam_role, target, out).await?;
     let content = chain::read_object(&sdk, &assumed.credentials, &target.bucket, &target.key, out).await?;
     Ok(Verified { assumed_arn: assumed.arn, account: assumed.account, user_id: assumed.user_id, claims: issued.jwt.claims.clone(), content })
 }
@@ -250,6 +281,8 @@ mod tests {
         let t = VerifyTarget::new("apps", "s3-reader", "arn:aws:iam::222222222222:role/r", "bucket");
         assert_eq!((t.key.as_str(), t.audience.as_str(), t.token_seconds), (DEFAULT_KEY, DEFAULT_AUDIENCE, 3600));
         assert_eq!(t.subject(), "system:serviceaccount:apps:s3-reader");
-        assert_eq!(t.key("other.txt").audience("vault").key, "other.txt");
+        assert_eq!(t.bucket_account, None);
+        let t = t.key("other.txt").audience("vault").bucket_account("111111111111");
+        assert_eq!((t.key.as_str(), t.audience.as_str(), t.bucket_account.as_deref()), ("other.txt", "vault", Some("111111111111")));
     }
 }
