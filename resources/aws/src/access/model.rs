@@ -140,7 +140,10 @@ impl Inventory {
             match r.urn.type_token() {
                 iam::role::TYPE => inv.add_role(r, account),
                 iam::policy::TYPE => {
-                    let arn = text(output(PolicyOutputs::ARN.name())).unwrap_or_else(|| UNKNOWN.into());
+                    // Unknown, the ARN stands for itself by URN, so no attachment takes it for another.
+                    let arn = text(output(PolicyOutputs::ARN.name()))
+                        .filter(|arn| arn != UNKNOWN)
+                        .unwrap_or_else(|| format!("{UNKNOWN}: the arn of {}", r.urn));
                     let label = format!("policy {}", text(field(PolicyInputs::NAME.name())).unwrap_or_else(|| name.to_string()));
                     if let Some(p) = inv.parse(&label, document(field(PolicyInputs::DOCUMENT.name()))) {
                         managed_by_arn.insert(arn, p);
@@ -171,9 +174,12 @@ impl Inventory {
                     }
                 }
                 iam::oidc_provider::TYPE => {
-                    let arn = text(output(OidcProviderOutputs::ARN.name())).unwrap_or_else(|| UNKNOWN.into());
                     let url = text(field(OidcProviderInputs::URL.name())).unwrap_or_default();
-                    inv.oidc_providers.insert(arn, url.trim_start_matches("https://").to_string());
+                    let issuer = url.trim_start_matches("https://").to_string();
+                    let arn = text(output(OidcProviderOutputs::ARN.name()))
+                        .filter(|arn| arn != UNKNOWN)
+                        .unwrap_or_else(|| format!("arn:aws:iam::{}:oidc-provider/{issuer}", account.as_deref().unwrap_or(UNKNOWN)));
+                    inv.oidc_providers.insert(arn, issuer);
                 }
                 SERVICE_ACCOUNT => inv.add_service_account(r),
                 _ => {}
@@ -198,7 +204,7 @@ impl Inventory {
     fn add_role(&mut self, r: &Reviewed<'_>, account: Option<String>) {
         let field = |name: &str| r.inputs.get(name);
         let name = text(field(RoleInputs::NAME.name())).unwrap_or_else(|| r.urn.name().to_string());
-        let arn = text(r.outputs.and_then(|o| o.get(RoleOutputs::ARN.name()))).unwrap_or_else(|| {
+        let arn = text(r.outputs.and_then(|o| o.get(RoleOutputs::ARN.name()))).filter(|arn| arn != UNKNOWN).unwrap_or_else(|| {
             let path = text(field(RoleInputs::PATH.name())).unwrap_or_else(|| "/".into());
             format!("arn:aws:iam::{}:role{path}{name}", account.as_deref().unwrap_or(UNKNOWN))
         });
@@ -226,6 +232,9 @@ impl Inventory {
                 }
                 match self.managed.get(arn) {
                     Some(p) => role.policies.push(p.clone()),
+                    None if arn == UNKNOWN => {
+                        self.problems.push(format!("a policy attached to role {} is known only after apply: what it grants is not shown", role.name))
+                    }
                     None => self
                         .problems
                         .push(format!("policy {arn}, attached to role {}, is not declared in this stack: what it grants is not shown", role.name)),

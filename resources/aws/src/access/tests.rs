@@ -218,3 +218,21 @@ fn a_condition_the_evaluator_cannot_decide_makes_the_grant_conditional_and_shows
     );
     assert!(section.contains("if IpAddress"), "the condition is shown: {section}");
 }
+
+#[test]
+fn a_policy_whose_arn_is_known_only_after_apply_is_not_taken_for_another() {
+    let mut after = irsa("s3-sa", trust("StringEquals", SA_SUB), read_policy(&["s3:GetObject"]));
+    // Both policies' ARNs and the attachment's policy are unknown at plan time.
+    let admin = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    after.push(item("aws:iam:Policy", "admin", json!({"name": "admin", "document": admin}), json!({}), B));
+    for Item(urn, inputs, outputs, _) in &mut after {
+        match urn.type_token() {
+            "aws:iam:Policy" => outputs.set_path("arn", Some(Value::Unknown)),
+            "aws:iam:RolePolicyAttachment" => inputs.set_path("policy_arn", Some(Value::Unknown)),
+            _ => {}
+        }
+    }
+    let section = review(&[], &after);
+    assert!(!section.contains("policy s3_read") && !section.contains("policy admin"), "no policy is guessed: {section}");
+    assert!(section.contains("note: a policy attached to role s3 is known only after apply: what it grants is not shown"), "{section}");
+}
