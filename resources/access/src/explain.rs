@@ -92,10 +92,13 @@ pub(crate) fn parts(out: &mut Vec<String>, sides: &Sides<'_>, clauses: &[Vec<Par
         let line = match sides.tri(*part) {
             Tri::Holds => format!("{name}: allow {} ({})", side.what, labels(&allows, Tri::Holds)),
             Tri::Unknown => format!("{name}: may allow {}, depending on {}", side.what, labels(&allows, Tri::Unknown)),
-            Tri::Fails if *part != Part::Identity && sides.resource.is_none() => format!("{name}: none, so they do not allow {}", side.what),
+            Tri::Fails if *part != Part::Identity && sides.resource.is_none() => format!("{}: none, so it does not allow {}", side.word, side.what),
             Tri::Fails => format!("{name}: do not allow {}", side.what),
         };
-        out.push(line);
+        // Without a resource policy, its two parts say the same: once.
+        if !out.contains(&line) {
+            out.push(line);
+        }
     }
 }
 
