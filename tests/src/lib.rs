@@ -11,4 +11,5 @@ pub mod harness;
 pub mod http;
 pub mod kube;
 pub mod moto;
+pub mod ran;
 pub mod rig;

@@ -8,23 +8,12 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value as Json;
 use strake_tests::moto::Moto;
+use strake_tests::ran::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-fixture");
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
 fn run(moto: &Moto, dir: &Path, args: &[&str], get: &str) -> Run {
-    let o = Command::new(BIN)
+    Command::new(BIN)
         .arg("--dir")
         .arg(dir)
         .args(args)
@@ -34,8 +23,8 @@ fn run(moto: &Moto, dir: &Path, args: &[&str], get: &str) -> Run {
         .env_remove("STRAKE_DIR")
         .stdin(Stdio::null())
         .output()
-        .expect("running aws-fixture");
-    Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+        .expect("running aws-fixture")
+        .into()
 }
 
 /// The actions of the `get` policy's version in force, as moto holds it.

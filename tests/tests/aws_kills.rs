@@ -20,6 +20,7 @@ use strake_state::{LocalStore, Snapshot, StateStore};
 use strake_tests::cloud_view::{CloudView, assert_state_is_cloud};
 use strake_tests::fault_proxy::{Fault, FaultProxy, Match, Rule};
 use strake_tests::moto::ACCOUNT_A;
+use strake_tests::ran::Run;
 use strake_tests::rig::MotoRig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-fixture");
@@ -100,23 +101,11 @@ struct Scenario {
     step: Step,
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!("exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
-    }
-
-    /// The notes and summary lines (the plan's body is long with many roles), and stderr.
-    fn gist(&self) -> String {
-        let keep = ["note:", "Plan:", "Apply complete", "No changes", "Error"];
-        let lines = self.stdout.lines().filter(|l| keep.iter().any(|k| l.starts_with(k)));
-        format!("exit {}\n{}\nstderr:\n{}", self.code, lines.collect::<Vec<_>>().join("\n"), self.stderr)
-    }
+/// The notes and summary lines of a run (the plan's body is long with many roles), and stderr.
+fn gist(run: &Run) -> String {
+    let keep = ["note:", "Plan:", "Apply complete", "No changes", "Error"];
+    let lines = run.stdout.lines().filter(|l| keep.iter().any(|k| l.starts_with(k)));
+    format!("exit {}\n{}\nstderr:\n{}", run.code, lines.collect::<Vec<_>>().join("\n"), run.stderr)
 }
 
 /// What is wrong after a recovery (nothing: it converged).
@@ -187,12 +176,7 @@ impl Rig {
     }
 
     fn run(&self, dir: &Path, args: &[String]) -> Run {
-        let o = self.command(dir, args).output().expect("running aws-fixture");
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into(),
-            stderr: String::from_utf8_lossy(&o.stderr).into(),
-        }
+        self.command(dir, args).output().expect("running aws-fixture").into()
     }
 
     /// Runs in the background; its output goes to files in `dir` (a full pipe would stall it).
@@ -292,14 +276,14 @@ impl Rig {
     fn recover(&self, trial: &Trial, step: &Step, killed: bool, context: &str) -> Vec<Problem> {
         let rerun = self.run(trial.dir.path(), &step.args());
         if rerun.code != 0 {
-            return vec![Problem::Stuck(format!("{context}: the next {:?} failed:\n{}", step.args(), rerun.gist()))];
+            return vec![Problem::Stuck(format!("{context}: the next {:?} failed:\n{}", step.args(), gist(&rerun)))];
         }
         let mut problems = self.check(trial, step, context);
         if killed && !rerun.stdout.contains("broke the lock of ") {
             problems.push(Problem::Wrong(format!("{context}: the next run did not break the dead run's lock")));
         }
         if !problems.is_empty() {
-            problems.push(Problem::Wrong(format!("{context}: the next run printed:\n{}", rerun.gist())));
+            problems.push(Problem::Wrong(format!("{context}: the next run printed:\n{}", gist(&rerun))));
         }
         problems
     }

@@ -3,8 +3,10 @@
 //! a killed apply and Ctrl-C.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use strake_tests::ran::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cli-fixture");
 
@@ -12,22 +14,6 @@ fn cmd(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--dir").arg(dir).args(args).env("NO_COLOR", "1").env_remove("CARGO_MANIFEST_DIR").stdin(Stdio::null());
     c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
 }
 
 fn run(dir: &Path, args: &[&str]) -> Run {

@@ -10,13 +10,14 @@
 //! history`), and its destroy checks expect the state bucket, and only it, to be left.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use aws_sdk_eks::types::VpcConfigRequest;
 use strake_tests::files::files_under;
 use strake_tests::harness::example_binary;
 use strake_tests::kube::Kube;
 use strake_tests::moto::REGION;
+use strake_tests::ran::Run;
 use strake_tests::rig::MotoRig;
 
 /// The example's stack.
@@ -71,12 +72,6 @@ struct App {
     state: StateBackend,
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl App {
     fn run(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(&self.bin);
@@ -84,8 +79,7 @@ impl App {
             Some(url) => cmd.env("STRAKE_BACKEND", url),
             None => cmd.env_remove("STRAKE_BACKEND"),
         };
-        let Output { status, stdout, stderr } = cmd
-            .args(args)
+        cmd.args(args)
             .arg("--dir")
             .arg(self.dir.path())
             .env("STRAKE_DIR", self.dir.path())
@@ -98,8 +92,8 @@ impl App {
             .env("NO_COLOR", "1")
             .env_remove("CARGO_MANIFEST_DIR")
             .output()
-            .expect("running the example");
-        Run { code: status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&stdout).into(), stderr: String::from_utf8_lossy(&stderr).into() }
+            .expect("running the example")
+            .into()
     }
 
     fn ok(&self, args: &[&str]) -> Run {
