@@ -4,10 +4,11 @@
 Builds the `strake-bench` program (examples/bench) in release mode, then for each scenario
 (shape x N) runs its commands in fresh temporary program directories and measures the wall time
 and peak RSS of every command (os.wait4 on the child). When `terraform` is on PATH it generates
-the same shapes with `terraform_data` and measures Terraform the same way.
+the same shapes with `terraform_data` and measures Terraform the same way, interleaved with
+Strake operation by operation (N=100 and 1,000).
 
-    python3 tests/bench/bench.py --quick          # N=1,000 only, 1 run
-    python3 tests/bench/bench.py                  # full: N=1k, 10k (all ops), 100k (apply, no-op plan)
+    python3 tests/bench/bench.py --quick          # N=100 and 1,000, 1 run
+    python3 tests/bench/bench.py                  # full: N=100, 1k, 10k (all ops), 100k (apply, no-op plan)
     python3 tests/bench/bench.py --no-terraform --sizes 1000,10000 --runs 5
 
 See tests/bench/README.md.
@@ -31,6 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release" / "strake-bench"
@@ -43,7 +45,7 @@ CHANGE_PCT = 1.0
 PARALLELISM = 10
 COMMAND_TIMEOUT = 3600.0
 
-# Targets (Terraform time / Strake time at N=1,000; Strake RSS / Terraform RSS).
+# Targets (Terraform time / Strake time at every N both run; Strake RSS / Terraform RSS).
 TIME_TARGETS = {"apply": 50.0, "destroy": 50.0, "plan (no-op)": 25.0}
 RSS_TARGET = 0.25
 LATENCY_TARGET = 1.15
@@ -206,14 +208,13 @@ class StrakeRunner(Runner):
         # `plan` keeps its default refresh (on), like Terraform's default.
         return [str(BINARY), "--dir", str(d), "--parallelism", str(PARALLELISM), *args]
 
-    def cycle(self, shape: str, n: int, width: int, ops: tuple[str, ...]) -> dict[str, Measured]:
+    def steps(self, shape: str, n: int, width: int, ops: tuple[str, ...]) -> Iterator[tuple[str, Measured]]:
         d = self.fresh_dir(f"{shape}-{n}")
         (d / "Strake.toml").write_text(strake_toml(shape, n, width))
-        out: dict[str, Measured] = {}
         k = len(changed_set(n, CHANGE_PCT))
         try:
-            for op in ops:
-                lp = d / f"{op.split()[0]}-{len(out)}.log"
+            for i, op in enumerate(ops):
+                lp = d / f"{op.split()[0]}-{i}.log"
                 if op == "apply":
                     m = expect(measure(self.cmd(d, "apply", "--yes"), d, None, lp, True), (0,), "strake apply", lp)
                 elif op == "plan (no-op)":
@@ -228,10 +229,9 @@ class StrakeRunner(Runner):
                     m = expect(measure(self.cmd(d, "destroy", "--yes"), d, None, lp, True), (0,), "strake destroy", lp)
                 else:
                     raise ValueError(op)
-                out[op] = m
+                yield op, m
         finally:
             self.cleanup(d)
-        return out
 
 
 class TerraformRunner(Runner):
@@ -249,12 +249,11 @@ class TerraformRunner(Runner):
         lp = d / f"{name}.log"
         return expect(measure([self.terraform, *args, "-no-color"], d, self.env, lp), codes, what, lp)
 
-    def cycle(self, shape: str, n: int, width: int, ops: tuple[str, ...]) -> dict[str, Measured]:
+    def steps(self, shape: str, n: int, width: int, ops: tuple[str, ...]) -> Iterator[tuple[str, Measured]]:
         d = self.fresh_dir(f"{shape}-{n}")
         main_tf = d / "main.tf"
         base = terraform_config(shape, n, width, 0.0)
         main_tf.write_text(base)
-        out: dict[str, Measured] = {}
         k = len(changed_set(n, CHANGE_PCT))
         try:
             self.run(d, ["init", "-input=false"], (0,), "terraform init", "init")
@@ -274,10 +273,9 @@ class TerraformRunner(Runner):
                     m = self.run(d, ["destroy", "-auto-approve", f"-parallelism={PARALLELISM}", "-input=false"], (0,), "terraform destroy", "destroy")
                 else:
                     raise ValueError(op)
-                out[op] = m
+                yield op, m
         finally:
             self.cleanup(d)
-        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,29 +306,50 @@ class Cell:
         return statistics.median(self.rss)
 
 
-def run_cycles(runner: Runner, shape: str, n: int, runs: int, results: dict, ops: tuple[str, ...], failures: list[str]) -> None:
-    """Runs `runs` cycles; a failed command is reported (and ends this scenario), not fatal."""
+def run_interleaved(runners: list[Runner], shape: str, n: int, runs: int, results: dict, ops: tuple[str, ...],
+                    failures: list[str]) -> None:
+    """Runs `runs` cycles of every runner, interleaved operation by operation (Strake's apply, then
+    Terraform's, then Strake's no-op plan, ...), so that a change of load on the machine falls on
+    both tools alike; who goes first alternates between runs. Every runner gets the same number
+    of runs. A failed command is reported and ends that tool's scenario, not the other's."""
     width = default_width(n)
+    live = list(runners)
     for r in range(runs):
+        order = live if r % 2 == 0 else live[::-1]
+        cycles = {runner.tool: runner.steps(shape, n, width, ops) for runner in order}
+        parts: dict[str, list[str]] = {runner.tool: [] for runner in order}
         started = time.perf_counter()
         try:
-            got = runner.cycle(shape, n, width, ops)
-        except CommandFailed as e:
-            failures.append(f"{runner.tool} {shape} N={n:,}: {str(e).splitlines()[0]}")
-            log(f"  [{runner.tool} {shape} N={n} run {r + 1}/{runs}] FAILED: {e}")
+            for _ in ops:
+                for runner in order:
+                    steps = cycles.get(runner.tool)
+                    if steps is None:
+                        continue
+                    try:
+                        op, m = next(steps)
+                    except CommandFailed as e:
+                        failures.append(f"{runner.tool} {shape} N={n:,}: {str(e).splitlines()[0]}")
+                        log(f"  [{runner.tool} {shape} N={n} run {r + 1}/{runs}] FAILED: {e}")
+                        del cycles[runner.tool]
+                        live.remove(runner)
+                        continue
+                    results.setdefault((runner.tool, shape, n, op), Cell()).add(m)
+                    parts[runner.tool].append(f"{op} {m.seconds:.3f}s/{m.cpu:.3f}cpu/{m.rss_mib:.0f}MiB")
+        finally:
+            for steps in cycles.values():
+                steps.close()  # each cycle removes its directory
+        for tool, done in parts.items():
+            if done:
+                log(f"  [{tool} {shape} N={n} run {r + 1}/{runs}, pair {time.perf_counter() - started:.0f}s] " + ", ".join(done))
+        if not live:
             return
-        parts = []
-        for op, m in got.items():
-            results.setdefault((runner.tool, shape, n, op), Cell()).add(m)
-            parts.append(f"{op} {m.seconds:.3f}s/{m.cpu:.3f}cpu/{m.rss_mib:.0f}MiB")
-        log(f"  [{runner.tool} {shape} N={n} run {r + 1}/{runs}, {time.perf_counter() - started:.0f}s] " + ", ".join(parts))
 
 
 def fmt_ratio(x: float | None) -> str:
     return "-" if x is None else (f"{x:.0f}x" if x >= 10 else f"{x:.1f}x")
 
 
-def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, tf_runs: int) -> None:
+def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, pair_runs: int) -> None:
     header = [
         "scenario", "N", "operation", "strake s", "cpu s", "strake MiB", "us/res",
         "tf s", "tf MiB", "tf/strake time", "target", "strake/tf RSS", "target",
@@ -358,7 +377,8 @@ def print_table(results: dict, shapes: list[str], sizes: list[int], runs: int, t
                 rows.append(row)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = "  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
-    print(f"\nStrake vs Terraform (median of {runs} Strake run(s), {tf_runs} Terraform run(s); parallelism {PARALLELISM}; "
+    print(f"\nStrake vs Terraform (median of {runs} run(s) where Strake runs alone, of {pair_runs} run(s) of each tool where both run, "
+          f"interleaved operation by operation; parallelism {PARALLELISM}; "
           f"~{PAYLOAD}-byte input per resource; plan with refresh on; 'cpu s' = Strake's user+system CPU time)")
     print(line)
     print("-" * len(line))
@@ -458,12 +478,13 @@ def print_latency(rows: list[tuple], latency_ms: int, runs: int) -> None:
 def main() -> int:
     global PARALLELISM
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="only N=1,000 and 1 run (Terraform too, unless --no-terraform)")
-    ap.add_argument("--runs", type=int, default=3, help="Strake runs per measurement; the median is reported (default 3)")
-    ap.add_argument("--tf-runs", type=int, default=1, help="Terraform runs per measurement (default 1: Terraform is slow)")
+    ap.add_argument("--quick", action="store_true", help="only N=100 and 1,000, 1 run each (Terraform too, unless --no-terraform)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement where Strake runs alone; the median is reported (default 3)")
+    ap.add_argument("--pair-runs", type=int, default=1,
+                    help="runs per measurement where both tools run, interleaved, each the same number (default 1: Terraform is slow)")
     ap.add_argument("--no-terraform", action="store_true", help="do not measure Terraform even if it is on PATH")
-    ap.add_argument("--tf-sizes", default="1000", help="comma-separated N at which Terraform is measured (default 1000)")
-    ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N (default 1000,10000,100000)")
+    ap.add_argument("--tf-sizes", default="100,1000", help="comma-separated N at which Terraform is measured too (default 100,1000)")
+    ap.add_argument("--sizes", default="100,1000,10000,100000", help="comma-separated N (default 100,1000,10000,100000)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shapes (default all)")
     ap.add_argument("--skip-chain-100k", action="store_true",
                     help="skip chain at N>=100,000 (100,000 strictly sequential steps: over a minute per apply)")
@@ -479,15 +500,15 @@ def main() -> int:
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     runs = args.runs
+    pair_runs = args.pair_runs
     if args.quick:
-        sizes, runs = [1000], 1
+        sizes, runs, pair_runs = [100, 1000], 1, 1
     shapes = [s for s in args.shapes.split(",") if s]
     for s in shapes:
         if s not in SHAPES:
             ap.error(f"unknown shape {s}")
     terraform = None if args.no_terraform else shutil.which("terraform")
     tf_sizes = [int(s) for s in args.tf_sizes.split(",") if s]
-    tf_runs = 1 if args.quick else args.tf_runs
 
     if not args.no_build:
         log("building: cargo build --release -p strake-bench")
@@ -511,20 +532,16 @@ def main() -> int:
     started = time.perf_counter()
     try:
         strake = StrakeRunner(workdir, args.keep)
+        tf = TerraformRunner(workdir, args.keep, terraform) if terraform else None
         for shape in shapes:
             for n in sizes:
                 big = n >= BIG_N
                 if big and shape == "chain" and args.skip_chain_100k:
                     skipped.append(f"chain at N={n:,}: skipped (--skip-chain-100k)")
                     continue
-                log(f"strake {shape} N={n:,}")
-                run_cycles(strake, shape, n, runs, results, BIG_OPS if big else OPS, failures)
-        if terraform:
-            tf = TerraformRunner(workdir, args.keep, terraform)
-            for shape in shapes:
-                for n in [n for n in sizes if n in tf_sizes]:
-                    log(f"terraform {shape} N={n:,}")
-                    run_cycles(tf, shape, n, tf_runs, results, BIG_OPS if n >= BIG_N else OPS, failures)
+                runners: list[Runner] = [strake] + ([tf] if tf and n in tf_sizes else [])
+                log(" and ".join(r.tool for r in runners) + f", interleaved: {shape} N={n:,}" if len(runners) > 1 else f"strake {shape} N={n:,}")
+                run_interleaved(runners, shape, n, pair_runs if len(runners) > 1 else runs, results, BIG_OPS if big else OPS, failures)
         latency_rows = [] if args.no_latency else latency_check(workdir, runs, args.latency_ms, args.keep)
     finally:
         if not args.keep:
@@ -539,7 +556,7 @@ def main() -> int:
         print("WARNING: other work was running on this machine; wall times are inflated (CPU times less so)")
     print(f"Peak RSS: Strake's is its own VmHWM; Terraform's is wait4 ru_maxrss, which cannot go below "
           f"{floor:.1f} MiB here (this Python's high-water mark, folded in at exec)")
-    print_table(results, shapes, sizes, runs, tf_runs)
+    print_table(results, shapes, sizes, runs, pair_runs)
     for s in skipped:
         print(f"  note: {s}")
     for f in failures:
