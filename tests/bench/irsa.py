@@ -117,6 +117,19 @@ def union(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def print_timeline(calls: dict[str, list[tuple[float, float]]], started: float, ended: float) -> None:
+    """Each exchange in ms from the process's start, and each gap of over 2 ms with none in flight."""
+    print("\nTimeline of the last apply (ms from the process's start; gaps over 2 ms with nothing in flight)")
+    events = sorted((a, b, name) for name, got in calls.items() for a, b in got)
+    busy_until = started
+    for a, b, name in events:
+        if a - busy_until > 0.002:
+            print(f"  {(busy_until - started) * 1000:7.1f} .. {(a - started) * 1000:7.1f}  gap {(a - busy_until) * 1000:5.1f}")
+        print(f"  {(a - started) * 1000:7.1f} .. {(b - started) * 1000:7.1f}  {name}")
+        busy_until = max(busy_until, b)
+    print(f"  {(busy_until - started) * 1000:7.1f} .. {(ended - started) * 1000:7.1f}  gap {(ended - busy_until) * 1000:5.1f} (to exit)")
+
+
 def wait_for(pattern: str, path: Path, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,6 +147,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write every raw measurement to this file")
     ap.add_argument("--print-plan", action="store_true", help="print the first plan (from empty state) before measuring")
     ap.add_argument("--binary", type=Path, default=BINARY, help=f"the example's program (default {BINARY})")
+    ap.add_argument("--timeline", action="store_true", help="print the last apply's exchanges and the gaps between them")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -189,6 +203,8 @@ def main() -> int:
                 if done.returncode != 0:
                     raise SystemExit(f"{command} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
                 calls = {"aws": aws.reset(), "kube": kube.reset()}
+                if args.timeline and command == "apply" and r == args.runs - 1:
+                    print_timeline(calls, started, ended)
                 every = calls["aws"] + calls["kube"]
                 row = {
                     "wall": ended - started,

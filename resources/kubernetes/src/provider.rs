@@ -114,7 +114,8 @@ impl ProviderConfig for KubernetesProvider {
     }
 }
 
-/// Builds configured Kubernetes providers. Configuring makes no API call to the cluster.
+/// Builds configured Kubernetes providers. Configuring opens the connection to the cluster in the
+/// background and waits for no answer.
 pub struct KubernetesFactory {
     /// Where tokens come from for a configuration with a `cluster` (see [`ClusterToken`]).
     token: Option<Arc<dyn ClusterToken>>,
@@ -167,8 +168,23 @@ impl ProviderFactory for KubernetesFactory {
         let mut kube_config = kube_config;
         kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
         let client = kube::Client::try_from(kube_config).map_err(|e| ProviderError::permanent(format!("cannot build a Kubernetes client: {e}")))?;
+        connect_early(&client);
         Ok(Arc::new(TypedProvider::new(Kubernetes { client, default_namespace, target }, registry())))
     }
+}
+
+/// Opens the connection to the API server in the background while the plan goes on, so that the
+/// TLS handshake is not on the path of the first call that needs an answer (the preflight's): it
+/// costs a few round trips, and the process's first handshake also seeds AWS-LC's random number
+/// generator, tens of milliseconds of CPU (its CPU-jitter entropy source), done here on a
+/// blocking thread rather than on a worker. The answer is not used, and neither is a failure:
+/// the preflight asks again and reports it.
+fn connect_early(client: &kube::Client) {
+    let client = client.clone();
+    tokio::spawn(async move {
+        let _ = tokio::task::spawn_blocking(|| aws_lc_rs::rand::fill(&mut [0u8; 1])).await;
+        let _ = client.apiserver_version().await;
+    });
 }
 
 /// The current context the kubeconfig names, if it can be read.
@@ -262,4 +278,30 @@ pub(crate) struct Kubernetes {
     pub default_namespace: String,
     /// Where its changes land (the server, the context or EKS cluster).
     target: Target,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The connection is opened while the plan goes on, before any call needs it.
+    #[tokio::test]
+    async fn configuring_opens_the_connection_before_any_call() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\n\
+             clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\n"
+        );
+        std::fs::write(&path, kubeconfig).unwrap();
+        let config = Value::from_pairs([("kubeconfig", Value::from(path.to_string_lossy().to_string()))]);
+        let _provider = KubernetesFactory { token: None }.configure(config).await.unwrap();
+        let accepted = tokio::time::timeout(Duration::from_secs(30), listener.accept()).await;
+        assert!(accepted.is_ok(), "configuring the provider opened no connection to the API server");
+    }
 }
