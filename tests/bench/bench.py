@@ -315,7 +315,7 @@ def run_interleaved(runners: list[Runner], shape: str, n: int, runs: int, result
     width = default_width(n)
     live = list(runners)
     for r in range(runs):
-        order = live if r % 2 == 0 else live[::-1]
+        order = list(live) if r % 2 == 0 else live[::-1]
         cycles = {runner.tool: runner.steps(shape, n, width, ops) for runner in order}
         parts: dict[str, list[str]] = {runner.tool: [] for runner in order}
         started = time.perf_counter()
