@@ -484,7 +484,7 @@ def main() -> int:
                     help="runs per measurement where both tools run, interleaved, each the same number (default 1: Terraform is slow)")
     ap.add_argument("--no-terraform", action="store_true", help="do not measure Terraform even if it is on PATH")
     ap.add_argument("--tf-sizes", default="100,1000", help="comma-separated N at which Terraform is measured too (default 100,1000)")
-    ap.add_argument("--sizes", default="100,1000,10000,100000", help="comma-separated N (default 100,1000,10000,100000)")
+    ap.add_argument("--sizes", default=None, help="comma-separated N (default 100,1000,10000,100000; with --quick 100,1000)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shapes (default all)")
     ap.add_argument("--skip-chain-100k", action="store_true",
                     help="skip chain at N>=100,000 (100,000 strictly sequential steps: over a minute per apply)")
@@ -498,11 +498,11 @@ def main() -> int:
     args = ap.parse_args()
     PARALLELISM = args.parallelism
 
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,10000,100000")).split(",") if s]
     runs = args.runs
     pair_runs = args.pair_runs
     if args.quick:
-        sizes, runs, pair_runs = [100, 1000], 1, 1
+        runs, pair_runs = 1, 1
     shapes = [s for s in args.shapes.split(",") if s]
     for s in shapes:
         if s not in SHAPES:
