@@ -10,8 +10,8 @@ request and its answer, or a round trip of a TLS handshake. From these it prints
 
   - the wall time of the whole process (start to exit), median of --runs;
   - exchanges made, and the union of the intervals during which at least one was in flight (the
-    network time: what a perfect client would still wait for, if it kept the same calls and
-    their order; it bounds the critical path of the calls from above);
+    network time; the calls of the critical path, the longest chain of calls that wait for one
+    another, are in flight one after the other within it, so it bounds that path from above);
   - the time before the first exchange (process start, configuration, state), and after the last;
   - wall / network time, against the target of 3.
 
