@@ -107,6 +107,11 @@ class Relay:
             self.exchanges.append((start, end))
 
 
+def med(seconds) -> float:
+    """The median, in milliseconds."""
+    return statistics.median(seconds) * 1000
+
+
 def union(intervals: list[tuple[float, float]]) -> float:
     total, end = 0.0, float("-inf")
     for a, b in sorted(intervals):
@@ -196,7 +201,8 @@ def main() -> int:
         load_before = os.getloadavg()
         for r in range(args.runs):
             for command in ("apply", "destroy"):
-                aws.reset(), kube.reset()
+                aws.reset()  # what came between two commands (the relays keep the connections open)
+                kube.reset()
                 started = time.perf_counter()
                 done = subprocess.run([str(args.binary), command, "--yes"], env=env, capture_output=True, text=True)
                 ended = time.perf_counter()
@@ -226,7 +232,6 @@ def main() -> int:
             moto.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    med = lambda xs: statistics.median(xs) * 1000  # noqa: E731
     print(f"\nCross-account IRSA example against moto and a real kube-apiserver ({args.binary}), median of {args.runs} runs")
     print(f"Load average (1, 5, 15 min) at start {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"at end {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")

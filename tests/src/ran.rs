@@ -24,6 +24,11 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// `(code, stdout, stderr)`.
+    pub fn into_parts(self) -> (i32, String, String) {
+        (self.code, self.stdout, self.stderr)
+    }
+
     /// All of it, for an assertion's message.
     pub fn text(&self) -> String {
         format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)

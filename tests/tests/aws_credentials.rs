@@ -10,6 +10,7 @@ use strake_aws::iam::Role;
 use strake_tests::aws::{program, trust_service};
 use strake_tests::cloud_view::CloudView;
 use strake_tests::moto::{ACCOUNT_A, ACCOUNT_B, REGION, ROLE_IN_B};
+use strake_tests::ran::Run;
 use strake_tests::rig::MotoRig;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-fixture");
@@ -43,7 +44,7 @@ fn run(rig: &MotoRig, dir: &Path, args: &[&str]) -> (i32, String, String) {
         .stdin(Stdio::null())
         .output()
         .expect("running the fixture");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    Run::from(out).into_parts()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

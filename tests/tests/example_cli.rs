@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use strake_tests::ran::Run;
+
 fn example_binary() -> PathBuf {
     strake_tests::harness::example_binary("cross-account-irsa")
 }
@@ -28,7 +30,7 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .stdin(Stdio::null())
         .output()
         .expect("running the example");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    Run::from(out).into_parts()
 }
 
 #[test]

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use strake_tests::ran::Run;
+
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(strake_tests::harness::example_binary("custom-type"))
         .args(args)
@@ -15,7 +17,7 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .stdin(Stdio::null())
         .output()
         .expect("running the example");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    Run::from(out).into_parts()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {

@@ -27,8 +27,8 @@ fn command(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 fn output(mut c: Command) -> Run {
-    let o = c.output().expect("running the fixture");
-    Run { code: o.status.code().unwrap_or(-1), out: format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)) }
+    let (code, stdout, stderr) = strake_tests::ran::Run::from(c.output().expect("running the fixture")).into_parts();
+    Run { code, out: stdout + &stderr }
 }
 
 fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
