@@ -12,6 +12,15 @@
 //!   Into<Output<T>>) -> Self`;
 //! - `#[strake(get)]` (or `get = "bucket_region"`) on an output: `fn arn(&self) -> Output<T>`.
 //!
+//! With `#[strake(handle = Bucket, resource = TYPE)]` (or `data_source = TYPE`) on an input struct,
+//! it also writes the handle's constructor: `Bucket::new(stack, name, provider, ...)` declares a
+//! resource of type `TYPE` (a data source's is `lookup`), taking the fields marked
+//! `#[strake(new)]` as arguments, in order (`new = "cluster_name"` renames the argument). The
+//! handle wraps its `Resource` as its one tuple field (`struct Bucket(Resource)`).
+//!
+//! A field marked `#[strake(dynamic)]` is set from any `Output<Value>` (a policy document with
+//! outputs inside), whatever its declared type.
+//!
 //! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
 //! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
 
@@ -28,7 +37,9 @@ use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathA
 /// `Schema::FIELDS`. A field is required unless it is an `Option`, has `#[serde(default)]` or has
 /// `#[strake(default = <expr>)]`. With `#[strake(handle = Role)]` on the struct, `#[strake(set)]` on an
 /// input writes the handle's setter and `#[strake(get)]` on an output its getter (`set = "name"` and
-/// `get = "name"` rename the method), documented with the field's documentation.
+/// `get = "name"` rename the method), documented with the field's documentation. With
+/// `resource = TYPE` (or `data_source = TYPE`) beside `handle`, the fields marked `#[strake(new)]`
+/// are the arguments of the handle's constructor `new` (a data source's: `lookup`).
 #[proc_macro_derive(Schema, attributes(strake))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -78,10 +89,12 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let Fields::Named(fields) = &data.fields else {
         return Err(syn::Error::new_spanned(name, "a schema is a struct with named fields"));
     };
-    let handle = struct_handle(input)?;
+    let declared = struct_attrs(input)?;
+    let handle = declared.handle.clone();
     let mut keys = Vec::new();
     let mut infos = Vec::new();
     let mut methods = Vec::new();
+    let mut arguments = Vec::new();
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named fields have names");
         let field_name = ident.to_string().trim_start_matches("r#").to_string();
@@ -95,6 +108,16 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         let key = Ident::new(&field_name.to_ascii_uppercase(), Span::call_site());
         if let Some(method) = accessor(&handle, &attrs, field, &field_name, name, &key, value_type)? {
             methods.push(method);
+        }
+        if let Some(argument) = &attrs.new {
+            let argument = Ident::new(argument.as_deref().unwrap_or(&field_name), Span::call_site());
+            arguments.push(Argument {
+                name: argument,
+                key: key.clone(),
+                ty: setter_type(&attrs, value_type),
+                dynamic: attrs.dynamic,
+                doc: doc.clone(),
+            });
         }
         let key_doc = format!("The `{field_name}` field.");
         keys.push(quote! {
@@ -120,6 +143,12 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         });
     }
+    if !arguments.is_empty() && declared.declares.is_none() {
+        return Err(syn::Error::new_spanned(name, "`new` fields need `resource = <type token>` or `data_source = <type token>` beside `handle`"));
+    }
+    if let Some(constructor) = constructor(&declared, name, &arguments) {
+        methods.push(constructor);
+    }
     let handle_methods = handle.map(|h| quote! { impl #h { #(#methods)* } });
     Ok(quote! {
         impl #name {
@@ -140,22 +169,110 @@ struct FieldAttrs {
     set: Option<Option<String>>,
     /// `get` (the field's name) or `get = "name"`.
     get: Option<Option<String>>,
+    /// `new` (an argument of the constructor, named as the field) or `new = "name"`.
+    new: Option<Option<String>>,
+    /// `dynamic`: set from any `Output<Value>`.
+    dynamic: bool,
 }
 
-/// The handle named by `#[strake(handle = Path)]` on the struct.
-fn struct_handle(input: &DeriveInput) -> syn::Result<Option<syn::Path>> {
-    let mut handle = None;
+/// What `#[strake(...)]` says of the struct.
+#[derive(Default)]
+struct StructAttrs {
+    /// `handle = Path`: the program-side handle the accessors belong to.
+    handle: Option<syn::Path>,
+    /// `resource = TYPE` or `data_source = TYPE`: what the handle's constructor declares.
+    declares: Option<Declares>,
+}
+
+struct Declares {
+    data_source: bool,
+    type_token: Expr,
+}
+
+/// One argument of a handle's constructor.
+struct Argument {
+    name: Ident,
+    key: Ident,
+    ty: Tokens,
+    dynamic: bool,
+    doc: String,
+}
+
+fn struct_attrs(input: &DeriveInput) -> syn::Result<StructAttrs> {
+    let mut attrs = StructAttrs::default();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("strake")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("handle") {
-                handle = Some(meta.value()?.parse::<syn::Path>()?);
-                Ok(())
+                attrs.handle = Some(meta.value()?.parse::<syn::Path>()?);
+            } else if meta.path.is_ident("resource") || meta.path.is_ident("data_source") {
+                let data_source = meta.path.is_ident("data_source");
+                attrs.declares = Some(Declares { data_source, type_token: meta.value()?.parse::<Expr>()? });
             } else {
-                Err(meta.error("the only `strake` struct attribute is `handle = <handle type>`"))
+                return Err(
+                    meta.error("`strake` struct attributes are `handle = <handle type>`, `resource = <type token>`, `data_source = <type token>`")
+                );
             }
+            Ok(())
         })?;
     }
-    Ok(handle)
+    if attrs.declares.is_some() && attrs.handle.is_none() {
+        return Err(syn::Error::new_spanned(&input.ident, "`resource` and `data_source` need `handle = <handle type>` beside them"));
+    }
+    Ok(attrs)
+}
+
+/// The handle's constructor, when the struct says what it declares.
+fn constructor(declared: &StructAttrs, schema: &Ident, arguments: &[Argument]) -> Option<Tokens> {
+    let declares = declared.declares.as_ref()?;
+    let type_token = &declares.type_token;
+    let (method, declare, what) = if declares.data_source {
+        (quote! { lookup }, quote! { data_source }, "Looks up")
+    } else {
+        (quote! { new }, quote! { resource }, "Declares")
+    };
+    let mut doc = format!("{what} `name` in `stack`, through `provider`.");
+    if !arguments.is_empty() {
+        doc.push('\n');
+    }
+    for a in arguments {
+        doc.push_str(&format!("\n- `{}`: {}", a.name, if a.doc.is_empty() { "(undocumented)" } else { &a.doc }));
+    }
+    let params = arguments.iter().map(|a| {
+        let (name, ty) = (&a.name, &a.ty);
+        quote! { #name: #ty }
+    });
+    let sets = arguments.iter().map(|a| {
+        let (name, key) = (&a.name, &a.key);
+        let set = set_method(a.dynamic);
+        quote! { resource.#set(#schema::#key, #name); }
+    });
+    Some(quote! {
+        #[doc = #doc]
+        #[track_caller]
+        pub fn #method(stack: &::strake::Stack, name: &str, provider: &::strake::ProviderRef, #(#params),*) -> Self {
+            let resource = stack.#declare(#type_token, name);
+            #(#sets)*
+            Self(::strake::ResourceHandle::provider(resource, provider))
+        }
+    })
+}
+
+/// The `Resource` method that sets a field: `set_value` for a dynamic one.
+fn set_method(dynamic: bool) -> Tokens {
+    if dynamic {
+        quote! { set_value }
+    } else {
+        quote! { set }
+    }
+}
+
+/// The type a setter or constructor takes for a field.
+fn setter_type(attrs: &FieldAttrs, value_type: &Type) -> Tokens {
+    if attrs.dynamic {
+        quote! { impl ::core::convert::Into<::strake::Output<::strake::Value>> }
+    } else {
+        quote! { impl ::core::convert::Into<::strake::Output<#value_type>> }
+    }
 }
 
 fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
@@ -171,8 +288,14 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.set = Some(named(&meta)?);
             } else if meta.path.is_ident("get") {
                 attrs.get = Some(named(&meta)?);
+            } else if meta.path.is_ident("new") {
+                attrs.new = Some(named(&meta)?);
+            } else if meta.path.is_ident("dynamic") {
+                attrs.dynamic = true;
             } else {
-                return Err(meta.error("`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`"));
+                return Err(meta.error(
+                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`",
+                ));
             }
             Ok(())
         })?;
@@ -201,10 +324,12 @@ fn accessor(
     Ok(Some(match (&attrs.set, &attrs.get) {
         (Some(named), None) => {
             let method = method(named);
+            let ty = setter_type(attrs, value_type);
+            let set = set_method(attrs.dynamic);
             quote! {
                 #(#docs)*
-                pub fn #method(self, value: impl ::core::convert::Into<::strake::Output<#value_type>>) -> Self {
-                    ::strake::ResourceHandle::resource(&self).set(#schema::#key, value);
+                pub fn #method(self, value: #ty) -> Self {
+                    ::strake::ResourceHandle::resource(&self).#set(#schema::#key, value);
                     self
                 }
             }

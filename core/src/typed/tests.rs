@@ -11,18 +11,19 @@ use crate::provider::*;
 use crate::value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
-#[strake(handle = WidgetHandle)]
+#[strake(handle = WidgetHandle, resource = WIDGET)]
 struct WidgetInputs {
     /// The widget's unique name.
     name: String,
     /// The shelf it stands on.
-    #[strake(set)]
+    #[strake(set, new)]
     shelf: String,
     #[strake(default = 3)]
     size: i64,
     /// The widget's colour.
     #[strake(set = "paint")]
     colour: Option<String>,
+    #[strake(set, dynamic)]
     note: Option<String>,
 }
 
@@ -39,8 +40,8 @@ struct WidgetOutputs {
 struct WidgetHandle(crate::Resource);
 
 /// The "cloud": widgets by name.
-#[derive(Default)]
-struct Shop(Mutex<BTreeMap<String, WidgetInputs>>);
+#[derive(Default, Clone)]
+struct Shop(Arc<Mutex<BTreeMap<String, WidgetInputs>>>);
 
 impl ProviderContext for Shop {}
 
@@ -170,6 +171,23 @@ fn handle_accessors_set_inputs_and_read_outputs_under_the_schemas_names() {
     assert_eq!(label.dependencies().into_iter().collect::<Vec<_>>(), vec![urn("w")]);
     let env: BTreeMap<Urn, Value> = [(urn("w"), value!({"serial": "S-1", "password": "p"}))].into();
     assert_eq!(label.resolve_inputs(&env).unwrap(), value!({"note": "serial S-1"}));
+}
+
+#[test]
+fn a_handles_constructor_declares_its_type_with_the_new_fields_and_its_provider() {
+    let program = crate::Program::build("dev", crate::Config::default(), |stack| {
+        let shop = stack.provider("shop", ProgramProvider::new(Registry::new("toy").resource(Widget), Shop::default()));
+        // `note` is dynamic: any `Output<Value>`, though its declared type is a string.
+        WidgetHandle::new(stack, "w", &shop, "top").note(crate::Output::new(value!(["made", "by", "hand"])));
+        Ok(())
+    })
+    .unwrap();
+    let widget = program.declaration(&urn("w")).unwrap();
+    assert!(matches!(widget.kind, crate::program::DeclKind::Resource));
+    assert_eq!(widget.resolve_inputs(&crate::output::EmptyEnv).unwrap(), value!({"shelf": "top", "note": ["made", "by", "hand"]}));
+    let shop = Urn::new("dev", "strake:provider:toy", "shop");
+    assert_eq!(widget.options.provider, Some(shop.clone()));
+    assert!(widget.dependencies().contains(&shop));
 }
 
 #[test]

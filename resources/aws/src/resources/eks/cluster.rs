@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use crate::context::Aws;
 use crate::error::AwsFailure;
@@ -15,8 +15,10 @@ pub const TYPE: &str = "aws:eks:Cluster";
 
 /// What a cluster lookup is given.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Cluster, data_source = TYPE)]
 pub struct ClusterQuery {
     /// The name of the EKS cluster to look up.
+    #[strake(new = "cluster_name")]
     pub name: String,
 }
 
@@ -50,16 +52,6 @@ pub struct ClusterInfo {
 /// An existing EKS cluster, read at plan time (when its name is known) with the provider's account and region.
 #[derive(Clone, ResourceHandle)]
 pub struct Cluster(Resource);
-
-impl Cluster {
-    /// Looks up the cluster `cluster_name`; the plan fails if there is none.
-    #[track_caller]
-    pub fn lookup(stack: &Stack, name: &str, provider: &ProviderRef, cluster_name: impl Into<Output<String>>) -> Cluster {
-        let r = stack.data_source(TYPE, name);
-        r.set(ClusterQuery::NAME, cluster_name);
-        Cluster(r.provider(provider))
-    }
-}
 
 pub(crate) struct ClusterType;
 

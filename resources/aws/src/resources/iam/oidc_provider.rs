@@ -13,7 +13,7 @@ use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProvid
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Urn};
+use strake::{Output, Resource, ResourceHandle, Urn};
 
 use super::shared::{normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
@@ -28,8 +28,10 @@ pub const DEFAULT_CLIENT_ID: &str = crate::trust_lint::STS_AUDIENCE;
 
 /// The inputs of an OIDC identity provider.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = OpenIdConnectProvider, resource = TYPE)]
 pub struct OidcProviderInputs {
     /// The issuer URL, e.g. an EKS cluster's `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
+    #[strake(new)]
     pub url: String,
     #[strake(default = vec![DEFAULT_CLIENT_ID.to_string()])]
     /// The audiences (`aud`) accepted.
@@ -58,20 +60,12 @@ pub struct OidcProviderOutputs {
     pub url: String,
 }
 
-/// An IAM OpenID Connect identity provider.
+/// An IAM OpenID Connect identity provider for an issuer URL. Client ids default to
+/// `sts.amazonaws.com`.
 #[derive(Clone, ResourceHandle)]
 pub struct OpenIdConnectProvider(Resource);
 
 impl OpenIdConnectProvider {
-    /// A provider for the issuer `url` (`https://...`, e.g. an EKS cluster's OIDC issuer). Client
-    /// ids default to `sts.amazonaws.com`.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, url: impl Into<Output<String>>) -> OpenIdConnectProvider {
-        let r = stack.resource(TYPE, name);
-        r.set(OidcProviderInputs::URL, url);
-        OpenIdConnectProvider(r.provider(provider))
-    }
-
     /// The audiences (`aud`) accepted; replaces the default `sts.amazonaws.com`.
     pub fn client_ids<S: Into<Output<String>>>(self, ids: impl IntoIterator<Item = S>) -> Self {
         self.0.set(OidcProviderInputs::CLIENT_IDS, string_list(ids));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use strake::{Resource, ResourceHandle, Value};
 
 use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
@@ -27,7 +27,7 @@ const MAX_VERSIONS: usize = 5;
 
 /// The inputs of a managed policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-#[strake(handle = Policy)]
+#[strake(handle = Policy, resource = TYPE)]
 pub struct PolicyInputs {
     /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces the policy.
     #[strake(set = "policy_name")]
@@ -35,7 +35,8 @@ pub struct PolicyInputs {
     /// The IAM path (default `/`). Changing it replaces the policy.
     #[strake(default = "/", set)]
     pub path: String,
-    /// The identity policy document (e.g. a `PolicyDocument`).
+    /// The identity policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)).
+    #[strake(new, dynamic)]
     pub document: Json,
     /// IAM cannot change a policy's description: changing it replaces the policy.
     #[strake(set)]
@@ -71,14 +72,6 @@ pub struct PolicyOutputs {
 pub struct Policy(Resource);
 
 impl Policy {
-    /// A policy with this identity-policy `document` (e.g. a [`crate::PolicyDocument`]).
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, document: impl Into<Output<Value>>) -> Policy {
-        let r = stack.resource(TYPE, name);
-        r.set_value(PolicyInputs::DOCUMENT, document);
-        Policy(r.provider(provider))
-    }
-
     /// The policy's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(PolicyInputs::TAGS, tags_from(tags));

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use strake::{Resource, ResourceHandle};
 
 use crate::context::Aws;
 use crate::error::{aws_error, found};
@@ -19,14 +19,16 @@ pub const TYPE: &str = "aws:iam:RolePolicy";
 
 /// The inputs of an inline role policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-#[strake(handle = RolePolicy)]
+#[strake(handle = RolePolicy, resource = TYPE)]
 pub struct RolePolicyInputs {
     /// The name of the role the policy is embedded in (`role.name()`).
+    #[strake(new)]
     pub role: String,
     /// The policy's name within the role (default: the resource name plus a suffix).
     #[strake(set = "policy_name")]
     pub name: String,
-    /// The identity policy document (e.g. a `PolicyDocument`).
+    /// The identity policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)).
+    #[strake(new, dynamic)]
     pub policy: Json,
 }
 
@@ -48,16 +50,7 @@ pub struct RolePolicyOutputs {
 #[derive(Clone, ResourceHandle)]
 pub struct RolePolicy(Resource);
 
-impl RolePolicy {
-    /// An inline `policy` of the role named `role`.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, role: impl Into<Output<String>>, policy: impl Into<Output<Value>>) -> RolePolicy {
-        let r = stack.resource(TYPE, name);
-        r.set(RolePolicyInputs::ROLE, role);
-        r.set_value(RolePolicyInputs::POLICY, policy);
-        RolePolicy(r.provider(provider))
-    }
-}
+impl RolePolicy {}
 
 pub(crate) struct RolePolicyType;
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use crate::context::Aws;
 use crate::error::{aws_error, found};
@@ -16,13 +16,13 @@ pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
 
 /// The role and the policy of an attachment (its inputs and its outputs alike).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
-#[strake(handle = RolePolicyAttachment)]
+#[strake(handle = RolePolicyAttachment, resource = TYPE)]
 pub struct Attachment {
     /// The name of the role to attach the policy to (`role.name()`).
-    #[strake(get)]
+    #[strake(get, new)]
     pub role: String,
     /// The ARN of the managed policy to attach (`policy.arn()`).
-    #[strake(get)]
+    #[strake(get, new)]
     pub policy_arn: String,
 }
 
@@ -31,22 +31,7 @@ pub struct Attachment {
 #[derive(Clone, ResourceHandle)]
 pub struct RolePolicyAttachment(Resource);
 
-impl RolePolicyAttachment {
-    /// Attaches `policy_arn` to the role named `role`.
-    #[track_caller]
-    pub fn new(
-        stack: &Stack,
-        name: &str,
-        provider: &ProviderRef,
-        role: impl Into<Output<String>>,
-        policy_arn: impl Into<Output<String>>,
-    ) -> RolePolicyAttachment {
-        let r = stack.resource(TYPE, name);
-        r.set(Attachment::ROLE, role);
-        r.set(Attachment::POLICY_ARN, policy_arn);
-        RolePolicyAttachment(r.provider(provider))
-    }
-}
+impl RolePolicyAttachment {}
 
 pub(crate) struct RolePolicyAttachmentType;
 

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Del
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use super::shared::{Owner, US_EAST_1, note_bucket, owner, regional};
 use crate::context::Aws;
@@ -27,9 +27,10 @@ const MAX_TAGS: usize = 50;
 
 /// The inputs of a bucket.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-#[strake(handle = Bucket)]
+#[strake(handle = Bucket, resource = TYPE)]
 pub struct BucketInputs {
     /// The bucket's name (names are global across AWS accounts, so pick a unique one).
+    #[strake(new)]
     pub bucket: String,
     /// The region to create the bucket in (default: the provider's region at creation; a later
     /// change of the provider's region leaves existing buckets where they are). Changing it
@@ -68,14 +69,6 @@ pub struct BucketOutputs {
 pub struct Bucket(Resource);
 
 impl Bucket {
-    /// A bucket named `bucket_name`.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket_name: impl Into<Output<String>>) -> Bucket {
-        let r = stack.resource(TYPE, name);
-        r.set(BucketInputs::BUCKET, bucket_name);
-        Bucket(r.provider(provider))
-    }
-
     /// The bucket's tags.
     pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
         self.0.set(BucketInputs::TAGS, tags_from(tags));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
+use strake::{Output, Resource, ResourceHandle};
 
 use super::setting::{BucketSetting, OnBucket};
 use super::shared::in_bucket_region;
@@ -22,10 +22,14 @@ pub const TYPE: &str = "aws:s3:BucketPolicy";
 
 /// The inputs of a bucket policy.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = BucketPolicy, resource = TYPE)]
 pub struct BucketPolicyInputs {
-    /// The name of the bucket the policy belongs to.
+    /// The name of the bucket the policy belongs to (e.g. `bucket.name()`).
+    #[strake(new)]
     pub bucket: String,
-    /// The policy document (statements with Principal, Action and Resource).
+    /// The policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)), with `Principal`
+    /// and `Resource` in each statement.
+    #[strake(new, dynamic)]
     pub policy: Json,
 }
 
@@ -34,22 +38,6 @@ pub struct BucketPolicyInputs {
 pub struct BucketPolicy(Resource);
 
 impl BucketPolicy {
-    /// `bucket` is the bucket's name (e.g. `bucket.name()`); `policy` a document (e.g. a
-    /// [`PolicyDocument`](crate::PolicyDocument)) with `Principal` and `Resource` in each statement.
-    #[track_caller]
-    pub fn new(
-        stack: &Stack,
-        name: &str,
-        provider: &ProviderRef,
-        bucket: impl Into<Output<String>>,
-        policy: impl Into<Output<Value>>,
-    ) -> BucketPolicy {
-        let r = stack.resource(TYPE, name);
-        r.set(BucketPolicyInputs::BUCKET, bucket);
-        r.set_value(BucketPolicyInputs::POLICY, policy);
-        BucketPolicy(r.provider(provider))
-    }
-
     /// The bucket's name.
     pub fn bucket(&self) -> Output<String> {
         self.0.get(OnBucket::BUCKET)

@@ -6,7 +6,7 @@ use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault, Ser
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use super::setting::BucketSetting;
 use super::shared::in_bucket_region;
@@ -22,9 +22,10 @@ const ALGORITHMS: [&str; 3] = [AES256, "aws:kms", "aws:kms:dsse"];
 
 /// The inputs of a bucket's default encryption.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
-#[strake(handle = BucketServerSideEncryption)]
+#[strake(handle = BucketServerSideEncryption, resource = TYPE)]
 pub struct EncryptionInputs {
     /// The name of the bucket (`bucket.name()`).
+    #[strake(new)]
     pub bucket: String,
     /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.
     #[strake(default = AES256, set = "algorithm")]
@@ -39,19 +40,11 @@ pub struct EncryptionInputs {
 }
 
 /// Default encryption of a bucket: `BucketServerSideEncryption::new(stack, "sse", &provider,
-/// bucket.name()).kms_key(key_arn)`.
+/// bucket.name()).kms_key(key_arn)`. SSE-S3 (`AES256`) unless a KMS key or algorithm is set.
 #[derive(Clone, ResourceHandle)]
 pub struct BucketServerSideEncryption(Resource);
 
-impl BucketServerSideEncryption {
-    /// SSE-S3 (`AES256`) unless a KMS key or algorithm is set.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketServerSideEncryption {
-        let r = stack.resource(TYPE, name);
-        r.set(EncryptionInputs::BUCKET, bucket);
-        BucketServerSideEncryption(r.provider(provider))
-    }
-}
+impl BucketServerSideEncryption {}
 
 /// Default encryption, as a kind of bucket setting.
 pub(crate) struct Encryption;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Output, Resource, ResourceHandle};
 
 use super::shared::{check_key, hex, in_bucket_region};
 use crate::context::Aws;
@@ -31,11 +31,13 @@ const BINARY: &str = "application/octet-stream";
 
 /// The inputs of an object.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
-#[strake(handle = Object)]
+#[strake(handle = Object, resource = TYPE)]
 pub struct ObjectInputs {
-    /// The name of the bucket to put the object in.
+    /// The name of the bucket to put the object in (e.g. `bucket.name()`).
+    #[strake(new)]
     pub bucket: String,
     /// The object's key (its path in the bucket).
+    #[strake(new)]
     pub key: String,
     /// The content as a string (recorded in state; use [`Object::source`] for large content).
     /// Content type default: `text/plain`.
@@ -72,15 +74,6 @@ pub struct ObjectOutputs {
 pub struct Object(Resource);
 
 impl Object {
-    /// `bucket` is the bucket's name (e.g. `bucket.name()`); `key` the object's key.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>, key: impl Into<Output<String>>) -> Object {
-        let r = stack.resource(TYPE, name);
-        r.set(ObjectInputs::BUCKET, bucket);
-        r.set(ObjectInputs::KEY, key);
-        Object(r.provider(provider))
-    }
-
     /// The content from a file (path relative to the working directory), read at plan time to
     /// hash it and at apply to upload it. Only the path and hash are recorded. Content type
     /// default: `application/octet-stream`.

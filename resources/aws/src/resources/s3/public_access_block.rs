@@ -6,7 +6,7 @@ use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use super::setting::BucketSetting;
 use super::shared::in_bucket_region;
@@ -18,9 +18,10 @@ pub const TYPE: &str = "aws:s3:BucketPublicAccessBlock";
 
 /// The inputs of a public access block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
-#[strake(handle = BucketPublicAccessBlock)]
+#[strake(handle = BucketPublicAccessBlock, resource = TYPE)]
 pub struct PublicAccessBlockInputs {
     /// The name of the bucket (`bucket.name()`).
+    #[strake(new)]
     pub bucket: String,
     /// Reject requests that set public ACLs.
     #[strake(default = true, set)]
@@ -41,15 +42,7 @@ pub struct PublicAccessBlockInputs {
 #[derive(Clone, ResourceHandle)]
 pub struct BucketPublicAccessBlock(Resource);
 
-impl BucketPublicAccessBlock {
-    /// Blocks all public access to the bucket named `bucket`.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketPublicAccessBlock {
-        let r = stack.resource(TYPE, name);
-        r.set(PublicAccessBlockInputs::BUCKET, bucket);
-        BucketPublicAccessBlock(r.provider(provider))
-    }
-}
+impl BucketPublicAccessBlock {}
 
 /// The public access block, as a kind of bucket setting.
 pub(crate) struct PublicAccessBlock;

@@ -7,7 +7,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
-use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
+use strake::{Resource, ResourceHandle};
 
 use super::setting::BucketSetting;
 use super::shared::in_bucket_region;
@@ -22,8 +22,10 @@ const SUSPENDED: &str = "Suspended";
 
 /// The inputs of a bucket's versioning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
+#[strake(handle = BucketVersioning, resource = TYPE)]
 pub struct VersioningInputs {
     /// The name of the bucket (`bucket.name()`).
+    #[strake(new)]
     pub bucket: String,
     /// `Enabled` or `Suspended`.
     #[strake(default = ENABLED)]
@@ -35,14 +37,6 @@ pub struct VersioningInputs {
 pub struct BucketVersioning(Resource);
 
 impl BucketVersioning {
-    /// Enables versioning of the bucket named `bucket`.
-    #[track_caller]
-    pub fn new(stack: &Stack, name: &str, provider: &ProviderRef, bucket: impl Into<Output<String>>) -> BucketVersioning {
-        let r = stack.resource(TYPE, name);
-        r.set(VersioningInputs::BUCKET, bucket);
-        BucketVersioning(r.provider(provider))
-    }
-
     /// Suspends versioning (new writes keep no versions; kept versions stay).
     pub fn suspended(self) -> Self {
         self.0.set(VersioningInputs::STATUS, SUSPENDED);
