@@ -252,6 +252,19 @@ pub struct DeleteRequest {
     pub timeout: Option<Duration>,
 }
 
+impl DeleteRequest {
+    /// Deletes object `id` of `urn`, as recorded with `inputs` and `outputs`; no time limit of its own.
+    pub fn new(urn: Urn, id: impl Into<ResourceId>, inputs: Value, outputs: Value) -> Self {
+        DeleteRequest { type_token: urn.type_token().to_string(), urn, id: id.into(), inputs, outputs, timeout: None }
+    }
+
+    /// With the resource's delete timeout.
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
 /// A record written by an older version of its type's schema.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

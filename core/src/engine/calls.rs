@@ -134,6 +134,12 @@ impl<'a> Caller<'a> {
         tokio::time::timeout(limit, attempts).await.unwrap_or_else(|_| Err(timed_out(urn, operation, limit)))
     }
 
+    /// Deletes an object, as `call` does: `operation` names it in events and errors.
+    pub(crate) async fn delete(&self, provider: &dyn Provider, operation: &str, request: DeleteRequest) -> Result<(), CallError> {
+        let urn = request.urn.clone();
+        self.call(&urn, operation, request.timeout, || provider.delete(request.clone())).await
+    }
+
     /// Creates an object. When an attempt may have acted (its answer was lost), the object is
     /// looked up from the inputs before anything else: found, it is adopted; not found, the
     /// create is retried or fails cleanly; not readable, the outcome stays uncertain.

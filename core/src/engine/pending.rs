@@ -212,8 +212,8 @@ async fn resolve_one(
             } else {
                 // The old object of a replacement: finish deleting it, as an apply would.
                 let timeout = declared.and_then(|d| d.options.timeouts.delete);
-                let request = DeleteRequest { urn: urn.clone(), type_token: op.type_token.clone(), id: id.clone(), inputs, outputs, timeout };
-                caller.call(&urn, "delete replaced object", timeout, || provider.delete(request.clone())).await.map_err(CallError::into_step)?;
+                let request = DeleteRequest::new(urn.clone(), id.clone(), inputs, outputs).with_timeout(timeout);
+                caller.delete(provider, "delete replaced object", request).await.map_err(CallError::into_step)?;
                 (vec![clear], format!("the interrupted replacement of {urn}: deleted the old object `{id}`"))
             }
         }

@@ -300,9 +300,7 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     assert_eq!(updated.outputs, created.outputs);
     assert_eq!(p.context().0.lock().unwrap()["w1"].size, 5);
 
-    p.delete(DeleteRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w1".into(), inputs, outputs: created.outputs, timeout: None })
-        .await
-        .unwrap();
+    p.delete(DeleteRequest::new(urn("w"), "w1", inputs, created.outputs)).await.unwrap();
     assert!(p.context().0.lock().unwrap().is_empty());
 }
 

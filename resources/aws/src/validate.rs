@@ -6,6 +6,15 @@ pub fn check_role_name(name: &str) -> Result<(), String> {
     check_iam_name(name, 64, "role")
 }
 
+/// A role named by a policy or attachment: its name, which is also a valid role name (not its ARN).
+pub fn check_role_reference(role: &str) -> Result<(), String> {
+    if role.starts_with("arn:") {
+        let name = role.rsplit('/').next().unwrap_or(role);
+        return Err(format!("`{role}` is an ARN; pass the role's name (`role.name()`), e.g. \"{name}\""));
+    }
+    check_role_name(role)
+}
+
 /// IAM managed policy names: 1-128 characters of letters, digits and `+=,.@_-`.
 pub fn check_policy_name(name: &str) -> Result<(), String> {
     check_iam_name(name, 128, "policy")

@@ -201,21 +201,10 @@ impl Exec<'_> {
         async {
             if !retain {
                 let provider = self.provider_of_op(n, op)?;
-                let (id, inputs, outputs) =
-                    (op.resource_id.clone().unwrap_or_default(), Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()));
-                self.caller
-                    .call(urn, "delete replaced object", timeout, || {
-                        provider.delete(DeleteRequest {
-                            urn: urn.clone(),
-                            type_token: urn.type_token().to_string(),
-                            id: id.clone(),
-                            inputs: inputs.clone(),
-                            outputs: outputs.clone(),
-                            timeout,
-                        })
-                    })
-                    .await
-                    .map_err(CallError::into_step)?;
+                let id = op.resource_id.clone().unwrap_or_default();
+                let request = DeleteRequest::new(urn.clone(), id, Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()))
+                    .with_timeout(timeout);
+                self.caller.delete(&*provider, "delete replaced object", request).await.map_err(CallError::into_step)?;
             }
             self.write(urn, vec![Write::ClearPending { id: op.id.clone() }]).await
         }
@@ -240,19 +229,8 @@ impl Exec<'_> {
         let timeout = self.decl(n).and_then(|d| d.options.timeouts.delete);
         let pending = self.pending(n, PendingKind::Delete, &prior.inputs, Some(prior));
         self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
-        let result = self
-            .caller
-            .call(urn, "delete", timeout, || {
-                provider.delete(DeleteRequest {
-                    urn: urn.clone(),
-                    type_token: urn.type_token().to_string(),
-                    id: prior.id.clone(),
-                    inputs: prior.inputs.clone(),
-                    outputs: prior.outputs.clone(),
-                    timeout,
-                })
-            })
-            .await;
+        let request = DeleteRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone()).with_timeout(timeout);
+        let result = self.caller.delete(&*provider, "delete", request).await;
         match result {
             Ok(()) => self.write(urn, vec![Write::DeleteResource { urn: urn.to_string() }, Write::ClearPending { id: pending.id }]).await,
             Err(e) => Err(self.give_up(urn, &pending.id, e).await),

@@ -12,7 +12,7 @@ use crate::context::Aws;
 use crate::error::{aws_error, found};
 use crate::policy::PolicyKind;
 use crate::resources::{check_policy, document_from_aws, policy_text};
-use crate::validate::{check_policy_name, check_role_name};
+use crate::validate::{check_policy_name, check_role_reference};
 
 /// The type token of an inline role policy.
 pub const TYPE: &str = "aws:iam:RolePolicy";
@@ -73,12 +73,7 @@ impl ResourceType for RolePolicyType {
         .unique(&[RolePolicyInputs::ROLE.name(), RolePolicyInputs::NAME.name()]);
 
     fn check(&self, _aws: &Aws, c: &mut Check<RolePolicyInputs>) {
-        c.validate(RolePolicyInputs::ROLE, |r| {
-            if r.starts_with("arn:") {
-                return Err(format!("`{r}` is an ARN; pass the role's name (`role.name()`), e.g. \"{}\"", r.rsplit('/').next().unwrap_or(r)));
-            }
-            check_role_name(r)
-        });
+        c.validate(RolePolicyInputs::ROLE, |r| check_role_reference(r));
         c.validate(RolePolicyInputs::NAME, |n| check_policy_name(n));
         check_policy(c, RolePolicyInputs::POLICY, PolicyKind::Identity);
     }

@@ -9,7 +9,7 @@ use strake::{Resource, ResourceHandle};
 
 use crate::context::Aws;
 use crate::error::{aws_error, found};
-use crate::validate::{check_arn, check_role_name};
+use crate::validate::{check_arn, check_role_reference};
 
 /// The type token of a role policy attachment.
 pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
@@ -77,12 +77,7 @@ impl ResourceType for RolePolicyAttachmentType {
         .unique(&[Attachment::ROLE.name(), Attachment::POLICY_ARN.name()]);
 
     fn check(&self, _aws: &Aws, c: &mut Check<Attachment>) {
-        c.validate(Attachment::ROLE, |r| {
-            if r.starts_with("arn:") {
-                return Err(format!("`{r}` is an ARN; pass the role's name (`role.name()`), e.g. \"{}\"", r.rsplit('/').next().unwrap_or(r)));
-            }
-            check_role_name(r)
-        });
+        c.validate(Attachment::ROLE, |r| check_role_reference(r));
         c.validate(Attachment::POLICY_ARN, |a| {
             check_arn(a).map_err(|e| format!("`{a}` {e}"))?;
             if a.split(':').nth(2) != Some("iam") || !a.split(':').nth(5).is_some_and(|r| r.starts_with("policy/")) {

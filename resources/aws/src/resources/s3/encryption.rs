@@ -44,8 +44,6 @@ pub struct EncryptionInputs {
 #[derive(Clone, ResourceHandle)]
 pub struct BucketServerSideEncryption(Resource);
 
-impl BucketServerSideEncryption {}
-
 /// Default encryption, as a kind of bucket setting.
 pub(crate) struct Encryption;
 
