@@ -54,9 +54,9 @@ fn data_outputs(inputs: &Value) -> Value {
 
 #[async_trait]
 impl Provider for BuiltinProvider {
-    /// A Data object exists only in state: an interrupted create made nothing anywhere else.
+    /// A Data object exists only in state: an interrupted step acted nowhere else.
     fn created_lookup(&self, _type_token: &str) -> CreatedLookup {
-        CreatedLookup::FromInputs
+        CreatedLookup::StateOnly
     }
 
     fn check(&self, req: CheckRequest) -> CheckResponse {

@@ -436,6 +436,10 @@ pub enum CreatedLookup {
     /// from others. The engine never clears such a create's pending record on its own: it keeps
     /// it, warns, and waits for the user to import the object or drop the record.
     Unfindable,
+    /// The object lives only in Strake's state (as a [`crate::Data`] does): its calls act nowhere
+    /// else, so a lost answer leaves nothing to find. The engine writes no pending record around
+    /// them, and each step is one commit instead of two.
+    StateOnly,
 }
 
 /// A configured provider: one per provider configuration in the program (e.g. one per account).

@@ -190,16 +190,22 @@ pub fn position<T: PartialEq + std::fmt::Debug>(list: &[T], item: &T) -> usize {
 
 /// A [`StateStore`] that fails chosen writes, standing in for a crash: the write batch that would
 /// record a resource (a `PutResource` of a given URN) fails, so state keeps only what was durable
-/// before it, as if the process had died at that moment.
+/// before it, as if the process had died at that moment. It keeps the batches it passed on.
 pub struct FailingStore {
     inner: Arc<dyn StateStore>,
     fail_put_of: Mutex<Option<String>>,
     failed: AtomicBool,
+    committed: Mutex<Vec<Vec<Write>>>,
 }
 
 impl FailingStore {
     pub fn new(inner: Arc<dyn StateStore>) -> FailingStore {
-        FailingStore { inner, fail_put_of: Mutex::new(None), failed: AtomicBool::new(false) }
+        FailingStore { inner, fail_put_of: Mutex::new(None), failed: AtomicBool::new(false), committed: Mutex::new(Vec::new()) }
+    }
+
+    /// The write batches committed through this store, in order.
+    pub fn committed(&self) -> Vec<Vec<Write>> {
+        self.committed.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Fails the next write batch that puts the record of `urn` (once).
@@ -227,7 +233,9 @@ impl StateStore for FailingStore {
             return Err(StateError::Backend("simulated crash: this write never happened".into()));
         }
         drop(armed);
-        self.inner.write(stack, batch)
+        let meta = self.inner.write(stack, batch.clone())?;
+        self.committed.lock().unwrap_or_else(PoisonError::into_inner).push(batch);
+        Ok(meta)
     }
 
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError> {

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use strake::builtin::DATA_TYPE;
 use strake::events::Outcome;
-use strake::{Action, Engine, Error, PlanOptions, ResourceHandle, Timeouts};
-use strake_state::PendingKind;
+use strake::{Action, Data, Engine, Error, PlanOptions, ResourceHandle, Timeouts, Urn};
+use strake_state::{PendingKind, Write};
 use strake_tests::events::Observed;
-use strake_tests::fake::{Fault, Op, Thing};
+use strake_tests::fake::{Fault, Op, Thing, arn_of};
 use strake_tests::harness::{FailingStore, Rig, STACK, actions, chain, provider_urn, s, test_options, urn};
 
 #[tokio::test]
@@ -104,6 +105,43 @@ async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
     rig.engine.destroy(&program).await.unwrap();
     assert_eq!(rig.cloud.mutations(), vec![(Op::Delete, s("b")), (Op::Delete, s("a"))]);
     assert!(rig.cloud.objects().is_empty());
+}
+
+/// A `strake::Data` object lives only in state, so its steps write no pending record: one commit
+/// each, where a cloud resource's step takes two. A crash before a Data record is written loses
+/// nothing, since nothing was made anywhere: the next run creates it, with nothing pending.
+#[tokio::test]
+async fn state_only_objects_commit_once_and_a_crash_before_their_record_converges() {
+    let rig = Rig::local();
+    let failing = Arc::new(FailingStore::new(rig.store.clone()));
+    let crashing = Engine::new(failing.clone()).with_options(test_options());
+    let program = rig.program(|stack, _| {
+        let thing = Thing::new(stack, "thing");
+        let first = Data::new(stack, "first", thing.arn());
+        Data::new(stack, "second", first.output());
+    });
+    let data = |name: &str| Urn::new(STACK, DATA_TYPE, name);
+    failing.fail_put_of(&data("second"));
+    let err = crashing.up(&program, &PlanOptions::default()).await.unwrap_err();
+    assert!(failing.has_failed());
+    assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == data("second")), "{err:?}");
+
+    let pending_urns: Vec<String> =
+        failing.committed().iter().flatten().filter_map(|w| if let Write::PutPending(p) = w { Some(p.urn.clone()) } else { None }).collect();
+    assert_eq!(pending_urns, vec![urn("thing").to_string()], "only the cloud resource's create ran under a pending record");
+    let first_commits =
+        failing.committed().iter().filter(|b| b.iter().any(|w| matches!(w, Write::PutResource(r) if r.urn == data("first").as_str()))).count();
+    assert_eq!(first_commits, 1);
+    assert!(rig.snapshot().pending.is_empty(), "{:?}", rig.snapshot().pending);
+    assert_eq!(rig.names_in_state(), vec![s("first"), s("thing")]);
+
+    rig.up(&program).await.unwrap();
+    assert_eq!(rig.names_in_state(), vec![s("first"), s("second"), s("thing")]);
+    let second = rig.snapshot().resources.into_iter().find(|r| r.urn == data("second").as_str()).expect("second recorded");
+    assert_eq!(second.outputs, serde_json::json!({ "output": arn_of(&rig.cloud.named("thing")[0].id) }));
+    assert!(rig.snapshot().pending.is_empty());
+    assert!(!rig.plan(&program).await.unwrap().has_changes());
+    assert_eq!(rig.cloud.count(Op::Create, "thing"), 1);
 }
 
 /// The provider stored the object but its answer never came (a crash after create, seen as a

@@ -198,12 +198,16 @@ impl<'a> Caller<'a> {
                 ..StepError::from_provider(urn, "create", failure)
             })
         };
-        if provider.created_lookup(urn.type_token()) == CreatedLookup::Unfindable {
-            return Err(uncertain(format!(
-                "`{}` objects cannot be found from their inputs (the cloud assigns their ids); check the cloud \
-                 and `import` the object or drop the record with `state pending rm`",
-                urn.type_token()
-            )));
+        match provider.created_lookup(urn.type_token()) {
+            CreatedLookup::FromInputs => {}
+            CreatedLookup::StateOnly => return Ok(None),
+            CreatedLookup::Unfindable => {
+                return Err(uncertain(format!(
+                    "`{}` objects cannot be found from their inputs (the cloud assigns their ids); check the cloud \
+                     and `import` the object or drop the record with `state pending rm`",
+                    urn.type_token()
+                )));
+            }
         }
         let request =
             ReadRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), id: None, inputs: inputs.clone(), outputs: Value::Null };

@@ -1,6 +1,7 @@
 //! The steps themselves: configure a provider, read a data source, create, update, delete,
 //! and the halves of replacements. Each mutation follows one protocol: pending record (durable)
-//! → provider call → one batch with the result and the pending record's removal.
+//! → provider call → one batch with the result and the pending record's removal. An object that
+//! lives only in state needs no pending record: its steps are the call and the batch.
 
 use std::time::Instant;
 
@@ -95,13 +96,24 @@ impl Exec<'_> {
         }
     }
 
+    /// Records, durably, that a mutation of node `n` is about to start, so that a lost answer or a
+    /// crash leaves a pending record to resolve. An object that lives only in state needs none.
+    async fn guard(&self, n: usize, provider: &dyn Provider, kind: PendingKind, inputs: &Value, prior: Option<&Prior>) -> Result<Guard, StepError> {
+        if provider.created_lookup(self.node_urn(n).type_token()) == CreatedLookup::StateOnly {
+            return Ok(Guard(None));
+        }
+        let pending = self.pending(n, kind, inputs, prior);
+        self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
+        Ok(Guard(Some(pending.id)))
+    }
+
     /// Settles a failed mutation's pending record: a certain failure clears it (nothing changed);
     /// an uncertain one keeps it, so the next run reads the object back.
-    async fn give_up(&self, urn: &Urn, pending_id: &str, failure: CallError) -> StepError {
+    async fn give_up(&self, urn: &Urn, guard: Guard, failure: CallError) -> StepError {
         match failure {
-            CallError::Failed(e) => match self.write(urn, vec![Write::ClearPending { id: pending_id.to_string() }]).await {
-                Ok(()) => e,
-                Err(write_error) => write_error,
+            CallError::Failed(e) => match guard.clear() {
+                Some(clear) => self.write(urn, vec![clear]).await.err().unwrap_or(e),
+                None => e,
             },
             CallError::Uncertain(e) => e,
         }
@@ -112,13 +124,13 @@ impl Exec<'_> {
         let urn = &decl.urn;
         let provider = self.provider(n)?;
         let inputs = self.inputs(decl, provider.as_ref(), self.prior(n))?;
-        let pending = self.pending(n, PendingKind::Create, &inputs, None);
-        self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
+        let guard = self.guard(n, provider.as_ref(), PendingKind::Create, &inputs, None).await?;
         let resp = match self.caller.create_call(provider.as_ref(), urn, &inputs, decl.options.timeouts.create).await {
             Ok(r) => r,
-            Err(e) => return Err(self.give_up(urn, &pending.id, e).await),
+            Err(e) => return Err(self.give_up(urn, guard, e).await),
         };
-        let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
+        let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs))];
+        writes.extend(guard.clear());
         writes.extend(extra);
         self.write_for(n, writes).await?;
         self.set_env(urn, applied(&resp.id, &resp.outputs));
@@ -150,8 +162,7 @@ impl Exec<'_> {
                 format!("values known only at apply now require replacing it ({}); run plan and apply again", diff.replaces.join(", ")),
             ));
         }
-        let pending = self.pending(n, PendingKind::Update, &inputs, Some(prior));
-        self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
+        let guard = self.guard(n, provider.as_ref(), PendingKind::Update, &inputs, Some(prior)).await?;
         let timeout = decl.options.timeouts.update;
         let resp = self
             .caller
@@ -170,9 +181,10 @@ impl Exec<'_> {
             .await;
         let resp = match resp {
             Ok(r) => r,
-            Err(e) => return Err(self.give_up(urn, &pending.id, e).await),
+            Err(e) => return Err(self.give_up(urn, guard, e).await),
         };
-        let writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs)), Write::ClearPending { id: pending.id }];
+        let mut writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs))];
+        writes.extend(guard.clear());
         self.write_for(n, writes).await?;
         self.set_env(urn, applied(&prior.id, &resp.outputs));
         Ok(())
@@ -227,13 +239,11 @@ impl Exec<'_> {
         }
         let provider = self.provider(n)?;
         let timeout = self.decl(n).and_then(|d| d.options.timeouts.delete);
-        let pending = self.pending(n, PendingKind::Delete, &prior.inputs, Some(prior));
-        self.write_for(n, vec![Write::PutPending(pending.clone())]).await?;
+        let guard = self.guard(n, provider.as_ref(), PendingKind::Delete, &prior.inputs, Some(prior)).await?;
         let request = DeleteRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone()).with_timeout(timeout);
-        let result = self.caller.delete(&*provider, "delete", request).await;
-        match result {
-            Ok(()) => self.write(urn, vec![Write::DeleteResource { urn: urn.to_string() }, Write::ClearPending { id: pending.id }]).await,
-            Err(e) => Err(self.give_up(urn, &pending.id, e).await),
+        match self.caller.delete(&*provider, "delete", request).await {
+            Ok(()) => self.write(urn, std::iter::once(Write::DeleteResource { urn: urn.to_string() }).chain(guard.clear()).collect()).await,
+            Err(e) => Err(self.give_up(urn, guard, e).await),
         }
     }
 
@@ -261,5 +271,15 @@ impl Exec<'_> {
             }
             ReadResponse::Gone => Err(StepError::other(urn, "read", crate::engine::planner::nothing_found(&inputs, provider.as_ref()))),
         }
+    }
+}
+
+/// The pending record a mutation runs under, if it needs one.
+struct Guard(Option<String>);
+
+impl Guard {
+    /// The write that removes the pending record, once the mutation's outcome is recorded.
+    fn clear(&self) -> Option<Write> {
+        self.0.clone().map(|id| Write::ClearPending { id })
     }
 }
