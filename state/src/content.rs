@@ -42,7 +42,13 @@ impl Content {
         }
     }
 
+    /// The snapshot, leaving this content as it is.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot { meta: self.meta.clone(), resources: self.resources.values().cloned().collect(), pending: self.pending.values().cloned().collect() }
+    }
+
+    /// The snapshot, made of this content's records without copying them.
+    pub fn into_snapshot(self) -> Snapshot {
+        Snapshot { meta: self.meta, resources: self.resources.into_values().collect(), pending: self.pending.into_values().collect() }
     }
 }

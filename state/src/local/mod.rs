@@ -205,6 +205,8 @@ impl LocalStore {
         check_format_version(&base.snapshot.meta)?;
         let mut digest =
             parse_digest(&base.digest).ok_or_else(|| damaged(stack, format!("its snapshot at generation {segment} has a bad digest")))?;
+        let snapshot_len = bytes.len() as u64;
+        drop(bytes);
         let mut content = Content::from_snapshot(base.snapshot);
         let mut generation = base.generation;
         let journal_path = dir.join(segment_name(segment, "journal"));
@@ -239,7 +241,7 @@ impl LocalStore {
                 }
             }
         }
-        Ok(Replay { content, segment, snapshot_len: bytes.len() as u64, generation, digest, journal_len: at as u64, damage })
+        Ok(Replay { content, segment, snapshot_len, generation, digest, journal_len: at as u64, damage })
     }
 
     /// The current state of `stack`, checked against its head; `None` if it has none. A stack
@@ -423,7 +425,7 @@ impl LocalStore {
                 format!("its journal read back ends at generation {}, not {} as written", replay.generation, tail.generation),
             ));
         }
-        self.write_segment(stack, tail.generation, tail.digest, "compaction", replay.content.snapshot())
+        self.write_segment(stack, tail.generation, tail.digest, "compaction", replay.content.into_snapshot())
     }
 
     /// Replaces a stack's state with `snapshot` (lineage kept, serial past both), as a new
@@ -465,7 +467,7 @@ fn parse_digest(hex: &str) -> Option<Digest> {
 impl StateStore for LocalStore {
     fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
         validate_stack_name(stack)?;
-        Ok(self.current(stack)?.map(|r| r.content.snapshot()))
+        Ok(self.current(stack)?.map(|r| r.content.into_snapshot()))
     }
 
     fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError> {
@@ -620,7 +622,7 @@ impl StateStore for LocalStore {
         let (next, previous) = self.next_base(stack)?;
         let serial = self.read_head(stack).ok().flatten().map_or(0, |h| h.serial).max(replay.content.meta.serial) + 1;
         let meta = StackMeta { serial, ..replay.content.meta.clone() };
-        let snapshot = Snapshot { meta: meta.clone(), ..replay.content.snapshot() };
+        let snapshot = Snapshot { meta: meta.clone(), ..replay.content.into_snapshot() };
         let digest = codec::chain(&previous, &serde_json::to_vec(&snapshot).map_err(|e| StateError::Backend(e.to_string()))?);
         self.write_segment(stack, next, digest, &format!("restore of generation {generation}"), snapshot)?;
         Ok(meta)
