@@ -19,7 +19,8 @@
 //! handle wraps its `Resource` as its one tuple field (`struct Bucket(Resource)`).
 //!
 //! A field marked `#[strake(dynamic)]` is set from any `Output<Value>` (a policy document with
-//! outputs inside), whatever its declared type.
+//! outputs inside), whatever its declared type. A string map marked `#[strake(set, pairs)]` (tags,
+//! labels) is set from any `(key, value)` pairs: `.tags([("team", "data")])`.
 //!
 //! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
 //! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
@@ -173,6 +174,8 @@ struct FieldAttrs {
     new: Option<Option<String>>,
     /// `dynamic`: set from any `Output<Value>`.
     dynamic: bool,
+    /// `pairs`: a string map set from any `(key, value)` pairs of strings.
+    pairs: bool,
 }
 
 /// What `#[strake(...)]` says of the struct.
@@ -292,9 +295,11 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.new = Some(named(&meta)?);
             } else if meta.path.is_ident("dynamic") {
                 attrs.dynamic = true;
+            } else if meta.path.is_ident("pairs") {
+                attrs.pairs = true;
             } else {
                 return Err(meta.error(
-                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`",
+                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`, `pairs`",
                 ));
             }
             Ok(())
@@ -322,6 +327,20 @@ fn accessor(
     let docs: Vec<&syn::Attribute> = field.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
     let method = |named: &Option<String>| Ident::new(named.as_deref().unwrap_or(field_name), Span::call_site());
     Ok(Some(match (&attrs.set, &attrs.get) {
+        (Some(named), None) if attrs.pairs => {
+            let method = method(named);
+            quote! {
+                #(#docs)*
+                pub fn #method<K: ::core::convert::Into<::std::string::String>, V: ::core::convert::Into<::std::string::String>>(
+                    self,
+                    pairs: impl ::core::iter::IntoIterator<Item = (K, V)>,
+                ) -> Self {
+                    let value: #value_type = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+                    ::strake::ResourceHandle::resource(&self).set(#schema::#key, value);
+                    self
+                }
+            }
+        }
         (Some(named), None) => {
             let method = method(named);
             let ty = setter_type(attrs, value_type);

@@ -25,6 +25,9 @@ struct WidgetInputs {
     colour: Option<String>,
     #[strake(set, dynamic)]
     note: Option<String>,
+    /// Stickers by place.
+    #[strake(set, pairs)]
+    stickers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Schema)]
@@ -150,7 +153,7 @@ fn failures(r: &CheckResponse) -> Vec<(String, String)> {
 fn keys_carry_the_field_names_and_the_table_says_what_is_required() {
     assert_eq!(WidgetInputs::NAME.name(), "name");
     let table: Vec<(&str, bool)> = WidgetInputs::FIELDS.iter().map(|f| (f.name, f.required)).collect();
-    assert_eq!(table, [("name", true), ("shelf", true), ("size", false), ("colour", false), ("note", false)]);
+    assert_eq!(table, [("name", true), ("shelf", true), ("size", false), ("colour", false), ("note", false), ("stickers", false)]);
     assert_eq!(WidgetInputs::field("shelf").map(|f| f.doc), Some("The shelf it stands on."));
 }
 
@@ -158,7 +161,7 @@ fn keys_carry_the_field_names_and_the_table_says_what_is_required() {
 fn handle_accessors_set_inputs_and_read_outputs_under_the_schemas_names() {
     use crate::ResourceHandle as _;
     let program = crate::Program::build("dev", crate::Config::default(), |stack| {
-        let widget = WidgetHandle(stack.resource(WIDGET, "w")).shelf("top").paint("red".to_string());
+        let widget = WidgetHandle(stack.resource(WIDGET, "w")).shelf("top").paint("red".to_string()).stickers([("lid", "logo")]);
         let label = stack.resource("toy:shop:Label", "l");
         label.set(WidgetInputs::NOTE, widget.serial().map(|s| format!("serial {s}")));
         assert_eq!(widget.urn(), urn("w"));
@@ -166,7 +169,7 @@ fn handle_accessors_set_inputs_and_read_outputs_under_the_schemas_names() {
     })
     .unwrap();
     let widget = program.declaration(&urn("w")).unwrap();
-    assert_eq!(widget.resolve_inputs(&crate::output::EmptyEnv).unwrap(), value!({"shelf": "top", "colour": "red"}));
+    assert_eq!(widget.resolve_inputs(&crate::output::EmptyEnv).unwrap(), value!({"shelf": "top", "colour": "red", "stickers": {"lid": "logo"}}));
     let label = program.declaration(&Urn::new("dev", "toy:shop:Label", "l")).unwrap();
     assert_eq!(label.dependencies().into_iter().collect::<Vec<_>>(), vec![urn("w")]);
     let env: BTreeMap<Urn, Value> = [(urn("w"), value!({"serial": "S-1", "password": "p"}))].into();

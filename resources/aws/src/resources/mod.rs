@@ -48,11 +48,6 @@ pub(crate) fn read_tags(declared: Option<&Tags>, current: Tags) -> Option<Tags> 
     (!current.is_empty() || declared.is_some()).then_some(current)
 }
 
-/// Tags from a program's pairs.
-pub(crate) fn tags_from<K: Into<String>, V: Into<String>>(tags: impl IntoIterator<Item = (K, V)>) -> Tags {
-    tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect()
-}
-
 /// Checks tag keys and values against AWS's limits (and their number, for services that limit it).
 pub(crate) fn check_tags<S: Schema>(c: &mut Check<S>, field: Field<S, Tags>, max: Option<usize>) {
     let Some(tags) = c.known(field) else { return };

@@ -14,7 +14,7 @@ use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
 use super::namespace::Namespace;
 use super::service_account::ServiceAccount;
-use super::{Kind, ObjectKind, ObjectOutputs, StringMap, string_map};
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap};
 use crate::provider::Kubernetes;
 
 pub const TYPE: &str = "kubernetes:apps:Deployment";
@@ -146,7 +146,7 @@ impl Deployment {
         let resource = stack.resource(TYPE, name).provider(provider);
         resource.set(DeploymentInputs::NAME, name);
         resource.set(DeploymentInputs::NAMESPACE, namespace.name());
-        resource.set(DeploymentInputs::LABELS, string_map([("app", name)]));
+        resource.set(DeploymentInputs::LABELS, StringMap::from([("app".to_string(), name.to_string())]));
         let d = Deployment { resource, spec: Output::new(spec) };
         d.resource.set_value(DeploymentInputs::SPEC, d.spec.clone());
         d

@@ -184,11 +184,6 @@ impl<K: Kind> ResourceType for Managed<K> {
     }
 }
 
-/// Labels or annotations as an input.
-pub(crate) fn string_map<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> StringMap {
-    pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect()
-}
-
 /// A map input built from outputs (annotations whose values are outputs).
 pub(crate) fn output_map(pairs: &[(String, Output<String>)]) -> Output<Value> {
     let pairs: Vec<Output<(String, String)>> = pairs

@@ -6,7 +6,7 @@ use strake::provider::ProviderError;
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack};
 
-use super::{Kind, ObjectKind, ObjectOutputs, StringMap, string_map};
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap};
 use crate::provider::Kubernetes;
 
 pub const TYPE: &str = "kubernetes:core:Namespace";
@@ -18,9 +18,15 @@ const OBJECT: ObjectKind =
 
 /// The inputs of a namespace.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = Namespace)]
 pub struct NamespaceInputs {
+    /// The namespace's name.
     pub name: String,
+    /// The namespace's labels.
+    #[strake(set, pairs)]
     pub labels: Option<StringMap>,
+    /// The namespace's annotations.
+    #[strake(set, pairs)]
     pub annotations: Option<StringMap>,
 }
 
@@ -76,18 +82,6 @@ impl Namespace {
         let r = stack.data_source(LOOKUP_TYPE, name).provider(provider);
         r.set(NamespaceInputs::NAME, name);
         Namespace(r)
-    }
-
-    /// The namespace's labels.
-    pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set(NamespaceInputs::LABELS, string_map(labels));
-        self
-    }
-
-    /// The namespace's annotations.
-    pub fn annotations<K: Into<String>, V: Into<String>>(self, annotations: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set(NamespaceInputs::ANNOTATIONS, string_map(annotations));
-        self
     }
 
     /// The namespace's name (an output, so users depend on the namespace).

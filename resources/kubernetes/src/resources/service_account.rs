@@ -6,7 +6,7 @@ use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
 use super::namespace::Namespace;
-use super::{Kind, ObjectKind, ObjectOutputs, StringMap, output_map, string_map};
+use super::{Kind, ObjectKind, ObjectOutputs, StringMap, output_map};
 use crate::provider::Kubernetes;
 
 /// The type token of a service account.
@@ -37,16 +37,19 @@ const OBJECT: ObjectKind = ObjectKind {
 
 /// The inputs of a service account.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
+#[strake(handle = ServiceAccount)]
 pub struct ServiceAccountInputs {
     /// The account's name.
     pub name: String,
     /// The namespace it lives in.
     pub namespace: String,
     /// The account's labels.
+    #[strake(set, pairs)]
     pub labels: Option<StringMap>,
     /// The account's annotations (the IRSA ones among them).
     pub annotations: Option<StringMap>,
-    /// `automountServiceAccountToken`.
+    /// Whether pods mount the account's token automatically (`automountServiceAccountToken`).
+    #[strake(set)]
     pub automount: Option<bool>,
     /// Why the trust policy of the role the account is annotated with refuses it (program-only).
     pub irsa_refusal: Option<String>,
@@ -173,18 +176,6 @@ impl ServiceAccount {
     /// IRSA: token lifetime in seconds (600 to 86,400).
     pub fn token_expiration(self, seconds: u32) -> Self {
         self.annotation(TOKEN_EXPIRATION, seconds.to_string())
-    }
-
-    /// The account's labels.
-    pub fn labels<K: Into<String>, V: Into<String>>(self, labels: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.resource.set(ServiceAccountInputs::LABELS, string_map(labels));
-        self
-    }
-
-    /// Whether pods mount the account's token automatically (`automountServiceAccountToken`).
-    pub fn automount(self, automount: bool) -> Self {
-        self.resource.set(ServiceAccountInputs::AUTOMOUNT, automount);
-        self
     }
 
     /// Take over fields another field manager owns.

@@ -18,7 +18,7 @@ use strake::{Output, Resource, ResourceHandle, Urn};
 use super::shared::{normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error, found};
-use crate::resources::{Tags, check_tags, read_tags, tags_from};
+use crate::resources::{Tags, check_tags, read_tags};
 
 /// The type token of an IAM OIDC identity provider.
 pub const TYPE: &str = "aws:iam:OpenIdConnectProvider";
@@ -39,6 +39,7 @@ pub struct OidcProviderInputs {
     /// SHA-1 thumbprints of the issuer's certificate chain.
     pub thumbprints: Option<Vec<String>>,
     /// The provider's tags.
+    #[strake(set, pairs)]
     pub tags: Option<Tags>,
     /// Take over an existing provider for the URL on create.
     pub adopt_existing: Option<bool>,
@@ -77,12 +78,6 @@ impl OpenIdConnectProvider {
     /// own). Without them the provider's list is neither compared nor changed.
     pub fn thumbprints<S: Into<Output<String>>>(self, thumbprints: impl IntoIterator<Item = S>) -> Self {
         self.0.set(OidcProviderInputs::THUMBPRINTS, string_list(thumbprints));
-        self
-    }
-
-    /// The provider's tags.
-    pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set(OidcProviderInputs::TAGS, tags_from(tags));
         self
     }
 

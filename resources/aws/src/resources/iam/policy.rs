@@ -16,7 +16,7 @@ use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error, found};
 use crate::policy::PolicyKind;
-use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags, tags_from};
+use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags};
 use crate::validate::{check_iam_path, check_policy_name};
 
 /// The type token of a managed policy.
@@ -42,6 +42,7 @@ pub struct PolicyInputs {
     #[strake(set)]
     pub description: Option<String>,
     /// The policy's tags.
+    #[strake(set, pairs)]
     pub tags: Option<Tags>,
 }
 
@@ -70,14 +71,6 @@ pub struct PolicyOutputs {
 /// A customer managed policy. The document is required; the name is generated unless set.
 #[derive(Clone, ResourceHandle)]
 pub struct Policy(Resource);
-
-impl Policy {
-    /// The policy's tags.
-    pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set(PolicyInputs::TAGS, tags_from(tags));
-        self
-    }
-}
 
 pub(crate) struct PolicyType;
 

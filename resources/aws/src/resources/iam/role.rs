@@ -11,7 +11,7 @@ use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error, found};
 use crate::policy::PolicyKind;
-use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags, tags_from};
+use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags};
 use crate::trust_lint::{Severity, lint_trust};
 use crate::validate::{check_arn, check_iam_path, check_role_name};
 
@@ -43,6 +43,7 @@ pub struct RoleInputs {
     #[strake(set)]
     pub permissions_boundary: Option<String>,
     /// The role's tags.
+    #[strake(set, pairs)]
     pub tags: Option<Tags>,
     /// `warn`: the trust lint's errors are warnings. Strake's own setting; IAM never sees it.
     pub trust_lint: Option<String>,
@@ -94,12 +95,6 @@ impl Role {
     /// wrong on purpose, or that the lint misjudges. IAM never sees this setting.
     pub fn trust_lint_warnings_only(self) -> Self {
         self.resource.set(RoleInputs::TRUST_LINT, TRUST_LINT_WARN);
-        self
-    }
-
-    /// The role's tags.
-    pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.resource.set(RoleInputs::TAGS, tags_from(tags));
         self
     }
 }

@@ -16,7 +16,7 @@ use super::shared::{Owner, US_EAST_1, note_bucket, owner, regional};
 use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error};
 use crate::regions::check_region;
-use crate::resources::{Tags, check_tags, read_tags, tags_from};
+use crate::resources::{Tags, check_tags, read_tags};
 use crate::validate::check_bucket_name;
 
 /// The type token of an S3 bucket.
@@ -43,6 +43,7 @@ pub struct BucketInputs {
     #[strake(default = false, set)]
     pub force_destroy: bool,
     /// The bucket's tags.
+    #[strake(set, pairs)]
     pub tags: Option<Tags>,
 }
 
@@ -67,14 +68,6 @@ pub struct BucketOutputs {
 /// An S3 bucket. The name is required (names are global); the region defaults to the provider's.
 #[derive(Clone, ResourceHandle)]
 pub struct Bucket(Resource);
-
-impl Bucket {
-    /// The bucket's tags.
-    pub fn tags<K: Into<String>, V: Into<String>>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.0.set(BucketInputs::TAGS, tags_from(tags));
-        self
-    }
-}
 
 pub(crate) struct BucketType;
 
