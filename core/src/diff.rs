@@ -6,7 +6,7 @@ use crate::Value;
 
 /// Top-level properties of `new` that differ from `old` (an unknown new value always differs).
 pub fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
-    let empty = BTreeMap::new();
+    let empty = crate::value::Map::new();
     let old_map = match old {
         Value::Map(m) => m,
         _ => &empty,
@@ -17,7 +17,7 @@ pub fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
         _ => &empty,
     };
     let keys: BTreeSet<&String> = old_map.keys().chain(new_map.keys()).collect();
-    keys.into_iter().filter(|k| !same(old_map.get(*k), new_map.get(*k))).map(|k| k.to_string()).collect()
+    keys.into_iter().filter(|k| !same(old_map.get(k), new_map.get(k))).map(|k| k.to_string()).collect()
 }
 
 /// Equality where a missing key equals null, and an unknown never equals anything.

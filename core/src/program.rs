@@ -49,7 +49,7 @@ impl Declaration {
 
     /// The inputs as one map value (unknown parts as [`Value::Unknown`]).
     pub fn resolve_inputs(&self, env: &dyn Env) -> Result<Value, OutputError> {
-        let mut map = BTreeMap::new();
+        let mut map = crate::value::Map::new();
         for (k, o) in &self.inputs {
             map.insert(k.clone(), o.resolve_value(env)?);
         }

@@ -263,7 +263,7 @@ async fn refresh(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn recorded_outputs(snapshot: &Snapshot) -> std::collections::BTreeMap<String, Value> {
+fn recorded_outputs(snapshot: &Snapshot) -> crate::value::Map {
     snapshot
         .resources
         .iter()

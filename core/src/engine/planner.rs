@@ -311,7 +311,7 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
         let v = o.resolve_value(env).map_err(|e| Error::Diagnostics(vec![Diagnostic::error(None, Some(name), format!("stack output: {e}"))]))?;
         outputs.insert(name.clone(), v);
     }
-    let changed = Value::Map(outputs.clone()) != recorded;
+    let changed = Value::Map(outputs.clone().into()) != recorded;
     Ok((outputs, changed))
 }
 

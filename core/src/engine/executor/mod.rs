@@ -343,14 +343,14 @@ impl Exec<'_> {
             if !failed {
                 writes.push(Write::DeleteResource { urn: urn.to_string() });
             }
-        } else if self.req.records.get(&urn).map(|r| Value::from_json(r.outputs.clone())) != Some(Value::Map(outputs.clone())) {
+        } else if self.req.records.get(&urn).map(|r| Value::from_json(r.outputs.clone())) != Some(Value::Map(outputs.clone().into())) {
             writes.push(Write::PutResource(ResourceRecord {
                 urn: urn.to_string(),
                 kind: RecordKind::StackOutputs,
                 type_token: "strake:index:Stack".into(),
                 id: String::new(),
                 inputs: serde_json::Value::Null,
-                outputs: Value::Map(outputs.clone()).to_json(),
+                outputs: Value::Map(outputs.clone().into()).to_json(),
                 dependencies: Vec::new(),
                 provider: None,
                 protect: false,

@@ -4,10 +4,13 @@
 //! and [`Value::Secret`] (never printed). On disk (state, saved plans) it is encoded as plain JSON
 //! with the markers as single-key objects: `{"__strake_secret": v}` and `{"__strake_unknown": true}`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod map;
+
+pub use map::Map;
 
 const SECRET_KEY: &str = strake_state::secrets::SECRET_MARKER;
 const UNKNOWN_KEY: &str = "__strake_unknown";
@@ -27,7 +30,7 @@ pub enum Value {
     /// A list.
     List(Vec<Value>),
     /// A map with string keys, sorted.
-    Map(BTreeMap<String, Value>),
+    Map(Map),
     /// Not known until apply.
     Unknown,
     /// A value that is never shown in plans, events or logs.
@@ -37,7 +40,7 @@ pub enum Value {
 impl Value {
     /// An empty map.
     pub fn map() -> Value {
-        Value::Map(BTreeMap::new())
+        Value::Map(Map::new())
     }
 
     /// Builds a map from pairs.
@@ -120,7 +123,7 @@ impl Value {
                         *current = Value::map();
                     }
                     let Value::Map(map) = current else { return };
-                    map.entry((*part).to_string()).or_insert_with(Value::map)
+                    map.get_or_insert_with(part, Value::map)
                 }
             };
         }
@@ -145,7 +148,7 @@ impl Value {
                     map.insert((*last).to_string(), v);
                 }
                 None => {
-                    map.remove(*last);
+                    map.remove(last);
                 }
             }
         }
