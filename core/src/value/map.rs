@@ -49,7 +49,8 @@ impl Map {
         self.find(key).is_ok()
     }
 
-    /// Sets `key` to `value`; returns the value it replaced.
+    /// Sets `key` to `value`; returns the value it replaced. A key that sorts before others moves
+    /// them: build a large map by collecting its entries (sorted once) rather than key by key.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
         let key = key.into();
         match self.find(&key) {
@@ -132,9 +133,8 @@ impl<K: Into<String>> FromIterator<(K, Value)> for Map {
 
 impl<K: Into<String>> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, items: I) {
-        for (k, v) in items {
-            self.insert(k, v);
-        }
+        let entries = std::mem::take(&mut self.entries);
+        *self = entries.into_iter().chain(items.into_iter().map(|(k, v)| (k.into(), v))).collect();
     }
 }
 
@@ -204,5 +204,12 @@ mod tests {
         assert_eq!(collected.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(), [("y", Value::from(1)), ("z", Value::from(2))]);
         let same: Map = [("y", Value::from(1)), ("z", Value::from(2))].into();
         assert_eq!(collected, same, "equal maps compare equal however they were built");
+
+        let mut extended = same.clone();
+        extended.extend([("x", Value::Null), ("z", Value::from(3))]);
+        assert_eq!(
+            extended.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
+            [("x", Value::Null), ("y", Value::from(1)), ("z", Value::from(3))]
+        );
     }
 }
