@@ -92,6 +92,14 @@ impl Rig {
         self.store.load(STACK).expect("loading state").expect("the stack has state")
     }
 
+    /// A [`FailingStore`] over this rig's store, with an engine that writes through it: a run
+    /// that crashes at a chosen write.
+    pub fn crashing(&self) -> (Arc<FailingStore>, Engine) {
+        let failing = Arc::new(FailingStore::new(self.store.clone()));
+        let engine = Engine::new(failing.clone()).with_options(test_options());
+        (failing, engine)
+    }
+
     /// The managed-resource records of the stack.
     pub fn resources(&self) -> Vec<ResourceRecord> {
         self.snapshot().resources.into_iter().filter(|r| r.kind == RecordKind::Resource).collect()

@@ -1,15 +1,14 @@
 //! Lifecycle spec, when things go wrong: a failing step, crashes around a create, retries.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use strake::builtin::DATA_TYPE;
 use strake::events::Outcome;
-use strake::{Action, Data, Engine, Error, PlanOptions, ResourceHandle, Timeouts, Urn};
+use strake::{Action, Data, Error, PlanOptions, ResourceHandle, Timeouts, Urn};
 use strake_state::{PendingKind, Write};
 use strake_tests::events::Observed;
 use strake_tests::fake::{Fault, Op, Thing, arn_of};
-use strake_tests::harness::{FailingStore, Rig, STACK, actions, chain, provider_urn, s, test_options, urn};
+use strake_tests::harness::{Rig, STACK, actions, chain, provider_urn, s, test_options, urn};
 
 #[tokio::test]
 async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reapply() {
@@ -58,8 +57,7 @@ async fn a_failed_step_skips_its_dependents_keeps_the_rest_and_converges_on_reap
 #[tokio::test]
 async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
     let rig = Rig::local();
-    let failing = Arc::new(FailingStore::new(rig.store.clone()));
-    let crashing = Engine::new(failing.clone()).with_options(test_options());
+    let (failing, crashing) = rig.crashing();
     let program = rig.program(|stack, _| {
         let a = Thing::new(stack, "a");
         Thing::new(stack, "b").value(a.arn());
@@ -113,8 +111,7 @@ async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
 #[tokio::test]
 async fn state_only_objects_commit_once_and_a_crash_before_their_record_converges() {
     let rig = Rig::local();
-    let failing = Arc::new(FailingStore::new(rig.store.clone()));
-    let crashing = Engine::new(failing.clone()).with_options(test_options());
+    let (failing, crashing) = rig.crashing();
     let program = rig.program(|stack, _| {
         let thing = Thing::new(stack, "thing");
         let first = Data::new(stack, "first", thing.arn());
