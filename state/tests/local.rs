@@ -336,6 +336,14 @@ fn a_stack_in_the_earlier_sled_database_is_migrated_once() {
         tree.insert("p/op-1", serde_json::to_vec(&p).unwrap()).unwrap();
         db.flush().unwrap();
     }
+    // sled's background thread lets go of the database's file lock a moment after the drop.
+    let lock_file = std::fs::File::open(dir.path().join("db").join("db")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lock_file.try_lock().is_err() {
+        assert!(std::time::Instant::now() < deadline, "sled still holds its lock after 10 s");
+        std::thread::yield_now();
+    }
+    lock_file.unlock().unwrap();
     let store = LocalStore::new(dir.path()).unwrap();
     let state = store.load("dev").unwrap().expect("the earlier state is found");
     assert_eq!(state.meta.lineage, meta.lineage);
