@@ -427,6 +427,7 @@ pub struct Target {
 
 /// Whether a create whose answer was lost can be found again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CreatedLookup {
     /// The object can be found from the create's inputs alone (a name the inputs fix, or an
     /// idempotency token in them): [`Provider::read`] without an id finds it. An interrupted
