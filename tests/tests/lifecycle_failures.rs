@@ -105,9 +105,11 @@ async fn a_create_interrupted_after_the_cloud_acted_is_adopted_not_repeated() {
     assert!(rig.cloud.objects().is_empty());
 }
 
-/// A `strake::Data` object lives only in state, so its steps write no pending record: one commit
-/// each, where a cloud resource's step takes two. A crash before a Data record is written loses
-/// nothing, since nothing was made anywhere: the next run creates it, with nothing pending.
+/// A `strake::Data` object lives only in state, so its steps write no pending record (one commit
+/// each, where a cloud resource's step takes two), and its dependents do not wait for its record:
+/// a cloud resource after it waits for its own pending record, which commits after the Data
+/// record or with it. A crash before a Data record is written loses nothing, since nothing was
+/// made anywhere: the next run creates it, with nothing pending.
 #[tokio::test]
 async fn state_only_objects_commit_once_and_a_crash_before_their_record_converges() {
     let rig = Rig::local();
@@ -115,7 +117,8 @@ async fn state_only_objects_commit_once_and_a_crash_before_their_record_converge
     let program = rig.program(|stack, _| {
         let thing = Thing::new(stack, "thing");
         let first = Data::new(stack, "first", thing.arn());
-        Data::new(stack, "second", first.output());
+        let later = Thing::new(stack, "later").value(first.output());
+        Data::new(stack, "second", later.arn());
     });
     let data = |name: &str| Urn::new(STACK, DATA_TYPE, name);
     failing.fail_put_of(&data("second"));
@@ -123,22 +126,28 @@ async fn state_only_objects_commit_once_and_a_crash_before_their_record_converge
     assert!(failing.has_failed());
     assert!(matches!(&err, Error::StepsFailed(e) if e.len() == 1 && e[0].urn == data("second")), "{err:?}");
 
+    let committed = failing.committed();
+    let pending_of = |name: &str| {
+        committed.iter().position(|b| b.iter().any(|w| matches!(w, Write::PutPending(p) if p.urn == urn(name).as_str()))).expect("a pending record")
+    };
     let pending_urns: Vec<String> =
-        failing.committed().iter().flatten().filter_map(|w| if let Write::PutPending(p) = w { Some(p.urn.clone()) } else { None }).collect();
-    assert_eq!(pending_urns, vec![urn("thing").to_string()], "only the cloud resource's create ran under a pending record");
-    let first_commits =
-        failing.committed().iter().filter(|b| b.iter().any(|w| matches!(w, Write::PutResource(r) if r.urn == data("first").as_str()))).count();
-    assert_eq!(first_commits, 1);
+        committed.iter().flatten().filter_map(|w| if let Write::PutPending(p) = w { Some(p.urn.clone()) } else { None }).collect();
+    assert_eq!(pending_urns, vec![urn("thing").to_string(), urn("later").to_string()], "only the cloud resources ran under pending records");
+    let first_batches: Vec<usize> = (0..committed.len())
+        .filter(|&i| committed[i].iter().any(|w| matches!(w, Write::PutResource(r) if r.urn == data("first").as_str())))
+        .collect();
+    assert_eq!(first_batches.len(), 1, "one commit records `first`");
+    assert!(first_batches[0] <= pending_of("later"), "`later` acted only once the record of `first` was durable");
     assert!(rig.snapshot().pending.is_empty(), "{:?}", rig.snapshot().pending);
-    assert_eq!(rig.names_in_state(), vec![s("first"), s("thing")]);
+    assert_eq!(rig.names_in_state(), vec![s("first"), s("later"), s("thing")]);
 
     rig.up(&program).await.unwrap();
-    assert_eq!(rig.names_in_state(), vec![s("first"), s("second"), s("thing")]);
+    assert_eq!(rig.names_in_state(), vec![s("first"), s("later"), s("second"), s("thing")]);
     let second = rig.snapshot().resources.into_iter().find(|r| r.urn == data("second").as_str()).expect("second recorded");
-    assert_eq!(second.outputs, serde_json::json!({ "output": arn_of(&rig.cloud.named("thing")[0].id) }));
+    assert_eq!(second.outputs, serde_json::json!({ "output": arn_of(&rig.cloud.named("later")[0].id) }));
     assert!(rig.snapshot().pending.is_empty());
     assert!(!rig.plan(&program).await.unwrap().has_changes());
-    assert_eq!(rig.cloud.count(Op::Create, "thing"), 1);
+    assert_eq!((rig.cloud.count(Op::Create, "thing"), rig.cloud.count(Op::Create, "later")), (1, 1));
 }
 
 /// The provider stored the object but its answer never came (a crash after create, seen as a

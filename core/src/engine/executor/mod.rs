@@ -21,7 +21,7 @@ use super::calls::{Caller, INTERRUPTED};
 use super::planner::{Planned, Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
 use super::shared::{env_value, resource_record, stack_outputs_urn};
-use super::state_writer::StateWriter;
+use super::state_writer::{Acknowledgement, StateWriter};
 use super::walk::{CancelFlag, walk};
 use crate::error::{Error, StepError};
 use crate::events::{Event, Observer, Outcome};
@@ -71,6 +71,9 @@ struct Exec<'a> {
     left_over: Vec<(usize, PendingOperation)>,
     providers_written: Mutex<HashSet<Urn>>,
     changed: Mutex<usize>,
+    /// Results sent without waiting for them to be durable (objects that live only in state),
+    /// awaited when the walk ends.
+    unacknowledged: Mutex<Vec<(Urn, Acknowledgement)>>,
     /// Provider calls (at most `--parallelism` in flight).
     caller: Caller<'a>,
 }
@@ -116,6 +119,7 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
         left_over,
         providers_written: Mutex::new(HashSet::new()),
         changed: Mutex::new(0),
+        unacknowledged: Mutex::new(Vec::new()),
         caller: Caller::new(req.options, req.observer, req.cancel, parallelism),
     };
     exec.record_refreshed().await?;
@@ -126,8 +130,9 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
     let outcome = walk(&deps, width, req.cancel, |i| exec.run(i)).await;
 
     // Items stopped by an interruption before their provider call are not errors.
-    let (stopped, errors): (Vec<StepError>, Vec<StepError>) =
+    let (stopped, mut errors): (Vec<StepError>, Vec<StepError>) =
         outcome.failed.into_iter().map(|(_, e)| e).partition(|e| e.code.as_deref() == Some(INTERRUPTED));
+    errors.extend(exec.acknowledged().await);
     let interrupted = stopped.len();
     for &(item, cause) in &outcome.skipped {
         let Work::Node(n) = exec.work[item] else { continue };
@@ -140,7 +145,12 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
             exec.finished(urn, Action::NoOp, Outcome::Skipped, Duration::ZERO, Some(why));
         }
     }
-    let outputs = exec.write_outputs(!errors.is_empty()).await?;
+    let outputs = match exec.write_outputs(!errors.is_empty()).await {
+        Ok(outputs) => outputs,
+        // After a failed commit nothing more is recorded; the steps' errors say why.
+        Err(_) if !errors.is_empty() => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
     let changed = exec.changed.into_inner().unwrap_or_default();
     req.observer.on_event(&Event::ApplyFinished {
         stack: req.program.stack.clone(),
@@ -299,19 +309,62 @@ impl Exec<'_> {
 
     /// Stores a batch about node `n` (a pending record or a result) together with its provider's
     /// record, the first time: whatever is recorded can then always be read and deleted again.
-    async fn write_for(&self, n: usize, mut writes: Vec<Write>) -> Result<(), StepError> {
+    async fn write_for(&self, n: usize, writes: Vec<Write>) -> Result<(), StepError> {
+        let ack = self.send_for(n, writes)?;
+        self.durable(self.node_urn(n), ack).await
+    }
+
+    /// Sends a batch about node `n` with its provider's record, the first time. Batches commit in
+    /// the order sent, and none after a failed one, so the provider's record counts as written.
+    fn send_for(&self, n: usize, mut writes: Vec<Write>) -> Result<Acknowledgement, StepError> {
         let provider_record = self.provider_record(n);
         let has_provider_record = provider_record.is_some();
         writes.extend(provider_record);
-        self.write(self.node_urn(n), writes).await?;
+        let ack = self.send(self.node_urn(n), writes)?;
         if has_provider_record && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock()) {
             written.insert(p);
         }
-        Ok(())
+        Ok(ack)
     }
 
     async fn write(&self, urn: &Urn, writes: Vec<Write>) -> Result<(), StepError> {
-        self.req.writer.write(writes).await.map(|_| ()).map_err(|e| StepError::other(urn, "record state", e))
+        let ack = self.send(urn, writes)?;
+        self.durable(urn, ack).await
+    }
+
+    fn send(&self, urn: &Urn, writes: Vec<Write>) -> Result<Acknowledgement, StepError> {
+        self.req.writer.send(writes).map_err(|e| StepError::other(urn, "record state", e))
+    }
+
+    async fn durable(&self, urn: &Urn, ack: Acknowledgement) -> Result<(), StepError> {
+        ack.durable().await.map(drop).map_err(|e| StepError::other(urn, "record state", e))
+    }
+
+    /// Records a step's result. Under a pending record, the step waits until the result is
+    /// durable. An object that lives only in state goes on at once: whatever depends on it waits
+    /// for a later batch of its own (a pending record), which cannot be durable before this one.
+    /// Its acknowledgement is awaited when the walk ends.
+    async fn record_result(&self, urn: &Urn, guarded: bool, ack: Acknowledgement) -> Result<(), StepError> {
+        if guarded {
+            return self.durable(urn, ack).await;
+        }
+        match self.unacknowledged.lock() {
+            Ok(mut waiting) => {
+                waiting.push((urn.clone(), ack));
+                Ok(())
+            }
+            Err(_) => Err(StepError::other(urn, "record state", "poisoned lock")),
+        }
+    }
+
+    /// Waits for the results sent without waiting; the failures, one per resource.
+    async fn acknowledged(&self) -> Vec<StepError> {
+        let waiting = self.unacknowledged.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+        let mut failures = Vec::new();
+        for (urn, ack) in waiting {
+            failures.extend(self.durable(&urn, ack).await.err());
+        }
+        failures
     }
 
     fn set_env(&self, urn: &Urn, value: Value) {

@@ -132,7 +132,8 @@ impl Exec<'_> {
         let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs))];
         writes.extend(guard.clear());
         writes.extend(extra);
-        self.write_for(n, writes).await?;
+        let sent = self.send_for(n, writes)?;
+        self.record_result(urn, guard.is_pending(), sent).await?;
         self.set_env(urn, applied(&resp.id, &resp.outputs));
         Ok(())
     }
@@ -185,7 +186,8 @@ impl Exec<'_> {
         };
         let mut writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs))];
         writes.extend(guard.clear());
-        self.write_for(n, writes).await?;
+        let sent = self.send_for(n, writes)?;
+        self.record_result(urn, guard.is_pending(), sent).await?;
         self.set_env(urn, applied(&prior.id, &resp.outputs));
         Ok(())
     }
@@ -242,7 +244,10 @@ impl Exec<'_> {
         let guard = self.guard(n, provider.as_ref(), PendingKind::Delete, &prior.inputs, Some(prior)).await?;
         let request = DeleteRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone()).with_timeout(timeout);
         match self.caller.delete(&*provider, "delete", request).await {
-            Ok(()) => self.write(urn, std::iter::once(Write::DeleteResource { urn: urn.to_string() }).chain(guard.clear()).collect()).await,
+            Ok(()) => {
+                let sent = self.send(urn, std::iter::once(Write::DeleteResource { urn: urn.to_string() }).chain(guard.clear()).collect())?;
+                self.record_result(urn, guard.is_pending(), sent).await
+            }
             Err(e) => Err(self.give_up(urn, guard, e).await),
         }
     }
@@ -278,6 +283,11 @@ impl Exec<'_> {
 struct Guard(Option<String>);
 
 impl Guard {
+    /// Whether the mutation runs under a pending record (its result is then waited for).
+    fn is_pending(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The write that removes the pending record, once the mutation's outcome is recorded.
     fn clear(&self) -> Option<Write> {
         self.0.clone().map(|id| Write::ClearPending { id })
