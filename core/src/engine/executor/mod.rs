@@ -29,6 +29,7 @@ use crate::plan::{Action, PlanMode, PlannedStep};
 use crate::program::{Declaration, Program};
 use crate::provider::Provider;
 use crate::{Urn, Value};
+use steps::Guard;
 
 /// What an apply did.
 #[derive(Debug, Clone, Default)]
@@ -285,10 +286,10 @@ impl Exec<'_> {
         resource_record(decl, provider, schema_version, id, inputs, outputs)
     }
 
-    /// The provider's record, until one batch holding it has been stored in this apply.
-    fn provider_record(&self, n: usize) -> Option<Write> {
+    /// The provider's record, until one batch holding it has been sent in this apply (`written`).
+    fn provider_record(&self, n: usize, written: &HashSet<Urn>) -> Option<Write> {
         let urn = self.req.planned.graph.nodes[n].provider.clone()?;
-        if self.providers_written.lock().ok()?.contains(&urn) {
+        if written.contains(&urn) {
             return None;
         }
         let config = self.req.providers.config_of(&urn)?;
@@ -315,13 +316,17 @@ impl Exec<'_> {
     }
 
     /// Sends a batch about node `n` with its provider's record, the first time. Batches commit in
-    /// the order sent, and none after a failed one, so the provider's record counts as written.
+    /// the order sent, and none after a failed one, so once sent the provider's record counts as
+    /// written: the check, the send and the mark happen under one lock, so no batch about the
+    /// provider's resources is sent before the one that records it.
     fn send_for(&self, n: usize, mut writes: Vec<Write>) -> Result<Acknowledgement, StepError> {
-        let provider_record = self.provider_record(n);
+        let urn = self.node_urn(n);
+        let mut written = self.providers_written.lock().map_err(|_| StepError::other(urn, "record state", "poisoned lock"))?;
+        let provider_record = self.provider_record(n, &written);
         let has_provider_record = provider_record.is_some();
         writes.extend(provider_record);
-        let ack = self.send(self.node_urn(n), writes)?;
-        if has_provider_record && let (Some(p), Ok(mut written)) = (self.req.planned.graph.nodes[n].provider.clone(), self.providers_written.lock()) {
+        let ack = self.send(urn, writes)?;
+        if has_provider_record && let Some(p) = self.req.planned.graph.nodes[n].provider.clone() {
             written.insert(p);
         }
         Ok(ack)
@@ -340,11 +345,21 @@ impl Exec<'_> {
         ack.durable().await.map(drop).map_err(|e| StepError::other(urn, "record state", e))
     }
 
-    /// Records a step's result. Under a pending record, the step waits until the result is
-    /// durable. An object that lives only in state goes on at once: whatever depends on it waits
-    /// for a later batch of its own (a pending record), which cannot be durable before this one.
-    /// Its acknowledgement is awaited when the walk ends.
-    async fn record_result(&self, urn: &Urn, guarded: bool, ack: Acknowledgement) -> Result<(), StepError> {
+    /// Records a step's result `writes`, with the removal of the pending record it ran under.
+    /// Under a pending record, the step waits until the result is durable. An object that lives
+    /// only in state goes on at once: whatever depends on it waits for a later batch of its own
+    /// (a pending record), which cannot be durable before this one. Its acknowledgement is
+    /// awaited when the walk ends.
+    ///
+    /// `node`: the node whose provider's record joins the batch the first time (none for a
+    /// delete, whose provider is recorded already).
+    async fn record_result(&self, urn: &Urn, guard: Guard, mut writes: Vec<Write>, node: Option<usize>) -> Result<(), StepError> {
+        let guarded = guard.is_pending();
+        writes.extend(guard.clear());
+        let ack = match node {
+            Some(n) => self.send_for(n, writes)?,
+            None => self.send(urn, writes)?,
+        };
         if guarded {
             return self.durable(urn, ack).await;
         }

@@ -130,10 +130,8 @@ impl Exec<'_> {
             Err(e) => return Err(self.give_up(urn, guard, e).await),
         };
         let mut writes = vec![Write::PutResource(self.record(n, decl, &resp.id, &inputs, &resp.outputs))];
-        writes.extend(guard.clear());
         writes.extend(extra);
-        let sent = self.send_for(n, writes)?;
-        self.record_result(urn, guard.is_pending(), sent).await?;
+        self.record_result(urn, guard, writes, Some(n)).await?;
         self.set_env(urn, applied(&resp.id, &resp.outputs));
         Ok(())
     }
@@ -184,10 +182,8 @@ impl Exec<'_> {
             Ok(r) => r,
             Err(e) => return Err(self.give_up(urn, guard, e).await),
         };
-        let mut writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs))];
-        writes.extend(guard.clear());
-        let sent = self.send_for(n, writes)?;
-        self.record_result(urn, guard.is_pending(), sent).await?;
+        let writes = vec![Write::PutResource(self.record(n, decl, &prior.id, &inputs, &resp.outputs))];
+        self.record_result(urn, guard, writes, Some(n)).await?;
         self.set_env(urn, applied(&prior.id, &resp.outputs));
         Ok(())
     }
@@ -244,10 +240,7 @@ impl Exec<'_> {
         let guard = self.guard(n, provider.as_ref(), PendingKind::Delete, &prior.inputs, Some(prior)).await?;
         let request = DeleteRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone()).with_timeout(timeout);
         match self.caller.delete(&*provider, "delete", request).await {
-            Ok(()) => {
-                let sent = self.send(urn, std::iter::once(Write::DeleteResource { urn: urn.to_string() }).chain(guard.clear()).collect())?;
-                self.record_result(urn, guard.is_pending(), sent).await
-            }
+            Ok(()) => self.record_result(urn, guard, vec![Write::DeleteResource { urn: urn.to_string() }], None).await,
             Err(e) => Err(self.give_up(urn, guard, e).await),
         }
     }
@@ -280,16 +273,16 @@ impl Exec<'_> {
 }
 
 /// The pending record a mutation runs under, if it needs one.
-struct Guard(Option<String>);
+pub(super) struct Guard(Option<String>);
 
 impl Guard {
     /// Whether the mutation runs under a pending record (its result is then waited for).
-    fn is_pending(&self) -> bool {
+    pub(super) fn is_pending(&self) -> bool {
         self.0.is_some()
     }
 
     /// The write that removes the pending record, once the mutation's outcome is recorded.
-    fn clear(&self) -> Option<Write> {
+    pub(super) fn clear(&self) -> Option<Write> {
         self.0.clone().map(|id| Write::ClearPending { id })
     }
 }
