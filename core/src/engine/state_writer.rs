@@ -3,7 +3,8 @@
 //! safety costs one flush per group of concurrently finishing steps, not one per resource.
 //!
 //! Batches commit in the order they were sent, and after one fails no later one commits (each
-//! gets the same error): so a batch that is durable vouches for every batch sent before it. A
+//! gets an error that names the first failure): so a batch that is durable vouches for every
+//! batch sent before it. A
 //! step may therefore send its result and go on without waiting (see [`StateWriter::send`]) when
 //! whatever depends on it waits for a later batch of its own.
 
