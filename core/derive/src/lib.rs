@@ -22,6 +22,11 @@
 //! outputs inside), whatever its declared type. A string map marked `#[strake(set, pairs)]` (tags,
 //! labels) is set from any `(key, value)` pairs: `.tags([("team", "data")])`.
 //!
+//! A field's rules, which core applies (see `strake::typed::Rules`): `#[strake(replace_on)]` (a
+//! change replaces the object), `unique` (names the object in the cloud), `generated_name = 64`
+//! (generated when absent, at most 64 characters), `create_only`, `internal` (never sent to the
+//! cloud) on inputs; `secret` on outputs.
+//!
 //! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
 //! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
 
@@ -40,7 +45,9 @@ use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathA
 /// input writes the handle's setter and `#[strake(get)]` on an output its getter (`set = "name"` and
 /// `get = "name"` rename the method), documented with the field's documentation. With
 /// `resource = TYPE` (or `data_source = TYPE`) beside `handle`, the fields marked `#[strake(new)]`
-/// are the arguments of the handle's constructor `new` (a data source's: `lookup`).
+/// are the arguments of the handle's constructor `new` (a data source's: `lookup`). The rules
+/// marked on fields (`replace_on`, `unique`, `generated_name = <length>`, `create_only`,
+/// `internal`, `secret`) are listed in `Schema::RULES`.
 #[proc_macro_derive(Schema, attributes(strake))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -96,6 +103,8 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let mut infos = Vec::new();
     let mut methods = Vec::new();
     let mut arguments = Vec::new();
+    let mut rules: Vec<(&str, String)> = Vec::new();
+    let mut generated_name = None;
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named fields have names");
         let field_name = ident.to_string().trim_start_matches("r#").to_string();
@@ -104,6 +113,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             None => (&field.ty, false),
         };
         let attrs = field_attrs(field)?;
+        rules.extend(attrs.rules.iter().map(|r| (*r, field_name.clone())));
+        if let Some(length) = &attrs.generated_name {
+            if generated_name.is_some() {
+                return Err(syn::Error::new_spanned(field, "one field at most has `generated_name`"));
+            }
+            generated_name = Some(quote! { ::core::option::Option::Some((#field_name, #length)) });
+        }
         let required = !optional && attrs.default.is_none() && !serde_default(field);
         let doc = doc_text(field);
         let key = Ident::new(&field_name.to_ascii_uppercase(), Span::call_site());
@@ -151,12 +167,19 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         methods.push(constructor);
     }
     let handle_methods = handle.map(|h| quote! { impl #h { #(#methods)* } });
+    let lists = RULES.map(|rule| {
+        let list = Ident::new(rule, Span::call_site());
+        let names = rules.iter().filter(|(r, _)| *r == rule).map(|(_, name)| name);
+        quote! { #list: &[#(#names),*], }
+    });
+    let generated_name = generated_name.unwrap_or_else(|| quote! { ::core::option::Option::None });
     Ok(quote! {
         impl #name {
             #(#keys)*
         }
         impl ::strake::typed::Schema for #name {
             const FIELDS: &'static [::strake::typed::FieldInfo] = &[#(#infos),*];
+            const RULES: ::strake::typed::Rules = ::strake::typed::Rules { #(#lists)* generated_name: #generated_name };
         }
         #handle_methods
     })
@@ -176,7 +199,14 @@ struct FieldAttrs {
     dynamic: bool,
     /// `pairs`: a string map set from any `(key, value)` pairs of strings.
     pairs: bool,
+    /// `replace_on`, `unique`, `create_only`, `internal`, `secret`: the field's rules.
+    rules: Vec<&'static str>,
+    /// `generated_name = <longest length>`.
+    generated_name: Option<syn::LitInt>,
 }
+
+/// The rules a field can be marked with, as `strake::typed::Rules` names its lists.
+const RULES: [&str; 5] = ["replace_on", "unique", "create_only", "internal", "secret"];
 
 /// What `#[strake(...)]` says of the struct.
 #[derive(Default)]
@@ -297,9 +327,13 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.dynamic = true;
             } else if meta.path.is_ident("pairs") {
                 attrs.pairs = true;
+            } else if meta.path.is_ident("generated_name") {
+                attrs.generated_name = Some(meta.value()?.parse::<syn::LitInt>()?);
+            } else if let Some(rule) = RULES.iter().find(|r| meta.path.is_ident(r)) {
+                attrs.rules.push(rule);
             } else {
                 return Err(meta.error(
-                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`, `pairs`",
+                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`, `pairs`, `replace_on`, `unique`, `generated_name = <length>`, `create_only`, `internal`, `secret`",
                 ));
             }
             Ok(())

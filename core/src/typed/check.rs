@@ -5,14 +5,13 @@ use std::fmt::Display;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::schema::{Field, Known, Partial, Schema};
-use super::spec::Spec;
+use super::schema::{Field, Known, Partial, Rules, Schema};
 use crate::provider::CheckFailure;
 use crate::{Urn, Value};
 
 /// The inputs of one resource being checked (values may be unknown until apply), and the
-/// failures (which stop the plan) and warnings found so far. Core applies the schema and the
-/// [`Spec`] first; a type's own `check` adds what only it knows.
+/// failures (which stop the plan) and warnings found so far. Core applies the schema and its
+/// [`Rules`] first; a type's own `check` adds what only it knows.
 #[derive(Debug)]
 pub struct Check<S> {
     urn: Urn,
@@ -137,25 +136,26 @@ impl<S: Schema> Check<S> {
         !self.failures.is_empty()
     }
 
-    /// The schema's and the spec's rules, applied before the type's own checks: unknown
-    /// properties, generated names, defaults and types ([`Self::require_fields`] comes after).
-    pub(crate) fn apply_schema(&mut self, spec: &Spec) {
+    /// The schema's rules, applied before the type's own checks: unknown properties, generated
+    /// names, defaults and types ([`Self::require_fields`] comes after). `type_token` names the
+    /// type in errors.
+    pub(crate) fn apply_schema(&mut self, type_token: &str, rules: &Rules) {
         if let Value::Map(map) = self.inputs.value() {
             let unknown: Vec<String> = map.keys().filter(|k| S::field(k).is_none()).cloned().collect();
             for key in unknown {
                 let names = S::FIELDS.iter().map(|f| f.name);
                 let reason = match crate::suggest::closest(&key, names) {
-                    Some(near) => format!("`{}` has no property `{key}`; did you mean `{near}`?", spec.type_token),
+                    Some(near) => format!("`{}` has no property `{key}`; did you mean `{near}`?", type_token),
                     None => format!(
                         "`{}` has no property `{key}`; its properties are {}",
-                        spec.type_token,
+                        type_token,
                         S::FIELDS.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
                     ),
                 };
                 self.fail_at(&key, reason);
             }
         }
-        if let Some((name, max)) = spec.generated_name
+        if let Some((name, max)) = rules.generated_name
             && self.inputs.raw(name).is_none_or(|v| matches!(v, Value::Null))
         {
             let prior = self.prior.as_ref().and_then(|p| p.raw(name)).filter(|v| !matches!(v, Value::Null)).cloned();

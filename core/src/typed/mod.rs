@@ -2,7 +2,8 @@
 //! [`Provider`](crate::provider::Provider) built from a list of them.
 //!
 //! A type has a [`Schema`] for its inputs and one for its outputs (serde structs with
-//! `#[derive(Schema)]`), a [`Spec`] of declared rules, and the operations of
+//! `#[derive(Schema)]`) with the [`Rules`] declared on their fields, a [`Spec`] saying what the
+//! type is, and the operations of
 //! [`ResourceType`] (or of [`DataSourceType`], which only reads). Core does the rest: it checks
 //! properties against the schema (unknown ones, types, required ones, defaults, generated
 //! names), diffs with the spec's replacement rules, converts between the engine's [`Value`]s
@@ -20,7 +21,8 @@
 //! /// A file on the local disk.
 //! #[derive(Serialize, Deserialize, Schema)]
 //! struct FileInputs {
-//!     /// The file's path.
+//!     /// The file's path: another path is another file.
+//!     #[strake(replace_on)]
 //!     path: String,
 //!     #[strake(default = "")]
 //!     content: String,
@@ -38,7 +40,7 @@
 //!     type Context = ();
 //!     type Inputs = FileInputs;
 //!     type Outputs = FileOutputs;
-//!     const SPEC: Spec = Spec::new("local:fs:File", CreatedLookup::FromInputs).replace_on(&[FileInputs::PATH.name()]);
+//!     const SPEC: Spec = Spec::new("local:fs:File", CreatedLookup::FromInputs);
 //!
 //!     async fn create(&self, _: &(), req: Create<'_, FileInputs>) -> Result<Created<FileOutputs>, ProviderError> {
 //!         let i = req.inputs;
@@ -93,7 +95,7 @@ use futures::future::BoxFuture;
 pub use check::{Check, generated_name};
 pub use program_provider::ProgramProvider;
 pub use registry::{Registry, TypedProvider};
-pub use schema::{Field, FieldInfo, Known, Partial, Schema, check_type, inputs_value, to_value};
+pub use schema::{Field, FieldInfo, Known, Partial, Rules, Schema, check_type, inputs_value, to_value};
 pub use spec::Spec;
 pub use strake_derive::Schema;
 
@@ -110,10 +112,10 @@ pub trait ResourceType: Send + Sync + 'static {
     type Inputs: Schema;
     /// What the provider reports back once the object exists.
     type Outputs: Schema;
-    /// The type's declared rules.
+    /// What the type is (its token, how an interrupted create is found, its schema version).
     const SPEC: Spec;
 
-    /// Checks what only this type knows, after core applied the schema and the spec. Pure (no
+    /// Checks what only this type knows, after core applied the schema and its rules. Pure (no
     /// I/O); values may be unknown until apply.
     fn check(&self, _ctx: &Self::Context, _inputs: &mut Check<Self::Inputs>) {}
 

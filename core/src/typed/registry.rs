@@ -7,8 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::check::Check;
-use super::schema::{Partial, Schema, inputs_value, to_value};
-use super::spec::Spec;
+use super::schema::{Partial, Rules, Schema, inputs_value, to_value};
 use super::{Create, DataSourceType, Delete, ProviderContext, Read, Recorded, ResourceType, Update};
 use crate::diff::{changed_properties, same};
 use crate::provider::*;
@@ -28,7 +27,15 @@ impl<C: Send + Sync + 'static> Registry<C> {
 
     /// Adds a managed resource type.
     pub fn resource<R: ResourceType<Context = C>>(self, resource: R) -> Self {
-        self.add(R::SPEC.type_token, Box::new(AsResource(resource)))
+        let (inputs, outputs) = (R::Inputs::RULES, R::Outputs::RULES);
+        let token = R::SPEC.type_token;
+        assert!(inputs.secret.is_empty(), "type `{token}`: `secret` marks outputs; an input is secret when the program gives a secret");
+        let outputs_are_inputs = std::any::TypeId::of::<R::Inputs>() == std::any::TypeId::of::<R::Outputs>();
+        assert!(
+            outputs_are_inputs || Rules { secret: &[], ..outputs }.is_none(),
+            "type `{token}`: outputs take only `secret`; the other rules are about inputs"
+        );
+        self.add(token, Box::new(AsResource(resource)))
     }
 
     /// Adds a data source.
@@ -203,10 +210,10 @@ fn typed_opt<S: Schema>(value: &Value) -> Option<S> {
     }
 }
 
-/// Outputs as recorded: the spec's secret outputs marked secret.
-fn outputs_value<O: Schema>(spec: &Spec, outputs: &O) -> Value {
+/// Outputs as recorded: the fields declared secret marked secret.
+fn outputs_value<O: Schema>(outputs: &O) -> Value {
     let mut value = to_value(outputs);
-    for name in spec.secret_outputs {
+    for name in O::RULES.secret {
         if let Some(v) = value.get(name).cloned() {
             value.set_path(name, Some(Value::Secret(Box::new(v))));
         }
@@ -227,15 +234,15 @@ fn still_secret(mut read: Value, recorded: &Value) -> Value {
     read
 }
 
-/// The spec's replacement rules applied to a change of inputs.
-pub(crate) fn spec_diff(spec: &Spec, old: &Value, new: &Value) -> DiffResponse {
-    let changes: Vec<String> = changed_properties(old, new).into_iter().filter(|c| !spec.create_only.contains(&c.as_str())).collect();
-    let replaces: Vec<String> = changes.iter().filter(|c| spec.replace_on.contains(&c.as_str())).cloned().collect();
+/// The inputs' declared replacement rules applied to a change of inputs.
+pub(crate) fn rules_diff(rules: &Rules, old: &Value, new: &Value) -> DiffResponse {
+    let changes: Vec<String> = changed_properties(old, new).into_iter().filter(|c| !rules.create_only.contains(&c.as_str())).collect();
+    let replaces: Vec<String> = changes.iter().filter(|c| rules.replace_on.contains(&c.as_str())).cloned().collect();
     // The old object must go first unless the new one surely has another unique name: known,
     // and different in at least one part.
     let surely_differs =
-        spec.unique.iter().all(|f| new.get(f).is_none_or(Value::is_known)) && spec.unique.iter().any(|f| !same(old.get(f), new.get(f)));
-    let delete_before_replace = !replaces.is_empty() && !spec.unique.is_empty() && !surely_differs;
+        rules.unique.iter().all(|f| new.get(f).is_none_or(Value::is_known)) && rules.unique.iter().any(|f| !same(old.get(f), new.get(f)));
+    let delete_before_replace = !replaces.is_empty() && !rules.unique.is_empty() && !surely_differs;
     DiffResponse { changes, replaces, delete_before_replace }
 }
 
@@ -254,7 +261,7 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
     }
 
     fn internal(&self) -> &'static [&'static str] {
-        R::SPEC.internal
+        R::Inputs::RULES.internal
     }
 
     fn claim(&self, ctx: &R::Context, inputs: &Value) -> Option<String> {
@@ -263,14 +270,14 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
 
     fn check(&self, ctx: &R::Context, req: CheckRequest) -> CheckResponse {
         let mut check = Check::<R::Inputs>::new(req.urn, req.inputs, req.prior_inputs);
-        check.apply_schema(&R::SPEC);
+        check.apply_schema(R::SPEC.type_token, &R::Inputs::RULES);
         self.0.check(ctx, &mut check);
         check.require_fields();
         check.finish()
     }
 
     fn diff(&self, req: &DiffRequest) -> DiffResponse {
-        spec_diff(&R::SPEC, &req.old_inputs, &req.new_inputs)
+        rules_diff(&R::Inputs::RULES, &req.old_inputs, &req.new_inputs)
     }
 
     fn preview(&self, ctx: &R::Context, req: PreviewRequest) -> Value {
@@ -285,7 +292,7 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
     async fn create(&self, ctx: &R::Context, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let inputs: R::Inputs = typed(&req.inputs, &req.urn, "inputs")?;
         let created = self.0.create(ctx, Create { urn: &req.urn, inputs: &inputs, timeout: req.timeout }).await?;
-        Ok(CreateResponse { id: created.id, outputs: outputs_value(&R::SPEC, &created.outputs) })
+        Ok(CreateResponse { id: created.id, outputs: outputs_value(&created.outputs) })
     }
 
     async fn read(&self, ctx: &R::Context, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
@@ -295,7 +302,7 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
             Some(found) => ReadResponse::Found {
                 id: found.id,
                 inputs: still_secret(inputs_value(&found.inputs), &req.inputs),
-                outputs: outputs_value(&R::SPEC, &found.outputs),
+                outputs: outputs_value(&found.outputs),
             },
             None => ReadResponse::Gone,
         })
@@ -315,7 +322,7 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
             timeout: req.timeout,
         };
         let outputs = self.0.update(ctx, update).await?;
-        Ok(UpdateResponse { outputs: outputs_value(&R::SPEC, &outputs) })
+        Ok(UpdateResponse { outputs: outputs_value(&outputs) })
     }
 
     async fn delete(&self, ctx: &R::Context, req: DeleteRequest) -> Result<(), ProviderError> {
@@ -353,14 +360,14 @@ impl<D: DataSourceType> Erased<D::Context> for AsDataSource<D> {
 
     fn check(&self, ctx: &D::Context, req: CheckRequest) -> CheckResponse {
         let mut check = Check::<D::Inputs>::new(req.urn, req.inputs, None);
-        check.apply_schema(&Spec::new(D::TYPE, CreatedLookup::FromInputs));
+        check.apply_schema(D::TYPE, &Rules::NONE);
         self.0.check(ctx, &mut check);
         check.require_fields();
         check.finish()
     }
 
     fn diff(&self, req: &DiffRequest) -> DiffResponse {
-        spec_diff(&Spec::new(D::TYPE, CreatedLookup::FromInputs), &req.old_inputs, &req.new_inputs)
+        rules_diff(&Rules::NONE, &req.old_inputs, &req.new_inputs)
     }
 
     fn preview(&self, _ctx: &D::Context, _req: PreviewRequest) -> Value {
@@ -374,7 +381,7 @@ impl<D: DataSourceType> Erased<D::Context> for AsDataSource<D> {
     async fn read(&self, ctx: &D::Context, req: ReadRequest) -> Result<ReadResponse, ProviderError> {
         let inputs: D::Inputs = typed(&req.inputs, &req.urn, "inputs")?;
         Ok(match self.0.read(ctx, &inputs).await? {
-            Some(found) => ReadResponse::Found { id: found.id, inputs: req.inputs, outputs: to_value(&found.outputs) },
+            Some(found) => ReadResponse::Found { id: found.id, inputs: req.inputs, outputs: outputs_value(&found.outputs) },
             None => ReadResponse::Gone,
         })
     }

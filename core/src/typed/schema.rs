@@ -14,6 +14,8 @@ use crate::Value;
 pub trait Schema: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Every field, in declaration order.
     const FIELDS: &'static [FieldInfo];
+    /// The rules declared on the fields (`#[strake(replace_on)]`, ...), which core applies.
+    const RULES: Rules = Rules::NONE;
 
     /// The field called `name`, if the schema has one.
     fn field(name: &str) -> Option<&'static FieldInfo> {
@@ -34,6 +36,53 @@ pub struct FieldInfo {
     pub check: fn(&Value) -> Result<(), String>,
     /// The value an absent field takes, from `#[strake(default = ...)]`.
     pub default: Option<fn() -> Value>,
+}
+
+/// The rules declared on a schema's fields, by field name. Core applies them, so no type writes
+/// them again. On inputs:
+/// - `#[strake(replace_on)]`: the cloud cannot change the field in place, so a change replaces
+///   the object (Terraform's `ForceNew`);
+/// - `#[strake(unique)]`: the fields so marked together name the object uniquely in the cloud
+///   (an IAM role's name, a bucket's name). A replacement that keeps them, or may keep them
+///   (they are unknown at plan time), deletes the old object before creating the new one;
+/// - `#[strake(generated_name = 64)]`: filled in with a stable generated name (`<resource
+///   name>-<7 hex>`, at most that many characters) when the program leaves it out; once
+///   recorded, the recorded name is kept;
+/// - `#[strake(create_only)]`: only matters when the object is created, so changing it changes
+///   nothing;
+/// - `#[strake(internal)]`: only the program and the provider use it, never the cloud, so plans
+///   do not show it as the object's property.
+///
+/// On outputs, `#[strake(secret)]`: recorded and shown as a secret.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Fields whose change replaces the object.
+    pub replace_on: &'static [&'static str],
+    /// Fields that together name the object uniquely in the cloud.
+    pub unique: &'static [&'static str],
+    /// The field generated when absent, and its longest length.
+    pub generated_name: Option<(&'static str, usize)>,
+    /// Fields that only matter at create.
+    pub create_only: &'static [&'static str],
+    /// Fields never sent to the cloud.
+    pub internal: &'static [&'static str],
+    /// Fields recorded and shown as secrets.
+    pub secret: &'static [&'static str],
+}
+
+impl Rules {
+    /// No rules: every change is applied in place, and nothing is secret.
+    pub const NONE: Rules = Rules { replace_on: &[], unique: &[], generated_name: None, create_only: &[], internal: &[], secret: &[] };
+
+    /// Whether no field has a rule.
+    pub const fn is_none(&self) -> bool {
+        self.replace_on.is_empty()
+            && self.unique.is_empty()
+            && self.generated_name.is_none()
+            && self.create_only.is_empty()
+            && self.internal.is_empty()
+            && self.secret.is_empty()
+    }
 }
 
 /// A typed key of one field of schema `S`, whose values are `T`: programs set inputs and read

@@ -14,16 +14,17 @@ use crate::value;
 #[strake(handle = WidgetHandle, resource = WIDGET)]
 struct WidgetInputs {
     /// The widget's unique name.
+    #[strake(generated_name = 16, replace_on, unique)]
     name: String,
     /// The shelf it stands on.
-    #[strake(set, new)]
+    #[strake(set, new, replace_on)]
     shelf: String,
     #[strake(default = 3)]
     size: i64,
     /// The widget's colour.
     #[strake(set = "paint")]
     colour: Option<String>,
-    #[strake(set, dynamic)]
+    #[strake(set, dynamic, create_only)]
     note: Option<String>,
     /// Stickers by place.
     #[strake(set, pairs)]
@@ -35,6 +36,7 @@ struct WidgetInputs {
 struct WidgetOutputs {
     #[strake(get)]
     serial: String,
+    #[strake(secret)]
     password: String,
 }
 
@@ -55,12 +57,7 @@ impl ResourceType for Widget {
     type Context = Shop;
     type Inputs = WidgetInputs;
     type Outputs = WidgetOutputs;
-    const SPEC: Spec = Spec::new("toy:shop:Widget", CreatedLookup::FromInputs)
-        .generated_name(WidgetInputs::NAME.name(), 16)
-        .replace_on(&[WidgetInputs::NAME.name(), WidgetInputs::SHELF.name()])
-        .unique(&[WidgetInputs::NAME.name()])
-        .create_only(&[WidgetInputs::NOTE.name()])
-        .secret_outputs(&[WidgetOutputs::PASSWORD.name()]);
+    const SPEC: Spec = Spec::new("toy:shop:Widget", CreatedLookup::FromInputs);
 
     fn check(&self, _shop: &Shop, c: &mut Check<WidgetInputs>) {
         c.validate(WidgetInputs::SIZE, |s| if *s > 0 { Ok(()) } else { Err(format!("is {s}; use 1 or more")) });
@@ -158,6 +155,57 @@ fn keys_carry_the_field_names_and_the_table_says_what_is_required() {
 }
 
 #[test]
+fn the_rules_marked_on_fields_are_listed_by_rule() {
+    let rules = WidgetInputs::RULES;
+    assert_eq!(rules.replace_on, ["name", "shelf"]);
+    assert_eq!(rules.unique, ["name"]);
+    assert_eq!(rules.generated_name, Some(("name", 16)));
+    assert_eq!(rules.create_only, ["note"]);
+    assert!(rules.internal.is_empty() && rules.secret.is_empty());
+    assert_eq!(WidgetOutputs::RULES.secret, ["password"]);
+    assert!(SprocketInputs::RULES.is_none());
+}
+
+/// A type whose inputs claim to be secret: `secret` is for outputs.
+struct Leaky;
+
+#[derive(Serialize, Deserialize, Schema)]
+struct LeakyInputs {
+    #[strake(secret)]
+    token: String,
+}
+
+#[async_trait]
+impl ResourceType for Leaky {
+    type Context = Shop;
+    type Inputs = LeakyInputs;
+    type Outputs = CountOutputs;
+    const SPEC: Spec = Spec::new("toy:shop:Leaky", CreatedLookup::FromInputs);
+
+    async fn create(&self, _: &Shop, _: Create<'_, LeakyInputs>) -> Result<Created<CountOutputs>, ProviderError> {
+        unreachable!("never registered")
+    }
+
+    async fn read(&self, _: &Shop, _: Read<'_, LeakyInputs, CountOutputs>) -> Result<Option<Observed<LeakyInputs, CountOutputs>>, ProviderError> {
+        unreachable!("never registered")
+    }
+
+    async fn update(&self, _: &Shop, _: Update<'_, LeakyInputs, CountOutputs>) -> Result<CountOutputs, ProviderError> {
+        unreachable!("never registered")
+    }
+
+    async fn delete(&self, _: &Shop, _: Delete<'_, LeakyInputs, CountOutputs>) -> Result<(), ProviderError> {
+        unreachable!("never registered")
+    }
+}
+
+#[test]
+#[should_panic(expected = "type `toy:shop:Leaky`: `secret` marks outputs")]
+fn a_rule_on_the_wrong_side_stops_the_registry() {
+    let _ = Registry::<Shop>::new("toy").resource(Leaky);
+}
+
+#[test]
 fn handle_accessors_set_inputs_and_read_outputs_under_the_schemas_names() {
     use crate::ResourceHandle as _;
     let program = crate::Program::build("dev", crate::Config::default(), |stack| {
@@ -232,7 +280,7 @@ fn unknown_values_are_neither_type_checked_nor_required() {
 }
 
 #[test]
-fn diff_follows_the_spec() {
+fn diff_follows_the_rules_marked_on_the_inputs() {
     let p = provider();
     let diff = |old: Value, new: Value| {
         p.diff(DiffRequest { urn: urn("w"), type_token: WIDGET.into(), id: "w".into(), old_inputs: old, old_outputs: Value::map(), new_inputs: new })

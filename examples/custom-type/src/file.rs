@@ -14,7 +14,10 @@ pub const TYPE: &str = "local:fs:File";
 /// What a file is given.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct FileInputs {
-    /// The file's path (absolute, or relative to the working directory).
+    /// The file's path (absolute, or relative to the working directory). Another path is another
+    /// file, and one path holds one file: a replacement at the same path removes the old file
+    /// first.
+    #[strake(replace_on, unique)]
     pub path: String,
     /// The file's content.
     #[strake(default = "")]
@@ -72,7 +75,7 @@ impl ResourceType for FileType {
     type Context = ();
     type Inputs = FileInputs;
     type Outputs = FileOutputs;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[FileInputs::PATH.name()]).unique(&[FileInputs::PATH.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _: &(), c: &mut Check<FileInputs>) {
         c.validate(FileInputs::PATH, |p| if p.is_empty() || p.ends_with('/') { Err(format!("`{p}` is not a file path")) } else { Ok(()) });

@@ -29,19 +29,21 @@ const OBJECT: ObjectKind = ObjectKind {
     plural: "deployments",
     namespaced: true,
     fields: &[(DeploymentInputs::SPEC.name(), "spec")],
-    local: &[DeploymentInputs::SERVICE_ACCOUNT_NAMESPACE.name()],
 };
 
 /// The inputs of a Deployment.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct DeploymentInputs {
+    #[strake(replace_on)]
     pub name: String,
+    #[strake(replace_on)]
     pub namespace: String,
     pub labels: Option<StringMap>,
     pub annotations: Option<StringMap>,
     /// The Deployment's spec (a k8s-openapi `DeploymentSpec`, as JSON).
     pub spec: Json,
     /// The namespace of the service account the pods run under (program-only).
+    #[strake(internal)]
     pub service_account_namespace: Option<String>,
     pub force_conflicts: Option<bool>,
 }
@@ -51,10 +53,6 @@ pub(crate) struct DeploymentKind;
 impl Kind for DeploymentKind {
     const OBJECT: ObjectKind = OBJECT;
     type Inputs = DeploymentInputs;
-    const NAME: Field<DeploymentInputs, String> = DeploymentInputs::NAME;
-    const NAMESPACE: Option<Field<DeploymentInputs, String>> = Some(DeploymentInputs::NAMESPACE);
-    const LABELS: Field<DeploymentInputs, StringMap> = DeploymentInputs::LABELS;
-    const ANNOTATIONS: Field<DeploymentInputs, StringMap> = DeploymentInputs::ANNOTATIONS;
 
     fn check(_kube: &Kubernetes, c: &mut Check<DeploymentInputs>) {
         let mut failures = Vec::new();

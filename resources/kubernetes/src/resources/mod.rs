@@ -58,17 +58,27 @@ types! {
 }
 
 /// A kind of object the package manages: where its objects live and its typed inputs.
+///
+/// The inputs have the metadata's fields: `name`, `labels` and `annotations`, and `namespace`
+/// when the kind is namespaced, with `name` and `namespace` marked `replace_on` (a new name or
+/// namespace is another object). Fields only the program uses are marked `internal`.
 pub(crate) trait Kind: Send + Sync + 'static {
     const OBJECT: ObjectKind;
     type Inputs: Schema;
-    const NAME: Field<Self::Inputs, String>;
-    /// Namespaced kinds only.
-    const NAMESPACE: Option<Field<Self::Inputs, String>>;
-    const LABELS: Field<Self::Inputs, StringMap>;
-    const ANNOTATIONS: Field<Self::Inputs, StringMap>;
 
     /// Checks specific to the kind, after the metadata's.
     fn check(_kube: &Kubernetes, _c: &mut Check<Self::Inputs>) {}
+}
+
+/// The keys of the metadata's fields in a kind's inputs (see [`Kind`]).
+struct Metadata<K>(PhantomData<K>);
+
+impl<K: Kind> Metadata<K> {
+    const NAME: Field<K::Inputs, String> = Field::new(object::NAME);
+    /// Namespaced kinds only.
+    const NAMESPACE: Option<Field<K::Inputs, String>> = if K::OBJECT.namespaced { Some(Field::new(object::NAMESPACE)) } else { None };
+    const LABELS: Field<K::Inputs, StringMap> = Field::new("labels");
+    const ANNOTATIONS: Field<K::Inputs, StringMap> = Field::new("annotations");
 }
 
 /// The outputs of every object.
@@ -106,15 +116,15 @@ fn typed_inputs<K: Kind>(observed: Json) -> Result<K::Inputs, ProviderError> {
 
 /// The metadata's rules: the default namespace, names, labels and annotations.
 fn check_metadata<K: Kind>(kube: &Kubernetes, c: &mut Check<K::Inputs>) {
-    if let Some(namespace) = K::NAMESPACE {
+    if let Some(namespace) = Metadata::<K>::NAMESPACE {
         if !c.inputs().is_set(namespace) {
             c.set(namespace, kube.default_namespace.clone());
         }
         c.validate(namespace, |ns| check_dns1123_label(ns));
     }
     let name_rule: fn(&str) -> Result<(), String> = if K::OBJECT.namespaced { check_dns1123_subdomain } else { check_dns1123_label };
-    c.validate(K::NAME, |n| name_rule(n));
-    for (field, values_are_labels) in [(K::LABELS, true), (K::ANNOTATIONS, false)] {
+    c.validate(Metadata::<K>::NAME, |n| name_rule(n));
+    for (field, values_are_labels) in [(Metadata::<K>::LABELS, true), (Metadata::<K>::ANNOTATIONS, false)] {
         for (k, v) in c.known(field).unwrap_or_default() {
             let problem = check_key(&k).err().or_else(|| values_are_labels.then(|| check_label_value(&v).err()).flatten());
             if let Some(problem) = problem {
@@ -130,9 +140,8 @@ impl<K: Kind> ResourceType for Managed<K> {
     type Inputs = K::Inputs;
     type Outputs = ObjectOutputs;
     // Kubernetes objects are named by their inputs (namespace and name), so an interrupted
-    // create is found by them; a new name or namespace is another object.
-    const SPEC: Spec =
-        Spec::new(K::OBJECT.type_token, CreatedLookup::FromInputs).replace_on(&[object::NAME, object::NAMESPACE]).internal(K::OBJECT.local);
+    // create is found by them.
+    const SPEC: Spec = Spec::new(K::OBJECT.type_token, CreatedLookup::FromInputs);
 
     fn check(&self, kube: &Kubernetes, c: &mut Check<K::Inputs>) {
         check_metadata::<K>(kube, c);
@@ -141,17 +150,17 @@ impl<K: Kind> ResourceType for Managed<K> {
 
     fn preview(&self, _kube: &Kubernetes, inputs: &Partial<K::Inputs>, prior: Option<&Partial<ObjectOutputs>>) -> Option<Partial<ObjectOutputs>> {
         let mut out = prior.cloned().unwrap_or_default();
-        out.set_value(ObjectOutputs::NAME, inputs.raw(K::NAME.name()).cloned());
-        if let Some(namespace) = K::NAMESPACE {
+        out.set_value(ObjectOutputs::NAME, inputs.raw(object::NAME).cloned());
+        if let Some(namespace) = Metadata::<K>::NAMESPACE {
             out.set_value(ObjectOutputs::NAMESPACE, inputs.raw(namespace.name()).cloned());
         }
         Some(out)
     }
 
     fn claim(&self, kube: &Kubernetes, inputs: &Partial<K::Inputs>) -> Option<String> {
-        let name = inputs.known(K::NAME)?;
+        let name = inputs.known(Metadata::<K>::NAME)?;
         let (kind, server) = (K::OBJECT.kind, kube.target_destination());
-        Some(match K::NAMESPACE {
+        Some(match Metadata::<K>::NAMESPACE {
             Some(ns) => format!("{kind} `{}/{name}` in {server}", inputs.known(ns).unwrap_or_else(|| kube.default_namespace.clone())),
             None => format!("{kind} `{name}` in {server}"),
         })
@@ -170,7 +179,7 @@ impl<K: Kind> ResourceType for Managed<K> {
         let desired = req.inputs.map(json_of);
         let Some((ns, name)) = K::OBJECT.locate(req.id, desired.as_ref()) else { return Ok(None) };
         let Some(live) = K::OBJECT.get(kube, ns.as_deref(), &name).await?.filter(|l| !object::is_going(l)) else { return Ok(None) };
-        let inputs = typed_inputs::<K>(K::OBJECT.observed_inputs(desired.as_ref(), &live))?;
+        let inputs = typed_inputs::<K>(K::OBJECT.observed_inputs(desired.as_ref(), &live, K::Inputs::RULES.internal))?;
         Ok(Some(Observed::new(K::OBJECT.id(ns.as_deref(), &name), inputs, ObjectOutputs::of(&live))))
     }
 

@@ -14,13 +14,14 @@ pub const TYPE: &str = "kubernetes:core:Namespace";
 pub const LOOKUP_TYPE: &str = "kubernetes:core:ExistingNamespace";
 
 const OBJECT: ObjectKind =
-    ObjectKind { type_token: TYPE, group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, fields: &[], local: &[] };
+    ObjectKind { type_token: TYPE, group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, fields: &[] };
 
 /// The inputs of a namespace.
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 #[strake(handle = Namespace)]
 pub struct NamespaceInputs {
     /// The namespace's name.
+    #[strake(replace_on)]
     pub name: String,
     /// The namespace's labels.
     #[strake(set, pairs)]
@@ -35,10 +36,6 @@ pub(crate) struct NamespaceKind;
 impl Kind for NamespaceKind {
     const OBJECT: ObjectKind = OBJECT;
     type Inputs = NamespaceInputs;
-    const NAME: Field<NamespaceInputs, String> = NamespaceInputs::NAME;
-    const NAMESPACE: Option<Field<NamespaceInputs, String>> = None;
-    const LABELS: Field<NamespaceInputs, StringMap> = NamespaceInputs::LABELS;
-    const ANNOTATIONS: Field<NamespaceInputs, StringMap> = NamespaceInputs::ANNOTATIONS;
 }
 
 /// A namespace looked up, not managed: `labels` and `annotations` are refused with what to do.

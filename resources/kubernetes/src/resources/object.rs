@@ -27,8 +27,6 @@ pub(crate) struct ObjectKind {
     pub namespaced: bool,
     /// (input property, top-level field of the object), e.g. ("spec", "spec").
     pub fields: &'static [(&'static str, &'static str)],
-    /// Inputs that only the program uses (never sent to the cluster).
-    pub local: &'static [&'static str],
 }
 
 /// The input properties of the object's metadata.
@@ -188,8 +186,9 @@ impl ObjectKind {
     }
 
     /// The live object seen through the program's inputs: the fields Strake set, as they are
-    /// now. Without inputs (an import), every field the kind maps, as it is.
-    pub(crate) fn observed_inputs(&self, desired: Option<&Json>, live: &Json) -> Json {
+    /// now. Without inputs (an import), every field the kind maps, as it is. The `internal`
+    /// inputs, which the cluster never sees, are kept as the program gave them.
+    pub(crate) fn observed_inputs(&self, desired: Option<&Json>, live: &Json, internal: &[&str]) -> Json {
         let mut inputs = Map::new();
         inputs.insert(NAME.into(), live["metadata"][NAME].clone());
         if self.namespaced {
@@ -212,7 +211,7 @@ impl ObjectKind {
                 inputs.insert((*input).into(), v);
             }
         }
-        for key in self.local.iter().chain([FORCE_CONFLICTS].iter()) {
+        for key in internal.iter().chain([FORCE_CONFLICTS].iter()) {
             if let Some(v) = desired.and_then(|d| d.get(*key)).filter(|v| !v.is_null()) {
                 inputs.insert((*key).into(), v.clone());
             }

@@ -32,7 +32,6 @@ const OBJECT: ObjectKind = ObjectKind {
     plural: "serviceaccounts",
     namespaced: true,
     fields: &[(ServiceAccountInputs::AUTOMOUNT.name(), "automountServiceAccountToken")],
-    local: &[ServiceAccountInputs::IRSA_REFUSAL.name()],
 };
 
 /// The inputs of a service account.
@@ -40,8 +39,10 @@ const OBJECT: ObjectKind = ObjectKind {
 #[strake(handle = ServiceAccount)]
 pub struct ServiceAccountInputs {
     /// The account's name.
+    #[strake(replace_on)]
     pub name: String,
     /// The namespace it lives in.
+    #[strake(replace_on)]
     pub namespace: String,
     /// The account's labels.
     #[strake(set, pairs)]
@@ -52,6 +53,7 @@ pub struct ServiceAccountInputs {
     #[strake(set)]
     pub automount: Option<bool>,
     /// Why the trust policy of the role the account is annotated with refuses it (program-only).
+    #[strake(internal)]
     pub irsa_refusal: Option<String>,
     /// Take over fields another field manager owns.
     pub force_conflicts: Option<bool>,
@@ -62,10 +64,6 @@ pub(crate) struct ServiceAccountKind;
 impl Kind for ServiceAccountKind {
     const OBJECT: ObjectKind = OBJECT;
     type Inputs = ServiceAccountInputs;
-    const NAME: Field<ServiceAccountInputs, String> = ServiceAccountInputs::NAME;
-    const NAMESPACE: Option<Field<ServiceAccountInputs, String>> = Some(ServiceAccountInputs::NAMESPACE);
-    const LABELS: Field<ServiceAccountInputs, StringMap> = ServiceAccountInputs::LABELS;
-    const ANNOTATIONS: Field<ServiceAccountInputs, StringMap> = ServiceAccountInputs::ANNOTATIONS;
 
     fn check(_kube: &Kubernetes, c: &mut Check<ServiceAccountInputs>) {
         let mut failures = Vec::new();
@@ -243,7 +241,7 @@ mod tests {
         // Read back, the object shows the recorded reason, so a re-plan has no changes.
         let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": {"name": "web", "namespace": "apps", "uid": "u", "annotations": {ROLE_ARN: ROLE, "other": "x"}}});
-        assert_eq!(OBJECT.observed_inputs(Some(&desired.to_json()), &live), desired.to_json());
+        assert_eq!(OBJECT.observed_inputs(Some(&desired.to_json()), &live, ServiceAccountInputs::RULES.internal), desired.to_json());
         // And checking finds no failure.
         let mut failures = Vec::new();
         extra_check(&desired, &mut failures);

@@ -10,7 +10,9 @@ fn kind_has_metadata<K: Kind>() {
         assert!(names.contains(&needed), "{} lacks `{needed}`: {names:?}", K::OBJECT.type_token);
     }
     assert_eq!(names.contains(&object::NAMESPACE), K::OBJECT.namespaced, "{}", K::OBJECT.type_token);
-    assert_eq!(K::NAMESPACE.is_some(), K::OBJECT.namespaced, "{}", K::OBJECT.type_token);
+    for new_object in [object::NAME, object::NAMESPACE].iter().filter(|f| names.contains(f)) {
+        assert!(K::Inputs::RULES.replace_on.contains(new_object), "{}: `{new_object}` is not `replace_on`", K::OBJECT.type_token);
+    }
     for (input, _) in K::OBJECT.fields {
         assert!(names.contains(input), "{} maps `{input}`, which it lacks", K::OBJECT.type_token);
     }
@@ -40,12 +42,12 @@ fn the_applied_object_holds_only_what_the_program_sets_and_reads_back_through_it
         "metadata": {"name": "web", "namespace": "apps", "uid": "u", "labels": {"app": "web", "added": "x"}},
         "spec": {"replicas": 3, "paused": false}});
     assert_eq!(
-        kind.observed_inputs(Some(&inputs), &live),
+        kind.observed_inputs(Some(&inputs), &live, &["service_account_namespace"]),
         json!({"name": "web", "namespace": "apps", "labels": {"app": "web"},
         "annotations": {}, "spec": {"replicas": 3}, "service_account_namespace": "apps", "force_conflicts": true})
     );
     // An import has no inputs: the fields the kind maps are taken as they are.
-    assert_eq!(kind.observed_inputs(None, &live), json!({"name": "web", "namespace": "apps", "spec": {"replicas": 3, "paused": false}}));
+    assert_eq!(kind.observed_inputs(None, &live, &[]), json!({"name": "web", "namespace": "apps", "spec": {"replicas": 3, "paused": false}}));
     assert_eq!(kind.locate(Some("apps/web"), None), Some((Some("apps".to_string()), "web".to_string())));
     assert_eq!(kind.id(Some("apps"), "web"), "apps/web");
 }

@@ -31,7 +31,8 @@ pub const DEFAULT_CLIENT_ID: &str = crate::trust_lint::STS_AUDIENCE;
 #[strake(handle = OpenIdConnectProvider, resource = TYPE)]
 pub struct OidcProviderInputs {
     /// The issuer URL, e.g. an EKS cluster's `https://oidc.eks.<region>.amazonaws.com/id/<id>`.
-    #[strake(new)]
+    /// An account has one provider per URL.
+    #[strake(new, replace_on, unique)]
     pub url: String,
     #[strake(default = vec![DEFAULT_CLIENT_ID.to_string()])]
     /// The audiences (`aud`) accepted.
@@ -42,6 +43,7 @@ pub struct OidcProviderInputs {
     #[strake(set, pairs)]
     pub tags: Option<Tags>,
     /// Take over an existing provider for the URL on create.
+    #[strake(create_only)]
     pub adopt_existing: Option<bool>,
 }
 
@@ -261,10 +263,7 @@ impl ResourceType for OpenIdConnectProviderType {
     type Outputs = OidcProviderOutputs;
     // A new URL is another provider, which can exist next to the old one; `adopt_existing` only
     // matters when creating.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .replace_on(&[OidcProviderInputs::URL.name()])
-        .unique(&[OidcProviderInputs::URL.name()])
-        .create_only(&[OidcProviderInputs::ADOPT_EXISTING.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<OidcProviderInputs>) {
         c.normalize(OidcProviderInputs::URL, |url| normalize_url(&url));

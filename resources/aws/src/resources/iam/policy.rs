@@ -29,17 +29,19 @@ const MAX_VERSIONS: usize = 5;
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 #[strake(handle = Policy, resource = TYPE)]
 pub struct PolicyInputs {
-    /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces the policy.
-    #[strake(set = "policy_name")]
+    /// The policy's name in IAM (default: the resource name plus a suffix). Changing it replaces
+    /// the policy. The ARN is path plus name, unique in the account: a replacement that keeps
+    /// both deletes the old policy first.
+    #[strake(set = "policy_name", generated_name = 128, replace_on, unique)]
     pub name: String,
     /// The IAM path (default `/`). Changing it replaces the policy.
-    #[strake(default = "/", set)]
+    #[strake(default = "/", set, replace_on, unique)]
     pub path: String,
     /// The identity policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)).
     #[strake(new, dynamic)]
     pub document: Json,
     /// IAM cannot change a policy's description: changing it replaces the policy.
-    #[strake(set)]
+    #[strake(set, replace_on)]
     pub description: Option<String>,
     /// The policy's tags.
     #[strake(set, pairs)]
@@ -141,11 +143,7 @@ impl ResourceType for PolicyType {
     type Context = Aws;
     type Inputs = PolicyInputs;
     type Outputs = PolicyOutputs;
-    // The ARN is path + name, unique in the account: a replacement keeping both deletes first.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .generated_name(PolicyInputs::NAME.name(), 128)
-        .replace_on(&[PolicyInputs::NAME.name(), PolicyInputs::PATH.name(), PolicyInputs::DESCRIPTION.name()])
-        .unique(&[PolicyInputs::NAME.name(), PolicyInputs::PATH.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<PolicyInputs>) {
         if c.known(PolicyInputs::DESCRIPTION).as_deref() == Some("") {

@@ -25,11 +25,12 @@ const TRUST_LINT_WARN: &str = "warn";
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 #[strake(handle = Role)]
 pub struct RoleInputs {
-    /// The role's name in IAM (default: the resource name plus a suffix).
-    #[strake(set = "role_name")]
+    /// The role's name in IAM (default: the resource name plus a suffix). Unique in the account:
+    /// a replacement that keeps it deletes the old role first.
+    #[strake(set = "role_name", generated_name = 64, replace_on, unique)]
     pub name: String,
     /// The IAM path (default `/`).
-    #[strake(default = "/", set)]
+    #[strake(default = "/", set, replace_on)]
     pub path: String,
     /// The trust policy saying who may assume the role.
     pub assume_role_policy: Json,
@@ -46,6 +47,7 @@ pub struct RoleInputs {
     #[strake(set, pairs)]
     pub tags: Option<Tags>,
     /// `warn`: the trust lint's errors are warnings. Strake's own setting; IAM never sees it.
+    #[strake(internal)]
     pub trust_lint: Option<String>,
 }
 
@@ -120,12 +122,7 @@ impl ResourceType for RoleType {
     type Context = Aws;
     type Inputs = RoleInputs;
     type Outputs = RoleOutputs;
-    // IAM role names are unique in the account: a replacement keeping the name deletes first.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .generated_name(RoleInputs::NAME.name(), 64)
-        .replace_on(&[RoleInputs::NAME.name(), RoleInputs::PATH.name()])
-        .unique(&[RoleInputs::NAME.name()])
-        .internal(&[RoleInputs::TRUST_LINT.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, aws: &Aws, c: &mut Check<RoleInputs>) {
         c.validate(RoleInputs::NAME, |n| check_role_name(n));

@@ -22,10 +22,11 @@ pub const TYPE: &str = "aws:iam:RolePolicy";
 #[strake(handle = RolePolicy, resource = TYPE)]
 pub struct RolePolicyInputs {
     /// The name of the role the policy is embedded in (`role.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on, unique)]
     pub role: String,
-    /// The policy's name within the role (default: the resource name plus a suffix).
-    #[strake(set = "policy_name")]
+    /// The policy's name within the role (default: the resource name plus a suffix). A role has
+    /// one inline policy per name: moving it under the same name deletes it first.
+    #[strake(set = "policy_name", generated_name = 128, replace_on, unique)]
     pub name: String,
     /// The identity policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)).
     #[strake(new, dynamic)]
@@ -66,11 +67,7 @@ impl ResourceType for RolePolicyType {
     type Context = Aws;
     type Inputs = RolePolicyInputs;
     type Outputs = RolePolicyOutputs;
-    // A role has one inline policy per name: moving it under the same name deletes it first.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .generated_name(RolePolicyInputs::NAME.name(), 128)
-        .replace_on(&[RolePolicyInputs::ROLE.name(), RolePolicyInputs::NAME.name()])
-        .unique(&[RolePolicyInputs::ROLE.name(), RolePolicyInputs::NAME.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<RolePolicyInputs>) {
         c.validate(RolePolicyInputs::ROLE, |r| check_role_reference(r));

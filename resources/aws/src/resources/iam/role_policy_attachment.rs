@@ -19,10 +19,10 @@ pub const TYPE: &str = "aws:iam:RolePolicyAttachment";
 #[strake(handle = RolePolicyAttachment, resource = TYPE)]
 pub struct Attachment {
     /// The name of the role to attach the policy to (`role.name()`).
-    #[strake(get, new)]
+    #[strake(get, new, replace_on, unique)]
     pub role: String,
     /// The ARN of the managed policy to attach (`policy.arn()`).
-    #[strake(get, new)]
+    #[strake(get, new, replace_on, unique)]
     pub policy_arn: String,
 }
 
@@ -69,12 +69,10 @@ impl ResourceType for RolePolicyAttachmentType {
     type Context = Aws;
     type Inputs = Attachment;
     type Outputs = Attachment;
-    // Every change is a new attachment. Attach-then-detach would detach the new attachment if it
-    // turned out to be the same pair (a value unknown at plan time): detach first unless the
-    // pair surely differs.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .replace_on(&[Attachment::ROLE.name(), Attachment::POLICY_ARN.name()])
-        .unique(&[Attachment::ROLE.name(), Attachment::POLICY_ARN.name()]);
+    // Every change is a new attachment (both fields `replace_on`). Attach-then-detach would
+    // detach the new attachment if it turned out to be the same pair (a value unknown at plan
+    // time): both fields are `unique`, so it detaches first unless the pair surely differs.
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<Attachment>) {
         c.validate(Attachment::ROLE, |r| check_role_reference(r));

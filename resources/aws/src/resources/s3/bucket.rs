@@ -29,13 +29,14 @@ const MAX_TAGS: usize = 50;
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 #[strake(handle = Bucket, resource = TYPE)]
 pub struct BucketInputs {
-    /// The bucket's name (names are global across AWS accounts, so pick a unique one).
-    #[strake(new)]
+    /// The bucket's name (names are global across AWS accounts, so pick a unique one). Moving a
+    /// bucket to another region under the same name deletes it first.
+    #[strake(new, replace_on, unique)]
     pub bucket: String,
     /// The region to create the bucket in (default: the provider's region at creation; a later
     /// change of the provider's region leaves existing buckets where they are). Changing it
     /// replaces the bucket.
-    #[strake(set)]
+    #[strake(set, replace_on)]
     pub region: String,
     /// Delete every object (and object version) when the bucket is deleted. Off by default: then
     /// deleting a bucket that still has objects fails and nothing is lost. Takes effect once
@@ -168,10 +169,7 @@ impl ResourceType for BucketType {
     type Context = Aws;
     type Inputs = BucketInputs;
     type Outputs = BucketOutputs;
-    // Names are global: moving a bucket to another region under the same name deletes it first.
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs)
-        .replace_on(&[BucketInputs::BUCKET.name(), BucketInputs::REGION.name()])
-        .unique(&[BucketInputs::BUCKET.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, aws: &Aws, c: &mut Check<BucketInputs>) {
         c.validate(BucketInputs::BUCKET, |b| check_bucket_name(b));

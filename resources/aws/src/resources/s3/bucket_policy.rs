@@ -25,7 +25,7 @@ pub const TYPE: &str = "aws:s3:BucketPolicy";
 #[strake(handle = BucketPolicy, resource = TYPE)]
 pub struct BucketPolicyInputs {
     /// The name of the bucket the policy belongs to (e.g. `bucket.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub bucket: String,
     /// The policy document (e.g. a [`PolicyDocument`](crate::PolicyDocument)), with `Principal`
     /// and `Resource` in each statement.

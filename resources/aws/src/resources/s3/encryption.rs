@@ -25,7 +25,7 @@ const ALGORITHMS: [&str; 3] = [AES256, "aws:kms", "aws:kms:dsse"];
 #[strake(handle = BucketServerSideEncryption, resource = TYPE)]
 pub struct EncryptionInputs {
     /// The name of the bucket (`bucket.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub bucket: String,
     /// `AES256` (SSE-S3), `aws:kms` (SSE-KMS) or `aws:kms:dsse`.
     #[strake(default = AES256, set = "algorithm")]

@@ -34,10 +34,10 @@ const BINARY: &str = "application/octet-stream";
 #[strake(handle = Object, resource = TYPE)]
 pub struct ObjectInputs {
     /// The name of the bucket to put the object in (e.g. `bucket.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub bucket: String,
     /// The object's key (its path in the bucket).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub key: String,
     /// The content as a string (recorded in state; use [`Object::source`] for large content).
     /// Content type default: `text/plain`.
@@ -185,7 +185,7 @@ impl ResourceType for ObjectType {
     type Context = Aws;
     type Inputs = ObjectInputs;
     type Outputs = ObjectOutputs;
-    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs).replace_on(&[ObjectInputs::BUCKET.name(), ObjectInputs::KEY.name()]);
+    const SPEC: Spec = Spec::new(TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<ObjectInputs>) {
         c.validate(ObjectInputs::BUCKET, |b| check_bucket_name(b));

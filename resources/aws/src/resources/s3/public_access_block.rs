@@ -21,7 +21,7 @@ pub const TYPE: &str = "aws:s3:BucketPublicAccessBlock";
 #[strake(handle = BucketPublicAccessBlock, resource = TYPE)]
 pub struct PublicAccessBlockInputs {
     /// The name of the bucket (`bucket.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub bucket: String,
     /// Reject requests that set public ACLs.
     #[strake(default = true, set)]

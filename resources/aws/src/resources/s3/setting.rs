@@ -22,7 +22,8 @@ pub struct OnBucket {
 /// One kind of bucket setting.
 #[async_trait]
 pub(crate) trait BucketSetting: Send + Sync + 'static {
-    /// Its inputs, with the bucket's name in a field named `bucket`.
+    /// Its inputs, with the bucket's name in a field marked `replace_on`: another bucket is
+    /// another setting, and the bucket keeps one of each kind, put in place.
     type Inputs: Schema;
     /// Its type token.
     const TYPE: &'static str;
@@ -57,16 +58,12 @@ impl<S> Setting<S> {
     }
 }
 
-/// The name of every setting's bucket field.
-const BUCKET: &str = "bucket";
-
 #[async_trait]
 impl<S: BucketSetting> ResourceType for Setting<S> {
     type Context = Aws;
     type Inputs = S::Inputs;
     type Outputs = OnBucket;
-    // Another bucket is another setting; the bucket keeps one of each kind, put in place.
-    const SPEC: Spec = Spec::new(S::TYPE, CreatedLookup::FromInputs).replace_on(&[BUCKET]);
+    const SPEC: Spec = Spec::new(S::TYPE, CreatedLookup::FromInputs);
 
     fn check(&self, _aws: &Aws, c: &mut Check<S::Inputs>) {
         c.validate(S::BUCKET, |b| check_bucket_name(b));
@@ -75,7 +72,7 @@ impl<S: BucketSetting> ResourceType for Setting<S> {
 
     fn preview(&self, _aws: &Aws, inputs: &Partial<S::Inputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
         let mut out = Partial::new();
-        out.set_value(OnBucket::BUCKET, inputs.raw(BUCKET).cloned());
+        out.set_value(OnBucket::BUCKET, inputs.raw(S::BUCKET.name()).cloned());
         Some(out)
     }
 
@@ -102,5 +99,23 @@ impl<S: BucketSetting> ResourceType for Setting<S> {
 
     async fn delete(&self, aws: &Aws, req: Delete<'_, S::Inputs, OnBucket>) -> Result<(), ProviderError> {
         S::remove(aws, req.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::s3::{bucket_policy, encryption, public_access_block, versioning};
+
+    fn another_bucket_is_another_setting<S: BucketSetting>() {
+        assert!(S::Inputs::RULES.replace_on.contains(&S::BUCKET.name()), "{}: its bucket field is not `replace_on`", S::TYPE);
+    }
+
+    #[test]
+    fn every_kinds_bucket_field_replaces_the_setting() {
+        another_bucket_is_another_setting::<bucket_policy::Policy>();
+        another_bucket_is_another_setting::<encryption::Encryption>();
+        another_bucket_is_another_setting::<public_access_block::PublicAccessBlock>();
+        another_bucket_is_another_setting::<versioning::Versioning>();
     }
 }

@@ -25,7 +25,7 @@ const SUSPENDED: &str = "Suspended";
 #[strake(handle = BucketVersioning, resource = TYPE)]
 pub struct VersioningInputs {
     /// The name of the bucket (`bucket.name()`).
-    #[strake(new)]
+    #[strake(new, replace_on)]
     pub bucket: String,
     /// `Enabled` or `Suspended`.
     #[strake(default = ENABLED)]
