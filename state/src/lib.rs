@@ -18,6 +18,7 @@ pub mod records;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod secrets;
+mod write_de;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -138,8 +138,12 @@ impl Snapshot {
 ///
 /// Changes apply in order, so a later change to the same key wins. Deleting an unknown resource or
 /// clearing an unknown pending operation is not an error.
+///
+/// Encoded as an object tagged by `op` (`{"op": "put_resource", "urn": ...}`), tag first. Its
+/// decoding reads the fields after a leading tag in place (module `write_de`), where serde's
+/// own decoding of a tagged enum would copy the whole object into a buffer first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", remote = "Self")]
 pub enum Write {
     /// Stores a record, replacing the one with the same URN.
     PutResource(ResourceRecord),

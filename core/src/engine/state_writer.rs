@@ -1,25 +1,62 @@
-//! The single writer of state during an operation. Steps send their writes here and wait for
-//! them to be durable; writes that arrive together are committed in one batch (one flush), so crash
-//! safety costs one flush per group of concurrently finishing steps, not one per resource.
+//! The single writer of state during an operation. Steps send their writes here; writes that
+//! arrive together are committed in one batch (one flush), so crash safety costs one flush per
+//! group of concurrently finishing steps, not one per resource.
 //!
 //! Batches commit in the order they were sent, and after one fails no later one commits (each
 //! gets an error that names the first failure): so a batch that is durable vouches for every
-//! batch sent before it. A
-//! step may therefore send its result and go on without waiting (see [`StateWriter::send`]) when
+//! batch sent before it. A step may therefore send its result and go on without waiting when
 //! whatever depends on it waits for a later batch of its own.
+//!
+//! A batch sent with [`Commit::Later`] (the result of an object that lives only in state, which
+//! nothing waits for) is not committed on its own: it joins the next batch that is, and is
+//! committed at the latest once enough writes or time have gathered ([`Deferral`]), or at
+//! [`StateWriter::flush`], or when the writer stops. So a stack of such objects takes a few commits, not one per group.
 
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use strake_state::{StackMeta, StateStore, Write};
-use tokio::sync::{mpsc, oneshot};
+use strake_state::{StateStore, Write};
+use tokio::sync::oneshot;
 
-type Ack = oneshot::Sender<Result<StackMeta, String>>;
+type Ack = oneshot::Sender<Result<(), String>>;
 
-/// Handle to the writer thread. Dropping every handle stops the thread.
+/// How long writes sent with [`Commit::Later`] may wait for a commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deferral {
+    /// They are committed once this many writes have gathered...
+    pub writes: usize,
+    /// ...or at the latest this long after the first of them arrived.
+    pub time: Duration,
+}
+
+impl Deferral {
+    /// What an operation uses: a crash loses at most this much of what only state holds, which
+    /// the next run computes again.
+    pub(crate) const DEFAULT: Deferral = Deferral { writes: 1024, time: Duration::from_millis(200) };
+}
+
+/// When a batch sent to the writer must be committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Commit {
+    /// As soon as the writer can: a step waits for it, or for a batch sent after it.
+    Now,
+    /// With the next batch committed now, or once enough has gathered (see the module doc).
+    Later,
+}
+
+struct Message {
+    writes: Vec<Write>,
+    ack: Ack,
+    commit: Commit,
+}
+
+/// Handle to the writer thread. Dropping every handle stops the thread, once it has committed
+/// what it was sent.
 #[derive(Clone)]
 pub(crate) struct StateWriter {
-    tx: mpsc::UnboundedSender<(Vec<Write>, Ack)>,
+    tx: mpsc::Sender<Message>,
 }
 
 pub(crate) struct WriterThread(Option<JoinHandle<u64>>);
@@ -31,68 +68,116 @@ impl WriterThread {
     }
 }
 
+/// What has been sent and not committed yet.
+#[derive(Default)]
+struct Gathered {
+    writes: Vec<Write>,
+    acks: Vec<Ack>,
+    /// Whether a batch in it must be committed now.
+    now: bool,
+    /// When its first write arrived.
+    since: Option<Instant>,
+}
+
+impl Gathered {
+    fn add(&mut self, message: Message) {
+        self.writes.extend(message.writes);
+        self.acks.push(message.ack);
+        self.now |= message.commit == Commit::Now;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    fn due(&self, limits: Deferral) -> bool {
+        self.now || self.writes.len() >= limits.writes || self.since.is_some_and(|t| t.elapsed() >= limits.time)
+    }
+}
+
+/// The writer thread: commits what it is sent, in order, until every handle is dropped.
+fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, limits: Deferral) -> u64 {
+    let mut commits = 0u64;
+    let mut failed: Option<String> = None;
+    let mut gathered = Gathered::default();
+    loop {
+        let received = match gathered.since {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(since) => rx.recv_timeout(limits.time.saturating_sub(since.elapsed())),
+        };
+        let open = match received {
+            Ok(message) => {
+                gathered.add(message);
+                while let Ok(more) = rx.try_recv() {
+                    gathered.add(more);
+                }
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        };
+        if gathered.since.is_some() && (gathered.due(limits) || !open) {
+            let Gathered { writes, acks, .. } = std::mem::take(&mut gathered);
+            let result = match &failed {
+                Some(e) => Err(format!("not recorded, since an earlier write failed: {e}")),
+                None if writes.is_empty() => Ok(()),
+                None => {
+                    commits += 1;
+                    store.write(&stack, writes).map(drop).map_err(|e| e.to_string())
+                }
+            };
+            if let (Err(e), None) = (&result, &failed) {
+                failed = Some(e.clone());
+            }
+            for ack in acks {
+                let _ = ack.send(result.clone());
+            }
+        }
+        if !open {
+            return commits;
+        }
+    }
+}
+
 impl StateWriter {
-    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String) -> (StateWriter, WriterThread) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<Write>, Ack)>();
+    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String, limits: Deferral) -> (StateWriter, WriterThread) {
+        let (tx, rx) = mpsc::channel::<Message>();
         let handle = std::thread::Builder::new()
             .name("strake-state-writer".into())
-            .spawn(move || {
-                let mut commits = 0u64;
-                let mut failed: Option<String> = None;
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = first.0;
-                    let mut acks = vec![first.1];
-                    while let Ok((more, ack)) = rx.try_recv() {
-                        batch.extend(more);
-                        acks.push(ack);
-                    }
-                    let result = match &failed {
-                        Some(e) => Err(format!("not recorded, since an earlier write failed: {e}")),
-                        None => {
-                            commits += 1;
-                            store.write(&stack, batch).map_err(|e| e.to_string())
-                        }
-                    };
-                    if let (Err(e), None) = (&result, &failed) {
-                        failed = Some(e.clone());
-                    }
-                    for ack in acks {
-                        let _ = ack.send(result.clone());
-                    }
-                }
-                commits
-            })
+            .spawn(move || run(store, stack, rx, limits))
             .expect("spawning the state writer thread");
         (StateWriter { tx }, WriterThread(Some(handle)))
     }
 
     /// Sends writes and waits until they are durable.
-    pub(crate) async fn write(&self, writes: Vec<Write>) -> Result<StackMeta, String> {
-        self.send(writes)?.durable().await
+    pub(crate) async fn write(&self, writes: Vec<Write>) -> Result<(), String> {
+        self.send(writes, Commit::Now)?.durable().await
     }
 
     /// Sends writes, in order after everything sent before; the returned acknowledgement says
     /// when they are durable, or why they are not.
-    pub(crate) fn send(&self, writes: Vec<Write>) -> Result<Acknowledgement, String> {
+    pub(crate) fn send(&self, writes: Vec<Write>, commit: Commit) -> Result<Acknowledgement, String> {
         let (ack, done) = oneshot::channel();
-        self.tx.send((writes, ack)).map_err(|_| "the state writer has stopped".to_string())?;
+        self.tx.send(Message { writes, ack, commit }).map_err(|_| "the state writer has stopped".to_string())?;
         Ok(Acknowledgement(done))
+    }
+
+    /// Commits whatever was sent before, deferred or not; the acknowledgement says when.
+    pub(crate) fn flush(&self) -> Result<Acknowledgement, String> {
+        self.send(Vec::new(), Commit::Now)
     }
 }
 
 /// The answer to writes sent to the [`StateWriter`]: awaited, it says when they are durable.
-pub(crate) struct Acknowledgement(oneshot::Receiver<Result<StackMeta, String>>);
+pub(crate) struct Acknowledgement(oneshot::Receiver<Result<(), String>>);
 
 impl Acknowledgement {
     /// Waits until the writes are durable.
-    pub(crate) async fn durable(self) -> Result<StackMeta, String> {
+    pub(crate) async fn durable(self) -> Result<(), String> {
         self.0.await.map_err(|_| "the state writer has stopped".to_string())?
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use strake_state::{MemoryStore, PendingKind, PendingOperation};
+    use strake_state::{MemoryStore, PendingKind, PendingOperation, StackMeta};
 
     use super::*;
 
@@ -145,9 +230,9 @@ mod tests {
     #[tokio::test]
     async fn after_a_failed_commit_no_later_batch_commits() {
         let store = Arc::new(FailsOnce { inner: MemoryStore::new(), fail: "b" });
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into());
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral::DEFAULT);
         writer.write(vec![pending("a")]).await.unwrap();
-        let (b, c) = (writer.send(vec![pending("b")]).unwrap(), writer.send(vec![pending("c")]).unwrap());
+        let (b, c) = (writer.send(vec![pending("b")], Commit::Now).unwrap(), writer.send(vec![pending("c")], Commit::Now).unwrap());
         assert!(b.durable().await.unwrap_err().contains("disk full"));
         // `c` was committed with `b` (and failed with it) or after it (and was refused).
         assert!(c.durable().await.unwrap_err().contains("disk full"));
@@ -162,7 +247,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_grouped_and_all_land() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into());
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral::DEFAULT);
         let tasks: Vec<_> = (0..200)
             .map(|i| {
                 let w = writer.clone();
@@ -176,5 +261,55 @@ mod tests {
         let commits = thread.join();
         assert!((1..=200).contains(&commits));
         assert_eq!(store.load("s").unwrap().unwrap().pending.len(), 200);
+    }
+
+    /// Deferral limits that never run out in a test.
+    const NEVER: Deferral = Deferral { writes: usize::MAX, time: Duration::from_secs(3600) };
+
+    fn pending_ids(store: &MemoryStore) -> Vec<String> {
+        store.load("s").unwrap().map(|s| s.pending.into_iter().map(|p| p.id).collect()).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn deferred_writes_join_the_next_commit_and_a_flush() {
+        let store = Arc::new(MemoryStore::new());
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), NEVER);
+        let deferred: Vec<Acknowledgement> = ["a", "b", "c"].iter().map(|id| writer.send(vec![pending(id)], Commit::Later).unwrap()).collect();
+        writer.write(vec![pending("d")]).await.unwrap();
+        for ack in deferred {
+            ack.durable().await.unwrap();
+        }
+        assert_eq!(pending_ids(&store), ["a", "b", "c", "d"], "one commit took the deferred writes with the one sent after them");
+        let e = writer.send(vec![pending("e")], Commit::Later).unwrap();
+        writer.flush().unwrap().durable().await.unwrap();
+        e.durable().await.unwrap();
+        assert_eq!(pending_ids(&store).len(), 5);
+        // A flush with nothing gathered commits nothing.
+        writer.flush().unwrap().durable().await.unwrap();
+        drop(writer);
+        assert_eq!(thread.join(), 2);
+    }
+
+    #[tokio::test]
+    async fn deferred_writes_commit_once_enough_or_long_enough_gathered_or_the_writer_stops() {
+        let store = Arc::new(MemoryStore::new());
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral { writes: 2, ..NEVER });
+        let (a, b) = (writer.send(vec![pending("a")], Commit::Later).unwrap(), writer.send(vec![pending("b")], Commit::Later).unwrap());
+        a.durable().await.unwrap();
+        b.durable().await.unwrap();
+        drop(writer);
+        assert_eq!((thread.join(), pending_ids(&store)), (1, vec!["a".to_string(), "b".to_string()]));
+
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral { time: Duration::from_millis(1), ..NEVER });
+        writer.send(vec![pending("c")], Commit::Later).unwrap().durable().await.unwrap();
+        drop(writer);
+        assert_eq!(thread.join(), 1);
+
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), NEVER);
+        let d = writer.send(vec![pending("d")], Commit::Later).unwrap();
+        drop(writer);
+        assert_eq!(thread.join(), 1, "what was deferred is committed when the writer stops");
+        d.durable().await.unwrap();
+        assert_eq!(pending_ids(&store), ["a", "b", "c", "d"]);
     }
 }

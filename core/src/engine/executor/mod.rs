@@ -21,7 +21,7 @@ use super::calls::{Caller, INTERRUPTED};
 use super::planner::{Planned, Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
 use super::shared::{env_value, resource_record, stack_outputs_urn};
-use super::state_writer::{Acknowledgement, StateWriter};
+use super::state_writer::{Acknowledgement, Commit, StateWriter};
 use super::walk::{CancelFlag, walk};
 use crate::error::{Error, StepError};
 use crate::events::{Event, Observer, Outcome};
@@ -311,7 +311,7 @@ impl Exec<'_> {
     /// Stores a batch about node `n` (a pending record or a result) together with its provider's
     /// record, the first time: whatever is recorded can then always be read and deleted again.
     async fn write_for(&self, n: usize, writes: Vec<Write>) -> Result<(), StepError> {
-        let ack = self.send_for(n, writes)?;
+        let ack = self.send_for(n, writes, Commit::Now)?;
         self.durable(self.node_urn(n), ack).await
     }
 
@@ -319,13 +319,13 @@ impl Exec<'_> {
     /// the order sent, and none after a failed one, so once sent the provider's record counts as
     /// written: the check, the send and the mark happen under one lock, so no batch about the
     /// provider's resources is sent before the one that records it.
-    fn send_for(&self, n: usize, mut writes: Vec<Write>) -> Result<Acknowledgement, StepError> {
+    fn send_for(&self, n: usize, mut writes: Vec<Write>, commit: Commit) -> Result<Acknowledgement, StepError> {
         let urn = self.node_urn(n);
         let mut written = self.providers_written.lock().map_err(|_| StepError::other(urn, "record state", "poisoned lock"))?;
         let provider_record = self.provider_record(n, &written);
         let has_provider_record = provider_record.is_some();
         writes.extend(provider_record);
-        let ack = self.send(urn, writes)?;
+        let ack = self.send(urn, writes, commit)?;
         if has_provider_record && let Some(p) = self.req.planned.graph.nodes[n].provider.clone() {
             written.insert(p);
         }
@@ -333,12 +333,12 @@ impl Exec<'_> {
     }
 
     async fn write(&self, urn: &Urn, writes: Vec<Write>) -> Result<(), StepError> {
-        let ack = self.send(urn, writes)?;
+        let ack = self.send(urn, writes, Commit::Now)?;
         self.durable(urn, ack).await
     }
 
-    fn send(&self, urn: &Urn, writes: Vec<Write>) -> Result<Acknowledgement, StepError> {
-        self.req.writer.send(writes).map_err(|e| StepError::other(urn, "record state", e))
+    fn send(&self, urn: &Urn, writes: Vec<Write>, commit: Commit) -> Result<Acknowledgement, StepError> {
+        self.req.writer.send(writes, commit).map_err(|e| StepError::other(urn, "record state", e))
     }
 
     async fn durable(&self, urn: &Urn, ack: Acknowledgement) -> Result<(), StepError> {
@@ -348,17 +348,19 @@ impl Exec<'_> {
     /// Records a step's result `writes`, with the removal of the pending record it ran under.
     /// Under a pending record, the step waits until the result is durable. An object that lives
     /// only in state goes on at once: whatever depends on it waits for a later batch of its own
-    /// (a pending record), which cannot be durable before this one. Its acknowledgement is
-    /// awaited when the walk ends.
+    /// (a pending record), which cannot be durable before this one. Nothing waits for its
+    /// commit, so it joins a later one ([`Commit::Later`]); its acknowledgement is awaited when
+    /// the walk ends.
     ///
     /// `node`: the node whose provider's record joins the batch the first time (none for a
     /// delete, whose provider is recorded already).
     async fn record_result(&self, urn: &Urn, guard: Guard, mut writes: Vec<Write>, node: Option<usize>) -> Result<(), StepError> {
         let guarded = guard.is_pending();
         writes.extend(guard.clear());
+        let commit = if guarded { Commit::Now } else { Commit::Later };
         let ack = match node {
-            Some(n) => self.send_for(n, writes)?,
-            None => self.send(urn, writes)?,
+            Some(n) => self.send_for(n, writes, commit)?,
+            None => self.send(urn, writes, commit)?,
         };
         if guarded {
             return self.durable(urn, ack).await;
@@ -376,6 +378,10 @@ impl Exec<'_> {
     async fn acknowledged(&self) -> Vec<StepError> {
         let waiting = self.unacknowledged.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
         let mut failures = Vec::new();
+        if !waiting.is_empty() {
+            // Commits what was deferred; had the writer stopped, each acknowledgement says so.
+            let _ = self.req.writer.flush();
+        }
         for (urn, ack) in waiting {
             failures.extend(self.durable(&urn, ack).await.err());
         }
