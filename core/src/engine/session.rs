@@ -194,8 +194,8 @@ impl Session<'_> {
     /// Applies a plan made in this session.
     pub async fn apply(&mut self, planned: &Planned) -> Result<ApplyReport, Error> {
         self.check_fresh(&planned.plan)?;
-        let records: HashMap<Urn, strake_state::ResourceRecord> =
-            self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r.clone()))).collect();
+        let records: HashMap<Urn, &strake_state::ResourceRecord> =
+            self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r))).collect();
         let (writer, thread) =
             state_writer::StateWriter::start(self.engine.store.clone(), self.program.stack.clone(), state_writer::Deferral::DEFAULT);
         let result = executor::apply(executor::ApplyRequest {

@@ -54,7 +54,8 @@ pub(crate) struct ApplyRequest<'a> {
     pub providers: &'a ProviderCache,
     /// The pending operations state holds (resolved as far as possible before planning).
     pub pending: &'a [PendingOperation],
-    pub records: HashMap<Urn, ResourceRecord>,
+    /// The records state holds, as loaded: read, never copied.
+    pub records: HashMap<Urn, &'a ResourceRecord>,
     pub writer: StateWriter,
     pub options: &'a EngineOptions,
     pub observer: &'a std::sync::Arc<dyn Observer>,
