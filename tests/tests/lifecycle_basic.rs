@@ -31,9 +31,9 @@ async fn create_from_empty_records_everything_and_replans_to_no_changes() {
     assert_ne!(a.id, b.id);
     assert_eq!(a.kind, RecordKind::Resource);
     assert_eq!(a.type_token, "fake:index:Thing");
-    assert_eq!(Value::from_json(a.inputs.clone()), value!({"name": "a", "value": {"size": 1}}));
-    assert_eq!(Value::from_json(a.outputs.clone()), value!({"name": "a", "value": {"size": 1}, "arn": arn_of(&a.id)}));
-    assert_eq!(Value::from_json(b.inputs.clone()), value!({"name": "b", "value": arn_of(&a.id)}));
+    assert_eq!(Value::from(&a.inputs), value!({"name": "a", "value": {"size": 1}}));
+    assert_eq!(Value::from(&a.outputs), value!({"name": "a", "value": {"size": 1}, "arn": arn_of(&a.id)}));
+    assert_eq!(Value::from(&b.inputs), value!({"name": "b", "value": arn_of(&a.id)}));
     assert!(a.dependencies.is_empty(), "{:?}", a.dependencies);
     assert_eq!(b.dependencies, vec![urn("a").to_string()]);
     let main = provider_urn("main").to_string();
@@ -42,7 +42,7 @@ async fn create_from_empty_records_everything_and_replans_to_no_changes() {
     let snapshot = rig.snapshot();
     let provider = snapshot.resources.iter().find(|r| r.urn == main).expect("the provider's record");
     assert_eq!(provider.kind, RecordKind::Provider);
-    assert_eq!(Value::from_json(provider.inputs.clone()), value!({"account": "main"}));
+    assert_eq!(Value::from(&provider.inputs), value!({"account": "main"}));
     assert!(snapshot.pending.is_empty(), "{:?}", snapshot.pending);
 
     rig.cloud.clear_calls();

@@ -31,7 +31,7 @@ async fn records_of_an_older_schema_are_upgraded_on_load_and_written_back() {
     // State as an older provider wrote it: `value` was `val`, schema version 0.
     let mut snapshot = rig.snapshot();
     for r in snapshot.resources.iter_mut().filter(|r| r.type_token == "fake:index:Thing") {
-        r.inputs = renamed(Value::from_json(r.inputs.clone()), "value", OLD).to_json();
+        r.inputs = renamed(Value::from(&r.inputs), "value", OLD).to_json();
     }
     rig.store.import(snapshot.clone()).unwrap();
     let unaware = rig.engine.plan(&p, &no_refresh()).await.unwrap();

@@ -268,7 +268,7 @@ fn recorded_outputs(snapshot: &Snapshot) -> crate::value::Map {
         .resources
         .iter()
         .find(|r| r.kind == RecordKind::StackOutputs)
-        .and_then(|r| match Value::from_json(r.outputs.clone()) {
+        .and_then(|r| match Value::from(&r.outputs) {
             Value::Map(m) => Some(m),
             _ => None,
         })
@@ -387,8 +387,8 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
                 "dependencies": rec.dependencies,
                 "protect": rec.protect,
                 "retain_on_delete": rec.retain_on_delete,
-                "inputs": crate::plan::redact(&Value::from_json(rec.inputs.clone())).to_json(),
-                "outputs": crate::plan::redact(&Value::from_json(rec.outputs.clone())).to_json(),
+                "inputs": crate::plan::redact(&Value::from(&rec.inputs)).to_json(),
+                "outputs": crate::plan::redact(&Value::from(&rec.outputs)).to_json(),
             });
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
         }

@@ -165,8 +165,8 @@ async fn resolve_one(
     // An adopted object without a record takes what the program declares for it (as the
     // executor would have recorded), so deletes stay ordered after its dependents.
     let declared = program.declaration(&urn).filter(|d| d.kind == DeclKind::Resource);
-    let inputs = Value::from_json(op.inputs.clone());
-    let outputs = Value::from_json(op.outputs.clone());
+    let inputs = Value::from(&op.inputs);
+    let outputs = Value::from(&op.outputs);
     if op.kind == PendingKind::Create && provider.created_lookup(&op.type_token) == CreatedLookup::Unfindable {
         return Err(StepError::other(
             &urn,

@@ -2,6 +2,7 @@
 //! diffing inputs, and choosing each action with the pure [`decide`](crate::plan::decide).
 //! It never mutates anything.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
@@ -241,8 +242,8 @@ fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refr
 fn recorded_priors(snapshot: &Snapshot) -> HashMap<Urn, Prior> {
     recorded_resources(snapshot)
         .map(|(urn, r)| {
-            let inputs = Value::from_json(r.inputs.clone());
-            (urn, Prior { id: r.id.clone(), inputs, outputs: Value::from_json(r.outputs.clone()), version: r.schema_version })
+            let inputs = Value::from(&r.inputs);
+            (urn, Prior { id: r.id.clone(), inputs, outputs: Value::from(&r.outputs), version: r.schema_version })
         })
         .collect()
 }
@@ -300,7 +301,7 @@ fn plan_outputs(req: &PlanRequest<'_>, env: &HashMap<Urn, Value>) -> Result<(std
         .resources
         .iter()
         .find(|r| r.kind == RecordKind::StackOutputs && r.urn == stack_outputs_urn(&req.program.stack).as_str())
-        .map(|r| Value::from_json(r.outputs.clone()))
+        .map(|r| Value::from(&r.outputs))
         .unwrap_or_else(Value::map);
     if req.mode == PlanMode::Destroy {
         let changed = recorded != Value::map();
@@ -596,12 +597,12 @@ impl Walker<'_> {
     /// A recorded resource in its type's current schema version: a record of an older version
     /// is upgraded by its provider (and remembered, so the apply writes it back); one of a newer
     /// version than the provider knows stops the plan, since nothing could read it right.
-    fn current(&self, urn: &Urn, provider: &Slot) -> Result<Option<Prior>, Stop> {
+    fn current(&self, urn: &Urn, provider: &Slot) -> Result<Option<Cow<'_, Prior>>, Stop> {
         let Some(prior) = self.prior.get(urn) else { return Ok(None) };
-        let Slot::Ready(provider) = provider else { return Ok(Some(prior.clone())) };
+        let Slot::Ready(provider) = provider else { return Ok(Some(Cow::Borrowed(prior))) };
         let current = provider.schema_version(urn.type_token());
         if prior.version == current {
-            return Ok(Some(prior.clone()));
+            return Ok(Some(Cow::Borrowed(prior)));
         }
         if prior.version > current {
             self.diag(Diagnostic::error(
@@ -629,7 +630,7 @@ impl Walker<'_> {
                 if let Ok(mut upgraded) = self.upgraded.lock() {
                     upgraded.insert(urn.clone(), p.clone());
                 }
-                Ok(Some(p))
+                Ok(Some(Cow::Owned(p)))
             }
             Err(e) => {
                 self.diag(Diagnostic::error(Some(urn), None, e.message));
@@ -641,11 +642,12 @@ impl Walker<'_> {
     /// Reads a recorded resource back from the cloud (when refresh is on).
     async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<Option<Prior>, Stop> {
         let Some(prior) = self.current(urn, slot)? else { return Ok(None) };
-        let Slot::Ready(provider) = slot else { return Ok(Some(prior)) };
+        let Slot::Ready(provider) = slot else { return Ok(Some(prior.into_owned())) };
         if !self.req.refresh {
-            return Ok(Some(prior));
+            return Ok(Some(prior.into_owned()));
         }
-        let request = ReadRequest {
+        // Each attempt's request is made from the prior in place: one copy of its values each.
+        let request = || ReadRequest {
             urn: urn.clone(),
             type_token: urn.type_token().to_string(),
             id: Some(prior.id.clone()),
@@ -653,15 +655,15 @@ impl Walker<'_> {
             outputs: prior.outputs.clone(),
         };
         let reports = super::retry::reporter(self.req.observer, urn, "read");
-        let read =
-            with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request.clone())), |n| self.retried(urn, "read", &n))
-                .await
-                .map_err(|e| Stop::Failed(StepError::from_provider(urn, "read", &e)))?;
+        let read = with_retries(&self.req.retry, || reporting_retries(reports.clone(), provider.read(request())), |n| self.retried(urn, "read", &n))
+            .await
+            .map_err(|e| Stop::Failed(StepError::from_provider(urn, "read", &e)))?;
         let (result, refreshed) = match read {
             ReadResponse::Found { id, inputs, outputs } => {
                 let now = Prior { id, inputs, outputs, version: provider.schema_version(urn.type_token()) };
                 let changed = now.id != prior.id || now.inputs != prior.inputs || now.outputs != prior.outputs;
-                (Some(now.clone()), changed.then_some(Refreshed::Found(now)))
+                let refreshed = changed.then(|| Refreshed::Found(now.clone()));
+                (Some(now), refreshed)
             }
             ReadResponse::Gone => (None, Some(Refreshed::Gone)),
         };
@@ -841,10 +843,12 @@ impl Walker<'_> {
             return Ok(());
         }
         let urn = &self.graph.nodes[n].urn;
-        let rec = self.req.snapshot.resources.iter().find(|r| r.urn == urn.as_str());
+        // State keeps its records sorted by URN.
+        let resources = &self.req.snapshot.resources;
+        let rec = resources.binary_search_by(|r| r.urn.as_str().cmp(urn.as_str())).ok().map(|i| &resources[i]);
         let (protect, retain) = rec.map(|r| (r.protect, r.retain_on_delete)).unwrap_or_default();
         let prior = self.current(urn, &self.provider_of(n))?;
-        self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_ref(), protect, retain)
+        self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_deref(), protect, retain)
     }
 
     fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<&Prior>, protect: bool, retain: bool) -> Result<(), Stop> {

@@ -97,7 +97,7 @@ impl ProviderCache {
                 ));
                 continue;
             };
-            if let Err(e) = self.configure(&urn, &factory, Value::from_json(rec.inputs.clone())).await {
+            if let Err(e) = self.configure(&urn, &factory, Value::from(&rec.inputs)).await {
                 problems.push((urn, format!("configuring the recorded provider failed: {e}")));
             }
         }

@@ -35,7 +35,7 @@ pub(crate) fn recorded_resources(snapshot: &Snapshot) -> impl Iterator<Item = (U
 
 /// The outputs of every recorded resource, as an environment for evaluating outputs.
 pub(crate) fn state_env(snapshot: &Snapshot) -> HashMap<Urn, Value> {
-    recorded_resources(snapshot).map(|(urn, r)| (urn, env_value(Some(&r.id), &Value::from_json(r.outputs.clone())))).collect()
+    recorded_resources(snapshot).map(|(urn, r)| (urn, env_value(Some(&r.id), &Value::from(&r.outputs)))).collect()
 }
 
 pub(crate) fn now_secs() -> u64 {

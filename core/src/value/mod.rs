@@ -236,6 +236,32 @@ impl From<serde_json::Value> for Value {
     }
 }
 
+/// Like [`Value::from_json`], from borrowed JSON: its strings are copied once, and no copy of
+/// the JSON itself is made.
+impl From<&serde_json::Value> for Value {
+    fn from(json: &serde_json::Value) -> Self {
+        use serde_json::Value as J;
+        match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.clone()),
+            J::String(s) => Value::String(s.clone()),
+            J::Array(items) => Value::List(items.iter().map(Value::from).collect()),
+            J::Object(map) => {
+                if map.len() == 1 {
+                    if let Some(inner) = map.get(SECRET_KEY) {
+                        return Value::Secret(Box::new(Value::from(inner)));
+                    }
+                    if map.contains_key(UNKNOWN_KEY) {
+                        return Value::Unknown;
+                    }
+                }
+                Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+        }
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::String(s.to_string())
@@ -319,6 +345,7 @@ mod tests {
         v.set_path("u", Some(Value::Unknown));
         let back = Value::from_json(v.to_json());
         assert_eq!(back, v);
+        assert_eq!(Value::from(&v.to_json()), v, "from borrowed JSON, the same");
         assert!(!back.is_known());
         assert!(back.contains_secret());
         assert_eq!(back.reveal().get("s"), Some(&Value::from("pw")));

@@ -21,7 +21,7 @@ pub const PRESIGN_EXPIRY: Duration = Duration::from_secs(60);
 /// `aws` (as [`crate::AwsProvider`] records it) for STS in its region and at its endpoint.
 pub async fn provider_token(aws: &serde_json::Value, cluster_name: &str) -> Result<String, String> {
     use aws_credential_types::provider::ProvideCredentials as _;
-    let aws = crate::AwsProvider::from_config_value(&strake::Value::from_json(aws.clone()))?;
+    let aws = crate::AwsProvider::from_config_value(&strake::Value::from(aws))?;
     let sdk = aws.sdk_config().await;
     let provider = sdk.credentials_provider().ok_or("no AWS credentials to sign the EKS token")?;
     let credentials = provider.provide_credentials().await.map_err(|e| format!("cannot get AWS credentials to sign the EKS token: {e}"))?;

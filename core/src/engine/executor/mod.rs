@@ -418,7 +418,7 @@ impl Exec<'_> {
             if !failed {
                 writes.push(Write::DeleteResource { urn: urn.to_string() });
             }
-        } else if self.req.records.get(&urn).map(|r| Value::from_json(r.outputs.clone())) != Some(Value::Map(outputs.clone().into())) {
+        } else if self.req.records.get(&urn).map(|r| Value::from(&r.outputs)) != Some(Value::Map(outputs.clone().into())) {
             writes.push(Write::PutResource(ResourceRecord {
                 urn: urn.to_string(),
                 kind: RecordKind::StackOutputs,

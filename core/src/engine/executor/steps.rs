@@ -212,8 +212,7 @@ impl Exec<'_> {
             if !retain {
                 let provider = self.provider_of_op(n, op)?;
                 let id = op.resource_id.clone().unwrap_or_default();
-                let request = DeleteRequest::new(urn.clone(), id, Value::from_json(op.inputs.clone()), Value::from_json(op.outputs.clone()))
-                    .with_timeout(timeout);
+                let request = DeleteRequest::new(urn.clone(), id, Value::from(&op.inputs), Value::from(&op.outputs)).with_timeout(timeout);
                 self.caller.delete(&*provider, "delete replaced object", request).await.map_err(CallError::into_step)?;
             }
             self.write(urn, vec![Write::ClearPending { id: op.id.clone() }]).await
