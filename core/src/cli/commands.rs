@@ -142,7 +142,7 @@ async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, 
     let mut session = engine.session(ctx.program, "plan")?;
     let targets = ctx.targets(Some(session.snapshot()))?;
     let mode = if destroy { PlanMode::Destroy } else { PlanMode::Normal };
-    let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
+    let planned = super::kept_until_exit(session.plan(&PlanOptions { mode, targets, refresh }).await?);
     let plan = &planned.plan;
     if json {
         println!("{}", render_json(plan));
@@ -176,7 +176,7 @@ async fn apply(
     let mut session = engine.session(ctx.program, operation)?;
     session.resolve_pending().await?;
     let targets = ctx.targets(Some(session.snapshot()))?;
-    let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
+    let planned = super::kept_until_exit(session.plan(&PlanOptions { mode, targets, refresh }).await?);
     if !json {
         print!("{}", render_human(&planned.plan, ctx.color));
     }
