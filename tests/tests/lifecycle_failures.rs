@@ -150,6 +150,39 @@ async fn state_only_objects_commit_once_and_a_crash_before_their_record_converge
     assert_eq!((rig.cloud.count(Op::Create, "thing"), rig.cloud.count(Op::Create, "later")), (1, 1));
 }
 
+/// Nothing waits for the results of objects that live only in state, so they are not committed
+/// on their own: they join the batch of the stack's outputs, and a stack of them takes one
+/// commit. When that commit fails, nothing of it is recorded, the outputs included, and each
+/// object's error says why; the next run converges.
+#[tokio::test]
+async fn state_only_results_and_the_outputs_share_one_commit_and_fail_together() {
+    let rig = Rig::local();
+    let (failing, crashing) = rig.crashing();
+    let program = rig.program(|stack, _| {
+        let first = Data::new(stack, "first", strake::Value::from("one"));
+        let second = Data::new(stack, "second", first.output());
+        Data::new(stack, "third", strake::Value::from("three"));
+        stack.export("second", second.output());
+    });
+    let data = |name: &str| Urn::new(STACK, DATA_TYPE, name);
+    failing.fail_put_of(&data("third"));
+    let err = crashing.up(&program, &PlanOptions::default()).await.unwrap_err();
+    let Error::StepsFailed(errors) = &err else { panic!("{err:?}") };
+    let mut failed: Vec<&Urn> = errors.iter().map(|e| &e.urn).collect();
+    failed.sort();
+    assert_eq!(failed, vec![&data("first"), &data("second"), &data("third")], "every result in the failed commit says so");
+    assert!(failing.committed().is_empty(), "{:?}", failing.committed());
+    assert!(rig.store.load(STACK).unwrap().is_none_or(|s| s.resources.is_empty()), "nothing recorded, the outputs included");
+
+    let report = crashing.up(&program, &PlanOptions::default()).await.unwrap();
+    assert_eq!(report.outputs.get("second"), Some(&strake::Value::from("one")));
+    let committed = failing.committed();
+    assert_eq!(committed.len(), 1, "one commit for the three results and the outputs: {committed:?}");
+    let recorded: Vec<&str> = committed[0].iter().filter_map(|w| if let Write::PutResource(r) = w { Some(r.urn.as_str()) } else { None }).collect();
+    assert_eq!(recorded.len(), 4, "{recorded:?}");
+    assert!(!rig.plan(&program).await.unwrap().has_changes());
+}
+
 /// The provider stored the object but its answer never came (a crash after create, seen as a
 /// timeout): the pending create stays and the next `up` adopts the object.
 #[tokio::test]

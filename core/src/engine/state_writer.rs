@@ -8,34 +8,22 @@
 //! whatever depends on it waits for a later batch of its own.
 //!
 //! A batch sent with [`Commit::Later`] (the result of an object that lives only in state, which
-//! nothing waits for) is not committed on its own: it joins the next batch that is, and is
-//! committed at the latest once enough writes or time have gathered ([`Deferral`]), or at
-//! [`StateWriter::flush`], or when the writer stops. So a stack of such objects takes a few commits, not one per group.
+//! nothing waits for) is not committed on its own: it joins the next batch that is, or commits
+//! once [`MAX_DEFERRED`] writes have gathered, or at [`StateWriter::flush`], or when the writer
+//! stops. So a stack of such objects takes a few commits, not one per group. A crash before
+//! they commit loses nothing the next run cannot compute again.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use strake_state::{StateStore, Write};
 use tokio::sync::oneshot;
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
-/// How long writes sent with [`Commit::Later`] may wait for a commit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deferral {
-    /// They are committed once this many writes have gathered...
-    pub writes: usize,
-    /// ...or at the latest this long after the first of them arrived.
-    pub time: Duration,
-}
-
-impl Deferral {
-    /// What an operation uses: a crash loses at most this much of what only state holds, which
-    /// the next run computes again.
-    pub(crate) const DEFAULT: Deferral = Deferral { writes: 1024, time: Duration::from_millis(200) };
-}
+/// Writes sent with [`Commit::Later`] are committed once this many have gathered.
+pub(crate) const MAX_DEFERRED: usize = 1024;
 
 /// When a batch sent to the writer must be committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +63,6 @@ struct Gathered {
     acks: Vec<Ack>,
     /// Whether a batch in it must be committed now.
     now: bool,
-    /// When its first write arrived.
-    since: Option<Instant>,
 }
 
 impl Gathered {
@@ -84,25 +70,20 @@ impl Gathered {
         self.writes.extend(message.writes);
         self.acks.push(message.ack);
         self.now |= message.commit == Commit::Now;
-        self.since.get_or_insert_with(Instant::now);
     }
 
-    fn due(&self, limits: Deferral) -> bool {
-        self.now || self.writes.len() >= limits.writes || self.since.is_some_and(|t| t.elapsed() >= limits.time)
+    fn due(&self, max_deferred: usize) -> bool {
+        self.now || self.writes.len() >= max_deferred
     }
 }
 
 /// The writer thread: commits what it is sent, in order, until every handle is dropped.
-fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, limits: Deferral) -> u64 {
+fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, max_deferred: usize) -> u64 {
     let mut commits = 0u64;
     let mut failed: Option<String> = None;
     let mut gathered = Gathered::default();
     loop {
-        let received = match gathered.since {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(since) => rx.recv_timeout(limits.time.saturating_sub(since.elapsed())),
-        };
-        let open = match received {
+        let open = match rx.recv() {
             Ok(message) => {
                 gathered.add(message);
                 while let Ok(more) = rx.try_recv() {
@@ -110,10 +91,9 @@ fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, l
                 }
                 true
             }
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
+            Err(mpsc::RecvError) => false,
         };
-        if gathered.since.is_some() && (gathered.due(limits) || !open) {
+        if !gathered.acks.is_empty() && (gathered.due(max_deferred) || !open) {
             let Gathered { writes, acks, .. } = std::mem::take(&mut gathered);
             let result = match &failed {
                 Some(e) => Err(format!("not recorded, since an earlier write failed: {e}")),
@@ -137,11 +117,12 @@ fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, l
 }
 
 impl StateWriter {
-    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String, limits: Deferral) -> (StateWriter, WriterThread) {
+    /// Starts the writer of `stack`; deferred writes commit once `max_deferred` have gathered.
+    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String, max_deferred: usize) -> (StateWriter, WriterThread) {
         let (tx, rx) = mpsc::channel::<Message>();
         let handle = std::thread::Builder::new()
             .name("strake-state-writer".into())
-            .spawn(move || run(store, stack, rx, limits))
+            .spawn(move || run(store, stack, rx, max_deferred))
             .expect("spawning the state writer thread");
         (StateWriter { tx }, WriterThread(Some(handle)))
     }
@@ -230,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_failed_commit_no_later_batch_commits() {
         let store = Arc::new(FailsOnce { inner: MemoryStore::new(), fail: "b" });
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral::DEFAULT);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED);
         writer.write(vec![pending("a")]).await.unwrap();
         let (b, c) = (writer.send(vec![pending("b")], Commit::Now).unwrap(), writer.send(vec![pending("c")], Commit::Now).unwrap());
         assert!(b.durable().await.unwrap_err().contains("disk full"));
@@ -247,7 +228,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_grouped_and_all_land() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral::DEFAULT);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED);
         let tasks: Vec<_> = (0..200)
             .map(|i| {
                 let w = writer.clone();
@@ -263,9 +244,6 @@ mod tests {
         assert_eq!(store.load("s").unwrap().unwrap().pending.len(), 200);
     }
 
-    /// Deferral limits that never run out in a test.
-    const NEVER: Deferral = Deferral { writes: usize::MAX, time: Duration::from_secs(3600) };
-
     fn pending_ids(store: &MemoryStore) -> Vec<String> {
         store.load("s").unwrap().map(|s| s.pending.into_iter().map(|p| p.id).collect()).unwrap_or_default()
     }
@@ -273,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn deferred_writes_join_the_next_commit_and_a_flush() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), NEVER);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX);
         let deferred: Vec<Acknowledgement> = ["a", "b", "c"].iter().map(|id| writer.send(vec![pending(id)], Commit::Later).unwrap()).collect();
         writer.write(vec![pending("d")]).await.unwrap();
         for ack in deferred {
@@ -291,25 +269,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deferred_writes_commit_once_enough_or_long_enough_gathered_or_the_writer_stops() {
+    async fn deferred_writes_commit_once_enough_gathered_or_the_writer_stops() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral { writes: 2, ..NEVER });
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), 2);
         let (a, b) = (writer.send(vec![pending("a")], Commit::Later).unwrap(), writer.send(vec![pending("b")], Commit::Later).unwrap());
         a.durable().await.unwrap();
         b.durable().await.unwrap();
         drop(writer);
         assert_eq!((thread.join(), pending_ids(&store)), (1, vec!["a".to_string(), "b".to_string()]));
 
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), Deferral { time: Duration::from_millis(1), ..NEVER });
-        writer.send(vec![pending("c")], Commit::Later).unwrap().durable().await.unwrap();
-        drop(writer);
-        assert_eq!(thread.join(), 1);
-
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), NEVER);
-        let d = writer.send(vec![pending("d")], Commit::Later).unwrap();
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX);
+        let c = writer.send(vec![pending("c")], Commit::Later).unwrap();
         drop(writer);
         assert_eq!(thread.join(), 1, "what was deferred is committed when the writer stops");
-        d.durable().await.unwrap();
-        assert_eq!(pending_ids(&store), ["a", "b", "c", "d"]);
+        c.durable().await.unwrap();
+        assert_eq!(pending_ids(&store), ["a", "b", "c"]);
     }
 }

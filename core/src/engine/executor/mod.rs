@@ -134,7 +134,17 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
     // Items stopped by an interruption before their provider call are not errors.
     let (stopped, mut errors): (Vec<StepError>, Vec<StepError>) =
         outcome.failed.into_iter().map(|(_, e)| e).partition(|e| e.code.as_deref() == Some(INTERRUPTED));
+    // The outputs' batch is sent before the results nothing waited for are awaited, so it
+    // commits with them: batches commit in order and none after a failed one, so outputs never
+    // land without the results before them (a destroy's deleted outputs included).
+    let written = exec.write_outputs(!errors.is_empty()).await;
     errors.extend(exec.acknowledged().await);
+    let outputs = match written {
+        Ok(outputs) => outputs,
+        // After a failed commit nothing more is recorded; the steps' errors say why.
+        Err(_) if !errors.is_empty() => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
     let interrupted = stopped.len();
     for &(item, cause) in &outcome.skipped {
         let Work::Node(n) = exec.work[item] else { continue };
@@ -147,12 +157,6 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
             exec.finished(urn, Action::NoOp, Outcome::Skipped, Duration::ZERO, Some(why));
         }
     }
-    let outputs = match exec.write_outputs(!errors.is_empty()).await {
-        Ok(outputs) => outputs,
-        // After a failed commit nothing more is recorded; the steps' errors say why.
-        Err(_) if !errors.is_empty() => BTreeMap::new(),
-        Err(e) => return Err(e),
-    };
     let changed = exec.changed.into_inner().unwrap_or_default();
     req.observer.on_event(&Event::ApplyFinished {
         stack: req.program.stack.clone(),
