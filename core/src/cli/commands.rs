@@ -176,7 +176,9 @@ async fn apply(
     let mut session = engine.session(ctx.program, operation)?;
     session.resolve_pending().await?;
     let targets = ctx.targets(Some(session.snapshot()))?;
-    let planned = super::kept_until_exit(session.plan(&PlanOptions { mode, targets, refresh }).await?);
+    // Freed before the session ends, unlike a plan's: ending the session may compact the state
+    // (see `LocalStore`), which needs room of its own.
+    let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
     if !json {
         print!("{}", render_human(&planned.plan, ctx.color));
     }

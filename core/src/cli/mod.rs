@@ -22,9 +22,9 @@ const STRICT_KEY: &str = "strake.strict";
 /// Runs a Strake program as a command-line tool, reading `std::env::args`.
 ///
 /// Meant as the body of the program's `main`, which returns its exit code: the program's
-/// declarations and its plan are left for the process's exit to reclaim, since freeing those of
-/// 100,000 resources one allocation at a time takes about half a second. To drive Strake from a
-/// long-running process, use [`Engine`].
+/// declarations (and the plan of `plan`) are left for the process's exit to reclaim, since
+/// freeing those of 100,000 resources one allocation at a time takes about half a second. To
+/// drive Strake from a long-running process, use [`Engine`].
 pub fn run(stack: &str, program: impl FnOnce(&Stack) -> Result<(), Error>) -> ExitCode {
     run_with_args(stack, std::env::args_os(), program)
 }
@@ -157,7 +157,8 @@ fn execute(stack: &str, cli: args::Cli, program: impl FnOnce(&Stack) -> Result<(
 
 /// A value the runner never frees: the process exits right after the runner returns, and
 /// reclaims its memory at once, where freeing the declarations or the plan of 100,000 resources
-/// one allocation at a time takes about half a second.
+/// one allocation at a time takes about half a second. Only for what stays alive until the end
+/// anyway, or is no longer needed when nothing else needs the memory.
 pub(crate) fn kept_until_exit<T>(value: T) -> std::mem::ManuallyDrop<T> {
     std::mem::ManuallyDrop::new(value)
 }
