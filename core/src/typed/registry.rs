@@ -27,15 +27,8 @@ impl<C: Send + Sync + 'static> Registry<C> {
 
     /// Adds a managed resource type.
     pub fn resource<R: ResourceType<Context = C>>(self, resource: R) -> Self {
-        let (inputs, outputs) = (R::Inputs::RULES, R::Outputs::RULES);
-        let token = R::SPEC.type_token;
-        assert!(inputs.secret.is_empty(), "type `{token}`: `secret` marks outputs; an input is secret when the program gives a secret");
-        let outputs_are_inputs = std::any::TypeId::of::<R::Inputs>() == std::any::TypeId::of::<R::Outputs>();
-        assert!(
-            outputs_are_inputs || Rules { secret: &[], ..outputs }.is_none(),
-            "type `{token}`: outputs take only `secret`; the other rules are about inputs"
-        );
-        self.add(token, Box::new(AsResource(resource)))
+        rules_on_their_side::<R::Inputs, R::Outputs>(R::SPEC.type_token);
+        self.add(R::SPEC.type_token, Box::new(AsResource(resource)))
     }
 
     /// Adds a data source.
@@ -193,6 +186,17 @@ trait Erased<C>: Send + Sync {
 struct AsResource<R>(R);
 
 struct AsDataSource<D>(D);
+
+/// Stops a registry whose type marks a rule on the wrong side: `secret` is for outputs (an input
+/// is secret when the program gives a secret), the others for inputs.
+pub(crate) fn rules_on_their_side<I: Schema, O: Schema>(type_token: &str) {
+    assert!(I::RULES.secret.is_empty(), "type `{type_token}`: `secret` marks outputs; an input is secret when the program gives a secret");
+    let outputs_are_inputs = std::any::TypeId::of::<I>() == std::any::TypeId::of::<O>();
+    assert!(
+        outputs_are_inputs || Rules { secret: &[], ..O::RULES }.is_none(),
+        "type `{type_token}`: outputs take only `secret`; the other rules are about inputs"
+    );
+}
 
 /// Typed inputs from the engine's known ones (secrets revealed). Checked inputs always fit;
 /// this fails only for a record the type's schema no longer describes.

@@ -166,43 +166,29 @@ fn the_rules_marked_on_fields_are_listed_by_rule() {
     assert!(SprocketInputs::RULES.is_none());
 }
 
-/// A type whose inputs claim to be secret: `secret` is for outputs.
-struct Leaky;
-
+/// Inputs that claim to be secret: `secret` is for outputs.
 #[derive(Serialize, Deserialize, Schema)]
 struct LeakyInputs {
     #[strake(secret)]
     token: String,
 }
 
-#[async_trait]
-impl ResourceType for Leaky {
-    type Context = Shop;
-    type Inputs = LeakyInputs;
-    type Outputs = CountOutputs;
-    const SPEC: Spec = Spec::new("toy:shop:Leaky", CreatedLookup::FromInputs);
-
-    async fn create(&self, _: &Shop, _: Create<'_, LeakyInputs>) -> Result<Created<CountOutputs>, ProviderError> {
-        unreachable!("never registered")
-    }
-
-    async fn read(&self, _: &Shop, _: Read<'_, LeakyInputs, CountOutputs>) -> Result<Option<Observed<LeakyInputs, CountOutputs>>, ProviderError> {
-        unreachable!("never registered")
-    }
-
-    async fn update(&self, _: &Shop, _: Update<'_, LeakyInputs, CountOutputs>) -> Result<CountOutputs, ProviderError> {
-        unreachable!("never registered")
-    }
-
-    async fn delete(&self, _: &Shop, _: Delete<'_, LeakyInputs, CountOutputs>) -> Result<(), ProviderError> {
-        unreachable!("never registered")
-    }
-}
-
 #[test]
 #[should_panic(expected = "type `toy:shop:Leaky`: `secret` marks outputs")]
 fn a_rule_on_the_wrong_side_stops_the_registry() {
-    let _ = Registry::<Shop>::new("toy").resource(Leaky);
+    registry::rules_on_their_side::<LeakyInputs, CountOutputs>("toy:shop:Leaky");
+}
+
+#[test]
+#[should_panic(expected = "type `toy:shop:Backwards`: outputs take only `secret`")]
+fn an_input_rule_on_outputs_stops_the_registry() {
+    registry::rules_on_their_side::<CountOutputs, WidgetInputs>("toy:shop:Backwards");
+}
+
+#[test]
+fn outputs_that_are_the_inputs_keep_their_rules() {
+    registry::rules_on_their_side::<WidgetInputs, WidgetInputs>("toy:shop:Same");
+    registry::rules_on_their_side::<WidgetInputs, WidgetOutputs>("toy:shop:Widget");
 }
 
 #[test]
