@@ -196,6 +196,26 @@ async fn removed_resources_are_deleted_dependents_first_with_their_recorded_prov
     assert!(!rig.snapshot().resources.iter().any(|r| r.urn == main), "the idle provider record is dropped");
 }
 
+/// The stack's outputs go with its last resource: a destroy that stops part-way, interrupted
+/// before any provider call, leaves every resource and the outputs recorded.
+#[tokio::test]
+async fn an_interrupted_destroy_keeps_the_outputs_of_what_it_did_not_delete() {
+    let rig = Rig::local();
+    let program = rig.program(|stack, _| {
+        let d = Thing::new(stack, "d");
+        stack.export("d_arn", d.arn());
+    });
+    rig.up(&program).await.unwrap();
+    let has_outputs = || rig.snapshot().resources.iter().any(|r| r.kind == RecordKind::StackOutputs);
+    assert!(has_outputs(), "{:?}", rig.snapshot().resources);
+
+    rig.engine.cancel_flag().cancel();
+    let err = rig.engine.destroy(&program).await.unwrap_err();
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(rig.names_in_state(), vec![s("d")]);
+    assert!(has_outputs(), "the outputs stay with the resources left: {:?}", rig.snapshot().resources);
+}
+
 #[tokio::test]
 async fn destroy_deletes_everything_dependents_first_and_empties_state() {
     let rig = Rig::local();

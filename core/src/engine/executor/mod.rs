@@ -137,7 +137,8 @@ pub(crate) async fn apply(req: ApplyRequest<'_>) -> Result<ApplyReport, Error> {
     // The outputs' batch is sent before the results nothing waited for are awaited, so it
     // commits with them: batches commit in order and none after a failed one, so outputs never
     // land without the results before them (a destroy's deleted outputs included).
-    let written = exec.write_outputs(!errors.is_empty()).await;
+    let incomplete = !errors.is_empty() || !stopped.is_empty() || !outcome.not_started.is_empty() || !outcome.skipped.is_empty();
+    let written = exec.write_outputs(incomplete).await;
     errors.extend(exec.acknowledged().await);
     let outputs = match written {
         Ok(outputs) => outputs,
@@ -399,8 +400,9 @@ impl Exec<'_> {
         }
     }
 
-    /// Records the stack outputs (when all are known) and drops records of providers that manage nothing.
-    async fn write_outputs(&self, failed: bool) -> Result<BTreeMap<String, Value>, Error> {
+    /// Records the stack outputs (when all are known). A full destroy deletes them, unless it is
+    /// `incomplete` (a step failed, was skipped or was interrupted): they go with the last resource.
+    async fn write_outputs(&self, incomplete: bool) -> Result<BTreeMap<String, Value>, Error> {
         let program = self.req.program;
         let urn = stack_outputs_urn(&program.stack);
         let mut outputs = BTreeMap::new();
@@ -419,7 +421,7 @@ impl Exec<'_> {
         let mut writes = Vec::new();
         if destroy && self.req.planned.plan.targets.is_empty() {
             // Outputs go with the last resource: a destroy that failed part-way keeps them.
-            if !failed {
+            if !incomplete {
                 writes.push(Write::DeleteResource { urn: urn.to_string() });
             }
         } else if self.req.records.get(&urn).map(|r| Value::from(&r.outputs)) != Some(Value::Map(outputs.clone().into())) {
