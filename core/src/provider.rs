@@ -96,6 +96,13 @@ pub struct DiffRequest {
     pub new_inputs: Value,
 }
 
+impl DiffRequest {
+    /// The comparison of recorded object `id` (its recorded inputs and outputs) with new inputs.
+    pub fn new(urn: Urn, id: impl Into<ResourceId>, old_inputs: Value, old_outputs: Value, new_inputs: Value) -> Self {
+        DiffRequest { type_token: urn.type_token().to_string(), urn, id: id.into(), old_inputs, old_outputs, new_inputs }
+    }
+}
+
 /// What changed and what of that forces a replacement. Build it with [`DiffResponse::new`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -209,6 +216,15 @@ pub struct UpdateRequest {
     /// The resource's update timeout, if it sets one; the engine stops the call (retries included)
     /// when it runs out.
     pub timeout: Option<Duration>,
+}
+
+impl UpdateRequest {
+    /// The update in place of what `diff` compared, to its new inputs: `changes` are the changed
+    /// paths the diff found, `timeout` the resource's update timeout.
+    pub fn new(diff: DiffRequest, changes: Vec<String>, timeout: Option<Duration>) -> Self {
+        let DiffRequest { urn, type_token, id, old_inputs, old_outputs, new_inputs } = diff;
+        UpdateRequest { urn, type_token, id, old_inputs, old_outputs, new_inputs, changes, timeout }
+    }
 }
 
 /// What an update left. Build it with [`UpdateResponse::new`].

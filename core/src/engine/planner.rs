@@ -746,16 +746,7 @@ impl Walker<'_> {
         gone: bool,
     ) -> Option<(Action, Option<String>, DiffResponse)> {
         let urn = &decl.urn;
-        let diff = prior.map(|p| {
-            provider.diff(DiffRequest {
-                urn: urn.clone(),
-                type_token: urn.type_token().to_string(),
-                id: p.id.clone(),
-                old_inputs: p.inputs.clone(),
-                old_outputs: p.outputs.clone(),
-                new_inputs: inputs.clone(),
-            })
-        });
+        let diff = prior.map(|p| provider.diff(DiffRequest::new(urn.clone(), p.id.clone(), p.inputs.clone(), p.outputs.clone(), inputs.clone())));
         let decided = decide(Decide { urn, prior_inputs: prior.map(|p| &p.inputs), diff: diff.as_ref(), options: &decl.options, gone });
         let (mut action, mut reason) = decided.map_err(|d| self.diag(d)).ok()?;
         let mut diff = diff;
@@ -820,14 +811,7 @@ impl Walker<'_> {
         };
         let urn = &decl.urn;
         let inputs = check_inputs(provider, decl, inputs, Some(&prior.inputs)).inputs;
-        let mut diff = provider.diff(DiffRequest {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            id: prior.id.clone(),
-            old_inputs: prior.inputs.clone(),
-            old_outputs: prior.outputs.clone(),
-            new_inputs: inputs,
-        });
+        let mut diff = provider.diff(DiffRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone(), inputs));
         let forced = !diff.replaces.is_empty() || matches!(action, Action::Replace(_));
         if !forced {
             return None;

@@ -141,14 +141,8 @@ impl Exec<'_> {
         let provider = self.provider(n)?;
         let prior = self.prior(n).ok_or_else(|| StepError::other(urn, "update", "no recorded object to update; plan again"))?;
         let inputs = self.inputs(decl, provider.as_ref(), Some(prior))?;
-        let diff = provider.diff(DiffRequest {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            id: prior.id.clone(),
-            old_inputs: prior.inputs.clone(),
-            old_outputs: prior.outputs.clone(),
-            new_inputs: inputs.clone(),
-        });
+        let compared = DiffRequest::new(urn.clone(), prior.id.clone(), prior.inputs.clone(), prior.outputs.clone(), inputs.clone());
+        let diff = provider.diff(compared.clone());
         if diff.changes.is_empty() {
             // The unknowns of the plan resolved to the recorded values: nothing to do.
             self.set_env(urn, applied(&prior.id, &prior.outputs));
@@ -163,21 +157,8 @@ impl Exec<'_> {
         }
         let guard = self.guard(n, provider.as_ref(), PendingKind::Update, &inputs, Some(prior)).await?;
         let timeout = decl.options.timeouts.update;
-        let resp = self
-            .caller
-            .call(urn, "update", timeout, || {
-                provider.update(UpdateRequest {
-                    urn: urn.clone(),
-                    type_token: urn.type_token().to_string(),
-                    id: prior.id.clone(),
-                    old_inputs: prior.inputs.clone(),
-                    old_outputs: prior.outputs.clone(),
-                    new_inputs: inputs.clone(),
-                    changes: diff.changes.clone(),
-                    timeout,
-                })
-            })
-            .await;
+        let resp =
+            self.caller.call(urn, "update", timeout, || provider.update(UpdateRequest::new(compared.clone(), diff.changes.clone(), timeout))).await;
         let resp = match resp {
             Ok(r) => r,
             Err(e) => return Err(self.give_up(urn, guard, e).await),
