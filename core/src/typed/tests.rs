@@ -128,10 +128,31 @@ impl DataSourceType for Count {
     }
 }
 
+/// A data source with a secret output: the shop's till code.
+struct Till;
+
+#[derive(Serialize, Deserialize, Schema)]
+struct TillOutputs {
+    #[strake(secret)]
+    code: String,
+}
+
+#[async_trait]
+impl DataSourceType for Till {
+    type Context = Shop;
+    type Inputs = CountInputs;
+    type Outputs = TillOutputs;
+    const TYPE: &'static str = "toy:shop:Till";
+
+    async fn read(&self, _shop: &Shop, _inputs: &CountInputs) -> Result<Option<Found<TillOutputs>>, ProviderError> {
+        Ok(Some(Found::new("till", TillOutputs { code: "1234".into() })))
+    }
+}
+
 const WIDGET: &str = "toy:shop:Widget";
 
 fn provider() -> TypedProvider<Shop> {
-    TypedProvider::new(Shop::default(), Arc::new(Registry::new("toy").resource(Widget).data_source(Count)))
+    TypedProvider::new(Shop::default(), Arc::new(Registry::new("toy").resource(Widget).data_source(Count).data_source(Till)))
 }
 
 fn urn(name: &str) -> Urn {
@@ -351,6 +372,10 @@ async fn data_sources_only_read_and_unknown_types_are_named() {
         .unwrap();
     let ReadResponse::Found { outputs, .. } = read else { panic!("a count is always found") };
     assert_eq!(outputs, value!({"widgets": 0}));
+    let till = "toy:shop:Till";
+    let read = p.read(ReadRequest { urn: Urn::new("dev", till, "t"), type_token: till.into(), id: None, inputs: Value::map(), outputs: Value::Null });
+    let ReadResponse::Found { outputs, .. } = read.await.unwrap() else { panic!("a till is always found") };
+    assert_eq!(outputs.get("code"), Some(&Value::Secret(Box::new("1234".into()))), "a data source's outputs marked secret are secret");
     let err = p
         .create(CreateRequest { urn: Urn::new("dev", count, "n"), type_token: count.into(), inputs: Value::map(), timeout: None })
         .await
