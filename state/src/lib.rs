@@ -53,6 +53,14 @@ pub trait StateStore: Send + Sync {
     /// grouped into one call by the caller, so crash safety costs one flush per batch.
     fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError>;
 
+    /// Gets a stack this process holds the lock of ready for the writes of an operation about to
+    /// start (creating it, opening files), so that its first `write` does not wait for that. The
+    /// engine calls it as an apply starts, beside the apply's own work. A backend need not do
+    /// anything, and `write` must work without it.
+    fn prepare(&self, _stack: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+
     /// Replaces a stack's whole content (used by `state import`). Keeps the given meta's lineage and
     /// sets its serial to one more than the current serial (or the given one, if larger).
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError>;

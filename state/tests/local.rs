@@ -288,9 +288,33 @@ fn a_torn_frame_after_the_head_is_dropped() {
     assert_eq!(store.load("dev").unwrap().unwrap().resources.len(), 3);
     let info = LockInfo::for_current_process("apply");
     store.lock("dev", &info).unwrap();
+    // As a run does: the load under the lock is where the first write appends.
+    assert_eq!(store.load("dev").unwrap().unwrap().resources.len(), 3);
     store.write("dev", vec![Write::PutResource(sample_resource("dev", "after", 1))]).unwrap();
     store.unlock("dev", &info.id).unwrap();
     assert_eq!(LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap().resources.len(), 4);
+}
+
+#[test]
+fn a_prepared_stack_takes_its_first_commit_in_one_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path()).unwrap();
+    // Without the lock, nothing is prepared: the stack is not created.
+    store.prepare("dev").unwrap();
+    assert!(store.load("dev").unwrap().is_none());
+    assert_eq!(store.syncs(), 0);
+    let info = LockInfo::for_current_process("apply");
+    store.lock("dev", &info).unwrap();
+    assert!(store.load("dev").unwrap().is_none());
+    store.prepare("dev").unwrap();
+    let created = store.syncs();
+    assert!(created > 0, "preparing a new stack creates it durably");
+    store.write("dev", vec![Write::PutResource(sample_resource("dev", "first", 0))]).unwrap();
+    assert_eq!(store.syncs() - created, 1, "the first commit is one sync: the stack was ready");
+    store.unlock("dev", &info.id).unwrap();
+    let loaded = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
+    assert_eq!(loaded.resources.len(), 1);
+    assert_eq!(loaded.meta.serial, 1);
 }
 
 #[test]

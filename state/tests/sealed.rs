@@ -48,6 +48,18 @@ fn a_sealed_local_store_passes_conformance() {
 }
 
 #[test]
+fn preparing_a_sealed_stack_prepares_the_store_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let store = SealedStore::new(inner.clone(), passphrase("correct horse"));
+    let info = strake_state::LockInfo::for_current_process("apply");
+    store.lock("dev", &info).unwrap();
+    store.prepare("dev").unwrap();
+    assert!(inner.syncs() > 0 && inner.load("dev").unwrap().is_some(), "the local store created the stack");
+    store.unlock("dev", &info.id).unwrap();
+}
+
+#[test]
 fn secrets_never_reach_the_disk_in_clear_and_come_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = sealed(dir.path(), "correct horse");

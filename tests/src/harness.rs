@@ -246,6 +246,10 @@ impl StateStore for FailingStore {
         Ok(meta)
     }
 
+    fn prepare(&self, stack: &str) -> Result<(), StateError> {
+        self.inner.prepare(stack)
+    }
+
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError> {
         self.inner.import(snapshot)
     }

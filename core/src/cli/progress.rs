@@ -15,6 +15,7 @@ pub(crate) struct Progress {
     /// Names that several resources of the plan share: shown with their type.
     repeated: Mutex<std::collections::HashSet<String>>,
     bar: Mutex<Option<ProgressBar>>,
+    /// What is running, shown on the bar (terminals only).
     running: Mutex<Vec<String>>,
     interactive: bool,
     color: bool,
@@ -64,7 +65,11 @@ impl Progress {
         }
     }
 
+    /// Shows what is running on the bar (terminals only: elsewhere each step has its lines).
     fn refresh_message(&self) {
+        if !self.interactive {
+            return;
+        }
         if let (Ok(bar), Ok(running)) = (self.bar.lock(), self.running.lock())
             && let Some(bar) = bar.as_ref()
         {
@@ -124,12 +129,12 @@ impl Observer for Progress {
             }
             Event::StepStarted { urn, action } => {
                 let label = self.label(urn);
-                if let Ok(mut r) = self.running.lock() {
-                    r.push(label.clone());
-                }
-                self.refresh_message();
                 if !self.interactive {
                     self.line(format!("{label}: {}...", doing(*action)));
+                } else if let Ok(mut r) = self.running.lock() {
+                    r.push(label);
+                    drop(r);
+                    self.refresh_message();
                 }
             }
             Event::StepRetrying { urn, operation, attempt, delay_ms, reason } => {
@@ -143,7 +148,8 @@ impl Observer for Progress {
             }
             Event::StepFinished { urn, action, outcome, elapsed_ms, error } => {
                 let label = self.label(urn);
-                if let Ok(mut r) = self.running.lock()
+                if self.interactive
+                    && let Ok(mut r) = self.running.lock()
                     && let Some(i) = r.iter().position(|n| *n == label)
                 {
                     r.remove(i);

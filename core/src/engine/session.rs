@@ -196,7 +196,9 @@ impl Session<'_> {
         self.check_fresh(&planned.plan)?;
         let records: HashMap<Urn, &strake_state::ResourceRecord> =
             self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r))).collect();
-        let (writer, thread) = state_writer::StateWriter::start(self.engine.store.clone(), self.program.stack.clone(), state_writer::MAX_DEFERRED);
+        let prepare = planned.plan.has_changes();
+        let (writer, thread) =
+            state_writer::StateWriter::start(self.engine.store.clone(), self.program.stack.clone(), state_writer::MAX_DEFERRED, prepare);
         let result = executor::apply(executor::ApplyRequest {
             program: self.program,
             planned,

@@ -78,7 +78,12 @@ impl Gathered {
 }
 
 /// The writer thread: commits what it is sent, in order, until every handle is dropped.
-fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, max_deferred: usize) -> u64 {
+fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, max_deferred: usize, prepare: bool) -> u64 {
+    if prepare {
+        // Beside the operation's first steps. A failure here is the first write's to report: it
+        // does the same work again.
+        let _ = store.prepare(&stack);
+    }
     let mut commits = 0u64;
     let mut failed: Option<String> = None;
     let mut gathered = Gathered::default();
@@ -118,11 +123,12 @@ fn run(store: Arc<dyn StateStore>, stack: String, rx: mpsc::Receiver<Message>, m
 
 impl StateWriter {
     /// Starts the writer of `stack`; deferred writes commit once `max_deferred` have gathered.
-    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String, max_deferred: usize) -> (StateWriter, WriterThread) {
+    /// With `prepare`, the writer first gets the stack ready for writes ([`StateStore::prepare`]).
+    pub(crate) fn start(store: Arc<dyn StateStore>, stack: String, max_deferred: usize, prepare: bool) -> (StateWriter, WriterThread) {
         let (tx, rx) = mpsc::channel::<Message>();
         let handle = std::thread::Builder::new()
             .name("strake-state-writer".into())
-            .spawn(move || run(store, stack, rx, max_deferred))
+            .spawn(move || run(store, stack, rx, max_deferred, prepare))
             .expect("spawning the state writer thread");
         (StateWriter { tx }, WriterThread(Some(handle)))
     }
@@ -211,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_failed_commit_no_later_batch_commits() {
         let store = Arc::new(FailsOnce { inner: MemoryStore::new(), fail: "b" });
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED, false);
         writer.write(vec![pending("a")]).await.unwrap();
         let (b, c) = (writer.send(vec![pending("b")], Commit::Now).unwrap(), writer.send(vec![pending("c")], Commit::Now).unwrap());
         assert!(b.durable().await.unwrap_err().contains("disk full"));
@@ -228,7 +234,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_grouped_and_all_land() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), MAX_DEFERRED, false);
         let tasks: Vec<_> = (0..200)
             .map(|i| {
                 let w = writer.clone();
@@ -251,7 +257,7 @@ mod tests {
     #[tokio::test]
     async fn deferred_writes_join_the_next_commit_and_a_flush() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX, false);
         let deferred: Vec<Acknowledgement> = ["a", "b", "c"].iter().map(|id| writer.send(vec![pending(id)], Commit::Later).unwrap()).collect();
         writer.write(vec![pending("d")]).await.unwrap();
         for ack in deferred {
@@ -271,14 +277,14 @@ mod tests {
     #[tokio::test]
     async fn deferred_writes_commit_once_enough_gathered_or_the_writer_stops() {
         let store = Arc::new(MemoryStore::new());
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), 2);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), 2, false);
         let (a, b) = (writer.send(vec![pending("a")], Commit::Later).unwrap(), writer.send(vec![pending("b")], Commit::Later).unwrap());
         a.durable().await.unwrap();
         b.durable().await.unwrap();
         drop(writer);
         assert_eq!((thread.join(), pending_ids(&store)), (1, vec!["a".to_string(), "b".to_string()]));
 
-        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX);
+        let (writer, thread) = StateWriter::start(store.clone(), "s".into(), usize::MAX, false);
         let c = writer.send(vec![pending("c")], Commit::Later).unwrap();
         drop(writer);
         assert_eq!(thread.join(), 1, "what was deferred is committed when the writer stops");

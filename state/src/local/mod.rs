@@ -66,18 +66,39 @@ struct Inner {
     tails: HashMap<String, Tail>,
 }
 
-/// Where a stack's history ends, for appending.
+/// Where a stack's history ends, as this store last read or wrote it under the stack's lock (no
+/// other writer then): the first write after a load appends without reading the history again.
 struct Tail {
     segment: u64,
-    journal: File,
     journal_len: u64,
     snapshot_len: u64,
     generation: u64,
     digest: Digest,
     meta: StackMeta,
-    head: File,
+    /// The journal and the head, open for appending; opened by the first write.
+    files: Option<TailFiles>,
     /// Whether a frame was appended since the lock was taken (compaction is then considered).
     wrote: bool,
+}
+
+struct TailFiles {
+    journal: File,
+    head: File,
+}
+
+impl Tail {
+    fn at(replay: &Replay) -> Tail {
+        Tail {
+            segment: replay.segment,
+            journal_len: replay.journal_len,
+            snapshot_len: replay.snapshot_len,
+            generation: replay.generation,
+            digest: replay.digest,
+            meta: replay.content.meta.clone(),
+            files: None,
+            wrote: false,
+        }
+    }
 }
 
 /// A stack's state as read from one segment, up to where its journal is intact.
@@ -195,7 +216,7 @@ impl LocalStore {
     }
 
     /// Reads segment `segment` and its journal up to generation `stop` (or its intact end),
-    /// calling `each` after every frame applied.
+    /// calling `each` after every frame applied (with the frame's writes taken out).
     fn replay(&self, stack: &str, segment: u64, stop: Option<u64>, each: &mut dyn FnMut(&Content, &Frame)) -> Result<Replay, StateError> {
         let dir = self.stack_dir(stack);
         let snapshot_path = dir.join(segment_name(segment, "snapshot"));
@@ -224,13 +245,12 @@ impl LocalStore {
                     damage = Some(format!("after generation {generation}, {why} (byte {at} of {})", journal_path.display()));
                     break;
                 }
-                NextFrame::Frame { frame, digest: d, len } => {
+                NextFrame::Frame { mut frame, digest: d, len } => {
                     if frame.generation != generation + 1 {
                         damage = Some(format!("after generation {generation} comes generation {}", frame.generation));
                         break;
                     }
-                    let writes = frame.writes.clone();
-                    for w in writes {
+                    for w in std::mem::take(&mut frame.writes) {
                         content.apply(w);
                     }
                     content.meta.serial = frame.serial;
@@ -313,8 +333,8 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Opens `stack`'s journal for appending, creating the stack when it has no state.
-    fn open_tail(&self, stack: &str) -> Result<Tail, StateError> {
+    /// Where `stack`'s history ends, read from its files; a stack with no state is created.
+    fn read_tail(&self, stack: &str) -> Result<Tail, StateError> {
         let replay = match self.current(stack)? {
             Some(r) => r,
             None => {
@@ -324,7 +344,13 @@ impl LocalStore {
                 self.current(stack)?.ok_or_else(|| damaged(stack, "it vanished while being created"))?
             }
         };
-        let journal_path = self.stack_dir(stack).join(segment_name(replay.segment, "journal"));
+        Ok(Tail::at(&replay))
+    }
+
+    /// Opens the tail's journal and head for appending, first cutting off a frame torn by a crash
+    /// after the head (it was never acknowledged).
+    fn open_files(&self, stack: &str, tail: &Tail) -> Result<TailFiles, StateError> {
+        let journal_path = self.stack_dir(stack).join(segment_name(tail.segment, "journal"));
         let journal = OpenOptions::new()
             .write(true)
             .create(true)
@@ -332,24 +358,13 @@ impl LocalStore {
             .mode(FILE_MODE)
             .open(&journal_path)
             .map_err(|e| io_error(&journal_path, e))?;
-        // Drop a frame torn by a crash after the head (it was never acknowledged).
-        if journal.metadata().map_err(|e| io_error(&journal_path, e))?.len() != replay.journal_len {
-            journal.set_len(replay.journal_len).map_err(|e| io_error(&journal_path, e))?;
+        if journal.metadata().map_err(|e| io_error(&journal_path, e))?.len() != tail.journal_len {
+            journal.set_len(tail.journal_len).map_err(|e| io_error(&journal_path, e))?;
             self.sync_data(&journal, &journal_path)?;
         }
         let head_path = self.head_path(stack);
         let head = OpenOptions::new().write(true).open(&head_path).map_err(|e| io_error(&head_path, e))?;
-        Ok(Tail {
-            segment: replay.segment,
-            journal,
-            journal_len: replay.journal_len,
-            snapshot_len: replay.snapshot_len,
-            generation: replay.generation,
-            digest: replay.digest,
-            meta: replay.content.meta,
-            head,
-            wrote: false,
-        })
+        Ok(TailFiles { journal, head })
     }
 
     /// Writes the head record (slot by generation), and syncs it when asked.
@@ -417,7 +432,9 @@ impl LocalStore {
             return Ok(());
         }
         // The head becomes durable first, so it is never older than the new snapshot.
-        self.sync_data(&tail.head, &self.head_path(stack))?;
+        if let Some(files) = &tail.files {
+            self.sync_data(&files.head, &self.head_path(stack))?;
+        }
         let replay = self.replay(stack, tail.segment, None, &mut |_, _| {})?;
         if replay.generation != tail.generation {
             return Err(damaged(
@@ -467,7 +484,29 @@ fn parse_digest(hex: &str) -> Option<Digest> {
 impl StateStore for LocalStore {
     fn load(&self, stack: &str) -> Result<Option<Snapshot>, StateError> {
         validate_stack_name(stack)?;
-        Ok(self.current(stack)?.map(|r| r.content.into_snapshot()))
+        let mut inner = self.inner();
+        let Some(replay) = self.current(stack)? else { return Ok(None) };
+        if inner.held.contains_key(stack) {
+            inner.tails.entry(stack.to_string()).or_insert_with(|| Tail::at(&replay));
+        }
+        Ok(Some(replay.content.into_snapshot()))
+    }
+
+    fn prepare(&self, stack: &str) -> Result<(), StateError> {
+        validate_stack_name(stack)?;
+        let mut inner = self.inner();
+        if !inner.held.contains_key(stack) {
+            return Ok(());
+        }
+        let mut tail = match inner.tails.remove(stack) {
+            Some(t) => t,
+            None => self.read_tail(stack)?,
+        };
+        if tail.files.is_none() {
+            tail.files = Some(self.open_files(stack, &tail)?);
+        }
+        inner.tails.insert(stack.to_string(), tail);
+        Ok(())
     }
 
     fn write(&self, stack: &str, batch: Vec<Write>) -> Result<StackMeta, StateError> {
@@ -477,7 +516,11 @@ impl StateStore for LocalStore {
         let locked = !lock_id.is_empty();
         let mut tail = match inner.tails.remove(stack) {
             Some(t) => t,
-            None => self.open_tail(stack)?,
+            None => self.read_tail(stack)?,
+        };
+        let files = match tail.files.take() {
+            Some(f) => f,
+            None => self.open_files(stack, &tail)?,
         };
         let serial = tail.meta.serial + u64::from(batch.iter().any(Write::changes_resources));
         let frame = Frame { generation: tail.generation + 1, serial, time: now(), lock: lock_id, operation, writes: batch };
@@ -485,15 +528,16 @@ impl StateStore for LocalStore {
         let journal_path = self.stack_dir(stack).join(segment_name(tail.segment, "journal"));
         // On any failure the tail is dropped: the next write reopens the journal and cuts a
         // partly written frame off.
-        tail.journal.write_all_at(&bytes, tail.journal_len).map_err(|e| io_error(&journal_path, e))?;
-        self.sync_data(&tail.journal, &journal_path)?;
+        files.journal.write_all_at(&bytes, tail.journal_len).map_err(|e| io_error(&journal_path, e))?;
+        self.sync_data(&files.journal, &journal_path)?;
         tail.journal_len += bytes.len() as u64;
         tail.generation = frame.generation;
         tail.digest = digest;
         tail.meta.serial = serial;
         tail.wrote = true;
         let head = Head { lineage: tail.meta.lineage.clone(), generation: tail.generation, serial, digest: codec::hex(&digest) };
-        self.write_head(stack, &tail.head, &head, false)?;
+        self.write_head(stack, &files.head, &head, false)?;
+        tail.files = Some(files);
         let meta = tail.meta.clone();
         if locked {
             inner.tails.insert(stack.to_string(), tail);

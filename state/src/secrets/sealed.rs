@@ -301,6 +301,10 @@ impl StateStore for SealedStore {
         self.inner.write(stack, sealed)
     }
 
+    fn prepare(&self, stack: &str) -> Result<(), StateError> {
+        self.inner.prepare(stack)
+    }
+
     fn import(&self, snapshot: Snapshot) -> Result<StackMeta, StateError> {
         let stack = snapshot.meta.stack.clone();
         self.forget(&stack);
