@@ -19,7 +19,7 @@ async fn a_plan_saved_in_another_format_is_refused_and_nothing_is_applied() {
     let mut session = engine.session(&program, "apply").unwrap();
     let err = session.apply_saved(&saved).await.unwrap_err();
     assert!(matches!(&err, Error::StalePlan(m) if m.contains(&format!("plan format {}", PLAN_FORMAT_VERSION + 1))), "{err:?}");
-    assert!(session.snapshot().resources.is_empty(), "nothing applied");
+    assert!(session.snapshot().unwrap().resources.is_empty(), "nothing applied");
     // The same plan in this version's format applies.
     saved.format_version = PLAN_FORMAT_VERSION;
     assert_eq!(session.apply_saved(&saved).await.unwrap().changed, 1);

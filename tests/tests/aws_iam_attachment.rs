@@ -158,7 +158,7 @@ async fn interrupted_creates_are_found_from_their_inputs() {
         "urn:strake:aws-test::aws:iam:RolePolicyAttachment::app-reads",
     ];
     let mut session = rig.engine.session(&p, "test").unwrap();
-    let mut snapshot = session.snapshot().clone();
+    let mut snapshot = session.snapshot().unwrap().clone();
     let mut ids = Vec::new();
     for (n, urn) in urns.iter().enumerate() {
         let rec = snapshot.resources.iter().find(|r| r.urn == *urn).unwrap().clone();

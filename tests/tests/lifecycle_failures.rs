@@ -229,7 +229,7 @@ async fn a_create_interrupted_before_the_cloud_acted_is_cleared_and_created_once
     let mut session = rig.engine.session(&program, "apply").unwrap();
     let notes = session.resolve_pending().await.unwrap();
     assert!(notes.len() == 1 && notes[0].contains("cleared"), "{notes:?}");
-    assert!(session.snapshot().pending.is_empty());
+    assert!(session.snapshot().unwrap().pending.is_empty());
     assert_eq!(rig.cloud.mutations(), vec![], "resolving only reads");
     let planned = session.plan(&PlanOptions::default()).await.unwrap();
     // The plan carries what the resolution found, and nothing is left interrupted.

@@ -140,7 +140,7 @@ enum Broadens {
 async fn plan(ctx: &Context<'_>, out: Option<&Path>, json: bool, destroy: bool, refresh: bool) -> Result<Broadens, Error> {
     let engine = ctx.engine(None);
     let mut session = engine.session(ctx.program, "plan")?;
-    let targets = ctx.targets(Some(session.snapshot()))?;
+    let targets = ctx.targets(Some(session.snapshot()?))?;
     let mode = if destroy { PlanMode::Destroy } else { PlanMode::Normal };
     let planned = super::kept_until_exit(session.plan(&PlanOptions { mode, targets, refresh }).await?);
     let plan = &planned.plan;
@@ -175,7 +175,7 @@ async fn apply(
     let operation = if mode == PlanMode::Destroy { "destroy" } else { "apply" };
     let mut session = engine.session(ctx.program, operation)?;
     session.resolve_pending().await?;
-    let targets = ctx.targets(Some(session.snapshot()))?;
+    let targets = ctx.targets(Some(session.snapshot()?))?;
     // Freed before the session ends, unlike a plan's: ending the session may compact the state
     // (see `LocalStore`), which needs room of its own.
     let planned = session.plan(&PlanOptions { mode, targets, refresh }).await?;
@@ -290,8 +290,8 @@ fn print_outputs(outputs: &std::collections::BTreeMap<String, Value>, show_secre
 
 fn outputs(ctx: &Context<'_>, json: bool, show_secrets: bool) -> Result<ExitCode, Error> {
     let engine = ctx.engine(None);
-    let session = engine.session(ctx.program, "outputs")?;
-    let outputs = recorded_outputs(session.snapshot());
+    let mut session = engine.session(ctx.program, "outputs")?;
+    let outputs = recorded_outputs(session.snapshot()?);
     if json {
         let map: serde_json::Map<String, serde_json::Value> =
             outputs.iter().map(|(k, v)| (k.clone(), if show_secrets { v.reveal().to_json() } else { crate::plan::redact(v).to_json() })).collect();
@@ -360,11 +360,11 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             );
         }
         StateCommand::List => {
-            let session = open()?;
-            let s = session.snapshot();
-            if !session.exists() {
+            let mut session = open()?;
+            if !session.exists()? {
                 println!("Stack `{}` has no state yet.", ctx.program.stack);
             }
+            let s = session.snapshot()?;
             for r in s.resources.iter().filter(|r| r.kind == RecordKind::Resource) {
                 println!("{}  id={}", r.urn, r.id);
             }
@@ -373,9 +373,9 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             }
         }
         StateCommand::Show { urn } => {
-            let session = open()?;
+            let mut session = open()?;
             let rec = session
-                .snapshot()
+                .snapshot()?
                 .resources
                 .iter()
                 .find(|r| r.urn == urn || Urn::parse(&r.urn).map(|u| u.name() == urn).unwrap_or(false))
@@ -396,15 +396,18 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
         }
         StateCommand::Rm { urn } => {
             let mut session = open()?;
-            let known: Vec<Urn> = session.snapshot().resources.iter().filter_map(|r| Urn::parse(&r.urn).ok()).collect();
+            let known: Vec<Urn> = session.snapshot()?.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok()).collect();
             let urn = resolve_urn(&urn, &known)?;
             session.forget(urn.as_str())?;
             println!("Removed {urn} from state; the cloud object was not touched.");
         }
         StateCommand::Export { out } => {
             // Under the stack's lock, as stored: with a key provider, sealed, with the wrapped key.
-            let session = open()?;
-            let exported = ctx.store.export(&ctx.program.stack)?.unwrap_or_else(|| session.snapshot().clone());
+            let mut session = open()?;
+            let exported = match ctx.store.export(&ctx.program.stack)? {
+                Some(sealed) => sealed,
+                None => session.snapshot()?.clone(),
+            };
             let json = serde_json::to_vec_pretty(&exported).map_err(|e| Error::Internal(e.to_string()))?;
             match out {
                 Some(path) => {
@@ -419,8 +422,8 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             }
         }
         StateCommand::Pending { command: None } => {
-            let session = open()?;
-            let pending = &session.snapshot().pending;
+            let mut session = open()?;
+            let pending = &session.snapshot()?.pending;
             if pending.is_empty() {
                 println!("Stack `{}` has no interrupted operations.", ctx.program.stack);
             }
@@ -439,7 +442,7 @@ fn state(ctx: &Context<'_>, cmd: StateCommand) -> Result<ExitCode, Error> {
             let snapshot: Snapshot =
                 serde_json::from_slice(&bytes).map_err(|e| Error::StateFile(format!("{} is not a Strake state export: {e}", file.display())))?;
             session.replace_state(snapshot)?;
-            println!("Imported state of stack `{}` from {} (serial {}).", ctx.program.stack, file.display(), session.snapshot().meta.serial);
+            println!("Imported state of stack `{}` from {} (serial {}).", ctx.program.stack, file.display(), session.snapshot()?.meta.serial);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -31,7 +31,7 @@ use crate::program::Program;
 /// let mut session = engine.session(&program, "apply")?;
 /// let planned = session.plan(&PlanOptions::default()).await?;
 /// assert_eq!(session.apply(&planned).await?.changed, 1);
-/// assert!(session.snapshot().resources.iter().any(|r| r.urn.ends_with("::settings")));
+/// assert!(session.snapshot()?.resources.iter().any(|r| r.urn.ends_with("::settings")));
 /// // A second session waits for none: the first one's lock went with it.
 /// drop(session);
 /// assert!(engine.session(&program, "plan").is_ok());
@@ -43,6 +43,9 @@ pub struct Session<'a> {
     lock_id: String,
     snapshot: Snapshot,
     existed: bool,
+    /// Whether an apply wrote since `snapshot` was loaded: it is read again when next needed, so
+    /// a run that ends with its apply never reads it.
+    stale: bool,
     providers: ProviderCache,
     /// What the session found on opening (a stale lock it broke) and what resolving pending
     /// operations did, added to every plan's notes.
@@ -73,6 +76,7 @@ impl<'a> Session<'a> {
             lock_id: info.id,
             snapshot: Snapshot::empty(&program.stack),
             existed: false,
+            stale: false,
             providers: ProviderCache::new(program),
             notes,
             resolved: false,
@@ -99,17 +103,25 @@ fn lock_waiting(engine: &Engine, stack: &str, info: &LockInfo) -> Result<Option<
 }
 
 impl Session<'_> {
-    /// The state as last loaded.
-    pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+    /// The stack's state as last committed.
+    pub fn snapshot(&mut self) -> Result<&Snapshot, Error> {
+        self.fresh()?;
+        Ok(&self.snapshot)
     }
 
     /// Whether the stack has any state yet.
-    pub fn exists(&self) -> bool {
-        self.existed
+    pub fn exists(&mut self) -> Result<bool, Error> {
+        self.fresh()?;
+        Ok(self.existed)
+    }
+
+    /// Reads the state again if an apply wrote since it was loaded.
+    fn fresh(&mut self) -> Result<(), Error> {
+        if self.stale { self.reload() } else { Ok(()) }
     }
 
     fn reload(&mut self) -> Result<(), Error> {
+        self.stale = false;
         match self.engine.store.load(&self.program.stack)? {
             Some(s) => {
                 self.snapshot = s;
@@ -132,6 +144,7 @@ impl Session<'_> {
     /// second time.
     pub async fn resolve_pending(&mut self) -> Result<Vec<String>, Error> {
         const MAX_ROUNDS: usize = 5;
+        self.fresh()?;
         let mut notes = Vec::new();
         let mut last = pending::Resolution::default();
         for _ in 0..MAX_ROUNDS {
@@ -161,6 +174,7 @@ impl Session<'_> {
     /// Drops a pending-operation record without touching the cloud (`state pending rm`), for an
     /// interrupted create the user has checked by hand.
     pub fn drop_pending(&mut self, id: &str) -> Result<(), Error> {
+        self.fresh()?;
         if !self.snapshot.pending.iter().any(|p| p.id == id) {
             return Err(Error::NoSuchPending { stack: self.program.stack.clone(), id: id.to_string() });
         }
@@ -170,6 +184,7 @@ impl Session<'_> {
 
     /// Plans the program against the current state. Mutates nothing.
     pub async fn plan(&mut self, options: &PlanOptions) -> Result<Planned, Error> {
+        self.fresh()?;
         let engine_options = &self.engine.options;
         let req = planner::PlanRequest {
             program: self.program,
@@ -196,6 +211,9 @@ impl Session<'_> {
         self.check_fresh(&planned.plan)?;
         let records: HashMap<Urn, &strake_state::ResourceRecord> =
             self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r))).collect();
+        // Only a program with explicit providers records them (and may leave one idle).
+        let providers_recorded =
+            planned.graph.nodes.iter().any(|n| n.provider.is_some()) || self.snapshot.resources.iter().any(|r| r.kind == RecordKind::Provider);
         let prepare = planned.plan.has_changes();
         let (writer, thread) =
             state_writer::StateWriter::start(self.engine.store.clone(), self.program.stack.clone(), state_writer::MAX_DEFERRED, prepare);
@@ -212,8 +230,11 @@ impl Session<'_> {
         })
         .await;
         let commits = thread.join();
-        self.reload()?;
-        self.forget_idle_providers()?;
+        self.snapshot = Snapshot::empty(&self.program.stack);
+        self.stale = true;
+        if providers_recorded {
+            self.forget_idle_providers()?;
+        }
         result.map(|r| ApplyReport { state_commits: commits, ..r })
     }
 
@@ -234,7 +255,8 @@ impl Session<'_> {
     }
 
     /// Refuses a saved plan made for another stack, state history or serial, or in another format.
-    pub(crate) fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
+    pub(crate) fn check_fresh(&mut self, plan: &Plan) -> Result<(), Error> {
+        self.fresh()?;
         if plan.format_version != crate::plan::PLAN_FORMAT_VERSION {
             return Err(Error::StalePlan(format!(
                 "it was saved in plan format {} and this version of Strake reads format {}; make the plan again",
@@ -260,6 +282,7 @@ impl Session<'_> {
 
     /// Drops provider records that no resource and no pending operation refers to any more.
     fn forget_idle_providers(&mut self) -> Result<(), Error> {
+        self.fresh()?;
         let resources = self.snapshot.resources.iter().filter_map(|r| r.provider.as_deref());
         let pending = self.snapshot.pending.iter().filter_map(|p| p.provider.as_deref());
         let used: std::collections::HashSet<&str> = resources.chain(pending).collect();
@@ -302,12 +325,14 @@ impl Session<'_> {
 
     /// Adopts an existing cloud object as the declared resource `urn` by reading it by `id`.
     pub async fn import(&mut self, urn: &Urn, id: &str) -> Result<(), Error> {
+        self.fresh()?;
         pending::import(self.program, &self.snapshot, &self.providers, &self.engine.options, self.engine.store.as_ref(), urn, id).await?;
         self.reload()
     }
 
     /// Forgets a resource without touching the cloud (`state rm`).
     pub fn forget(&mut self, urn: &str) -> Result<(), Error> {
+        self.fresh()?;
         if !self.snapshot.resources.iter().any(|r| r.urn == urn) {
             return Err(Error::NotInState { stack: self.program.stack.clone(), urn: urn.to_string() });
         }

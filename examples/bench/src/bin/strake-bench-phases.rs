@@ -82,7 +82,7 @@ fn run(dir: PathBuf, op: &str, overrides: &[String]) -> Result<(), Error> {
     runtime.block_on(async {
         let mut session = engine.session(&program, op)?;
         clock.phase("Engine::session (lock, open, load)");
-        println!("    ({} records in state)", session.snapshot().resources.len());
+        println!("    ({} records in state)", session.snapshot()?.resources.len());
         if apply {
             session.resolve_pending().await?;
             clock.phase("resolve_pending");
