@@ -5,6 +5,7 @@
 //! with the markers as single-key objects: `{"__strake_secret": v}` and `{"__strake_unknown": true}`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -25,8 +26,9 @@ pub enum Value {
     Bool(bool),
     /// A JSON number.
     Number(serde_json::Number),
-    /// A string.
-    String(String),
+    /// A string, shared by the value's copies (a plan copies values between the program, the
+    /// state and its steps; the text is not copied with them).
+    String(Arc<str>),
     /// A list.
     List(Vec<Value>),
     /// A map with string keys, sorted.
@@ -170,7 +172,7 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Number(n) => J::Number(n.clone()),
-            Value::String(s) => J::String(s.clone()),
+            Value::String(s) => J::String(s.to_string()),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
             Value::Map(map) => J::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
             Value::Unknown => J::Object([(UNKNOWN_KEY.to_string(), J::Bool(true))].into_iter().collect()),
@@ -185,7 +187,7 @@ impl Value {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(b),
             J::Number(n) => Value::Number(n),
-            J::String(s) => Value::String(s),
+            J::String(s) => Value::String(s.into()),
             J::Array(items) => Value::List(items.into_iter().map(Value::from_json).collect()),
             J::Object(mut map) => {
                 if map.len() == 1 {
@@ -245,7 +247,7 @@ impl From<&serde_json::Value> for Value {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
             J::Number(n) => Value::Number(n.clone()),
-            J::String(s) => Value::String(s.clone()),
+            J::String(s) => Value::String(s.as_str().into()),
             J::Array(items) => Value::List(items.iter().map(Value::from).collect()),
             J::Object(map) => {
                 if map.len() == 1 {
@@ -264,13 +266,13 @@ impl From<&serde_json::Value> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_string())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Value::String(s)
+        Value::String(s.into())
     }
 }
 
@@ -299,7 +301,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Number(n) => write!(f, "{n}"),
-            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.to_string())),
             Value::Unknown => f.write_str("(known after apply)"),
             Value::Secret(_) => f.write_str("(sensitive)"),
             Value::List(items) => {

@@ -54,7 +54,7 @@ impl Statement {
 
     fn list<S: Into<Output<String>>>(mut self, key: &str, items: impl IntoIterator<Item = S>) -> Self {
         let items: Vec<Output<String>> = items.into_iter().map(Into::into).collect();
-        let joined = Output::all(items).map(|v| Value::List(v.into_iter().map(Value::String).collect()));
+        let joined = Output::all(items).map(|v| Value::List(v.into_iter().map(Value::from).collect()));
         self.parts.push((key.to_string(), joined));
         self
     }
@@ -115,7 +115,7 @@ impl Statement {
         for (op, key, values) in self.conditions {
             let values = Output::all(values);
             pieces.push(key.zip(&values).map(move |(k, vs)| {
-                let list = Value::List(vs.into_iter().map(Value::String).collect());
+                let list = Value::List(vs.into_iter().map(Value::from).collect());
                 Value::from_pairs([("Condition", Value::from_pairs([(op.clone(), Value::from_pairs([(k, list)]))]))])
             }));
         }

@@ -93,7 +93,7 @@ pub fn plain(v: &Value) -> Json {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Number(n) => Json::Number(n.clone()),
-        Value::String(s) => Json::String(s.clone()),
+        Value::String(s) => Json::String(s.to_string()),
         Value::List(items) => Json::Array(items.iter().map(plain).collect()),
         Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
         Value::Unknown => Json::String(UNKNOWN.into()),
@@ -103,7 +103,7 @@ pub fn plain(v: &Value) -> Json {
 
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.to_string()),
         Value::Unknown => Some(UNKNOWN.into()),
         Value::Secret(inner) => text(Some(inner)),
         _ => None,

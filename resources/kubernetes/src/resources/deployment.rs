@@ -175,7 +175,7 @@ impl Deployment {
 
     /// The first container's command.
     pub fn command<S: Into<String>>(self, command: impl IntoIterator<Item = S>) -> Self {
-        let command = Value::List(command.into_iter().map(|c| Value::String(c.into())).collect());
+        let command = Value::List(command.into_iter().map(|c| Value::from(c.into())).collect());
         self.edit(move |s| s.set_path("template.spec.containers.0.command", Some(command.clone())))
     }
 

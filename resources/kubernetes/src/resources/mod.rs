@@ -202,7 +202,7 @@ pub(crate) fn output_map(pairs: &[(String, Output<String>)]) -> Output<Value> {
             v.map(move |v| (k.clone(), v))
         })
         .collect();
-    Output::all(pairs).map(|p| Value::Map(p.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+    Output::all(pairs).map(|p| Value::Map(p.into_iter().map(|(k, v)| (k, Value::from(v))).collect()))
 }
 
 #[cfg(test)]
