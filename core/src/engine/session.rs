@@ -211,7 +211,8 @@ impl Session<'_> {
         self.check_fresh(&planned.plan)?;
         let records: HashMap<Urn, &strake_state::ResourceRecord> =
             self.snapshot.resources.iter().filter_map(|r| Urn::parse(&r.urn).ok().map(|u| (u, r))).collect();
-        // Only a program with explicit providers records them (and may leave one idle).
+        // Provider records are written only for resources with an explicit provider; only then
+        // can the apply leave one that nothing refers to.
         let providers_recorded =
             planned.graph.nodes.iter().any(|n| n.provider.is_some()) || self.snapshot.resources.iter().any(|r| r.kind == RecordKind::Provider);
         let prepare = planned.plan.has_changes();
