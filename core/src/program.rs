@@ -30,8 +30,10 @@ pub struct Declaration {
     pub urn: Urn,
     /// Managed or only read.
     pub kind: DeclKind,
-    /// Its input properties by name, each possibly waiting on other resources' outputs.
-    pub inputs: BTreeMap<String, Output<Value>>,
+    /// Its input properties, sorted by name, each possibly waiting on other resources' outputs.
+    /// A list rather than a map: most resources set a handful, and a large stack keeps every
+    /// declaration for the whole run.
+    pub inputs: Vec<(String, Output<Value>)>,
     /// Its lifecycle options.
     pub options: ResourceOptions,
     /// Where the program declared it (for duplicate-name errors).
@@ -41,7 +43,7 @@ pub struct Declaration {
 impl Declaration {
     /// Everything this declaration waits for: output dependencies, `depends_on` and its provider.
     pub fn dependencies(&self) -> BTreeSet<Urn> {
-        let mut deps: BTreeSet<Urn> = self.inputs.values().flat_map(|o| o.dependencies().iter().cloned()).collect();
+        let mut deps: BTreeSet<Urn> = self.inputs.iter().flat_map(|(_, o)| o.dependencies().iter().cloned()).collect();
         deps.extend(self.options.depends_on.iter().cloned());
         deps.extend(self.options.provider.iter().cloned());
         deps
@@ -49,11 +51,19 @@ impl Declaration {
 
     /// The inputs as one map value (unknown parts as [`Value::Unknown`]).
     pub fn resolve_inputs(&self, env: &dyn Env) -> Result<Value, OutputError> {
-        let mut map = crate::value::Map::new();
-        for (k, o) in &self.inputs {
-            map.insert(k.clone(), o.resolve_value(env)?);
+        let entries: Result<crate::value::Map, OutputError> = self.inputs.iter().map(|(k, o)| Ok((k.clone(), o.resolve_value(env)?))).collect();
+        entries.map(Value::Map)
+    }
+
+    /// Sets the input `key`.
+    fn set_input(&mut self, key: &str, value: Output<Value>) {
+        match self.inputs.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(i) => self.inputs[i].1 = value,
+            Err(i) => {
+                self.inputs.reserve_exact(1);
+                self.inputs.insert(i, (key.to_string(), value));
+            }
         }
-        Ok(Value::Map(map))
     }
 }
 
@@ -113,7 +123,9 @@ impl Program {
         let handle = Stack { inner: Rc::new(RefCell::new(Program { stack: stack.to_string(), config, ..Default::default() })), parent: None };
         program(&handle)?;
         handle.inner.borrow().config.check_all_read()?;
-        let inner = Rc::try_unwrap(handle.inner).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());
+        let mut inner = Rc::try_unwrap(handle.inner).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());
+        // The declarations are kept for the whole run: without the room left by their growth.
+        inner.resources.shrink_to_fit();
         Ok(inner)
     }
 
@@ -190,7 +202,7 @@ impl Stack {
         inner.resources.push(Declaration {
             urn: urn.clone(),
             kind,
-            inputs: BTreeMap::new(),
+            inputs: Vec::new(),
             options: ResourceOptions { parent: self.parent.clone(), ..Default::default() },
             location,
         });
@@ -219,7 +231,7 @@ impl Resource {
 
     /// Sets an input property.
     pub fn set_input(&self, key: &str, value: impl Into<Output<Value>>) {
-        self.stack.inner.borrow_mut().resources[self.index].inputs.insert(key.to_string(), value.into());
+        self.stack.inner.borrow_mut().resources[self.index].set_input(key, value.into());
     }
 
     /// Sets an input field through its typed key: `r.set(RoleInputs::PATH, "/app/")`.

@@ -17,7 +17,7 @@ use serde_json::json;
 
 pub use locks::{force_unlock_breaks_lock, lock_is_exclusive, lock_race_has_one_winner, unlock_checks_lock_id};
 
-use crate::{FORMAT_VERSION, LockInfo, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateError, StateStore, Write};
+use crate::{FORMAT_VERSION, JsonText, LockInfo, PendingKind, PendingOperation, RecordKind, ResourceRecord, Snapshot, StateError, StateStore, Write};
 
 /// A check of the suite.
 pub type Check = fn(&dyn StateStore);
@@ -58,8 +58,8 @@ pub fn sample_resource(stack: &str, name: &str, value: u64) -> ResourceRecord {
         kind: RecordKind::Resource,
         type_token: "strake:index:Data".into(),
         id: format!("id-{name}"),
-        inputs: json!({ "value": value, "secret": { "__strake_secret": "s3cr3t" } }),
-        outputs: json!({ "value": value, "nested": [1, 2, { "a": null }] }),
+        inputs: json!({ "value": value, "secret": { "__strake_secret": "s3cr3t" } }).into(),
+        outputs: json!({ "value": value, "nested": [1, 2, { "a": null }] }).into(),
         dependencies: vec![format!("urn:strake:{stack}::strake:index:Data::dep")],
         provider: Some(format!("urn:strake:{stack}::strake:providers:strake::default")),
         protect: value.is_multiple_of(2),
@@ -76,8 +76,8 @@ pub fn sample_pending(id: &str, urn: &str) -> PendingOperation {
         kind: PendingKind::Create,
         type_token: "strake:index:Data".into(),
         provider: None,
-        inputs: json!({ "value": 1 }),
-        outputs: serde_json::Value::Null,
+        inputs: json!({ "value": 1 }).into(),
+        outputs: JsonText::null(),
         resource_id: None,
         started_at: 1_700_000_000,
     }
@@ -144,7 +144,7 @@ pub fn put_and_delete_resources(store: &dyn StateStore) {
     ok("put", store.write("dev", vec![Write::PutResource(a.clone()), Write::PutResource(b.clone())]));
     assert_eq!(load(store, "dev").resources, vec![a.clone(), b.clone()], "conformance: resources after put");
 
-    let a2 = ResourceRecord { outputs: json!({ "value": 42 }), ..a.clone() };
+    let a2 = ResourceRecord { outputs: json!({ "value": 42 }).into(), ..a.clone() };
     ok("overwrite", store.write("dev", vec![Write::PutResource(a2.clone())]));
     assert_eq!(load(store, "dev").resources, vec![a2, b.clone()], "conformance: put must overwrite by URN");
 
@@ -156,12 +156,8 @@ pub fn put_and_delete_resources(store: &dyn StateStore) {
 /// Pending operations can be put and cleared; clearing an unknown id is not an error.
 pub fn put_and_clear_pending(store: &dyn StateStore) {
     let one = sample_pending("op-1", "urn:x");
-    let two = PendingOperation {
-        kind: PendingKind::Delete,
-        outputs: serde_json::Value::Null,
-        resource_id: Some("i-2".into()),
-        ..sample_pending("op-2", "urn:x")
-    };
+    let two =
+        PendingOperation { kind: PendingKind::Delete, outputs: JsonText::null(), resource_id: Some("i-2".into()), ..sample_pending("op-2", "urn:x") };
     ok("put pending", store.write("dev", vec![Write::PutPending(one.clone()), Write::PutPending(two.clone())]));
     let snapshot = load(store, "dev");
     assert_eq!(snapshot.pending, vec![one.clone(), two], "conformance: two pending operations for one URN");
@@ -183,7 +179,7 @@ pub fn batch_lands_together(store: &dyn StateStore) {
     assert_eq!(snapshot.meta, meta, "conformance: meta must land with the batch");
 
     let b = sample_resource("dev", "b", 2);
-    let b2 = ResourceRecord { inputs: json!("second"), ..b.clone() };
+    let b2 = ResourceRecord { inputs: json!("second").into(), ..b.clone() };
     let batch = vec![
         Write::PutResource(b.clone()),
         Write::PutResource(b2.clone()),

@@ -11,6 +11,7 @@
 mod blocking;
 mod content;
 mod error;
+mod json_text;
 mod local;
 mod lock;
 mod memory;
@@ -28,7 +29,8 @@ pub use local::{KEEP_SEGMENTS, LocalStore};
 pub use lock::{LockInfo, holder_is_alive};
 pub use memory::MemoryStore;
 pub use records::{
-    FORMAT_VERSION, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write, validate_stack_name,
+    FORMAT_VERSION, JsonText, PendingKind, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, Write,
+    validate_stack_name,
 };
 #[cfg(feature = "s3")]
 pub use s3::{S3Options, S3Store};

@@ -2,7 +2,8 @@
 //! backend's own format, so a stack can always be exported, imported and moved between backends.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+pub use crate::json_text::JsonText;
 
 /// Bumped whenever a record changes shape; readers refuse versions newer than they know.
 pub const FORMAT_VERSION: u32 = 1;
@@ -44,7 +45,7 @@ pub enum RecordKind {
 /// The recorded state of one resource or provider configuration.
 ///
 /// `inputs` and `outputs` are JSON values in Strake's value encoding (secrets wrapped as
-/// `{"__strake_secret": <value>}`); the state crate does not interpret them.
+/// `{"__strake_secret": <value>}`), kept as text; the state crate does not interpret them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRecord {
     /// Logical identity: `urn:strake:<stack>::<type>::<name>`. The key of the record.
@@ -56,9 +57,9 @@ pub struct ResourceRecord {
     /// Physical id returned by the provider (empty for providers).
     pub id: String,
     /// The inputs the resource was last created or updated with.
-    pub inputs: Value,
+    pub inputs: JsonText,
     /// The outputs the provider last returned.
-    pub outputs: Value,
+    pub outputs: JsonText,
     /// URNs this resource depended on when it was last written (used to order deletes).
     pub dependencies: Vec<String>,
     /// URN of the provider configuration that manages it (None for provider records).
@@ -106,10 +107,10 @@ pub struct PendingOperation {
     /// The provider URN and the inputs sent, so the operation can be looked up again.
     pub provider: Option<String>,
     /// The inputs sent to the provider.
-    pub inputs: Value,
+    pub inputs: JsonText,
     /// The outputs recorded before the operation (update/delete), so a delete can be finished later.
     #[serde(default)]
-    pub outputs: Value,
+    pub outputs: JsonText,
     /// The physical id involved, when known (update/delete).
     pub resource_id: Option<String>,
     /// Unix seconds.
@@ -140,9 +141,9 @@ impl Snapshot {
 /// clearing an unknown pending operation is not an error.
 ///
 /// Encoded as an object tagged by `op` (`{"op": "put_resource", "urn": ...}`), tag first. Its
-/// decoding reads the fields after a leading tag in place (module `write_de`), where serde's
+/// decoding (module `write_de`) reads the fields after a leading tag in place, where serde's
 /// own decoding of a tagged enum would copy the whole object into a buffer first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case", remote = "Self")]
 pub enum Write {
     /// Stores a record, replacing the one with the same URN.

@@ -1,7 +1,8 @@
-//! The encoding of a [`Write`]: serde's own for a tagged enum, and a decoding that reads the
-//! variant's fields in place when the tag comes first (as every writer puts it). Journals are
-//! replayed on every load and compaction, and serde's decoding of a tagged enum copies each
-//! object into a buffer before reading it.
+//! The encoding of a [`Write`]: serde's own for a tagged enum, and a decoding of our own that
+//! reads the variant's fields in place when the tag comes first (as every writer puts it).
+//! Journals are replayed on every load and compaction, and serde's decoding of a tagged enum
+//! copies each object into a buffer before reading it; a record's values, kept as JSON text
+//! ([`JsonText`](crate::JsonText)), cannot even be read from that buffer.
 
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -46,26 +47,35 @@ impl<'de> Visitor<'de> for WriteVisitor {
             return tag_elsewhere(key, map);
         }
         let op: String = map.next_value()?;
-        let rest = MapAccessDeserializer::new(map);
-        Ok(match op.as_str() {
-            "put_resource" => Write::PutResource(ResourceRecord::deserialize(rest)?),
-            "delete_resource" => Write::DeleteResource { urn: Urn::deserialize(rest)?.urn },
-            "put_pending" => Write::PutPending(PendingOperation::deserialize(rest)?),
-            "clear_pending" => Write::ClearPending { id: Id::deserialize(rest)?.id },
-            other => return Err(de::Error::unknown_variant(other, &["put_resource", "delete_resource", "put_pending", "clear_pending"])),
-        })
+        variant(&op, MapAccessDeserializer::new(map))
     }
 }
 
-/// An object whose tag is not first (written by hand, say): gathered whole, then decoded as
-/// serde decodes a tagged enum.
+/// The write `op` names, from the fields that follow its tag.
+fn variant<'de, D: Deserializer<'de>>(op: &str, rest: D) -> Result<Write, D::Error> {
+    Ok(match op {
+        "put_resource" => Write::PutResource(ResourceRecord::deserialize(rest)?),
+        "delete_resource" => Write::DeleteResource { urn: Urn::deserialize(rest)?.urn },
+        "put_pending" => Write::PutPending(PendingOperation::deserialize(rest)?),
+        "clear_pending" => Write::ClearPending { id: Id::deserialize(rest)?.id },
+        other => return Err(de::Error::unknown_variant(other, &["put_resource", "delete_resource", "put_pending", "clear_pending"])),
+    })
+}
+
+/// An object whose tag is not first (written by hand, say): gathered whole, then decoded from
+/// its other fields as when the tag comes first.
 fn tag_elsewhere<'de, A: MapAccess<'de>>(first: String, mut map: A) -> Result<Write, A::Error> {
     let mut object = serde_json::Map::new();
     object.insert(first, map.next_value()?);
     while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
         object.insert(key, value);
     }
-    Write::deserialize(serde_json::Value::Object(object)).map_err(de::Error::custom)
+    let op = match object.remove("op") {
+        Some(serde_json::Value::String(op)) => op,
+        Some(other) => return Err(de::Error::invalid_type(de::Unexpected::Other(&other.to_string()), &"the name of a write")),
+        None => return Err(de::Error::missing_field("op")),
+    };
+    variant(&op, serde_json::Value::Object(object)).map_err(de::Error::custom)
 }
 
 #[cfg(test)]
@@ -81,8 +91,8 @@ mod tests {
             kind: RecordKind::Resource,
             type_token: "t".into(),
             id: "a-1".into(),
-            inputs: json!({"name": "a", "op": "not the tag", "nested": {"list": [1, 2.5, null, true]}}),
-            outputs: json!({"secret": {"__strake_secret": "s"}}),
+            inputs: json!({"name": "a", "op": "not the tag", "nested": {"list": [1, 2.5, null, true]}}).into(),
+            outputs: json!({"secret": {"__strake_secret": "s"}}).into(),
             dependencies: vec!["urn:strake:dev::t::b".into()],
             provider: Some("urn:strake:dev::pulumi:providers:aws::default".into()),
             protect: true,
@@ -95,8 +105,8 @@ mod tests {
             kind: PendingKind::Update,
             type_token: "t".into(),
             provider: None,
-            inputs: json!({"x": 1}),
-            outputs: json!(null),
+            inputs: json!({"x": 1}).into(),
+            outputs: json!(null).into(),
             resource_id: Some("a-1".into()),
             started_at: 17,
         };

@@ -328,7 +328,7 @@ fn compaction_keeps_state_and_restore_points() {
         store.lock("dev", &info).unwrap();
         for k in 0..10 {
             let mut r = sample_resource("dev", &format!("r{k}"), run);
-            r.outputs = serde_json::json!({ "blob": big, "run": run });
+            r.outputs = serde_json::json!({ "blob": big, "run": run }).into();
             store.write("dev", vec![Write::PutResource(r)]).unwrap();
         }
         store.unlock("dev", &info.id).unwrap();
@@ -338,7 +338,7 @@ fn compaction_keeps_state_and_restore_points() {
     assert!((2..=strake_state::KEEP_SEGMENTS).contains(&snapshots), "{snapshots} snapshots kept");
     let state = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
     assert_eq!(state.resources.len(), 10);
-    assert!(state.resources.iter().all(|r| r.outputs["run"] == 11));
+    assert!(state.resources.iter().all(|r| r.outputs.to_value()["run"] == 11));
     let points = store.history("dev").unwrap();
     assert!(points.len() >= 3, "{points:?}");
     let oldest = points[0].generation;

@@ -64,7 +64,7 @@ fn secrets_never_reach_the_disk_in_clear_and_come_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = sealed(dir.path(), "correct horse");
     let mut pending = sample_pending("p1", "urn:strake:dev::strake:index:Data::a");
-    pending.inputs = serde_json::json!({ "password": { "__strake_secret": SECRET } });
+    pending.inputs = serde_json::json!({ "password": { "__strake_secret": SECRET } }).into();
     let written = vec![Write::PutResource(sample_resource("dev", "a", 1)), Write::PutPending(pending.clone())];
     store.write("dev", written).unwrap();
     assert!(files_contain(dir.path(), SECRET.as_bytes()).is_empty(), "records and the pending journal are sealed");
@@ -142,12 +142,12 @@ fn the_whole_state_mode_seals_every_output() {
     let store = sealed(dir.path(), "correct horse").with_all_outputs(true);
     // A pending operation carries its resource's last outputs: sealed whole too.
     let mut op = sample_pending("p1", "urn:strake:dev::strake:index:Data::a");
-    op.outputs = serde_json::json!({ "kubeconfig": "token-in-clear" });
+    op.outputs = serde_json::json!({ "kubeconfig": "token-in-clear" }).into();
     store.write("dev", vec![Write::PutResource(sample_resource("dev", "a", 1)), Write::PutPending(op.clone())]).unwrap();
     assert!(files_contain(dir.path(), b"token-in-clear").is_empty(), "an output in clear in a pending operation");
     let raw = LocalStore::new(dir.path()).unwrap().load("dev").unwrap().unwrap();
     let a = raw.resources.iter().find(|r| r.urn.ends_with("::a")).unwrap();
-    assert!(a.outputs.get("__strake_ciphertext").is_some() && !a.outputs.to_string().contains("nested"), "{}", a.outputs);
+    assert!(a.outputs.to_value().get("__strake_ciphertext").is_some() && !a.outputs.to_string().contains("nested"), "{}", a.outputs);
     let loaded = sealed(dir.path(), "correct horse").load("dev").unwrap().unwrap();
     assert_eq!((loaded.resources, loaded.pending), (vec![sample_resource("dev", "a", 1)], vec![op]));
 }

@@ -49,6 +49,9 @@ COMMAND_TIMEOUT = 3600.0
 TIME_TARGETS = {"apply": 50.0, "destroy": 50.0, "plan (no-op)": 25.0}
 RSS_TARGET = 0.25
 LATENCY_TARGET = 1.15
+# At N >= BIG_N (Strake alone): peak RSS per resource, and the no-op plan's wall time.
+BIG_KIB_PER_RESOURCE = 4.0
+BIG_PLAN_SECONDS = 2.0
 
 
 def log(msg: str) -> None:
@@ -421,6 +424,25 @@ def print_scaling(results: dict, shapes: list[str], sizes: list[int]) -> None:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
 
 
+def print_big(results: dict, shapes: list[str], sizes: list[int]) -> None:
+    big = [n for n in sizes if n >= BIG_N]
+    if not big:
+        return
+    print(f"\nAt N >= {BIG_N:,} (Strake): peak RSS per resource (target <= {BIG_KIB_PER_RESOURCE:g} KiB) and the "
+          f"no-op plan's wall time (target <= {BIG_PLAN_SECONDS:g} s, on an idle machine)")
+    for shape in shapes:
+        for n in big:
+            for op in BIG_OPS:
+                s = results.get(("strake", shape, n, op))
+                if s is None:
+                    continue
+                kib = s.m * 1024 / n
+                line = f"  {shape:<12} {n:>9,}  {op:<14} {kib:5.2f} KiB/resource <={BIG_KIB_PER_RESOURCE:g} {'ok' if kib <= BIG_KIB_PER_RESOURCE else 'MISS'}"
+                if op == "plan (no-op)":
+                    line += f"   {s.t:6.2f} s <={BIG_PLAN_SECONDS:g} {'ok' if s.t <= BIG_PLAN_SECONDS else 'MISS'}"
+                print(line)
+
+
 # --------------------------------------------------------------------------------------------
 # Latency check: a fake provider that sleeps per call; how close is apply to the critical path?
 
@@ -562,6 +584,7 @@ def main() -> int:
     for f in failures:
         print(f"  FAILED: {f}")
     print_scaling(results, shapes, sizes)
+    print_big(results, shapes, sizes)
     if latency_rows:
         print_latency(latency_rows, args.latency_ms, runs)
     if args.json:

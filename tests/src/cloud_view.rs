@@ -70,7 +70,7 @@ impl CloudView {
         for r in snapshot.resources.iter().filter(|r| r.kind == RecordKind::Resource) {
             match r.type_token.as_str() {
                 "aws:iam:Role" => {
-                    let path = r.outputs.get("path").and_then(|p| p.as_str()).unwrap_or("/").to_string();
+                    let path = r.outputs.to_value().get("path").and_then(|p| p.as_str()).unwrap_or("/").to_string();
                     view.roles.insert(r.id.clone(), path);
                 }
                 "aws:iam:Policy" => {

@@ -171,14 +171,14 @@ async fn interrupted_creates_are_found_from_their_inputs() {
             type_token: rec.type_token.clone(),
             provider: rec.provider.clone(),
             inputs: rec.inputs.clone(),
-            outputs: serde_json::Value::Null,
+            outputs: Default::default(),
             resource_id: None,
             started_at: 0,
         });
         if *urn == urns[1] {
-            let mut never = rec.inputs.clone();
+            let mut never = rec.inputs.to_value();
             never["name"] = "never-made".into();
-            snapshot.pending.push(PendingOperation { id: "op-9".into(), inputs: never, ..snapshot.pending.last().unwrap().clone() });
+            snapshot.pending.push(PendingOperation { id: "op-9".into(), inputs: never.into(), ..snapshot.pending.last().unwrap().clone() });
         }
     }
     session.replace_state(snapshot).unwrap();

@@ -388,9 +388,10 @@ async fn object_lifecycle_content_hash_and_drift() {
     let snapshot = rig.state();
     let rec = snapshot.resources.iter().find(|r| r.urn.ends_with("::blob")).unwrap();
     assert_eq!(rec.id, "strake-objects/data/blob.bin");
-    assert!(rec.inputs.get("content").is_none(), "{}", rec.inputs);
-    assert_eq!(rec.inputs["source"].as_str(), Some(file.to_str().unwrap()));
-    assert_eq!(rec.inputs["content_sha256"].as_str().map(str::len), Some(64));
+    let inputs = rec.inputs.to_value();
+    assert!(inputs.get("content").is_none(), "{inputs}");
+    assert_eq!(inputs["source"].as_str(), Some(file.to_str().unwrap()));
+    assert_eq!(inputs["content_sha256"].as_str().map(str::len), Some(64));
     assert!(serde_json::to_string(&snapshot.resources).unwrap().len() < 20_000, "the file is not in state");
 
     // Re-plan is empty, and drift detection needs no download: the upload stored its SHA-256.

@@ -77,7 +77,7 @@ async fn changing_value_updates_in_place_and_keeps_the_id() {
     assert_eq!(update.id.as_deref(), Some(id.as_str()));
     let rec = rig.record("a").unwrap();
     assert_eq!(rec.id, id, "an update keeps the id");
-    assert_eq!(Value::from_json(rec.outputs).get("value"), Some(&Value::from("two")));
+    assert_eq!(Value::from(&rec.outputs).get("value"), Some(&Value::from("two")));
     assert_eq!(rig.cloud.object(&id).unwrap().value(), Value::from("two"));
     assert_eq!(rig.cloud.objects().len(), 1);
 }
@@ -105,7 +105,7 @@ async fn renaming_replaces_create_first_and_repoints_dependents_before_deleting(
     assert_eq!(rig.cloud.named("a-2").len(), 1);
     assert!(rig.cloud.object(&old).is_none());
     let b = rig.record("b").unwrap();
-    assert_eq!(Value::from_json(b.inputs).get("value"), Some(&Value::from(arn_of(&new))));
+    assert_eq!(Value::from(&b.inputs).get("value"), Some(&Value::from(arn_of(&new))));
     assert!(rig.snapshot().pending.is_empty(), "the deposed object's pending delete is cleared");
     assert!(!rig.plan(&rig.pair("a-2")).await.unwrap().has_changes());
 }

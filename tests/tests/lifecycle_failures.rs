@@ -144,7 +144,7 @@ async fn state_only_objects_commit_once_and_a_crash_before_their_record_converge
     rig.up(&program).await.unwrap();
     assert_eq!(rig.names_in_state(), vec![s("first"), s("later"), s("second"), s("thing")]);
     let second = rig.snapshot().resources.into_iter().find(|r| r.urn == data("second").as_str()).expect("second recorded");
-    assert_eq!(second.outputs, serde_json::json!({ "output": arn_of(&rig.cloud.named("later")[0].id) }));
+    assert_eq!(second.outputs.to_value(), serde_json::json!({ "output": arn_of(&rig.cloud.named("later")[0].id) }));
     assert!(rig.snapshot().pending.is_empty());
     assert!(!rig.plan(&program).await.unwrap().has_changes());
     assert_eq!((rig.cloud.count(Op::Create, "thing"), rig.cloud.count(Op::Create, "later")), (1, 1));

@@ -81,9 +81,9 @@ async fn values_known_only_after_apply_show_as_unknown_then_resolve() {
 
     rig.up(&program).await.unwrap();
     let a = rig.record("a").unwrap();
-    let arn = Value::from_json(a.outputs).get("arn").cloned().unwrap();
+    let arn = Value::from(&a.outputs).get("arn").cloned().unwrap();
     assert_eq!(arn, Value::from(arn_of(&a.id)));
-    assert_eq!(Value::from_json(rig.record("b").unwrap().inputs).get("value"), Some(&arn));
+    assert_eq!(Value::from(&rig.record("b").unwrap().inputs).get("value"), Some(&arn));
     assert_eq!(rig.cloud.named("b")[0].value(), arn);
 }
 

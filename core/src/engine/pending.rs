@@ -193,7 +193,7 @@ async fn resolve_one(
         (PendingKind::Create, ReadResponse::Gone) => (vec![clear], format!("the interrupted create of {urn} had not created anything: cleared")),
         (PendingKind::Update, ReadResponse::Found { id, inputs, outputs }) => match recorded {
             Some(rec) => {
-                let rec = ResourceRecord { id, inputs: inputs.to_json(), outputs: outputs.to_json(), ..rec.clone() };
+                let rec = ResourceRecord { id, inputs: inputs.to_recorded(), outputs: outputs.to_recorded(), ..rec.clone() };
                 (vec![Write::PutResource(rec), clear], format!("the interrupted update of {urn}: recorded the object as it is now"))
             }
             None => (vec![clear], format!("the interrupted update of {urn}: no record to update; cleared")),
@@ -239,7 +239,7 @@ fn adopted(
         type_token: op.type_token.clone(),
         id: id.clone(),
         inputs: op.inputs.clone(),
-        outputs: outputs.to_json(),
+        outputs: outputs.to_recorded(),
         dependencies: match (declared, recorded) {
             (Some(d), _) => d.dependencies().iter().map(Urn::to_string).collect(),
             (None, Some(r)) => r.dependencies.clone(),

@@ -43,8 +43,8 @@ impl Refreshed {
         match self {
             Refreshed::Found(p) => strake_state::Write::PutResource(strake_state::ResourceRecord {
                 id: p.id.clone(),
-                inputs: p.inputs.to_json(),
-                outputs: p.outputs.to_json(),
+                inputs: p.inputs.to_recorded(),
+                outputs: p.outputs.to_recorded(),
                 schema_version: p.version,
                 ..recorded.clone()
             }),
@@ -110,7 +110,24 @@ struct Walker<'a> {
     /// Resources planned to be replaced delete-first.
     deleted_first: Mutex<BTreeSet<Urn>>,
     /// What each refresh item read, by node, until the node takes it.
-    read_back: Mutex<HashMap<usize, Option<Prior>>>,
+    read_back: Mutex<HashMap<usize, ReadBack>>,
+}
+
+/// What a refresh item leaves for its node.
+enum ReadBack {
+    /// The resource is as recorded: the node plans with the recorded prior, which it borrows
+    /// (most resources of a plan are unchanged, and a large plan would hold a copy of each).
+    AsRecorded,
+    /// The resource as read (or upgraded), or `None`: nothing recorded, or gone.
+    Read(Option<Prior>),
+}
+
+/// A prior's inputs, to keep in a step.
+fn inputs_of(prior: Cow<'_, Prior>) -> Value {
+    match prior {
+        Cow::Borrowed(p) => p.inputs.clone(),
+        Cow::Owned(p) => p.inputs,
+    }
 }
 
 pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
@@ -128,15 +145,15 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
 
-    let prior = recorded_priors(req.snapshot);
+    let prior = recorded_priors(req.snapshot, &graph, req.program);
     let included = included_nodes(&graph, req.targets, req.mode);
     let w = Walker {
         req,
         graph: &graph,
         included,
         prior,
-        env: Mutex::new(HashMap::new()),
-        steps: Mutex::new(Vec::new()),
+        env: Mutex::new(HashMap::with_capacity(graph.nodes.len())),
+        steps: Mutex::new(Vec::with_capacity(graph.nodes.len())),
         diags: Mutex::new(diags),
         refreshed: Mutex::new(HashMap::new()),
         upgraded: Mutex::new(HashMap::new()),
@@ -163,7 +180,8 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));
     }
-    steps.sort_by(|a, b| a.urn.cmp(&b.urn));
+    // One step per URN, so an unstable sort gives the same order, without a scratch copy.
+    steps.sort_unstable_by(|a, b| a.urn.cmp(&b.urn));
     diags.extend(duplicate_claims(req.providers, &steps));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));
@@ -239,11 +257,23 @@ fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refr
 }
 
 /// The recorded resources as state holds them.
-fn recorded_priors(snapshot: &Snapshot) -> HashMap<Urn, Prior> {
+///
+/// A large plan holds every prior next to the program, so the prior shares what it has in
+/// common: the URN of the program's node, the long texts of inputs the program states outright
+/// (known before anything is applied), and outputs' texts that repeat inputs.
+fn recorded_priors(snapshot: &Snapshot, graph: &Graph, program: &Program) -> HashMap<Urn, Prior> {
     recorded_resources(snapshot)
         .map(|(urn, r)| {
-            let inputs = Value::from(&r.inputs);
-            (urn, Prior { id: r.id.clone(), inputs, outputs: Value::from(&r.outputs), version: r.schema_version })
+            let mut inputs = Value::from(&r.inputs);
+            let node = graph.node_index(&urn).map(|n| &graph.nodes[n]);
+            let decl = node.and_then(|node| node.decl).map(|d| &program.resources[d]);
+            if let Some(Ok(declared)) = decl.map(|decl| decl.resolve_inputs(&crate::output::EmptyEnv)) {
+                inputs.share_strings_of(&declared);
+            }
+            let mut outputs = Value::from(&r.outputs);
+            outputs.share_strings_of(&inputs);
+            let urn = node.map_or(urn, |node| node.urn.clone());
+            (urn, Prior { id: r.id.clone(), inputs, outputs, version: r.schema_version })
         })
         .collect()
 }
@@ -587,9 +617,9 @@ impl Walker<'_> {
     /// The refresh item of node `n`: reads the recorded resource back, for its node to plan with.
     async fn refresh_node(&self, n: usize) -> Result<(), Stop> {
         let urn = &self.graph.nodes[n].urn;
-        let prior = self.refresh(urn, &self.provider_of(n)).await?;
+        let read = self.refresh(urn, &self.provider_of(n)).await?;
         if let Ok(mut r) = self.read_back.lock() {
-            r.insert(n, prior);
+            r.insert(n, read);
         }
         Ok(())
     }
@@ -640,11 +670,15 @@ impl Walker<'_> {
     }
 
     /// Reads a recorded resource back from the cloud (when refresh is on).
-    async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<Option<Prior>, Stop> {
-        let Some(prior) = self.current(urn, slot)? else { return Ok(None) };
-        let Slot::Ready(provider) = slot else { return Ok(Some(prior.into_owned())) };
+    async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<ReadBack, Stop> {
+        let Some(prior) = self.current(urn, slot)? else { return Ok(ReadBack::Read(None)) };
+        let as_recorded = |prior: Cow<'_, Prior>| match prior {
+            Cow::Borrowed(_) => ReadBack::AsRecorded,
+            Cow::Owned(upgraded) => ReadBack::Read(Some(upgraded)),
+        };
+        let Slot::Ready(provider) = slot else { return Ok(as_recorded(prior)) };
         if !self.req.refresh {
-            return Ok(Some(prior.into_owned()));
+            return Ok(as_recorded(prior));
         }
         // Each attempt's request is made from the prior in place: one copy of its values each.
         let request = || ReadRequest {
@@ -661,11 +695,14 @@ impl Walker<'_> {
         let (result, refreshed) = match read {
             ReadResponse::Found { id, inputs, outputs } => {
                 let now = Prior { id, inputs, outputs, version: provider.schema_version(urn.type_token()) };
-                let changed = now.id != prior.id || now.inputs != prior.inputs || now.outputs != prior.outputs;
-                let refreshed = changed.then(|| Refreshed::Found(now.clone()));
-                (Some(now), refreshed)
+                if now.id == prior.id && now.inputs == prior.inputs && now.outputs == prior.outputs {
+                    (as_recorded(prior), None)
+                } else {
+                    let refreshed = Refreshed::Found(now.clone());
+                    (ReadBack::Read(Some(now)), Some(refreshed))
+                }
             }
-            ReadResponse::Gone => (None, Some(Refreshed::Gone)),
+            ReadResponse::Gone => (ReadBack::Read(None), Some(Refreshed::Gone)),
         };
         if let (Some(r), Ok(mut map)) = (refreshed, self.refreshed.lock()) {
             map.insert(urn.clone(), r);
@@ -684,10 +721,14 @@ impl Walker<'_> {
             return Ok(());
         }
         // Read by this node's refresh item, which ran first (or nothing recorded).
-        let prior = self.read_back.lock().ok().and_then(|mut r| r.remove(&n)).unwrap_or(None);
+        let prior = match self.read_back.lock().ok().and_then(|mut r| r.remove(&n)) {
+            Some(ReadBack::AsRecorded) => self.prior.get(urn).map(Cow::Borrowed),
+            Some(ReadBack::Read(read)) => read.map(Cow::Owned),
+            None => None,
+        };
         let gone = prior.is_none() && self.prior.contains_key(urn);
         if self.req.mode == PlanMode::Destroy {
-            return self.plan_delete(urn, node.provider.as_ref(), prior.as_ref(), decl.options.protect, decl.options.retain_on_delete);
+            return self.plan_delete(urn, node.provider.as_ref(), prior.as_deref(), decl.options.protect, decl.options.retain_on_delete);
         }
         let Some(inputs) = self.resolve_inputs(decl) else { return Ok(()) };
         let Slot::Ready(provider) = self.provider_of(n) else {
@@ -702,14 +743,14 @@ impl Walker<'_> {
             self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
         let inputs = check.inputs;
-        let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_ref(), &inputs, gone) else { return Ok(()) };
-        self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_ref(), &inputs));
+        let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_deref(), &inputs, gone) else { return Ok(()) };
+        self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_deref(), &inputs));
         let replace_paths = if matches!(action, Action::Replace(_)) { forcing_paths(&diff, &decl.options) } else { Vec::new() };
         self.push(PlannedStep {
             urn: urn.clone(),
             action,
             reason,
-            before: prior.map(|p| p.inputs),
+            before: prior.map(inputs_of),
             after: Some(inputs),
             changes: diff.changes,
             replace_paths,
@@ -723,10 +764,10 @@ impl Walker<'_> {
 
     /// A resource whose provider's configuration is unknown until apply: planned with what is
     /// known (a create, or an update of everything that may have changed).
-    fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Prior>, inputs: Value) {
+    fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Cow<'_, Prior>>, inputs: Value) {
         let node = &self.graph.nodes[n];
         let action = if prior.is_some() { Action::Update } else { Action::Create };
-        let before = prior.map(|p| p.inputs);
+        let before = prior.map(inputs_of);
         let mut s = step(&decl.urn, node.provider.as_ref(), action, before.clone(), Some(inputs), "provider configuration known only after apply");
         s.parent = decl.options.parent.clone();
         if let Some(before) = &before {

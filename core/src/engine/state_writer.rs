@@ -175,8 +175,8 @@ mod tests {
             kind: PendingKind::Create,
             type_token: "t".into(),
             provider: None,
-            inputs: serde_json::Value::Null,
-            outputs: serde_json::Value::Null,
+            inputs: strake_state::JsonText::null(),
+            outputs: strake_state::JsonText::null(),
             resource_id: None,
             started_at: 0,
         })

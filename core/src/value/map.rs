@@ -8,6 +8,9 @@ use std::fmt;
 
 use super::Value;
 
+/// Up to this many keys, a map grows one entry at a time.
+const SMALL: usize = 8;
+
 /// A map with string keys, iterated in key order (as a `BTreeMap` is).
 #[derive(Clone, Default, PartialEq)]
 pub struct Map {
@@ -56,6 +59,11 @@ impl Map {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                // Small maps, the most common, hold no spare room: a map of one key grown the
+                // usual way would keep room for four.
+                if self.entries.len() < SMALL {
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -127,6 +135,7 @@ impl<K: Into<String>> FromIterator<(K, Value)> for Map {
             entries.dedup_by(|later, earlier| later.0 == earlier.0);
             entries.reverse();
         }
+        entries.shrink_to_fit();
         Map { entries }
     }
 }

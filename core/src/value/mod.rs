@@ -7,9 +7,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 
+mod codec;
 mod map;
+mod share;
 
 pub use map::Map;
 
@@ -217,18 +219,6 @@ impl Value {
     /// Serializes a Rust value into a [`Value`].
     pub fn serialize_from<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {
         serde_json::to_value(value).map(Value::from_json).map_err(|e| e.to_string())
-    }
-}
-
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_json::Value::deserialize(deserializer).map(Value::from_json)
     }
 }
 

@@ -32,7 +32,7 @@ pub use kms::AwsKms;
 pub use passphrase::Passphrase;
 pub use sealed::SealedStore;
 
-use crate::{RecordKind, ResourceRecord};
+use crate::{JsonText, RecordKind, ResourceRecord};
 
 /// The marker of a secret value in clear: `{"__strake_secret": <value>}`.
 pub const SECRET_MARKER: &str = "__strake_secret";
@@ -74,8 +74,8 @@ impl WrappedKey {
             kind: RecordKind::SecretsKey,
             type_token: KEY_RECORD_TYPE.into(),
             id: self.key_id.clone(),
-            inputs: serde_json::to_value(self).expect("a wrapped key serializes"),
-            outputs: Value::Null,
+            inputs: JsonText::encode(self),
+            outputs: JsonText::null(),
             dependencies: Vec::new(),
             provider: None,
             protect: false,
@@ -104,7 +104,7 @@ impl WrappedKey {
 
     /// The wrapped key a record keeps.
     pub fn from_record(record: &ResourceRecord) -> Result<WrappedKey, SecretsError> {
-        serde_json::from_value(record.inputs.clone()).map_err(|e| SecretsError(format!("the record of the stack's data key is damaged: {e}")))
+        record.inputs.decode().map_err(|e| SecretsError(format!("the record of the stack's data key is damaged: {e}")))
     }
 }
 
@@ -248,16 +248,21 @@ fn walk(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut Value, &str) -> Re
     }
 }
 
-/// Whether `value` holds a secret in clear.
-pub fn has_clear_secret(value: &Value) -> bool {
+/// Whether a recorded value holds a secret in clear.
+pub fn has_clear_secret(value: &JsonText) -> bool {
     holds_marker(value, SECRET_MARKER)
 }
 
-/// Whether `value` holds a single-key object `{marker: ...}` anywhere.
-pub(crate) fn holds_marker(value: &Value, marker: &str) -> bool {
+/// Whether a recorded value holds a single-key object `{marker: ...}` anywhere. Only a text that
+/// may have the key is parsed.
+pub(crate) fn holds_marker(value: &JsonText, marker: &str) -> bool {
+    value.may_have_key(marker) && tree_holds_marker(&value.to_value(), marker)
+}
+
+fn tree_holds_marker(value: &Value, marker: &str) -> bool {
     match value {
-        Value::Object(map) => map.len() == 1 && map.contains_key(marker) || map.values().any(|v| holds_marker(v, marker)),
-        Value::Array(items) => items.iter().any(|v| holds_marker(v, marker)),
+        Value::Object(map) => map.len() == 1 && map.contains_key(marker) || map.values().any(|v| tree_holds_marker(v, marker)),
+        Value::Array(items) => items.iter().any(|v| tree_holds_marker(v, marker)),
         _ => false,
     }
 }
@@ -278,7 +283,7 @@ mod tests {
         let mut v = sample();
         key.seal("dev", "urn:a", "inputs", &mut v);
         let text = v.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("t0k") && !has_clear_secret(&v), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("t0k") && !tree_holds_marker(&v, SECRET_MARKER), "{text}");
         assert_eq!(v["name"], "db");
         key.open("dev", "urn:a", "inputs", &mut v).unwrap();
         assert_eq!(v, sample());

@@ -3,10 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
-
-use super::{CIPHERTEXT_MARKER, DataKey, KeyProvider, SecretsError, WrappedKey, has_clear_secret, holds_marker};
-use crate::{LockInfo, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
+use super::{CIPHERTEXT_MARKER, DataKey, KeyProvider, SECRET_MARKER, SecretsError, WrappedKey, has_clear_secret, holds_marker};
+use crate::{JsonText, LockInfo, PendingOperation, RecordKind, ResourceRecord, RestorePoint, Snapshot, StackMeta, StateError, StateStore, Write};
 
 /// A state store that seals every secret before it reaches `inner` and opens it on the way back.
 ///
@@ -32,13 +30,24 @@ fn secrets_error(stack: &str, e: SecretsError) -> StateError {
 }
 
 /// Seals the secrets of `inputs` and `outputs` of `owner` (with `all_outputs`, all of `outputs`).
-fn seal_values(key: &DataKey, stack: &str, owner: &str, all_outputs: bool, inputs: &mut Value, outputs: &mut Value) {
-    key.seal(stack, owner, "inputs", inputs);
-    if all_outputs && !outputs.is_null() {
-        key.seal_whole(stack, owner, "outputs", outputs);
-    } else {
-        key.seal(stack, owner, "outputs", outputs);
+/// A value is parsed only when it may hold a secret, or when all of it is sealed.
+fn seal_values(key: &DataKey, stack: &str, owner: &str, all_outputs: bool, inputs: &mut JsonText, outputs: &mut JsonText) {
+    if inputs.may_have_key(SECRET_MARKER) {
+        inputs.edit(|v| key.seal(stack, owner, "inputs", v));
     }
+    if all_outputs && !outputs.is_null() {
+        outputs.edit(|v| key.seal_whole(stack, owner, "outputs", v));
+    } else if outputs.may_have_key(SECRET_MARKER) {
+        outputs.edit(|v| key.seal(stack, owner, "outputs", v));
+    }
+}
+
+/// Opens the sealed secrets of one recorded value; a value without any is not parsed.
+fn open_value(key: &DataKey, stack: &str, owner: &str, path: &str, value: &mut JsonText) -> Result<(), StateError> {
+    if !value.may_have_key(CIPHERTEXT_MARKER) {
+        return Ok(());
+    }
+    value.edit(|v| key.open(stack, owner, path, v)).map_err(|e| secrets_error(stack, e))
 }
 
 fn seal_record(key: &DataKey, stack: &str, all_outputs: bool, mut record: ResourceRecord) -> ResourceRecord {
@@ -179,13 +188,13 @@ impl SealedStore {
             return Ok(snapshot);
         };
         for r in &mut snapshot.resources {
-            key.open(stack, &r.urn, "inputs", &mut r.inputs).map_err(|e| secrets_error(stack, e))?;
-            key.open(stack, &r.urn, "outputs", &mut r.outputs).map_err(|e| secrets_error(stack, e))?;
+            open_value(key, stack, &r.urn, "inputs", &mut r.inputs)?;
+            open_value(key, stack, &r.urn, "outputs", &mut r.outputs)?;
         }
         for p in &mut snapshot.pending {
             let owner = format!("pending:{}", p.id);
-            key.open(stack, &owner, "inputs", &mut p.inputs).map_err(|e| secrets_error(stack, e))?;
-            key.open(stack, &owner, "outputs", &mut p.outputs).map_err(|e| secrets_error(stack, e))?;
+            open_value(key, stack, &owner, "inputs", &mut p.inputs)?;
+            open_value(key, stack, &owner, "outputs", &mut p.outputs)?;
         }
         Ok(snapshot)
     }

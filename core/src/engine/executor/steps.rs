@@ -89,8 +89,8 @@ impl Exec<'_> {
             kind,
             type_token: node.urn.type_token().to_string(),
             provider: node.provider.as_ref().map(Urn::to_string),
-            inputs: inputs.to_json(),
-            outputs: prior.map(|p| p.outputs.to_json()).unwrap_or_default(),
+            inputs: inputs.to_recorded(),
+            outputs: prior.map(|p| p.outputs.to_recorded()).unwrap_or_default(),
             resource_id: prior.map(|p| p.id.clone()),
             started_at: now_secs(),
         }
