@@ -122,6 +122,11 @@ impl<T: Send + Sync + 'static> Output<T> {
         Output { deps: Arc::new(deps), eval: Arc::new(eval) }
     }
 
+    /// An output with the same dependencies as this one (shared, not copied), evaluated by `eval`.
+    fn derived<U>(&self, eval: impl Fn(&dyn Env) -> Result<Resolved<U>, OutputError> + Send + Sync + 'static) -> Output<U> {
+        Output { deps: self.deps.clone(), eval: Arc::new(eval) }
+    }
+
     /// The resources this value depends on.
     pub fn dependencies(&self) -> &BTreeSet<Urn> {
         &self.deps
@@ -135,7 +140,7 @@ impl<T: Send + Sync + 'static> Output<T> {
     /// Transforms the value once it is known.
     pub fn map<U: Send + Sync + 'static>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Output<U> {
         let eval = self.eval.clone();
-        Output::from_parts((*self.deps).clone(), move |env| {
+        self.derived(move |env| {
             let r = eval(env)?;
             Ok(Resolved { value: r.value.map(&f), secret: r.secret })
         })
@@ -144,7 +149,7 @@ impl<T: Send + Sync + 'static> Output<T> {
     /// Marks the value secret.
     pub fn into_secret(self) -> Output<T> {
         let eval = self.eval.clone();
-        Output::from_parts((*self.deps).clone(), move |env| {
+        self.derived(move |env| {
             let r = eval(env)?;
             Ok(Resolved { value: r.value, secret: true })
         })
@@ -194,7 +199,7 @@ impl<T: Serialize + Send + Sync + 'static> Output<T> {
     /// unknown values become [`Value::Unknown`]).
     pub fn into_value(&self) -> Output<Value> {
         let eval = self.eval.clone();
-        Output::from_parts((*self.deps).clone(), move |env| {
+        self.derived(move |env| {
             let r = eval(env)?;
             let value = match r.value {
                 Some(v) => {
@@ -225,9 +230,8 @@ impl Output<Value> {
     /// Deserializes into `T`; unknown while any part of the value is unknown.
     pub fn typed<T: DeserializeOwned + Send + Sync + 'static>(&self) -> Output<T> {
         let eval = self.eval.clone();
-        let deps = (*self.deps).clone();
-        let what = deps.iter().map(Urn::to_string).collect::<Vec<_>>().join(", ");
-        Output::from_parts(deps, move |env| {
+        let what = self.deps.iter().map(Urn::to_string).collect::<Vec<_>>().join(", ");
+        self.derived(move |env| {
             let r = eval(env)?;
             match r.value {
                 Some(v) if v.is_known() => {

@@ -742,7 +742,12 @@ impl Walker<'_> {
         for w in &check.warnings {
             self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
-        let inputs = check.inputs;
+        let mut inputs = check.inputs;
+        // Inputs computed at plan time (from other resources' outputs) are fresh texts: where
+        // they repeat what is recorded, the step keeps the recorded copy.
+        if let Some(p) = &prior {
+            inputs.share_strings_of(&p.inputs);
+        }
         let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_deref(), &inputs, gone) else { return Ok(()) };
         self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_deref(), &inputs));
         let replace_paths = if matches!(action, Action::Replace(_)) { forcing_paths(&diff, &decl.options) } else { Vec::new() };
