@@ -47,3 +47,29 @@ async fn what_an_apply_wrote_is_read_when_next_asked_for() {
     assert!(actions.contains(&("settings", Action::NoOp)), "the apply's own record is planned against: {actions:?}");
     assert!(actions.contains(&("extra", Action::Delete)), "{actions:?}");
 }
+
+#[tokio::test]
+async fn an_import_with_a_value_no_plan_could_read_is_refused_whole() {
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::new(store.clone());
+    let program = Program::build("dev", Config::default(), |_| Ok(())).unwrap();
+    let mut session = engine.session(&program, "state import").unwrap();
+    let mut snapshot = strake_state::Snapshot::empty("dev");
+    let record = |name: &str, outputs: &str| ResourceRecord {
+        urn: format!("urn:strake:dev::strake:index:Data::{name}"),
+        kind: RecordKind::Resource,
+        type_token: "strake:index:Data".into(),
+        id: format!("id-{name}"),
+        inputs: serde_json::json!({ "input": 1 }).into(),
+        outputs: strake_state::JsonText::parse(outputs).unwrap(),
+        dependencies: Vec::new(),
+        provider: None,
+        protect: false,
+        retain_on_delete: false,
+        schema_version: 0,
+    };
+    snapshot.resources = vec![record("fine", r#"{"output": 1}"#), record("huge", r#"{"output": 1e400}"#)];
+    let err = session.replace_state(snapshot).unwrap_err().to_string();
+    assert!(err.contains("the outputs of `urn:strake:dev::strake:index:Data::huge`") && err.contains("nothing was imported"), "{err}");
+    assert!(store.load("dev").unwrap().is_none(), "nothing of the file was stored");
+}

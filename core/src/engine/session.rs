@@ -2,17 +2,17 @@
 
 use std::collections::HashMap;
 
-use strake_state::{LockInfo, RecordKind, Snapshot, Write};
+use strake_state::{JsonText, LockInfo, RecordKind, Snapshot, Write};
 
 use super::calls::Caller;
 use super::executor::ApplyReport;
 use super::planner::Planned;
 use super::providers::ProviderCache;
 use super::{Engine, PlanOptions, RefreshReport, executor, pending, planner, state_writer};
-use crate::Urn;
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::program::Program;
+use crate::{Urn, Value};
 
 /// One locked stack. Dropping it releases the lock.
 ///
@@ -358,6 +358,24 @@ impl Session<'_> {
             return Err(Error::StateFile(format!(
                 "the file holds records whose URN is not a Strake URN (`urn:strake:<stack>::<type>::<name>`): {}; nothing was imported",
                 bad.join(", ")
+            )));
+        }
+        let values = |owner: &str, inputs: &JsonText, outputs: &JsonText| {
+            [("inputs", inputs), ("outputs", outputs)]
+                .into_iter()
+                .filter_map(|(which, text)| Value::from_recorded(text).err().map(|e| format!("the {which} of `{owner}` ({e})")))
+                .collect::<Vec<_>>()
+        };
+        let unreadable: Vec<String> = snapshot
+            .resources
+            .iter()
+            .flat_map(|r| values(&r.urn, &r.inputs, &r.outputs))
+            .chain(snapshot.pending.iter().flat_map(|p| values(&format!("pending operation {}", p.id), &p.inputs, &p.outputs)))
+            .collect();
+        if !unreadable.is_empty() {
+            return Err(Error::StateFile(format!(
+                "the file holds values Strake cannot read, such as a number beyond the range of a 64-bit float: {}; nothing was imported",
+                unreadable.join(", ")
             )));
         }
         self.engine.store.import(snapshot)?;

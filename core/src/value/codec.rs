@@ -106,17 +106,24 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// A value recorded in state, read from its text.
+/// A value recorded in state, read from its text ([`Value::from_recorded`]).
 ///
 /// # Panics
-/// Never for text a store holds: it was checked to be JSON, and every JSON text is a value.
+/// On JSON that no value can hold: a number beyond the range of a 64-bit float. Strake never
+/// records one, and `state import` refuses a file that has one.
 impl From<&JsonText> for Value {
     fn from(text: &JsonText) -> Value {
-        serde_json::from_str(text.as_str()).unwrap_or_else(|e| panic!("recorded JSON reads as a value: {e}"))
+        Value::from_recorded(text).unwrap_or_else(|e| panic!("a recorded value does not read as a value: {e}"))
     }
 }
 
 impl Value {
+    /// Reads a value recorded in state. Every JSON text is a value except one with a number
+    /// beyond the range of a 64-bit float, which is an error.
+    pub fn from_recorded(text: &JsonText) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(text.as_str())
+    }
+
     /// The value as state records it.
     pub fn to_recorded(&self) -> JsonText {
         JsonText::encode(self)
@@ -149,6 +156,8 @@ mod tests {
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
         assert_eq!(Value::from(&v.to_recorded()), v);
+        let too_large = JsonText::parse(r#"{"n": 1e400}"#).expect("JSON text, as far as its syntax goes");
+        assert!(Value::from_recorded(&too_large).unwrap_err().to_string().contains("out of range"));
     }
 
     #[test]
