@@ -84,7 +84,9 @@ type EvalFn<T> = dyn Fn(&dyn Env) -> Result<Resolved<T>, OutputError> + Send + S
 /// assert_eq!((resolved.value, resolved.secret), (Some(5), true));
 /// ```
 pub struct Output<T> {
-    deps: Arc<BTreeSet<Urn>>,
+    /// Sorted, without repeats. A slice rather than a set: a large program holds one per input
+    /// that waits on another resource, and a set's node is about 190 bytes for a single URN.
+    deps: Arc<[Urn]>,
     eval: Arc<EvalFn<T>>,
 }
 
@@ -119,7 +121,7 @@ impl<T: Clone + Send + Sync + 'static> Output<T> {
 
 impl<T: Send + Sync + 'static> Output<T> {
     fn from_parts(deps: BTreeSet<Urn>, eval: impl Fn(&dyn Env) -> Result<Resolved<T>, OutputError> + Send + Sync + 'static) -> Self {
-        Output { deps: Arc::new(deps), eval: Arc::new(eval) }
+        Output { deps: deps.into_iter().collect(), eval: Arc::new(eval) }
     }
 
     /// An output with the same dependencies as this one (shared, not copied), evaluated by `eval`.
@@ -127,8 +129,8 @@ impl<T: Send + Sync + 'static> Output<T> {
         Output { deps: self.deps.clone(), eval: Arc::new(eval) }
     }
 
-    /// The resources this value depends on.
-    pub fn dependencies(&self) -> &BTreeSet<Urn> {
+    /// The resources this value depends on, sorted, each once.
+    pub fn dependencies(&self) -> &[Urn] {
         &self.deps
     }
 
@@ -158,7 +160,7 @@ impl<T: Send + Sync + 'static> Output<T> {
     /// Combines two outputs; known when both are.
     pub fn zip<U: Send + Sync + 'static>(&self, other: &Output<U>) -> Output<(T, U)> {
         let (a, b) = (self.eval.clone(), other.eval.clone());
-        let deps = self.deps.union(&other.deps).cloned().collect();
+        let deps = self.deps.iter().chain(other.deps.iter()).cloned().collect();
         Output::from_parts(deps, move |env| {
             let (ra, rb) = (a(env)?, b(env)?);
             let secret = ra.secret || rb.secret;
@@ -188,9 +190,8 @@ impl<T: Send + Sync + 'static> Output<T> {
 
     /// Adds dependencies without changing the value (used for explicit `depends_on`).
     pub fn with_dependencies(&self, extra: impl IntoIterator<Item = Urn>) -> Output<T> {
-        let mut deps = (*self.deps).clone();
-        deps.extend(extra);
-        Output { deps: Arc::new(deps), eval: self.eval.clone() }
+        let deps: BTreeSet<Urn> = self.deps.iter().cloned().chain(extra).collect();
+        Output { deps: deps.into_iter().collect(), eval: self.eval.clone() }
     }
 }
 
@@ -347,7 +348,7 @@ mod tests {
     fn property_is_unknown_until_the_resource_has_outputs() {
         let urn = Urn::new("s", "t:m:R", "a");
         let arn = Output::property(&urn, "arn").typed::<String>();
-        assert_eq!(arn.dependencies(), &BTreeSet::from([urn.clone()]));
+        assert_eq!(arn.dependencies(), std::slice::from_ref(&urn));
         assert_eq!(arn.resolve(&EmptyEnv).unwrap().value, None);
         let env = env_with(&urn, crate::value!({"arn": "arn:x"}));
         assert_eq!(arn.resolve(&env).unwrap().value.as_deref(), Some("arn:x"));
@@ -360,7 +361,7 @@ mod tests {
         let pa = Output::property(&a, "v").typed::<String>();
         let pb = Output::property(&b, "v").typed::<String>().into_secret();
         let joined = crate::format_output!("{}-{}/{}", pa, pb, 7);
-        assert_eq!(joined.dependencies(), &BTreeSet::from([a.clone(), b.clone()]));
+        assert_eq!(joined.dependencies(), BTreeSet::from([a.clone(), b.clone()]).into_iter().collect::<Vec<_>>());
         let mut env = env_with(&a, crate::value!({"v": "x"}));
         assert_eq!(joined.resolve(&env).unwrap(), Resolved { value: None, secret: true });
         env.insert(b, crate::value!({"v": "y"}));

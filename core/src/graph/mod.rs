@@ -175,7 +175,7 @@ fn edges(
     let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
     for (n, node) in nodes.iter().enumerate() {
         let wanted: BTreeSet<Urn> = match (node.kind, node.decl) {
-            (NodeKind::Provider, Some(i)) => program.providers[i].config.dependencies().clone(),
+            (NodeKind::Provider, Some(i)) => program.providers[i].config.dependencies().iter().cloned().collect(),
             (NodeKind::Resource | NodeKind::DataSource, Some(i)) => {
                 let mut d = program.resources[i].dependencies();
                 d.extend(node.provider.iter().cloned());

@@ -128,12 +128,37 @@ pub(super) fn decode_frame(bytes: &[u8], previous: &Digest) -> NextFrame {
 
 /// `JSON \n sha256-hex \n`.
 pub(super) fn seal<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    let mut bytes = serde_json::to_vec(value).map_err(|e| format!("cannot encode: {e}"))?;
-    let sum = hex(&Sha256::digest(&bytes));
-    bytes.push(b'\n');
-    bytes.extend_from_slice(sum.as_bytes());
-    bytes.push(b'\n');
-    Ok(bytes)
+    seal_to(value, Vec::new()).map_err(|e| format!("cannot encode: {e}"))
+}
+
+/// [`seal`], written to `out` as it is encoded: a snapshot of a large stack is never held
+/// whole in memory (it would be the largest thing an apply holds, when it compacts at the end).
+pub(super) fn seal_to<T: Serialize, W: std::io::Write>(value: &T, out: W) -> std::io::Result<W> {
+    let mut hashing = Hashing { out, hash: Sha256::new() };
+    serde_json::to_writer(&mut hashing, value)?;
+    let Hashing { mut out, hash } = hashing;
+    out.write_all(b"\n")?;
+    out.write_all(hex(&hash.finalize()).as_bytes())?;
+    out.write_all(b"\n")?;
+    Ok(out)
+}
+
+/// A writer that hashes what it passes on.
+struct Hashing<W> {
+    out: W,
+    hash: Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// The value of a sealed record, if its checksum holds.

@@ -32,7 +32,7 @@ mod lock;
 
 use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{ErrorKind, Write as _};
+use std::io::{BufWriter, ErrorKind};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -387,12 +387,12 @@ impl LocalStore {
         }
         let head = Head { lineage: snapshot.meta.lineage.clone(), generation, serial: snapshot.meta.serial, digest: codec::hex(&digest) };
         let file = SnapshotFile { generation, digest: codec::hex(&digest), time: now(), reason: reason.to_string(), snapshot };
-        let bytes = codec::seal(&file).map_err(StateError::Backend)?;
         let final_path = dir.join(segment_name(generation, "snapshot"));
         let temp = dir.join(format!("{}.tmp", segment_name(generation, "snapshot")));
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&temp).map_err(|e| io_error(&temp, e))?;
-            f.write_all(&bytes).map_err(|e| io_error(&temp, e))?;
+            let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&temp).map_err(|e| io_error(&temp, e))?;
+            let written = codec::seal_to(&file, BufWriter::with_capacity(1 << 20, f));
+            let f = written.and_then(|w| w.into_inner().map_err(|e| e.into_error())).map_err(|e| io_error(&temp, e))?;
             self.sync_data(&f, &temp)?;
         }
         let journal = dir.join(segment_name(generation, "journal"));
