@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod codec;
 mod map;
@@ -167,42 +167,16 @@ impl Value {
         }
     }
 
-    /// Converts to plain JSON, encoding the unknown and secret markers.
+    /// Converts to plain JSON, encoding the unknown and secret markers (as [`Value`]'s
+    /// `Serialize` does).
     pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => J::Number(n.clone()),
-            Value::String(s) => J::String(s.to_string()),
-            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(map) => J::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
-            Value::Unknown => J::Object([(UNKNOWN_KEY.to_string(), J::Bool(true))].into_iter().collect()),
-            Value::Secret(inner) => J::Object([(SECRET_KEY.to_string(), inner.to_json())].into_iter().collect()),
-        }
+        serde_json::to_value(self).expect("a value is JSON: its map keys are strings")
     }
 
-    /// Converts from plain JSON, decoding the markers written by [`Value::to_json`].
+    /// Converts from plain JSON, decoding the markers written by [`Value::to_json`] (as
+    /// [`Value`]'s `Deserialize` does).
     pub fn from_json(json: serde_json::Value) -> Value {
-        use serde_json::Value as J;
-        match json {
-            J::Null => Value::Null,
-            J::Bool(b) => Value::Bool(b),
-            J::Number(n) => Value::Number(n),
-            J::String(s) => Value::String(s.into()),
-            J::Array(items) => Value::List(items.into_iter().map(Value::from_json).collect()),
-            J::Object(mut map) => {
-                if map.len() == 1 {
-                    if let Some(inner) = map.remove(SECRET_KEY) {
-                        return Value::Secret(Box::new(Value::from_json(inner)));
-                    }
-                    if map.contains_key(UNKNOWN_KEY) {
-                        return Value::Unknown;
-                    }
-                }
-                Value::Map(map.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect())
-            }
-        }
+        Value::deserialize(json).expect("every JSON tree reads as a value")
     }
 
     /// Converts to plain JSON for a provider: secrets revealed. `None` if any part is unknown.
@@ -232,25 +206,7 @@ impl From<serde_json::Value> for Value {
 /// the JSON itself is made.
 impl From<&serde_json::Value> for Value {
     fn from(json: &serde_json::Value) -> Self {
-        use serde_json::Value as J;
-        match json {
-            J::Null => Value::Null,
-            J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => Value::Number(n.clone()),
-            J::String(s) => Value::String(s.as_str().into()),
-            J::Array(items) => Value::List(items.iter().map(Value::from).collect()),
-            J::Object(map) => {
-                if map.len() == 1 {
-                    if let Some(inner) = map.get(SECRET_KEY) {
-                        return Value::Secret(Box::new(Value::from(inner)));
-                    }
-                    if map.contains_key(UNKNOWN_KEY) {
-                        return Value::Unknown;
-                    }
-                }
-                Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
-            }
-        }
+        Value::deserialize(json).expect("every JSON tree reads as a value")
     }
 }
 
