@@ -61,6 +61,7 @@ pub struct ResourceRecord {
     /// The outputs the provider last returned.
     pub outputs: JsonText,
     /// URNs this resource depended on when it was last written (used to order deletes).
+    #[serde(deserialize_with = "exact_size")]
     pub dependencies: Vec<String>,
     /// URN of the provider configuration that manages it (None for provider records).
     pub provider: Option<String>,
@@ -75,6 +76,14 @@ pub struct ResourceRecord {
     /// never changed theirs); records of older versions are upgraded by their provider on load.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub schema_version: u32,
+}
+
+/// A list read with no spare room: decoding grows a list to four entries at its first, and a
+/// loaded state holds one list per record.
+fn exact_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let mut list = <Vec<String> as serde::Deserialize>::deserialize(d)?;
+    list.shrink_to_fit();
+    Ok(list)
 }
 
 fn is_zero(v: &u32) -> bool {

@@ -268,10 +268,10 @@ fn recorded_priors(snapshot: &Snapshot, graph: &Graph, program: &Program) -> Has
             let node = graph.node_index(&urn).map(|n| &graph.nodes[n]);
             let decl = node.and_then(|node| node.decl).map(|d| &program.resources[d]);
             if let Some(Ok(declared)) = decl.map(|decl| decl.resolve_inputs(&crate::output::EmptyEnv)) {
-                inputs.share_strings_of(&declared);
+                inputs.share_parts_of(&declared);
             }
             let mut outputs = Value::from(&r.outputs);
-            outputs.share_strings_of(&inputs);
+            outputs.share_parts_of(&inputs);
             let urn = node.map_or(urn, |node| node.urn.clone());
             (urn, Prior { id: r.id.clone(), inputs, outputs, version: r.schema_version })
         })
@@ -746,7 +746,7 @@ impl Walker<'_> {
         // Inputs computed at plan time (from other resources' outputs) are fresh texts: where
         // they repeat what is recorded, the step keeps the recorded copy.
         if let Some(p) = &prior {
-            inputs.share_strings_of(&p.inputs);
+            inputs.share_parts_of(&p.inputs);
         }
         let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_deref(), &inputs, gone) else { return Ok(()) };
         self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_deref(), &inputs));

@@ -1,30 +1,73 @@
-//! [`Map`]: the map of a [`Value::Map`], its entries kept sorted by key in one vector.
+//! [`Map`]: the map of a [`Value::Map`], its entries kept sorted by key in one shared slice.
 //!
 //! Most maps in resource properties hold a handful of keys. A `BTreeMap` gives each one a node of
 //! eleven slots (about 640 bytes for string keys and values); this map allocates only the entries
 //! it holds, which matters when a plan keeps several values of every resource of a large stack.
+//! A copy shares the entries (a plan copies values between state, its steps and the values
+//! dependents see); a change to a shared map copies its entries first.
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 
 use super::Value;
 
-/// Up to this many keys, a map grows one entry at a time.
-const SMALL: usize = 8;
+type Entries = Arc<[(String, Value)]>;
 
-/// A map with string keys, iterated in key order (as a `BTreeMap` is).
-#[derive(Clone, Default, PartialEq)]
+/// A map with string keys, iterated in key order (as a `BTreeMap` is). Cloning it is cheap: the
+/// clone shares the entries until one of the two is changed.
+#[derive(Clone)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
+    entries: Entries,
+}
+
+impl Default for Map {
+    fn default() -> Map {
+        Map::new()
+    }
+}
+
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        self.shares_entries_with(other) || self.entries == other.entries
+    }
 }
 
 impl Map {
     /// An empty map.
     pub fn new() -> Map {
-        Map { entries: Vec::new() }
+        // Every empty map shares one allocation.
+        static EMPTY: LazyLock<Entries> = LazyLock::new(|| Arc::from([]));
+        Map { entries: Arc::clone(&EMPTY) }
+    }
+
+    /// Whether the two are copies of one map: the same entries, not merely equal ones.
+    pub(crate) fn shares_entries_with(&self, other: &Map) -> bool {
+        Arc::ptr_eq(&self.entries, &other.entries)
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    /// The entries to change in place: this map's own (copied first if another map shares them).
+    fn entries_mut(&mut self) -> &mut [(String, Value)] {
+        Arc::make_mut(&mut self.entries)
+    }
+
+    /// The entries as a vector to add or remove some; the map holds exactly what it has after.
+    fn edit<R>(&mut self, change: impl FnOnce(&mut Vec<(String, Value)>) -> R) -> R {
+        let mut entries = self.take_entries();
+        let result = change(&mut entries);
+        self.entries = Arc::from(entries);
+        result
+    }
+
+    /// The entries, moved out when no other map shares them, else copied.
+    fn take_entries(&mut self) -> Vec<(String, Value)> {
+        match Arc::get_mut(&mut self.entries) {
+            Some(own) => own.iter_mut().map(std::mem::take).collect(),
+            None => self.entries.to_vec(),
+        }
     }
 
     /// How many keys it has.
@@ -44,7 +87,8 @@ impl Map {
 
     /// The value under `key`, to change it.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.find(key).ok().map(|i| &mut self.entries[i].1)
+        let i = self.find(key).ok()?;
+        Some(&mut self.entries_mut()[i].1)
     }
 
     /// Whether it has `key`.
@@ -52,19 +96,14 @@ impl Map {
         self.find(key).is_ok()
     }
 
-    /// Sets `key` to `value`; returns the value it replaced. A key that sorts before others moves
-    /// them: build a large map by collecting its entries (sorted once) rather than key by key.
+    /// Sets `key` to `value`; returns the value it replaced. A new key reallocates the entries:
+    /// build a map of more than a few keys by collecting its entries rather than key by key.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
         let key = key.into();
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.entries_mut()[i].1, value)),
             Err(i) => {
-                // Small maps, the most common, hold no spare room: a map of one key grown the
-                // usual way would keep room for four.
-                if self.entries.len() < SMALL {
-                    self.entries.reserve_exact(1);
-                }
-                self.entries.insert(i, (key, value));
+                self.edit(|entries| entries.insert(i, (key, value)));
                 None
             }
         }
@@ -72,12 +111,13 @@ impl Map {
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.find(key).ok().map(|i| self.entries.remove(i).1)
+        let i = self.find(key).ok()?;
+        Some(self.edit(|entries| entries.remove(i).1))
     }
 
     /// Keeps the entries for which `keep` says so.
     pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.edit(|entries| entries.retain_mut(|(k, v)| keep(k, v)));
     }
 
     /// The value under `key`, inserted by `default` when missing.
@@ -85,11 +125,11 @@ impl Map {
         let i = match self.find(key) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (key.to_string(), default()));
+                self.edit(|entries| entries.insert(i, (key.to_string(), default())));
                 i
             }
         };
-        &mut self.entries[i].1
+        &mut self.entries_mut()[i].1
     }
 
     /// The entries, in key order.
@@ -99,7 +139,7 @@ impl Map {
 
     /// The entries, in key order, with their values to change.
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&String, &mut Value)> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+        self.entries_mut().iter_mut().map(|(k, v)| (&*k, v))
     }
 
     /// The keys, in order.
@@ -114,7 +154,7 @@ impl Map {
 
     /// The values, in key order, to change.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
+        self.entries_mut().iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -135,14 +175,16 @@ impl<K: Into<String>> FromIterator<(K, Value)> for Map {
             entries.dedup_by(|later, earlier| later.0 == earlier.0);
             entries.reverse();
         }
-        entries.shrink_to_fit();
-        Map { entries }
+        if entries.is_empty() {
+            return Map::new();
+        }
+        Map { entries: Arc::from(entries) }
     }
 }
 
 impl<K: Into<String>> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, items: I) {
-        let entries = std::mem::take(&mut self.entries);
+        let entries = self.take_entries();
         *self = entries.into_iter().chain(items.into_iter().map(|(k, v)| (k.into(), v))).collect();
     }
 }
@@ -155,7 +197,7 @@ impl<K: Into<String>, const N: usize> From<[(K, Value); N]> for Map {
 
 impl From<std::collections::BTreeMap<String, Value>> for Map {
     fn from(map: std::collections::BTreeMap<String, Value>) -> Map {
-        Map { entries: map.into_iter().collect() }
+        map.into_iter().collect()
     }
 }
 
@@ -163,8 +205,8 @@ impl IntoIterator for Map {
     type Item = (String, Value);
     type IntoIter = std::vec::IntoIter<(String, Value)>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+    fn into_iter(mut self) -> Self::IntoIter {
+        self.take_entries().into_iter()
     }
 }
 
@@ -182,7 +224,7 @@ impl<'a> IntoIterator for &'a mut Map {
     type IntoIter = std::iter::Map<std::slice::IterMut<'a, (String, Value)>, fn(&'a mut (String, Value)) -> (&'a String, &'a mut Value)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+        self.entries_mut().iter_mut().map(|(k, v)| (&*k, v))
     }
 }
 
@@ -220,5 +262,35 @@ mod tests {
             extended.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>(),
             [("x", Value::Null), ("y", Value::from(1)), ("z", Value::from(3))]
         );
+    }
+
+    #[test]
+    fn a_copy_shares_the_entries_until_either_is_changed() {
+        let original: Map = [("a", Value::from(1)), ("b", Value::from(2))].into();
+        let mut copy = original.clone();
+        assert!(copy.shares_entries_with(&original));
+
+        *copy.get_mut("a").unwrap() = Value::from(10);
+        assert!(!copy.shares_entries_with(&original));
+        assert_eq!(original.get("a"), Some(&Value::from(1)), "the original is unchanged");
+
+        for change in [
+            (|m: &mut Map| drop(m.insert("c", Value::Null))) as fn(&mut Map),
+            |m| drop(m.remove("a")),
+            |m| m.retain(|k, _| k == "b"),
+            |m| {
+                m.get_or_insert_with("d", || Value::Null);
+            },
+            |m| m.values_mut().for_each(|v| *v = Value::Null),
+            |m| m.extend([("e", Value::Null)]),
+        ] {
+            let mut copy = original.clone();
+            change(&mut copy);
+            assert_ne!(copy, original);
+            assert_eq!(original, [("a", Value::from(1)), ("b", Value::from(2))].into(), "the original is unchanged");
+        }
+        let owned: Vec<(String, Value)> = original.clone().into_iter().collect();
+        assert_eq!(owned.len(), 2);
+        assert!(Map::new().shares_entries_with(&Map::default()), "empty maps allocate nothing of their own");
     }
 }
