@@ -259,8 +259,8 @@ fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refr
 /// The recorded resources as state holds them.
 ///
 /// A large plan holds every prior next to the program, so the prior shares what it has in
-/// common: the URN of the program's node, the long texts of inputs the program states outright
-/// (known before anything is applied), and outputs' texts that repeat inputs.
+/// common: the URN of the program's node, the maps and long texts of inputs the program states
+/// outright (known before anything is applied), and outputs' maps and texts that repeat inputs.
 fn recorded_priors(snapshot: &Snapshot, graph: &Graph, program: &Program) -> HashMap<Urn, Prior> {
     recorded_resources(snapshot)
         .map(|(urn, r)| {
@@ -743,8 +743,9 @@ impl Walker<'_> {
             self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
         let mut inputs = check.inputs;
-        // Inputs computed at plan time (from other resources' outputs) are fresh texts: where
-        // they repeat what is recorded, the step keeps the recorded copy.
+        // Inputs computed at plan time (from other resources' outputs) are fresh values: where
+        // they repeat what is recorded (all of them, for an unchanged resource), the step keeps
+        // the recorded copy.
         if let Some(p) = &prior {
             inputs.share_parts_of(&p.inputs);
         }
