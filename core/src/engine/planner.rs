@@ -122,14 +122,6 @@ enum ReadBack {
     Read(Option<Prior>),
 }
 
-/// A prior's inputs, to keep in a step.
-fn inputs_of(prior: Cow<'_, Prior>) -> Value {
-    match prior {
-        Cow::Borrowed(p) => p.inputs.clone(),
-        Cow::Owned(p) => p.inputs,
-    }
-}
-
 pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     let graph = Graph::build(req.program, Some(req.snapshot)).map_err(Error::Diagnostics)?;
     let mut diags = Vec::new();
@@ -756,7 +748,7 @@ impl Walker<'_> {
             urn: urn.clone(),
             action,
             reason,
-            before: prior.map(inputs_of),
+            before: prior.map(|p| p.inputs.clone()),
             after: Some(inputs),
             changes: diff.changes,
             replace_paths,
@@ -773,7 +765,7 @@ impl Walker<'_> {
     fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Cow<'_, Prior>>, inputs: Value) {
         let node = &self.graph.nodes[n];
         let action = if prior.is_some() { Action::Update } else { Action::Create };
-        let before = prior.map(inputs_of);
+        let before = prior.map(|p| p.inputs.clone());
         let mut s = step(&decl.urn, node.provider.as_ref(), action, before.clone(), Some(inputs), "provider configuration known only after apply");
         s.parent = decl.options.parent.clone();
         if let Some(before) = &before {

@@ -8,8 +8,12 @@ use crate::provider::CreatedLookup;
 /// generated or unique, which inputs never reach the cloud and which outputs are secret are
 /// declared on the schemas' fields ([`Rules`](super::Rules)), next to what they are about.
 ///
-/// ```ignore
+/// ```
+/// use strake::provider::CreatedLookup;
+/// use strake::typed::Spec;
+///
 /// const SPEC: Spec = Spec::new("aws:iam:Role", CreatedLookup::FromInputs);
+/// assert_eq!((SPEC.type_token, SPEC.version), ("aws:iam:Role", 0));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
