@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,10 +24,6 @@ pub struct Kube {
     owned: Option<tempfile::TempDir>,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests crate is in the workspace").to_path_buf()
-}
-
 impl Kube {
     /// The shared server, or a private one when none is running.
     pub fn get() -> Kube {
@@ -41,7 +37,7 @@ impl Kube {
     pub fn start(issuer: &str) -> Kube {
         let dir = tempfile::Builder::new().prefix("strake-kube-").tempdir().expect("temp dir");
         let out = Command::new("bash")
-            .arg(repo_root().join("tests/kube/start.sh"))
+            .arg(crate::workspace_root().join("tests/kube/start.sh"))
             .arg(dir.path())
             .arg(issuer)
             .output()
@@ -117,7 +113,7 @@ impl Kube {
 impl Drop for Kube {
     fn drop(&mut self) {
         if self.owned.is_some() {
-            let _ = Command::new("bash").arg(repo_root().join("tests/kube/stop.sh")).arg(&self.dir).output();
+            let _ = Command::new("bash").arg(crate::workspace_root().join("tests/kube/stop.sh")).arg(&self.dir).output();
         }
     }
 }

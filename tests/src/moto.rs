@@ -60,9 +60,10 @@ impl Moto {
         ensure_installed();
         let recording = tempfile::NamedTempFile::new().expect("recording file");
         // moto's server through a launcher that frames a few S3 answers as S3 does (see the file).
-        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/moto/server.py");
+        let launcher = crate::workspace_root().join("tests/moto/server.py");
         let mut child = Command::new("python3")
-            .args([launcher, "-H", "127.0.0.1", "-p", "0"])
+            .arg(launcher)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_RECORDER_FILEPATH", recording.path())
             .env_remove("MOTO_ACCOUNT_ID")
             .stdout(Stdio::piped())

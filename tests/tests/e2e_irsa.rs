@@ -9,7 +9,7 @@
 //! checks that the state is really there (nothing on disk, objects under the prefix, `state
 //! history`), and its destroy checks expect the state bucket, and only it, to be left.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_eks::types::VpcConfigRequest;
@@ -187,7 +187,7 @@ async fn scenario(state: StateBackend) {
     let issuer = cluster.cluster().and_then(|c| c.identity()).and_then(|i| i.oidc()).and_then(|o| o.issuer()).unwrap().to_string();
     let kube = Kube::start(&issuer);
     let dir = tempfile::tempdir().unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cross-account-irsa/Strake.toml");
+    let example = strake_tests::workspace_root().join("examples/cross-account-irsa/Strake.toml");
     std::fs::copy(example, dir.path().join("Strake.toml")).unwrap();
     let app = App { bin: example_binary("cross-account-irsa"), dir, endpoint: rig.moto.endpoint(), kubeconfig: kube.kubeconfig(), state };
 

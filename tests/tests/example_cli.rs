@@ -15,7 +15,7 @@ fn example_binary() -> PathBuf {
 /// The example's configuration, edited by `edit`, in a fresh directory.
 fn program_dir(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cross-account-irsa/Strake.toml");
+    let example = strake_tests::workspace_root().join("examples/cross-account-irsa/Strake.toml");
     std::fs::write(dir.path().join("Strake.toml"), edit(&std::fs::read_to_string(example).unwrap())).unwrap();
     dir
 }
