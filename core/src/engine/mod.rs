@@ -8,6 +8,7 @@ mod calls;
 mod executor;
 mod pending;
 mod planner;
+mod prior;
 mod providers;
 pub mod retry;
 mod reviews;

@@ -2,15 +2,15 @@
 //! diffing inputs, and choosing each action with the pure [`decide`](crate::plan::decide).
 //! It never mutates anything.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use strake_state::{RecordKind, Snapshot};
+use strake_state::{RecordKind, ResourceRecord, Snapshot};
 
+use super::prior::{Prior, Refreshed, as_found, record_of};
 use super::providers::{ProviderCache, Slot};
 use super::retry::with_retries;
-use super::shared::{check_inputs, env_value, recorded_resources, stack_outputs_urn};
+use super::shared::{check_inputs, env_value, stack_outputs_urn};
 use super::walk::walk;
 use crate::error::{Diagnostic, Error, StepError};
 use crate::events::{Event, Observer};
@@ -20,39 +20,6 @@ use crate::program::Program;
 use crate::provider::*;
 use crate::{Urn, Value};
 
-/// A recorded resource as the planner sees it (after refresh).
-#[derive(Debug, Clone)]
-pub(crate) struct Prior {
-    pub id: String,
-    pub inputs: Value,
-    pub outputs: Value,
-    /// The schema version of its type that the values are in.
-    pub version: u32,
-}
-
-/// What refresh found for a recorded resource.
-#[derive(Debug, Clone)]
-pub(crate) enum Refreshed {
-    Found(Prior),
-    Gone,
-}
-
-impl Refreshed {
-    /// The state write that records it: the record with the values read, or its removal.
-    pub(crate) fn to_write(&self, recorded: &strake_state::ResourceRecord) -> strake_state::Write {
-        match self {
-            Refreshed::Found(p) => strake_state::Write::PutResource(strake_state::ResourceRecord {
-                id: p.id.clone(),
-                inputs: p.inputs.to_recorded(),
-                outputs: p.outputs.to_recorded(),
-                schema_version: p.version,
-                ..recorded.clone()
-            }),
-            Refreshed::Gone => strake_state::Write::DeleteResource { urn: recorded.urn.clone() },
-        }
-    }
-}
-
 /// A plan plus what the executor needs to carry it out.
 pub struct Planned {
     /// The plan itself: what is shown, and what `plan --out` saves.
@@ -60,12 +27,14 @@ pub struct Planned {
     pub(crate) graph: Graph,
     /// Outputs known at plan time (unchanged resources, data sources), keyed by URN.
     pub(crate) known: HashMap<Urn, Value>,
-    /// Recorded resources after refresh.
+    /// The recorded resources the plan changes, as refresh found them (and upgraded to their
+    /// types' schema versions): what the executor updates, replaces and deletes.
     pub(crate) prior: HashMap<Urn, Prior>,
     /// Resources whose refresh differed from state.
     pub(crate) refreshed: HashMap<Urn, Refreshed>,
-    /// Resources whose records were upgraded to their type's current schema version on load.
-    pub(crate) upgraded: BTreeSet<Urn>,
+    /// Resources whose records were upgraded to their type's current schema version on load, as
+    /// upgraded.
+    pub(crate) upgraded: HashMap<Urn, Prior>,
 }
 
 pub(crate) struct PlanRequest<'a> {
@@ -100,7 +69,8 @@ struct Walker<'a> {
     req: &'a PlanRequest<'a>,
     graph: &'a Graph,
     included: Vec<bool>,
-    prior: HashMap<Urn, Prior>,
+    /// The priors of the resources the plan changes (the executor works from them).
+    changed: Mutex<HashMap<Urn, Prior>>,
     env: Mutex<HashMap<Urn, Value>>,
     steps: Mutex<Vec<PlannedStep>>,
     diags: Mutex<Vec<Diagnostic>>,
@@ -115,8 +85,8 @@ struct Walker<'a> {
 
 /// What a refresh item leaves for its node.
 enum ReadBack {
-    /// The resource is as recorded: the node plans with the recorded prior, which it borrows
-    /// (most resources of a plan are unchanged, and a large plan would hold a copy of each).
+    /// The resource is as recorded: the node reads its record again when it is planned (refresh
+    /// items run ahead of their nodes, and a large plan would hold a copy of every prior).
     AsRecorded,
     /// The resource as read (or upgraded), or `None`: nothing recorded, or gone.
     Read(Option<Prior>),
@@ -137,13 +107,12 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
 
-    let prior = recorded_priors(req.snapshot, &graph, req.program);
     let included = included_nodes(&graph, req.targets, req.mode);
     let w = Walker {
         req,
         graph: &graph,
         included,
-        prior,
+        changed: Mutex::new(HashMap::new()),
         env: Mutex::new(HashMap::with_capacity(graph.nodes.len())),
         steps: Mutex::new(Vec::with_capacity(graph.nodes.len())),
         diags: Mutex::new(diags),
@@ -152,7 +121,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         deleted_first: Mutex::new(BTreeSet::new()),
         read_back: Mutex::new(HashMap::new()),
     };
-    let (deps, refresh_of) = with_refresh_items(&graph, &w.included, |urn| w.prior.contains_key(urn));
+    let (deps, refresh_of) = with_refresh_items(&graph, &w.included, |urn| record_of(req.snapshot, urn).is_some());
     let nodes = graph.nodes.len();
     let (walker, refresh_of) = (&w, &refresh_of);
     let outcome = walk(&deps, req.parallelism, &Default::default(), |i| async move {
@@ -161,7 +130,7 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
     .await;
     debug_assert!(outcome.not_started.is_empty());
 
-    let Walker { env, steps, diags, refreshed, upgraded, mut prior, .. } = w;
+    let Walker { env, steps, diags, refreshed, upgraded, changed, .. } = w;
     let (env, mut steps, mut diags) = (take(env), take(steps), take(diags));
     let item_urn = |item: usize| graph.nodes[if item < nodes { item } else { refresh_of[item - nodes] }].urn.clone();
     let failures = stopped(outcome.failed, &mut diags, item_urn);
@@ -183,15 +152,14 @@ pub(crate) async fn plan(req: &PlanRequest<'_>) -> Result<Planned, Error> {
         return Err(Error::Diagnostics(diags));
     }
     let (outputs, outputs_changed) = plan_outputs(req, &env)?;
-    let (refreshed, upgraded) = (take(refreshed), take(upgraded));
-    let upgraded = as_found(&mut prior, upgraded, &refreshed);
+    let (refreshed, upgraded, prior) = (take(refreshed), take(upgraded), take(changed));
     let providers = planned_providers(req.providers, &steps);
     diags.extend(same_destination_warnings(&providers, req.providers));
     strictly(req.strict, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Error::Diagnostics(diags));
     }
-    let reviews = super::reviews::review(req.program, req.snapshot, &steps, &prior, &env, req.providers);
+    let reviews = super::reviews::review(req.program, req.snapshot, &steps, || as_found(req.snapshot, &upgraded, &refreshed), &env, req.providers);
     let mut notes = if req.note_pending { pending_notes(req.snapshot) } else { Vec::new() };
     notes.extend(drift_notes(&refreshed));
     let plan = Plan {
@@ -229,65 +197,22 @@ fn stopped(failed: Vec<(usize, Stop)>, diags: &mut Vec<Diagnostic>, urn_of: impl
     failures
 }
 
-/// The recorded resources as the executor works from them: upgraded to their types' schema
-/// versions, then as refresh found them (e.g. to correct drift). Returns the upgraded ones.
-fn as_found(prior: &mut HashMap<Urn, Prior>, upgraded: HashMap<Urn, Prior>, refreshed: &HashMap<Urn, Refreshed>) -> BTreeSet<Urn> {
-    let upgraded = upgraded
-        .into_iter()
-        .map(|(urn, p)| {
-            prior.insert(urn.clone(), p);
-            urn
-        })
-        .collect();
-    for (urn, r) in refreshed {
-        match r {
-            Refreshed::Found(p) => prior.insert(urn.clone(), p.clone()),
-            Refreshed::Gone => prior.remove(urn),
-        };
-    }
-    upgraded
-}
-
-/// The recorded resources as state holds them.
-///
-/// A large plan holds every prior next to the program, so the prior shares what it has in
-/// common: the URN of the program's node, the maps and long texts of inputs the program states
-/// outright (known before anything is applied), and outputs' maps and texts that repeat inputs.
-fn recorded_priors(snapshot: &Snapshot, graph: &Graph, program: &Program) -> HashMap<Urn, Prior> {
-    recorded_resources(snapshot)
-        .map(|(urn, r)| {
-            let mut inputs = Value::from(&r.inputs);
-            let node = graph.node_index(&urn).map(|n| &graph.nodes[n]);
-            let decl = node.and_then(|node| node.decl).map(|d| &program.resources[d]);
-            if let Some(Ok(declared)) = decl.map(|decl| decl.resolve_inputs(&crate::output::EmptyEnv)) {
-                inputs.share_parts_of(&declared);
-            }
-            let mut outputs = Value::from(&r.outputs);
-            outputs.share_parts_of(&inputs);
-            let urn = node.map_or(urn, |node| node.urn.clone());
-            (urn, Prior { id: r.id.clone(), inputs, outputs, version: r.schema_version })
-        })
-        .collect()
-}
-
 /// The walk's items: every graph node, plus one refresh read per recorded resource the plan
 /// covers. A read needs only the recorded id and its provider, so it waits for the provider
 /// alone, not for the resource's dependencies: all reads of a plan run at full parallelism. The
 /// resource's own node waits for its read. Returns the items' dependencies and, for each
 /// refresh item (numbered after the nodes), its node.
 fn with_refresh_items(graph: &Graph, included: &[bool], recorded: impl Fn(&Urn) -> bool) -> (Vec<Vec<usize>>, Vec<usize>) {
-    let mut deps = graph.deps.clone();
-    let mut refresh_of = Vec::new();
-    for (n, node) in graph.nodes.iter().enumerate() {
-        if node.kind != NodeKind::Resource || !included[n] || !recorded(&node.urn) {
-            continue;
-        }
-        let item = graph.nodes.len() + refresh_of.len();
-        refresh_of.push(n);
-        deps[n].push(item);
-        deps.push(node.provider.as_ref().and_then(|p| graph.node_index(p)).into_iter().collect());
+    let refresh_of: Vec<usize> =
+        (0..graph.nodes.len()).filter(|&n| graph.nodes[n].kind == NodeKind::Resource && included[n] && recorded(&graph.nodes[n].urn)).collect();
+    // Each list is made at its size: a large plan has one per node and one per refresh item.
+    let mut read_item = vec![None; graph.nodes.len()];
+    for (k, &n) in refresh_of.iter().enumerate() {
+        read_item[n] = Some(graph.nodes.len() + k);
     }
-    (deps, refresh_of)
+    let node_deps = graph.deps.iter().zip(&read_item).map(|(ds, read)| ds.iter().copied().chain(*read).collect());
+    let read_deps = refresh_of.iter().map(|&n| graph.nodes[n].provider.as_ref().and_then(|p| graph.node_index(p)).into_iter().collect());
+    (node_deps.chain(read_deps).collect(), refresh_of)
 }
 
 fn take<T: Default>(m: Mutex<T>) -> T {
@@ -616,15 +541,16 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// A recorded resource in its type's current schema version: a record of an older version
-    /// is upgraded by its provider (and remembered, so the apply writes it back); one of a newer
-    /// version than the provider knows stops the plan, since nothing could read it right.
-    fn current(&self, urn: &Urn, provider: &Slot) -> Result<Option<Cow<'_, Prior>>, Stop> {
-        let Some(prior) = self.prior.get(urn) else { return Ok(None) };
-        let Slot::Ready(provider) = provider else { return Ok(Some(Cow::Borrowed(prior))) };
+    /// Resource `urn` as `record` holds it, in its type's current schema version: a record of an
+    /// older version is upgraded by its provider (and remembered, so the apply writes it back);
+    /// one of a newer version than the provider knows stops the plan, since nothing could read it
+    /// right.
+    fn current(&self, urn: &Urn, record: &ResourceRecord, provider: &Slot, declared: Option<&Value>) -> Result<Prior, Stop> {
+        let prior = Prior::from_record(record, declared);
+        let Slot::Ready(provider) = provider else { return Ok(prior) };
         let current = provider.schema_version(urn.type_token());
         if prior.version == current {
-            return Ok(Some(Cow::Borrowed(prior)));
+            return Ok(prior);
         }
         if prior.version > current {
             self.diag(Diagnostic::error(
@@ -639,20 +565,15 @@ impl Walker<'_> {
             ));
             return Err(Stop::Diagnosed);
         }
-        let req = UpgradeRequest {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            from_version: prior.version,
-            inputs: prior.inputs.clone(),
-            outputs: prior.outputs.clone(),
-        };
+        let Prior { id, inputs, outputs, version } = prior;
+        let req = UpgradeRequest { urn: urn.clone(), type_token: urn.type_token().to_string(), from_version: version, inputs, outputs };
         match provider.upgrade(req) {
             Ok(up) => {
-                let p = Prior { inputs: up.inputs, outputs: up.outputs, version: current, ..prior.clone() };
+                let p = Prior { id, inputs: up.inputs, outputs: up.outputs, version: current };
                 if let Ok(mut upgraded) = self.upgraded.lock() {
                     upgraded.insert(urn.clone(), p.clone());
                 }
-                Ok(Some(Cow::Owned(p)))
+                Ok(p)
             }
             Err(e) => {
                 self.diag(Diagnostic::error(Some(urn), None, e.message));
@@ -663,11 +584,10 @@ impl Walker<'_> {
 
     /// Reads a recorded resource back from the cloud (when refresh is on).
     async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<ReadBack, Stop> {
-        let Some(prior) = self.current(urn, slot)? else { return Ok(ReadBack::Read(None)) };
-        let as_recorded = |prior: Cow<'_, Prior>| match prior {
-            Cow::Borrowed(_) => ReadBack::AsRecorded,
-            Cow::Owned(upgraded) => ReadBack::Read(Some(upgraded)),
-        };
+        let Some(record) = record_of(self.req.snapshot, urn) else { return Ok(ReadBack::Read(None)) };
+        let prior = self.current(urn, record, slot, None)?;
+        // An upgraded prior goes to the node as it is; one as recorded, the node reads again.
+        let as_recorded = |prior: Prior| if prior.version == record.schema_version { ReadBack::AsRecorded } else { ReadBack::Read(Some(prior)) };
         let Slot::Ready(provider) = slot else { return Ok(as_recorded(prior)) };
         if !self.req.refresh {
             return Ok(as_recorded(prior));
@@ -702,27 +622,37 @@ impl Walker<'_> {
         Ok(result)
     }
 
+    /// Remembers the prior of a resource the plan changes, for the executor.
+    fn keep(&self, urn: &Urn, prior: Prior) {
+        if let Ok(mut changed) = self.changed.lock() {
+            changed.insert(urn.clone(), prior);
+        }
+    }
+
     async fn plan_resource(&self, n: usize) -> Result<(), Stop> {
         let node = &self.graph.nodes[n];
         let decl = &self.req.program.resources[node.decl.unwrap_or_default()];
         let urn = &decl.urn;
+        let recorded = record_of(self.req.snapshot, urn);
         if !self.included[n] {
-            if let Some(p) = self.prior.get(urn) {
-                self.set_env(urn, env_value(Some(&p.id), &p.outputs));
+            if let Some(r) = recorded {
+                self.set_env(urn, env_value(Some(&r.id), &Value::from(&r.outputs)));
             }
             return Ok(());
         }
         // Read by this node's refresh item, which ran first (or nothing recorded).
-        let prior = match self.read_back.lock().ok().and_then(|mut r| r.remove(&n)) {
-            Some(ReadBack::AsRecorded) => self.prior.get(urn).map(Cow::Borrowed),
-            Some(ReadBack::Read(read)) => read.map(Cow::Owned),
+        let read_back = self.read_back.lock().ok().and_then(|mut r| r.remove(&n));
+        let prior_sharing = |declared: Option<&Value>| match read_back {
+            Some(ReadBack::AsRecorded) => recorded.map(|r| Prior::from_record(r, declared)),
+            Some(ReadBack::Read(read)) => read,
             None => None,
         };
-        let gone = prior.is_none() && self.prior.contains_key(urn);
         if self.req.mode == PlanMode::Destroy {
-            return self.plan_delete(urn, node.provider.as_ref(), prior.as_deref(), decl.options.protect, decl.options.retain_on_delete);
+            return self.plan_delete(urn, node.provider.as_ref(), prior_sharing(None), decl.options.protect, decl.options.retain_on_delete);
         }
         let Some(inputs) = self.resolve_inputs(decl) else { return Ok(()) };
+        let prior = prior_sharing(Some(&inputs));
+        let gone = prior.is_none() && recorded.is_some();
         let Slot::Ready(provider) = self.provider_of(n) else {
             self.plan_with_unknown_provider(n, decl, prior, inputs);
             return Ok(());
@@ -735,20 +665,23 @@ impl Walker<'_> {
             self.diag(Diagnostic::warning(Some(urn), Some(&w.property), w.reason.clone()));
         }
         let mut inputs = check.inputs;
-        // Inputs computed at plan time (from other resources' outputs) are fresh values: where
-        // they repeat what is recorded (all of them, for an unchanged resource), the step keeps
-        // the recorded copy.
+        // The provider's check may give fresh values: where they repeat what is recorded (all
+        // of them, for an unchanged resource), the step keeps the recorded copy.
         if let Some(p) = &prior {
             inputs.share_parts_of(&p.inputs);
         }
-        let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_deref(), &inputs, gone) else { return Ok(()) };
-        self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_deref(), &inputs));
+        let Some((action, reason, diff)) = self.choose(decl, provider.as_ref(), prior.as_ref(), &inputs, gone) else { return Ok(()) };
+        self.set_env(urn, self.planned_outputs(provider.as_ref(), urn, action, prior.as_ref(), &inputs));
         let replace_paths = if matches!(action, Action::Replace(_)) { forcing_paths(&diff, &decl.options) } else { Vec::new() };
+        let before = prior.as_ref().map(|p| p.inputs.clone());
+        if let (Some(p), true) = (prior, action.is_change()) {
+            self.keep(urn, p);
+        }
         self.push(PlannedStep {
             urn: urn.clone(),
             action,
             reason,
-            before: prior.map(|p| p.inputs.clone()),
+            before,
             after: Some(inputs),
             changes: diff.changes,
             replace_paths,
@@ -762,10 +695,13 @@ impl Walker<'_> {
 
     /// A resource whose provider's configuration is unknown until apply: planned with what is
     /// known (a create, or an update of everything that may have changed).
-    fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Cow<'_, Prior>>, inputs: Value) {
+    fn plan_with_unknown_provider(&self, n: usize, decl: &crate::program::Declaration, prior: Option<Prior>, inputs: Value) {
         let node = &self.graph.nodes[n];
         let action = if prior.is_some() { Action::Update } else { Action::Create };
-        let before = prior.map(|p| p.inputs.clone());
+        let before = prior.as_ref().map(|p| p.inputs.clone());
+        if let Some(p) = prior {
+            self.keep(&decl.urn, p);
+        }
         let mut s = step(&decl.urn, node.provider.as_ref(), action, before.clone(), Some(inputs), "provider configuration known only after apply");
         s.parent = decl.options.parent.clone();
         if let Some(before) = &before {
@@ -866,15 +802,12 @@ impl Walker<'_> {
             return Ok(());
         }
         let urn = &self.graph.nodes[n].urn;
-        // State keeps its records sorted by URN.
-        let resources = &self.req.snapshot.resources;
-        let rec = resources.binary_search_by(|r| r.urn.as_str().cmp(urn.as_str())).ok().map(|i| &resources[i]);
-        let (protect, retain) = rec.map(|r| (r.protect, r.retain_on_delete)).unwrap_or_default();
-        let prior = self.current(urn, &self.provider_of(n))?;
-        self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), prior.as_deref(), protect, retain)
+        let Some(record) = record_of(self.req.snapshot, urn) else { return Ok(()) };
+        let prior = self.current(urn, record, &self.provider_of(n), None)?;
+        self.plan_delete(urn, self.graph.nodes[n].provider.as_ref(), Some(prior), record.protect, record.retain_on_delete)
     }
 
-    fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<&Prior>, protect: bool, retain: bool) -> Result<(), Stop> {
+    fn plan_delete(&self, urn: &Urn, provider: Option<&Urn>, prior: Option<Prior>, protect: bool, retain: bool) -> Result<(), Stop> {
         let Some(prior) = prior else { return Ok(()) };
         if protect {
             self.diag(Diagnostic::error(
@@ -901,6 +834,7 @@ impl Walker<'_> {
             provider: provider.cloned(),
             internal: Vec::new(),
         });
+        self.keep(urn, prior);
         Ok(())
     }
 }

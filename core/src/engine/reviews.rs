@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use strake_state::Snapshot;
 
-use super::planner::Prior;
+use super::prior::Prior;
 use super::providers::ProviderCache;
 use crate::plan::{Action, PlannedStep};
 use crate::program::Program;
@@ -13,11 +13,13 @@ use crate::review::{PlanReview, ReviewRequest, ReviewSection, Reviewed};
 use crate::{Urn, Value};
 
 /// The sections of every review the program's provider packages offer, each review once.
+/// `priors` gives every recorded resource as the plan found it; it is called only when a review
+/// is offered.
 pub(crate) fn review(
     program: &Program,
     snapshot: &Snapshot,
     steps: &[PlannedStep],
-    prior: &HashMap<Urn, Prior>,
+    priors: impl FnOnce() -> HashMap<Urn, Prior>,
     known: &HashMap<Urn, Value>,
     cache: &ProviderCache,
 ) -> Vec<ReviewSection> {
@@ -44,8 +46,9 @@ pub(crate) fn review(
         let provider = provider_of.get(urn).copied().or_else(|| recorded_provider.get(urn))?;
         destinations.get(provider)?.as_deref()
     };
+    let prior = priors();
     let mut request = ReviewRequest::default();
-    for (urn, p) in prior {
+    for (urn, p) in &prior {
         request.before.push(Reviewed { urn, inputs: &p.inputs, outputs: Some(&p.outputs), destination: destination(urn) });
     }
     let stepped: HashMap<&Urn, &PlannedStep> = steps.iter().map(|s| (&s.urn, s)).collect();

@@ -310,8 +310,8 @@ impl Session<'_> {
         for (urn, r) in &planned.refreshed {
             let Some(rec) = self.snapshot.resources.iter().find(|rec| rec.urn == urn.as_str()) else { continue };
             match r {
-                planner::Refreshed::Found(_) => report.changed.push(urn.clone()),
-                planner::Refreshed::Gone => report.gone.push(urn.clone()),
+                super::prior::Refreshed::Found(_) => report.changed.push(urn.clone()),
+                super::prior::Refreshed::Gone => report.gone.push(urn.clone()),
             }
             writes.push(r.to_write(rec));
         }

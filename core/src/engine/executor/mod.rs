@@ -18,7 +18,8 @@ use strake_state::{PendingKind, PendingOperation, RecordKind, ResourceRecord, Wr
 use self::schedule::{Work, schedule};
 use super::EngineOptions;
 use super::calls::{Caller, INTERRUPTED};
-use super::planner::{Planned, Prior, Refreshed};
+use super::planner::Planned;
+use super::prior::{Prior, Refreshed};
 use super::providers::{ProviderCache, Slot};
 use super::shared::{env_value, resource_record, stack_outputs_urn};
 use super::state_writer::{Acknowledgement, Commit, StateWriter};
@@ -235,8 +236,8 @@ impl Exec<'_> {
             let Some(rec) = self.req.records.get(urn).filter(|_| left_alone(urn)) else { continue };
             writes.push(r.to_write(rec));
         }
-        for urn in planned.upgraded.iter().filter(|u| !planned.refreshed.contains_key(*u)) {
-            let (Some(rec), Some(p)) = (self.req.records.get(urn).filter(|_| left_alone(urn)), planned.prior.get(urn)) else { continue };
+        for (urn, p) in planned.upgraded.iter().filter(|(u, _)| !planned.refreshed.contains_key(*u)) {
+            let Some(rec) = self.req.records.get(urn).filter(|_| left_alone(urn)) else { continue };
             writes.push(Refreshed::Found(p.clone()).to_write(rec));
         }
         if !writes.is_empty() {

@@ -9,7 +9,7 @@ use strake_state::{PendingKind, PendingOperation, Write};
 
 use super::{Exec, applied};
 use crate::engine::calls::CallError;
-use crate::engine::planner::Prior;
+use crate::engine::prior::Prior;
 use crate::engine::retry::{retry_event, with_retries};
 use crate::engine::shared::{check_inputs, now_secs};
 use crate::error::StepError;
