@@ -7,6 +7,7 @@
 mod calls;
 mod executor;
 mod pending;
+mod plan_checks;
 mod planner;
 mod prior;
 mod providers;
