@@ -167,10 +167,28 @@ fn lint_statement(at: &str, st: &Json, role_account: &str, out: &mut Vec<Finding
         .map(|f| f.issuer.clone())
         .or_else(|| flat_conditions(st).iter().find_map(|c| issuer_key(&c.key).map(|k| k.issuer)))
         .unwrap_or_else(|| "<issuer host/path>".into());
-    let account_hint = if role_account.is_empty() { "<role account>" } else { role_account };
+    let trusted = Trusted { at, feds: &feds, oidc, issuer_hint };
+    lint_principal(&trusted, st, role_account, out);
+    lint_conditions(&trusted, st, out);
+}
 
-    // Principal and action.
-    if feds.is_empty() {
+/// What a web-identity statement trusts, as its checks share it.
+struct Trusted<'a> {
+    /// Where the statement is, e.g. `Statement[0]`.
+    at: &'a str,
+    feds: &'a [Federated],
+    /// The Federated principals that are OIDC providers.
+    oidc: Vec<&'a Federated>,
+    /// The issuer the statement is about, for the fixes the findings suggest.
+    issuer_hint: String,
+}
+
+/// The principal and the action: an OIDC provider of the role's own account, and the
+/// web-identity action allowed.
+fn lint_principal(t: &Trusted<'_>, st: &Json, role_account: &str, out: &mut Vec<Finding>) {
+    let (at, issuer_hint) = (t.at, &t.issuer_hint);
+    let account_hint = if role_account.is_empty() { "<role account>" } else { role_account };
+    if t.feds.is_empty() {
         out.push(Finding::error(
             format!("{at}.Principal"),
             format!(
@@ -179,7 +197,7 @@ fn lint_statement(at: &str, st: &Json, role_account: &str, out: &mut Vec<Finding
             ),
         ));
     }
-    for p in &oidc {
+    for p in &t.oidc {
         if let Some(account) = p.account.as_deref()
             && !role_account.is_empty()
             && account != role_account
@@ -196,7 +214,7 @@ fn lint_statement(at: &str, st: &Json, role_account: &str, out: &mut Vec<Finding
             ));
         }
     }
-    if !oidc.is_empty() && !allows_action(st, WEB_IDENTITY_ACTION) {
+    if !t.oidc.is_empty() && !allows_action(st, WEB_IDENTITY_ACTION) {
         out.push(Finding::error(
             format!("{at}.Action"),
             format!(
@@ -205,100 +223,32 @@ fn lint_statement(at: &str, st: &Json, role_account: &str, out: &mut Vec<Finding
             ),
         ));
     }
+}
 
-    // Conditions.
+/// The conditions: web-identity keys as STS sets them, wildcards under operators that take them,
+/// `sub` and `aud` each where it belongs, and both present.
+fn lint_conditions(t: &Trusted<'_>, st: &Json, out: &mut Vec<Finding>) {
+    let (at, issuer_hint) = (t.at, &t.issuer_hint);
     let at_cond = format!("{at}.Condition");
-    let issuers: Vec<String> = feds.iter().filter(|f| f.oidc || !f.raw.starts_with("arn:")).map(|f| f.issuer.to_ascii_lowercase()).collect();
     let (mut has_sub, mut has_aud, mut swapped) = (false, false, false);
     for c in flat_conditions(st) {
-        let (op, key) = (&c.op, &c.key);
-        if matches!(c.base.as_str(), "StringEquals" | "StringEqualsIgnoreCase" | "StringNotEquals" | "StringNotEqualsIgnoreCase") {
-            let (like, effect) = if c.base.contains("Not") { ("StringNotLike", "excludes") } else { ("StringLike", "matches") };
-            for v in c.values.iter().filter(|v| v.contains(['*', '?'])) {
-                out.push(Finding::error(
-                    &at_cond,
-                    format!(
-                        "`{op}` compares literally, so `{key}` = `{v}` only {effect} a value with a literal `*` or `?`, never a real \
-                         token; use `{like}` for wildcards (or write the exact value)"
-                    ),
-                ));
-            }
-        }
-        let Some(k) = issuer_key(key) else { continue };
-        let fixed = format!("{}:{}", k.issuer, k.claim_as_written);
-        match &k.fault {
-            Some(KeyFault::Scheme(scheme)) => out.push(Finding::error(
-                &at_cond,
-                format!(
-                    "the condition key `{key}` carries `{scheme}`; STS names web-identity keys by the issuer's host/path without a scheme, \
-                     so this key is never set and the condition never matches; use `{fixed}`"
-                ),
-            )),
-            Some(KeyFault::Arn(prefix)) => out.push(Finding::error(
-                &at_cond,
-                format!(
-                    "the condition key `{key}` carries the provider ARN prefix `{prefix}`; the key is the issuer's host/path, not the \
-                     provider's ARN, so this key is never set and the condition never matches; use `{fixed}`"
-                ),
-            )),
-            None if !issuers.is_empty() && !issuers.contains(&k.issuer.to_ascii_lowercase()) => out.push(Finding::error(
-                &at_cond,
-                format!(
-                    "the condition key `{key}` is for the issuer `{}`, but the statement trusts the provider for `{}`; STS sets only the \
-                     token issuer's keys, so this condition never matches; use `{issuer_hint}:{}`",
-                    k.issuer,
-                    feds.iter().filter(|f| f.oidc || !f.raw.starts_with("arn:")).map(|f| f.issuer.as_str()).collect::<Vec<_>>().join("`, `"),
-                    k.claim_as_written
-                ),
-            )),
-            None => {}
-        }
+        literal_wildcards(&at_cond, &c, out);
+        let Some(k) = issuer_key(&c.key) else { continue };
+        lint_key(t, &at_cond, &c.key, &k, out);
         let positive = is_positive(&c.base);
         match k.claim.as_str() {
             "sub" => {
                 has_sub |= positive;
-                for v in &c.values {
-                    if v.eq_ignore_ascii_case(STS_AUDIENCE) {
-                        swapped = true;
-                        out.push(Finding::error(
-                            &at_cond,
-                            format!(
-                                "`{key}` is `{v}`, which is the token's audience: `aud` and `sub` are swapped; set `{}:aud` to \
-                                 `{STS_AUDIENCE}` and `{}:sub` to `{SERVICE_ACCOUNT_PREFIX}<namespace>:<service account>`",
-                                k.issuer, k.issuer
-                            ),
-                        ));
-                    }
-                    if c.base == "StringLike" && wildcard_namespace(v) {
-                        out.push(Finding::warning(
-                            &at_cond,
-                            format!(
-                                "`{op}` `{key}` is `{v}`, which matches service accounts of any namespace: whoever can create a \
-                                 matching service account in any namespace can assume the role; name the namespace: \
-                                 `{SERVICE_ACCOUNT_PREFIX}<namespace>:<service account>`"
-                            ),
-                        ));
-                    }
-                }
+                swapped |= lint_subjects(&at_cond, &c, &k, out);
             }
             "aud" => {
                 has_aud |= positive;
-                for v in c.values.iter().filter(|v| v.starts_with(SERVICE_ACCOUNT_PREFIX)) {
-                    swapped = true;
-                    out.push(Finding::error(
-                        &at_cond,
-                        format!(
-                            "`{key}` is `{v}`, which is a service account subject: `aud` and `sub` are swapped; set `{}:sub` to `{v}` \
-                             and `{}:aud` to `{STS_AUDIENCE}`",
-                            k.issuer, k.issuer
-                        ),
-                    ));
-                }
+                swapped |= lint_audiences(&at_cond, &c, &k, out);
             }
             _ => {}
         }
     }
-    if oidc.is_empty() {
+    if t.oidc.is_empty() {
         return;
     }
     if !has_sub {
@@ -319,6 +269,108 @@ fn lint_statement(at: &str, st: &Json, role_account: &str, out: &mut Vec<Finding
             ),
         ));
     }
+}
+
+/// Wildcards under an operator that compares literally.
+fn literal_wildcards(at_cond: &str, c: &Condition, out: &mut Vec<Finding>) {
+    let (op, key) = (&c.op, &c.key);
+    if matches!(c.base.as_str(), "StringEquals" | "StringEqualsIgnoreCase" | "StringNotEquals" | "StringNotEqualsIgnoreCase") {
+        let (like, effect) = if c.base.contains("Not") { ("StringNotLike", "excludes") } else { ("StringLike", "matches") };
+        for v in c.values.iter().filter(|v| v.contains(['*', '?'])) {
+            out.push(Finding::error(
+                at_cond,
+                format!(
+                    "`{op}` compares literally, so `{key}` = `{v}` only {effect} a value with a literal `*` or `?`, never a real \
+                     token; use `{like}` for wildcards (or write the exact value)"
+                ),
+            ));
+        }
+    }
+}
+
+/// A web-identity key STS never sets: with a scheme or an ARN prefix, or for another issuer than
+/// the one trusted.
+fn lint_key(t: &Trusted<'_>, at_cond: &str, key: &str, k: &IssuerKey, out: &mut Vec<Finding>) {
+    let issuer_hint = &t.issuer_hint;
+    let trusted: Vec<&str> = t.feds.iter().filter(|f| f.oidc || !f.raw.starts_with("arn:")).map(|f| f.issuer.as_str()).collect();
+    let fixed = format!("{}:{}", k.issuer, k.claim_as_written);
+    match &k.fault {
+        Some(KeyFault::Scheme(scheme)) => out.push(Finding::error(
+            at_cond,
+            format!(
+                "the condition key `{key}` carries `{scheme}`; STS names web-identity keys by the issuer's host/path without a scheme, \
+                 so this key is never set and the condition never matches; use `{fixed}`"
+            ),
+        )),
+        Some(KeyFault::Arn(prefix)) => out.push(Finding::error(
+            at_cond,
+            format!(
+                "the condition key `{key}` carries the provider ARN prefix `{prefix}`; the key is the issuer's host/path, not the \
+                 provider's ARN, so this key is never set and the condition never matches; use `{fixed}`"
+            ),
+        )),
+        None if !trusted.is_empty() && !trusted.iter().any(|i| i.eq_ignore_ascii_case(&k.issuer)) => out.push(Finding::error(
+            at_cond,
+            format!(
+                "the condition key `{key}` is for the issuer `{}`, but the statement trusts the provider for `{}`; STS sets only the \
+                 token issuer's keys, so this condition never matches; use `{issuer_hint}:{}`",
+                k.issuer,
+                trusted.join("`, `"),
+                k.claim_as_written
+            ),
+        )),
+        None => {}
+    }
+}
+
+/// `sub` values: an audience in its place, or any namespace. Returns whether `aud` and `sub`
+/// look swapped.
+fn lint_subjects(at_cond: &str, c: &Condition, k: &IssuerKey, out: &mut Vec<Finding>) -> bool {
+    let (op, key) = (&c.op, &c.key);
+    let mut swapped = false;
+    for v in &c.values {
+        if v.eq_ignore_ascii_case(STS_AUDIENCE) {
+            swapped = true;
+            out.push(Finding::error(
+                at_cond,
+                format!(
+                    "`{key}` is `{v}`, which is the token's audience: `aud` and `sub` are swapped; set `{}:aud` to \
+                     `{STS_AUDIENCE}` and `{}:sub` to `{SERVICE_ACCOUNT_PREFIX}<namespace>:<service account>`",
+                    k.issuer, k.issuer
+                ),
+            ));
+        }
+        if c.base == "StringLike" && wildcard_namespace(v) {
+            out.push(Finding::warning(
+                at_cond,
+                format!(
+                    "`{op}` `{key}` is `{v}`, which matches service accounts of any namespace: whoever can create a \
+                     matching service account in any namespace can assume the role; name the namespace: \
+                     `{SERVICE_ACCOUNT_PREFIX}<namespace>:<service account>`"
+                ),
+            ));
+        }
+    }
+    swapped
+}
+
+/// `aud` values: a service account subject in its place. Returns whether `aud` and `sub` look
+/// swapped.
+fn lint_audiences(at_cond: &str, c: &Condition, k: &IssuerKey, out: &mut Vec<Finding>) -> bool {
+    let key = &c.key;
+    let mut swapped = false;
+    for v in c.values.iter().filter(|v| v.starts_with(SERVICE_ACCOUNT_PREFIX)) {
+        swapped = true;
+        out.push(Finding::error(
+            at_cond,
+            format!(
+                "`{key}` is `{v}`, which is a service account subject: `aud` and `sub` are swapped; set `{}:sub` to `{v}` \
+                 and `{}:aud` to `{STS_AUDIENCE}`",
+                k.issuer, k.issuer
+            ),
+        ));
+    }
+    swapped
 }
 
 /// The statements, whether `Statement` is a list or a single object.
