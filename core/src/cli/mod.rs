@@ -9,6 +9,7 @@ mod commands;
 mod progress;
 mod saved;
 mod secrets;
+mod state;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
