@@ -88,15 +88,7 @@ pub fn derive_resource_handle(input: TokenStream) -> TokenStream {
 
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let name = &input.ident;
-    if !input.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(&input.generics, "a schema cannot be generic"));
-    }
-    let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new_spanned(name, "a schema is a struct with named fields"));
-    };
-    let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new_spanned(name, "a schema is a struct with named fields"));
-    };
+    let fields = named_fields(input)?;
     let declared = struct_attrs(input)?;
     let handle = declared.handle.clone();
     let mut keys = Vec::new();
@@ -105,7 +97,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let mut arguments = Vec::new();
     let mut rules: Vec<(&str, String)> = Vec::new();
     let mut generated_name = None;
-    for field in &fields.named {
+    for field in fields {
         let ident = field.ident.as_ref().expect("named fields have names");
         let field_name = ident.to_string().trim_start_matches("r#").to_string();
         let (value_type, optional) = match option_inner(&field.ty) {
@@ -141,24 +133,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             #[doc = #key_doc]
             pub const #key: ::strake::typed::Field<#name, #value_type> = ::strake::typed::Field::new(#field_name);
         });
-        let default = match &attrs.default {
-            Some(expr) => quote! {
-                ::core::option::Option::Some(|| {
-                    let value: #value_type = ::core::convert::Into::into(#expr);
-                    ::strake::typed::to_value(&value)
-                })
-            },
-            None => quote! { ::core::option::Option::None },
-        };
-        infos.push(quote! {
-            ::strake::typed::FieldInfo {
-                name: #field_name,
-                required: #required,
-                doc: #doc,
-                check: ::strake::typed::check_type::<#value_type>,
-                default: #default,
-            }
-        });
+        infos.push(field_info(&field_name, value_type, required, &doc, attrs.default.as_ref()));
     }
     if !arguments.is_empty() && declared.declares.is_none() {
         return Err(syn::Error::new_spanned(name, "`new` fields need `resource = <type token>` or `data_source = <type token>` beside `handle`"));
@@ -183,6 +158,40 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         }
         #handle_methods
     })
+}
+
+/// The struct's named fields; a schema is nothing else.
+fn named_fields(input: &DeriveInput) -> syn::Result<&syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(&input.generics, "a schema cannot be generic"));
+    }
+    match &input.data {
+        Data::Struct(syn::DataStruct { fields: Fields::Named(fields), .. }) => Ok(&fields.named),
+        _ => Err(syn::Error::new_spanned(&input.ident, "a schema is a struct with named fields")),
+    }
+}
+
+/// A field's entry in `Schema::FIELDS`: its name, whether it is required, its doc, its type
+/// check and its default.
+fn field_info(field_name: &str, value_type: &syn::Type, required: bool, doc: &str, default: Option<&syn::Expr>) -> Tokens {
+    let default = match default {
+        Some(expr) => quote! {
+            ::core::option::Option::Some(|| {
+                let value: #value_type = ::core::convert::Into::into(#expr);
+                ::strake::typed::to_value(&value)
+            })
+        },
+        None => quote! { ::core::option::Option::None },
+    };
+    quote! {
+        ::strake::typed::FieldInfo {
+            name: #field_name,
+            required: #required,
+            doc: #doc,
+            check: ::strake::typed::check_type::<#value_type>,
+            default: #default,
+        }
+    }
 }
 
 /// What `#[strake(...)]` says of one field.
