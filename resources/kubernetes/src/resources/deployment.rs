@@ -56,15 +56,15 @@ impl Kind for DeploymentKind {
 
     fn check(_kube: &Kubernetes, c: &mut Check<DeploymentInputs>) {
         let mut failures = Vec::new();
-        extra_check(c.inputs().value(), &mut failures);
+        extra_check(c.inputs(), &mut failures);
         for f in failures {
             c.fail_at(f.property, f.reason);
         }
     }
 }
 
-fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
-    let Some(spec) = inputs.get("spec").filter(|s| s.is_known()).and_then(Value::to_plain_json) else { return };
+fn extra_check(inputs: &Partial<DeploymentInputs>, failures: &mut Vec<CheckFailure>) {
+    let Some(spec) = inputs.raw(DeploymentInputs::SPEC.name()).filter(|s| s.is_known()).and_then(Value::to_plain_json) else { return };
     let containers = spec["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
     if containers.is_empty() {
         failures.push(CheckFailure::new("spec.template.spec.containers", "is empty; a Deployment needs at least one container"));
@@ -95,8 +95,8 @@ fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
             }
         }
     }
-    let sa_ns = inputs.get("service_account_namespace").and_then(Value::as_str);
-    let ns = inputs.get("namespace").and_then(Value::as_str);
+    let sa_ns = inputs.known(DeploymentInputs::SERVICE_ACCOUNT_NAMESPACE);
+    let ns = inputs.known(DeploymentInputs::NAMESPACE);
     if let (Some(sa_ns), Some(ns)) = (sa_ns, ns)
         && sa_ns != ns
     {

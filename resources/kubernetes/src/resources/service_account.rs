@@ -67,7 +67,7 @@ impl Kind for ServiceAccountKind {
 
     fn check(_kube: &Kubernetes, c: &mut Check<ServiceAccountInputs>) {
         let mut failures = Vec::new();
-        extra_check(c.inputs().value(), &mut failures);
+        extra_check(c.inputs(), &mut failures);
         for f in failures {
             c.fail_at(f.property, f.reason);
         }
@@ -77,8 +77,9 @@ impl Kind for ServiceAccountKind {
     }
 }
 
-pub(crate) fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
-    let annotation = |key: &str| inputs.get("annotations").and_then(|a| a.get(key)).and_then(Value::as_str).map(str::to_string);
+fn extra_check(inputs: &Partial<ServiceAccountInputs>, failures: &mut Vec<CheckFailure>) {
+    let annotations = inputs.raw(ServiceAccountInputs::ANNOTATIONS.name());
+    let annotation = |key: &str| annotations.and_then(|a| a.get(key)).and_then(Value::as_str).map(str::to_string);
     if let Some(arn) = annotation(ROLE_ARN) {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let ok = parts.len() == 6
@@ -115,7 +116,7 @@ pub(crate) fn extra_check(inputs: &Value, failures: &mut Vec<CheckFailure>) {
 /// [`ServiceAccount::irsa_role_with_refusal`] was told): its pods would get `AccessDenied` from
 /// `sts:AssumeRoleWithWebIdentity`.
 fn refusal_warning(inputs: &Partial<ServiceAccountInputs>) -> Option<CheckFailure> {
-    let role_arn = inputs.value().get("annotations")?.get(ROLE_ARN)?.as_str()?;
+    let role_arn = inputs.raw(ServiceAccountInputs::ANNOTATIONS.name())?.get(ROLE_ARN)?.as_str()?;
     let refusal = inputs.known(ServiceAccountInputs::IRSA_REFUSAL)?;
     Some(CheckFailure::new(format!("annotations.{ROLE_ARN}"), format!("points to `{role_arn}`, {refusal}")))
 }
@@ -244,7 +245,7 @@ mod tests {
         assert_eq!(OBJECT.observed_inputs(Some(&desired.to_json()), &live, ServiceAccountInputs::RULES.internal), desired.to_json());
         // And checking finds no failure.
         let mut failures = Vec::new();
-        extra_check(&desired, &mut failures);
+        extra_check(&Partial::from_value(desired.clone()), &mut failures);
         assert!(failures.is_empty(), "{failures:?}");
     }
 }
