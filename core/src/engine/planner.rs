@@ -746,3 +746,6 @@ pub(crate) fn announce(plan: &Plan, observer: &dyn Observer) {
         observer.on_event(&Event::Note { message: n.clone() });
     }
 }
+
+#[cfg(test)]
+mod tests;
