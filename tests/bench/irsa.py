@@ -13,7 +13,8 @@ request and its answer, or a round trip of a TLS handshake. From these it prints
     network time; the calls of the critical path, the longest chain of calls that wait for one
     another, are in flight one after the other within it, so it bounds that path from above);
   - the time before the first exchange (process start, configuration, state), and after the last;
-  - wall / network time, against the target of 3.
+  - wall / network time, against the target of 3 for apply. Destroy has none: most of its time
+    is the wait for the controller manager to delete the namespace, with nothing in flight.
 
     python3 tests/bench/irsa.py              # 5 applies and destroys, one after the other
     python3 tests/bench/irsa.py --runs 10 --no-build
@@ -246,7 +247,7 @@ def main() -> int:
             f"{med([g['network'] for g in got]):.1f}", f"{med([g['aws_network'] for g in got]):.1f}",
             f"{med([g['kube_network'] for g in got]):.1f}", f"{med([g['before_first'] for g in got]):.1f}",
             f"{med([g['after_last'] for g in got]):.1f}", f"{ratio:.1f}x",
-            f"<={TARGET_RATIO:.0f}x {'ok' if ratio <= TARGET_RATIO else 'MISS'}",
+            f"<={TARGET_RATIO:.0f}x {'ok' if ratio <= TARGET_RATIO else 'MISS'}" if command == "apply" else "-",
         ])
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
