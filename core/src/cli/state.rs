@@ -102,9 +102,9 @@ fn forget(session: &mut Session<'_>, urn: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `state export`: the state as stored (with a key provider, sealed, with the wrapped key).
+/// `state export`: the state under the stack's lock, as stored (with a key provider, sealed, with
+/// the wrapped key).
 fn export(ctx: &Context<'_>, session: &mut Session<'_>, out: Option<&Path>) -> Result<(), Error> {
-    // Under the stack's lock, as stored: with a key provider, sealed, with the wrapped key.
     let exported = match ctx.store.export(&ctx.program.stack)? {
         Some(sealed) => sealed,
         None => session.snapshot()?.clone(),
