@@ -449,6 +449,15 @@ impl Walker<'_> {
     /// Reads a recorded resource back from the cloud (when refresh is on).
     async fn refresh(&self, urn: &Urn, slot: &Slot) -> Result<ReadBack, Stop> {
         let Some(record) = record_of(self.req.snapshot, urn) else { return Ok(ReadBack::Read(None)) };
+        // Nothing to read back (refresh off, or the provider unknown until apply) and nothing to
+        // upgrade: the node reads the record itself, so it is not parsed here for nothing.
+        let version = match slot {
+            Slot::Ready(provider) => Some(provider.schema_version(urn.type_token())),
+            _ => None,
+        };
+        if (!self.req.refresh || version.is_none()) && version.is_none_or(|v| v == record.schema_version) {
+            return Ok(ReadBack::AsRecorded);
+        }
         let prior = self.current(urn, record, slot, None)?;
         // An upgraded prior goes to the node as it is; one as recorded, the node reads again.
         let as_recorded = |prior: Prior| if prior.version == record.schema_version { ReadBack::AsRecorded } else { ReadBack::Read(Some(prior)) };

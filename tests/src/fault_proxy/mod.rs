@@ -45,8 +45,6 @@ use wire::*;
 const IDLE: Duration = Duration::from_secs(300);
 /// How long moto may take to answer.
 const UPSTREAM: Duration = Duration::from_secs(60);
-/// How often [`FaultProxy::wait_fired`] looks again.
-const POLL: Duration = Duration::from_millis(5);
 /// The `Content-Length` a cut-short answer with an empty body claims.
 const CLAIMED_WHEN_EMPTY: usize = 64;
 
@@ -147,6 +145,8 @@ impl std::fmt::Display for Exchange {
 #[derive(Default)]
 struct Shared {
     rules: Mutex<Vec<Rule>>,
+    /// Signalled each time a firing of a rule takes effect (for [`FaultProxy::wait_fired`]).
+    applied: Condvar,
     log: Mutex<Vec<Exchange>>,
     /// Open client connections (by sequence number), to close them when the proxy stops.
     conns: Mutex<Vec<(usize, TcpStream)>>,
@@ -212,6 +212,7 @@ impl Shared {
         if let Some(rule) = lock(&self.rules).iter_mut().find(|r| r.id == id) {
             rule.applied += 1;
         }
+        self.applied.notify_all();
     }
 
     /// Blocks until [`FaultProxy::release_held`] is called or the proxy stops.
@@ -298,26 +299,24 @@ impl FaultProxy {
 
     /// Waits until rule `id` has fired `n` times *and* each of those faults has taken effect:
     /// for [`Fault::Hold`], the request forwarded (if asked) and the connection being held; for
-    /// latency, the delay over; otherwise the (made-up, cut-short or no) answer given. Looks
-    /// every few milliseconds; `false` if that is not so within `timeout` (or the rule was
+    /// latency, the delay over; otherwise the (made-up, cut-short or no) answer given. Woken by
+    /// each firing that takes effect; `false` if that is not so within `timeout` (or the rule was
     /// cleared). Blocks the calling thread: from async code, call it where blocking is fine (the
     /// body of a multi-thread `#[tokio::test]`, or `spawn_blocking`).
     pub fn wait_fired(&self, id: RuleId, n: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        let mut rules = lock(&self.shared.rules);
         loop {
-            if self.applied(id) >= n {
+            // Firings of rule `id` that have taken effect (none once it has been cleared).
+            if rules.iter().find(|r| r.id == id.0).map_or(0, |r| r.applied) >= n {
                 return true;
             }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return false;
             }
-            std::thread::sleep(POLL);
+            rules = self.shared.applied.wait_timeout(rules, left).unwrap_or_else(PoisonError::into_inner).0;
         }
-    }
-
-    /// How many firings of rule `id` have taken effect (0 once it has been cleared).
-    fn applied(&self, id: RuleId) -> usize {
-        lock(&self.shared.rules).iter().find(|r| r.id == id.0).map(|r| r.applied).unwrap_or(0)
     }
 
     /// How many connections [`Fault::Hold`] is holding now.
