@@ -366,6 +366,20 @@ impl ProviderError {
         ProviderError { kind, code, message: message.into(), waiting_for: None, ambiguous: false }
     }
 
+    /// A permanent error with a code of its own (`BucketAlreadyExists`), for a refusal the
+    /// provider decides before the service would.
+    pub fn coded(code: &str, message: impl Into<String>) -> Self {
+        ProviderError::with_kind(ErrorKind::Permanent, Some(code.to_string()), message)
+    }
+
+    /// Adds `advice` (what to do about it) to the message when the error has `code`.
+    pub fn advise(mut self, code: &str, advice: impl FnOnce() -> String) -> Self {
+        if self.code.as_deref() == Some(code) {
+            self.message.push_str(&advice());
+        }
+        self
+    }
+
     /// Says what a retry waits for, shown while retrying (e.g. "waiting for IAM propagation").
     pub fn waiting_for(mut self, what: impl Into<String>) -> Self {
         self.waiting_for = Some(what.into());

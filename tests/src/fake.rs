@@ -108,7 +108,7 @@ pub enum Fault {
 impl Fault {
     /// A permanent `AccessDenied` error.
     pub fn access_denied(message: &str) -> Fault {
-        Fault::Always(ProviderError::with_kind(ErrorKind::Permanent, Some("AccessDenied".into()), message))
+        Fault::Always(ProviderError::coded("AccessDenied", message))
     }
 
     /// `n` throttling errors, then success.
@@ -435,7 +435,7 @@ impl Provider for ThingProvider {
         self.cloud.begin(Op::Update, req.urn.name(), Some(req.id.clone()), &self.account).await?;
         let mut inner = self.cloud.inner();
         let Some(object) = inner.objects.get_mut(&req.id) else {
-            return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("NotFound".into()), format!("no thing `{}`", req.id)));
+            return Err(ProviderError::coded("NotFound", format!("no thing `{}`", req.id)));
         };
         object.inputs = req.new_inputs;
         Ok(UpdateResponse::new(object.outputs()))
@@ -446,11 +446,7 @@ impl Provider for ThingProvider {
         let mut inner = self.cloud.inner();
         let arn = arn_of(&req.id);
         if let Some(child) = inner.objects.values().find(|o| o.inputs.get("parent").and_then(Value::as_str) == Some(arn.as_str())) {
-            return Err(ProviderError::with_kind(
-                ErrorKind::Permanent,
-                Some("DeleteConflict".into()),
-                format!("thing `{}` is the parent of `{}`; delete that first", req.id, child.id),
-            ));
+            return Err(ProviderError::coded("DeleteConflict", format!("thing `{}` is the parent of `{}`; delete that first", req.id, child.id)));
         }
         inner.objects.remove(&req.id);
         Ok(())

@@ -78,7 +78,7 @@ impl<'a> Caller<'a> {
         // The semaphore is never closed, so a permit always comes.
         let _permit = self.slots.acquire().await;
         if self.cancel.is_cancelled() {
-            return Err(ProviderError::with_kind(ErrorKind::Permanent, Some(INTERRUPTED.into()), "interrupted before its provider call started"));
+            return Err(ProviderError::coded(INTERRUPTED, "interrupted before its provider call started"));
         }
         reporting_retries(reporter(self.observer, urn, operation), f).await
     }

@@ -49,7 +49,7 @@
 //!     }
 //!
 //!     async fn read(&self, _: &(), req: Read<'_, FileInputs, FileOutputs>) -> Result<Option<Observed<FileInputs, FileOutputs>>, ProviderError> {
-//!         let Some(path) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.path.clone())) else { return Ok(None) };
+//!         let Some(path) = req.locate(|id| Ok(id.to_string()), |i| i.path.clone())? else { return Ok(None) };
 //!         Ok(std::fs::read_to_string(&path).ok().map(|content| {
 //!             let size = content.len() as u64;
 //!             Observed::new(path.clone(), FileInputs { path, content }, FileOutputs { size })
@@ -247,6 +247,23 @@ pub struct Read<'a, I, O> {
     pub inputs: Option<&'a I>,
     /// The recorded outputs (`None` when there are none, or they do not have the schema's shape).
     pub outputs: Option<&'a O>,
+}
+
+impl<'a, I, O> Read<'a, I, O> {
+    /// What the object is found by: its id, read by `by_id` (which says what is wrong with an id
+    /// of the wrong form), or, for a read without one (an interrupted create, a lookup), what the
+    /// inputs say. `None` with neither.
+    pub fn locate<K>(
+        &self,
+        by_id: impl FnOnce(&'a str) -> Result<K, ProviderError>,
+        by_inputs: impl FnOnce(&'a I) -> K,
+    ) -> Result<Option<K>, ProviderError> {
+        match (self.id, self.inputs) {
+            (Some(id), _) => by_id(id).map(Some),
+            (None, Some(inputs)) => Ok(Some(by_inputs(inputs))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// An object as it is now.

@@ -85,7 +85,7 @@ impl ResourceType for Widget {
         shop: &Shop,
         req: Read<'_, WidgetInputs, WidgetOutputs>,
     ) -> Result<Option<Observed<WidgetInputs, WidgetOutputs>>, ProviderError> {
-        let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.name.clone())) else { return Ok(None) };
+        let Some(name) = req.locate(|id| Ok(id.to_string()), |i| i.name.clone())? else { return Ok(None) };
         Ok(shop
             .0
             .lock()

@@ -158,6 +158,16 @@ where
     }
 }
 
+/// An id that must not be an ARN (a name, say): an ARN is refused, naming what the id is
+/// (`what`) and the part of the ARN that would be it.
+pub(crate) fn not_an_arn(id: &str, type_token: &str, what: &str) -> Result<String, ProviderError> {
+    if !id.starts_with("arn:") {
+        return Ok(id.to_string());
+    }
+    let last = id.rsplit(['/', ':']).next().unwrap_or(id);
+    Err(ProviderError::permanent(format!("`{id}` is an ARN, but the id of an `{type_token}` is {what}: `{last}`")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +198,24 @@ mod tests {
         let denied = failure(Some("AccessDenied"), "not allowed", Some(403)).into_error("s3:GetObject");
         assert_eq!(denied.kind, ErrorKind::Permanent);
         assert!(failure(Some("NoSuchEntity"), "gone", Some(404)).is_not_found());
+    }
+
+    #[test]
+    fn an_arn_where_a_name_is_the_id_is_refused_with_the_name() {
+        assert_eq!(not_an_arn("app", "aws:iam:Role", "the role's name").unwrap(), "app");
+        let role = not_an_arn("arn:aws:iam::111111111111:role/teams/app", "aws:iam:Role", "the role's name").unwrap_err();
+        assert_eq!(role.message, "`arn:aws:iam::111111111111:role/teams/app` is an ARN, but the id of an `aws:iam:Role` is the role's name: `app`");
+        let bucket = not_an_arn("arn:aws:s3:::data", "aws:s3:Bucket", "the bucket's name").unwrap_err();
+        assert!(bucket.message.ends_with("is the bucket's name: `data`"), "{}", bucket.message);
+    }
+
+    #[test]
+    fn advice_is_added_for_its_code_only() {
+        let conflict = failure(Some("DeleteConflict"), "Cannot delete entity", Some(409)).into_error("iam:DeleteRole");
+        let advised = conflict.advise("DeleteConflict", || "; detach its policies first".into());
+        assert_eq!(advised.to_string(), "DeleteConflict: iam:DeleteRole: Cannot delete entity; detach its policies first");
+        let other = failure(Some("AccessDenied"), "no", Some(403)).into_error("iam:DeleteRole");
+        assert_eq!(other.clone().advise("DeleteConflict", || unreachable!()), other);
     }
 
     #[test]

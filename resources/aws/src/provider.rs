@@ -317,9 +317,8 @@ async fn check_profiles_exist(s: &Settings) -> Result<(), ProviderError> {
             let mut known: Vec<&str> = set.profiles().collect();
             known.sort_unstable();
             let known = if known.is_empty() { "there are none".to_string() } else { format!("those there: {}", known.join(", ")) };
-            return Err(ProviderError::with_kind(
-                ErrorKind::Permanent,
-                Some("ProfileNotFound".into()),
+            return Err(ProviderError::coded(
+                "ProfileNotFound",
                 format!(
                     "AWS profile `{profile}` is in neither the AWS config file nor the credentials file (~/.aws/config, \
                      ~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE); {known}"

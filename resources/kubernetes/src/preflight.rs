@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use kube::api::{Api, PostParams};
 use strake::Value;
 use strake::plan::Action;
-use strake::provider::{ErrorKind, PlannedChange, PreflightRequest, ProviderError};
+use strake::provider::{PlannedChange, PreflightRequest, ProviderError};
 
 use crate::provider::Kubernetes;
 use crate::resources::manifest;
@@ -43,9 +43,8 @@ pub(crate) async fn preflight(kube: &Kubernetes, req: &PreflightRequest) -> Resu
     if refused.is_empty() {
         return Ok(());
     }
-    Err(ProviderError::with_kind(
-        ErrorKind::Permanent,
-        Some("Forbidden".into()),
+    Err(ProviderError::coded(
+        "Forbidden",
         format!(
             "the credentials for {} may not {}; grant them (a Role or ClusterRole bound to them) or use a context that has them",
             kube.target_description(),
@@ -116,7 +115,7 @@ fn unreachable(kube: &Kubernetes, e: &kube::Error) -> ProviderError {
         _ if lower.contains("timed out") || lower.contains("deadline") => ("Timeout", format!("no answer in time ({chain})")),
         _ => ("Unreachable", chain),
     };
-    ProviderError::with_kind(ErrorKind::Permanent, Some(code.into()), format!("cannot use {}: {cause}", kube.target_description()))
+    ProviderError::coded(code, format!("cannot use {}: {cause}", kube.target_description()))
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {

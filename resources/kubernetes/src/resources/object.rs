@@ -123,11 +123,7 @@ impl Placement {
         let started = tokio::time::Instant::now();
         while self.get(kube, namespace, name).await?.is_some() {
             if started.elapsed() > limit {
-                return Err(ProviderError::with_kind(
-                    ErrorKind::Permanent,
-                    Some("Timeout".into()),
-                    format!("{what}: still present after {}s (finalizers pending?)", limit.as_secs()),
-                ));
+                return Err(ProviderError::coded("Timeout", format!("{what}: still present after {}s (finalizers pending?)", limit.as_secs())));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

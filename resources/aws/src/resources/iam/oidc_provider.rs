@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
 use serde::{Deserialize, Serialize};
-use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, Resource, ResourceHandle, Urn};
 
-use super::shared::{normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
+use super::shared::{gone, normalize_string_list, some_tags, string_list, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
 use crate::error::{AwsFailure, aws_error, found};
 use crate::resources::{Tags, check_tags, read_tags};
@@ -173,9 +173,8 @@ async fn get(aws: &Aws, arn: &str) -> Result<Option<GetOpenIdConnectProviderOutp
 
 /// The error for a provider that exists already, with both ways forward.
 fn already_exists(urn: &Urn, url: &str, account: &str, arn: &str) -> ProviderError {
-    ProviderError::with_kind(
-        ErrorKind::Permanent,
-        Some("EntityAlreadyExists".into()),
+    ProviderError::coded(
+        "EntityAlreadyExists",
         format!(
             "an IAM OIDC provider for `{url}` already exists in account {account}: `{arn}`. An account has one \
              provider per URL. Either import it into this stack (`import {urn} {arn}`), or set \
@@ -183,6 +182,22 @@ fn already_exists(urn: &Urn, url: &str, account: &str, arn: &str) -> ProviderErr
              (its client ids, thumbprints and tags are then made to match the program)"
         ),
     )
+}
+
+/// An existing provider for the URL: taken over when the resource says `.adopt_existing()`,
+/// refused otherwise. Its ARN.
+async fn take_over(
+    aws: &Aws,
+    req: &Create<'_, OidcProviderInputs>,
+    arn: String,
+    existing: &GetOpenIdConnectProviderOutput,
+) -> Result<String, ProviderError> {
+    let i = req.inputs;
+    if i.adopt_existing != Some(true) {
+        return Err(already_exists(req.urn, &i.url, &aws.caller.account, &arn));
+    }
+    converge(aws, &arn, existing, Wanted::everything(i)).await?;
+    Ok(arn)
 }
 
 /// What to make an existing provider match: client ids and thumbprints when given, and tags
@@ -317,13 +332,9 @@ impl ResourceType for OpenIdConnectProviderType {
 
     async fn create(&self, aws: &Aws, req: Create<'_, OidcProviderInputs>) -> Result<Created<OidcProviderOutputs>, ProviderError> {
         let i = req.inputs;
-        let adopt = i.adopt_existing == Some(true);
         // One provider per URL: look first, so a provider registered with a trailing slash is found too.
         if let Some((arn, existing)) = find_by_url(aws, &i.url).await? {
-            if !adopt {
-                return Err(already_exists(req.urn, &i.url, &aws.caller.account, &arn));
-            }
-            converge(aws, &arn, &existing, Wanted::everything(i)).await?;
+            let arn = take_over(aws, &req, arn, &existing).await?;
             return Ok(Created::new(arn.clone(), outputs(&arn, &i.url)));
         }
         // Thumbprints are optional for IAM (and moto): none are sent unless the program sets them.
@@ -341,18 +352,10 @@ impl ResourceType for OpenIdConnectProviderType {
             Ok(out) => out.open_id_connect_provider_arn().unwrap_or_default().to_string(),
             Err(e) => {
                 let f = AwsFailure::from(e);
-                if !f.is_code("EntityAlreadyExists") {
-                    return Err(f.into_error("iam:CreateOpenIDConnectProvider"));
-                }
                 // Created by someone else since we looked.
-                let Some((arn, existing)) = find_by_url(aws, &i.url).await? else {
-                    return Err(f.into_error("iam:CreateOpenIDConnectProvider"));
-                };
-                if !adopt {
-                    return Err(already_exists(req.urn, &i.url, &aws.caller.account, &arn));
-                }
-                converge(aws, &arn, &existing, Wanted::everything(i)).await?;
-                arn
+                let now = if f.is_code("EntityAlreadyExists") { find_by_url(aws, &i.url).await? } else { None };
+                let Some((arn, existing)) = now else { return Err(f.into_error("iam:CreateOpenIDConnectProvider")) };
+                take_over(aws, &req, arn, &existing).await?
             }
         };
         if arn.is_empty() {
@@ -387,13 +390,7 @@ impl ResourceType for OpenIdConnectProviderType {
 
     async fn update(&self, aws: &Aws, req: Update<'_, OidcProviderInputs, OidcProviderOutputs>) -> Result<OidcProviderOutputs, ProviderError> {
         let arn = req.id;
-        let now = get(aws, arn).await?.ok_or_else(|| {
-            ProviderError::with_kind(
-                ErrorKind::Permanent,
-                Some("NoSuchEntity".into()),
-                format!("the OIDC provider `{arn}` no longer exists; plan again to create it"),
-            )
-        })?;
+        let now = get(aws, arn).await?.ok_or_else(|| gone(&format!("the OIDC provider `{arn}`")))?;
         let new = req.new;
         let wanted = Wanted {
             client_ids: req.changed(OidcProviderInputs::CLIENT_IDS).then_some(new.client_ids.as_slice()),

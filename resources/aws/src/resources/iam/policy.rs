@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::PolicyVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Resource, ResourceHandle, Value};
 
-use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
+use super::shared::{gone, some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error, found};
+use crate::error::{aws_error, found};
 use crate::policy::PolicyKind;
 use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags};
 use crate::validate::{check_iam_path, check_policy_name};
@@ -192,22 +192,13 @@ impl ResourceType for PolicyType {
             .set_tags(some_tags(i.tags.as_ref()))
             .send()
             .await;
-        let policy = match created {
-            Ok(out) => out.policy.ok_or_else(|| ProviderError::permanent("iam:CreatePolicy returned no policy"))?,
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                let exists = f.is_code("EntityAlreadyExists");
-                let mut err = f.into_error("iam:CreatePolicy");
-                if exists {
-                    let arn = policy_arn(aws, &i.path, &i.name);
-                    err.message.push_str(&format!(
-                        "; import the existing policy into this stack (`import {} {arn}`) or give this one another name",
-                        req.urn
-                    ));
-                }
-                return Err(err);
-            }
-        };
+        let created = created.map_err(|e| {
+            aws_error("iam:CreatePolicy")(e).advise("EntityAlreadyExists", || {
+                let arn = policy_arn(aws, &i.path, &i.name);
+                format!("; import the existing policy into this stack (`import {} {arn}`) or give this one another name", req.urn)
+            })
+        })?;
+        let policy = created.policy.ok_or_else(|| ProviderError::permanent("iam:CreatePolicy returned no policy"))?;
         let arn = policy.arn().unwrap_or_default().to_string();
         Ok(Created::new(arn, outputs(&policy, i.document.clone())))
     }
@@ -217,11 +208,7 @@ impl ResourceType for PolicyType {
         aws: &Aws,
         req: Read<'_, PolicyInputs, PolicyOutputs>,
     ) -> Result<Option<Observed<PolicyInputs, PolicyOutputs>>, ProviderError> {
-        let arn = match (req.id, req.inputs) {
-            (Some(arn), _) => arn.to_string(),
-            (None, Some(i)) => policy_arn(aws, &i.path, &i.name),
-            (None, None) => return Ok(None),
-        };
+        let Some(arn) = req.locate(|arn| Ok(arn.to_string()), |i| policy_arn(aws, &i.path, &i.name))? else { return Ok(None) };
         let Some((policy, document)) = get(aws, &arn).await? else { return Ok(None) };
         let inputs = PolicyInputs {
             name: policy.policy_name().unwrap_or_default().to_string(),
@@ -259,13 +246,7 @@ impl ResourceType for PolicyType {
                 iam.tag_policy().policy_arn(arn).set_tags(Some(tag_list(&set))).send().await.map_err(aws_error("iam:TagPolicy"))?;
             }
         }
-        let (policy, document) = get(aws, arn).await?.ok_or_else(|| {
-            ProviderError::with_kind(
-                ErrorKind::Permanent,
-                Some("NoSuchEntity".into()),
-                format!("the policy `{arn}` no longer exists; plan again to create it"),
-            )
-        })?;
+        let (policy, document) = get(aws, arn).await?.ok_or_else(|| gone(&format!("the policy `{arn}`")))?;
         Ok(outputs(&policy, document))
     }
 
@@ -282,24 +263,15 @@ impl ResourceType for PolicyType {
                 delete_version(aws, arn, id).await?;
             }
         }
-        match aws.clients.iam.delete_policy().policy_arn(arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() {
-                    return Ok(());
-                }
-                let mut err = f.into_error("iam:DeletePolicy");
-                if err.code.as_deref() == Some("DeleteConflict") {
-                    err.message.push_str(
-                        "; it is still attached to roles, users or groups: detach it first (declare the attachments in the \
-                         program so Strake deletes them first; a policy replaced under the same name cannot be deleted \
-                         while attached, so give the new one another name)",
-                    );
-                }
-                Err(err)
-            }
-        }
+        let deleted = found(aws.clients.iam.delete_policy().policy_arn(arn).send().await, "iam:DeletePolicy");
+        deleted.map(drop).map_err(|e| {
+            e.advise("DeleteConflict", || {
+                "; it is still attached to roles, users or groups: detach it first (declare the attachments in the program so \
+                 Strake deletes them first; a policy replaced under the same name cannot be deleted while attached, so give \
+                 the new one another name)"
+                    .into()
+            })
+        })
     }
 }
 

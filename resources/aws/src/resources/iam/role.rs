@@ -7,9 +7,9 @@ use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Output, ProviderRef, Resource, ResourceHandle, Stack, Value};
 
-use super::shared::{some_tags, tag_changes, tag_list, tags_from_aws};
+use super::shared::{gone, some_tags, tag_changes, tag_list, tags_from_aws};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error, found};
+use crate::error::{aws_error, found, not_an_arn};
 use crate::policy::PolicyKind;
 use crate::resources::{Tags, check_policy, check_tags, document_from_aws, policy_text, read_tags};
 use crate::trust_lint::{Severity, lint_trust};
@@ -184,11 +184,7 @@ impl ResourceType for RoleType {
     }
 
     async fn read(&self, aws: &Aws, req: Read<'_, RoleInputs, RoleOutputs>) -> Result<Option<Observed<RoleInputs, RoleOutputs>>, ProviderError> {
-        if let Some(arn) = req.id.filter(|id| id.starts_with("arn:")) {
-            let name = arn.rsplit('/').next().unwrap_or(arn);
-            return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the role's name: `{name}`")));
-        }
-        let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.name.clone())) else { return Ok(None) };
+        let Some(name) = req.locate(|id| not_an_arn(id, TYPE, "the role's name"), |i| i.name.clone())? else { return Ok(None) };
         let Some(role) = get(aws, &name).await? else { return Ok(None) };
         let declared = req.inputs;
         // Keep defaults the program did not set out of the comparison.
@@ -255,25 +251,16 @@ impl ResourceType for RoleType {
                 iam.tag_role().role_name(name).set_tags(Some(tag_list(&set))).send().await.map_err(aws_error("iam:TagRole"))?;
             }
         }
-        let role =
-            get(aws, name).await?.ok_or_else(|| ProviderError::permanent(format!("the role `{name}` no longer exists; plan again to create it")))?;
+        let role = get(aws, name).await?.ok_or_else(|| gone(&format!("the role `{name}`")))?;
         Ok(outputs(&role))
     }
 
     async fn delete(&self, aws: &Aws, req: Delete<'_, RoleInputs, RoleOutputs>) -> Result<(), ProviderError> {
-        match aws.clients.iam.delete_role().role_name(req.id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() {
-                    return Ok(());
-                }
-                let mut err = f.into_error("iam:DeleteRole");
-                if err.code.as_deref() == Some("DeleteConflict") {
-                    err.message.push_str("; detach its policies first (declare their attachments in the program so Strake deletes them first)");
-                }
-                Err(err)
-            }
-        }
+        let deleted = found(aws.clients.iam.delete_role().role_name(req.id).send().await, "iam:DeleteRole");
+        deleted.map(drop).map_err(|e| {
+            e.advise("DeleteConflict", || {
+                "; detach its policies first (declare their attachments in the program so Strake deletes them first)".into()
+            })
+        })
     }
 }

@@ -103,11 +103,7 @@ impl ResourceType for RolePolicyType {
         aws: &Aws,
         req: Read<'_, RolePolicyInputs, RolePolicyOutputs>,
     ) -> Result<Option<Observed<RolePolicyInputs, RolePolicyOutputs>>, ProviderError> {
-        let (role, name) = match (req.id, req.inputs) {
-            (Some(id), _) => parse_id(id)?,
-            (None, Some(i)) => (i.role.as_str(), i.name.as_str()),
-            (None, None) => return Ok(None),
-        };
+        let Some((role, name)) = req.locate(parse_id, |i| (i.role.as_str(), i.name.as_str()))? else { return Ok(None) };
         let got = aws.clients.iam.get_role_policy().role_name(role).policy_name(name).send().await;
         let Some(got) = found(got, "iam:GetRolePolicy")? else { return Ok(None) };
         let inputs = RolePolicyInputs { role: role.to_string(), name: name.to_string(), policy: document_from_aws(got.policy_document()) };
@@ -132,11 +128,8 @@ impl ResourceType for RolePolicyType {
 async fn put(aws: &Aws, role: &str, name: &str, policy: &Json) -> Result<(), ProviderError> {
     let put = aws.clients.iam.put_role_policy().role_name(role).policy_name(name).policy_document(policy_text(policy)).send().await;
     put.map(drop).map_err(|e| {
-        let mut err = aws_error("iam:PutRolePolicy")(e);
-        if err.code.as_deref() == Some("NoSuchEntity") {
-            err.message.push_str(&format!(" (role `{role}`: create the role first, e.g. pass `role.name()` so the policy waits for it)"));
-        }
-        err
+        aws_error("iam:PutRolePolicy")(e)
+            .advise("NoSuchEntity", || format!(" (role `{role}`: create the role first, e.g. pass `role.name()` so the policy waits for it)"))
     })
 }
 

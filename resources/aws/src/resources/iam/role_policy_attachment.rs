@@ -101,11 +101,8 @@ impl ResourceType for RolePolicyAttachmentType {
     }
 
     async fn read(&self, aws: &Aws, req: Read<'_, Attachment, Attachment>) -> Result<Option<Observed<Attachment, Attachment>>, ProviderError> {
-        let (role, arn) = match (req.id, req.inputs) {
-            (Some(id), _) => parse_id(id).ok_or_else(|| bad_id(id))?,
-            (None, Some(a)) => (a.role.as_str(), a.policy_arn.as_str()),
-            (None, None) => return Ok(None),
-        };
+        let by_id = |id| parse_id(id).ok_or_else(|| bad_id(id));
+        let Some((role, arn)) = req.locate(by_id, |a| (a.role.as_str(), a.policy_arn.as_str()))? else { return Ok(None) };
         let pair = Attachment { role: role.to_string(), policy_arn: arn.to_string() };
         Ok(match attached(aws, role, arn).await? {
             Some(true) => Some(Observed::new(id_of(role, arn), pair.clone(), pair)),

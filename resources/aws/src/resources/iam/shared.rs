@@ -1,7 +1,14 @@
 //! Small helpers shared by the IAM resource types (tags, not-found handling, lists).
 
-use crate::resources::Tags;
 use aws_sdk_iam::types::Tag;
+use strake::provider::ProviderError;
+
+use crate::resources::Tags;
+
+/// The error for an IAM entity that vanished between plan and apply.
+pub(crate) fn gone(what: &str) -> ProviderError {
+    ProviderError::coded("NoSuchEntity", format!("{what} no longer exists; plan again to create it"))
+}
 
 /// Tags as the SDK takes them.
 pub(crate) fn tag_list(tags: &Tags) -> Vec<Tag> {

@@ -8,13 +8,13 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete as DeleteBatch, ObjectIdentifier, Tag, Tagging};
 use serde::{Deserialize, Serialize};
-use strake::provider::{CreatedLookup, ErrorKind, ProviderError};
+use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
 use strake::{Resource, ResourceHandle};
 
 use super::shared::{Owner, US_EAST_1, note_bucket, owner, regional};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error};
+use crate::error::{AwsFailure, aws_error, found, not_an_arn};
 use crate::regions::check_region;
 use crate::resources::{Tags, check_tags, read_tags};
 use crate::validate::check_bucket_name;
@@ -205,29 +205,18 @@ impl ResourceType for BucketType {
         match owner(aws, name, region).await? {
             Owner::Nobody => {}
             // us-east-1 answers CreateBucket for a bucket we own with 200, which would adopt it.
-            Owner::Us { .. } => {
-                return Err(ProviderError::with_kind(
-                    ErrorKind::Permanent,
-                    Some("BucketAlreadyOwnedByYou".into()),
-                    ours_already(name, &aws.caller.account),
-                ));
-            }
-            Owner::Other => return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(name))),
+            Owner::Us { .. } => return Err(ProviderError::coded("BucketAlreadyOwnedByYou", ours_already(name, &aws.caller.account))),
+            Owner::Other => return Err(ProviderError::coded("BucketAlreadyExists", taken_elsewhere(name))),
         }
         let client = regional(aws, region);
         let config =
             (region != US_EAST_1).then(|| CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build());
-        if let Err(e) = client.create_bucket().bucket(name).set_create_bucket_configuration(config).send().await {
-            let f = AwsFailure::from(e);
-            let mut err = f.into_error("s3:CreateBucket");
-            match err.code.as_deref() {
-                Some("BucketAlreadyExists") => err.message = format!("s3:CreateBucket: {}", taken_elsewhere(name)),
-                Some("BucketAlreadyOwnedByYou") => err.message = format!("s3:CreateBucket: {}", ours_already(name, &aws.caller.account)),
-                Some("InvalidBucketName") => err.message.push_str(&format!(" (`{name}`)")),
-                _ => {}
-            }
-            return Err(err);
-        }
+        client.create_bucket().bucket(name).set_create_bucket_configuration(config).send().await.map_err(|e| {
+            aws_error("s3:CreateBucket")(e)
+                .advise("BucketAlreadyExists", || format!("; {}", taken_elsewhere(name)))
+                .advise("BucketAlreadyOwnedByYou", || format!("; {}", ours_already(name, &aws.caller.account)))
+                .advise("InvalidBucketName", || format!(" (`{name}`)"))
+        })?;
         note_bucket(aws, name, Some(region)).await;
         if let Some(tags) = req.inputs.tags.as_ref().filter(|t| !t.is_empty()) {
             let tagged = client.put_bucket_tagging().bucket(name).tagging(tagging(tags)?).send().await;
@@ -258,22 +247,15 @@ impl ResourceType for BucketType {
         aws: &Aws,
         req: Read<'_, BucketInputs, BucketOutputs>,
     ) -> Result<Option<Observed<BucketInputs, BucketOutputs>>, ProviderError> {
-        if let Some(arn) = req.id.filter(|id| id.starts_with("arn:")) {
-            let name = arn.rsplit(':').next().unwrap_or(arn);
-            return Err(ProviderError::permanent(format!("`{arn}` is an ARN, but the id of an `{TYPE}` is the bucket's name: `{name}`")));
-        }
-        let Some(name) = req.id.map(str::to_string).or_else(|| req.inputs.map(|i| i.bucket.clone())) else { return Ok(None) };
+        let Some(name) = req.locate(|id| not_an_arn(id, TYPE, "the bucket's name"), |i| i.bucket.clone())? else { return Ok(None) };
         let hint = req.inputs.map(|i| i.region.clone()).unwrap_or_else(|| aws.region.clone());
         let region = match owner(aws, &name, &hint).await? {
             Owner::Nobody => return Ok(None),
             Owner::Us { region } => region,
-            Owner::Other if req.id.is_none() => {
-                return Err(ProviderError::with_kind(ErrorKind::Permanent, Some("BucketAlreadyExists".into()), taken_elsewhere(&name)));
-            }
+            Owner::Other if req.id.is_none() => return Err(ProviderError::coded("BucketAlreadyExists", taken_elsewhere(&name))),
             Owner::Other => {
-                return Err(ProviderError::with_kind(
-                    ErrorKind::Permanent,
-                    Some("AccessDenied".into()),
+                return Err(ProviderError::coded(
+                    "AccessDenied",
                     format!(
                         "bucket `{name}` exists but account {} cannot see it as its own: it was deleted and its name taken by \
                          another account, or these credentials lack s3:ListBucket; if it is gone for good, `state rm` this resource",
@@ -323,25 +305,15 @@ impl ResourceType for BucketType {
                 Err(e) => return Err(e),
             }
         }
-        match client.delete_bucket().bucket(name).send().await {
-            Ok(_) => {
-                note_bucket(aws, name, None).await;
-                Ok(())
-            }
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() {
-                    return Ok(());
-                }
-                let mut err = f.into_error("s3:DeleteBucket");
-                if err.code.as_deref() == Some("BucketNotEmpty") {
-                    err.message = format!(
-                        "s3:DeleteBucket: bucket `{name}` is not empty, so it was not deleted (nor its objects); empty it first, \
-                         or set `force_destroy(true)` on it and apply before deleting it to delete its objects with it"
-                    );
-                }
-                Err(err)
-            }
-        }
+        found(client.delete_bucket().bucket(name).send().await, "s3:DeleteBucket").map_err(|e| {
+            e.advise("BucketNotEmpty", || {
+                format!(
+                    "; bucket `{name}` was not deleted, nor its objects: empty it first, or set `force_destroy(true)` on it and \
+                     apply before deleting it to delete its objects with it"
+                )
+            })
+        })?;
+        note_bucket(aws, name, None).await;
+        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use strake::{Output, Resource, ResourceHandle};
 
 use super::shared::{check_key, hex, in_bucket_region};
 use crate::context::Aws;
-use crate::error::{AwsFailure, aws_error};
+use crate::error::{aws_error, found};
 use crate::validate::check_bucket_name;
 
 /// The type token of an S3 object.
@@ -154,11 +154,8 @@ async fn put(aws: &Aws, i: &ObjectInputs) -> Result<ObjectOutputs, ProviderError
     })
     .await;
     let out = resp.map_err(|e| {
-        let mut err = aws_error("s3:PutObject")(e);
-        if err.code.as_deref() == Some("NoSuchBucket") {
-            err.message.push_str(&format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the object waits for it)"));
-        }
-        err
+        aws_error("s3:PutObject")(e)
+            .advise("NoSuchBucket", || format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the object waits for it)"))
     })?;
     Ok(outputs(bucket, key, out.e_tag(), out.version_id()))
 }
@@ -253,22 +250,10 @@ impl ResourceType for ObjectType {
         aws: &Aws,
         req: Read<'_, ObjectInputs, ObjectOutputs>,
     ) -> Result<Option<Observed<ObjectInputs, ObjectOutputs>>, ProviderError> {
-        let (bucket, key) = match (req.id, req.inputs) {
-            (Some(id), _) => split_id(id).ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an object id; use `<bucket>/<key>`")))?,
-            (None, Some(i)) => (i.bucket.as_str(), i.key.as_str()),
-            (None, None) => return Ok(None),
-        };
+        let by_id = |id| split_id(id).ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an object id; use `<bucket>/<key>`")));
+        let Some((bucket, key)) = req.locate(by_id, |i| (i.bucket.as_str(), i.key.as_str()))? else { return Ok(None) };
         let head = in_bucket_region(aws, |c| c.head_object().bucket(bucket).key(key).checksum_mode(ChecksumMode::Enabled).send()).await;
-        let head = match head {
-            Ok(h) => h,
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                if f.is_not_found() {
-                    return Ok(None);
-                }
-                return Err(f.into_error("s3:HeadObject"));
-            }
-        };
+        let Some(head) = found(head, "s3:HeadObject")? else { return Ok(None) };
         // A composite checksum (multipart upload) is not the content's hash.
         let full = head.checksum_type().is_none_or(|t| *t == ChecksumType::FullObject) && head.checksum_sha256().is_some_and(|s| !s.contains('-'));
         let sha = current_sha256(aws, bucket, key, head.checksum_sha256().filter(|_| full)).await?;
@@ -290,14 +275,8 @@ impl ResourceType for ObjectType {
 
     async fn delete(&self, aws: &Aws, req: Delete<'_, ObjectInputs, ObjectOutputs>) -> Result<(), ProviderError> {
         let Some((bucket, key)) = split_id(req.id) else { return Ok(()) };
-        match in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).send()).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let f = AwsFailure::from(e);
-                // A bucket that is gone has no objects.
-                if f.is_not_found() { Ok(()) } else { Err(f.into_error("s3:DeleteObject")) }
-            }
-        }
+        // A bucket that is gone has no objects.
+        found(in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).send()).await, "s3:DeleteObject").map(drop)
     }
 }
 
