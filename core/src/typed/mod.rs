@@ -35,7 +35,6 @@
 //!
 //! struct File;
 //!
-//! #[async_trait::async_trait]
 //! impl ResourceType for File {
 //!     type Context = ();
 //!     type Inputs = FileInputs;
@@ -89,7 +88,6 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 pub use check::{Check, generated_name};
@@ -104,7 +102,6 @@ use crate::{Urn, Value};
 
 /// A managed resource type: created, read, updated and deleted through a provider's
 /// [`Self::Context`] (its configured clients).
-#[async_trait]
 pub trait ResourceType: Send + Sync + 'static {
     /// What the configured provider hands every operation (its clients, account, cluster).
     type Context: Send + Sync + 'static;
@@ -138,22 +135,31 @@ pub trait ResourceType: Send + Sync + 'static {
     }
 
     /// Creates the object and returns its physical id and outputs.
-    async fn create(&self, ctx: &Self::Context, req: Create<'_, Self::Inputs>) -> Result<Created<Self::Outputs>, ProviderError>;
+    fn create(
+        &self,
+        ctx: &Self::Context,
+        req: Create<'_, Self::Inputs>,
+    ) -> impl Future<Output = Result<Created<Self::Outputs>, ProviderError>> + Send;
 
     /// Reads the object back: by `id`, or without one (an interrupted create, a lookup) from the
     /// inputs. `None`: it does not exist. The returned inputs are how its configurable
     /// properties look now, for drift: only those the program manages.
-    async fn read(
+    #[allow(clippy::type_complexity)]
+    fn read(
         &self,
         ctx: &Self::Context,
         req: Read<'_, Self::Inputs, Self::Outputs>,
-    ) -> Result<Option<Observed<Self::Inputs, Self::Outputs>>, ProviderError>;
+    ) -> impl Future<Output = Result<Option<Observed<Self::Inputs, Self::Outputs>>, ProviderError>> + Send;
 
     /// Updates the object in place to the new inputs and returns its outputs.
-    async fn update(&self, ctx: &Self::Context, req: Update<'_, Self::Inputs, Self::Outputs>) -> Result<Self::Outputs, ProviderError>;
+    fn update(
+        &self,
+        ctx: &Self::Context,
+        req: Update<'_, Self::Inputs, Self::Outputs>,
+    ) -> impl Future<Output = Result<Self::Outputs, ProviderError>> + Send;
 
     /// Deletes the object. Deleting an object that is already gone succeeds.
-    async fn delete(&self, ctx: &Self::Context, req: Delete<'_, Self::Inputs, Self::Outputs>) -> Result<(), ProviderError>;
+    fn delete(&self, ctx: &Self::Context, req: Delete<'_, Self::Inputs, Self::Outputs>) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// Rewrites a record of an older schema version (`from`, below [`Spec::version`]) into the
     /// current shape: inputs and outputs as recorded. Called once per record on load.
@@ -163,7 +169,6 @@ pub trait ResourceType: Send + Sync + 'static {
 }
 
 /// A data source: read at plan time from its inputs, never created, updated or deleted.
-#[async_trait]
 pub trait DataSourceType: Send + Sync + 'static {
     /// What the configured provider hands every read (its clients, account, cluster).
     type Context: Send + Sync + 'static;
@@ -178,12 +183,11 @@ pub trait DataSourceType: Send + Sync + 'static {
     fn check(&self, _ctx: &Self::Context, _inputs: &mut Check<Self::Inputs>) {}
 
     /// Looks the object up. `None`: nothing matches (the engine says what was looked for, where).
-    async fn read(&self, ctx: &Self::Context, inputs: &Self::Inputs) -> Result<Option<Found<Self::Outputs>>, ProviderError>;
+    fn read(&self, ctx: &Self::Context, inputs: &Self::Inputs) -> impl Future<Output = Result<Option<Found<Self::Outputs>>, ProviderError>> + Send;
 }
 
 /// What a configured provider is, beyond its types: where its changes land and how it proves,
 /// before an apply, that it can make them.
-#[async_trait]
 pub trait ProviderContext: Send + Sync + 'static {
     /// Where this provider's changes land (see [`crate::provider::Provider::target`]).
     fn target(&self) -> Option<Target> {
@@ -191,8 +195,8 @@ pub trait ProviderContext: Send + Sync + 'static {
     }
 
     /// See [`crate::provider::Provider::preflight`].
-    async fn preflight(&self, _req: PreflightRequest) -> Result<(), ProviderError> {
-        Ok(())
+    fn preflight(&self, _req: PreflightRequest) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        async { Ok(()) }
     }
 
     /// Runs one operation of a type (a create, read, update or delete), so the provider can

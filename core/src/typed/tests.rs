@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -52,7 +51,6 @@ impl ProviderContext for Shop {}
 
 struct Widget;
 
-#[async_trait]
 impl ResourceType for Widget {
     type Context = Shop;
     type Inputs = WidgetInputs;
@@ -116,7 +114,6 @@ struct CountOutputs {
 
 struct Count;
 
-#[async_trait]
 impl DataSourceType for Count {
     type Context = Shop;
     type Inputs = CountInputs;
@@ -137,7 +134,6 @@ struct TillOutputs {
     code: String,
 }
 
-#[async_trait]
 impl DataSourceType for Till {
     type Context = Shop;
     type Inputs = CountInputs;
@@ -399,7 +395,6 @@ struct SprocketInputs {
 
 struct Sprocket;
 
-#[async_trait]
 impl ResourceType for Sprocket {
     type Context = Shop;
     type Inputs = SprocketInputs;

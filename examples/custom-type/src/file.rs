@@ -2,7 +2,6 @@
 //! is its path; a new path is another file; new content is written in place; a file edited by
 //! hand is drift, and put back.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use strake::provider::{CreatedLookup, ProviderError};
@@ -70,7 +69,6 @@ fn write(path: &str, content: &str) -> Result<FileOutputs, ProviderError> {
     Ok(outputs(content))
 }
 
-#[async_trait]
 impl ResourceType for FileType {
     type Context = ();
     type Inputs = FileInputs;

@@ -258,7 +258,6 @@ impl Kubernetes {
     }
 }
 
-#[async_trait]
 impl ProviderContext for Kubernetes {
     fn target(&self) -> Option<Target> {
         Some(self.target.clone())

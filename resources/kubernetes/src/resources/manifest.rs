@@ -5,7 +5,6 @@
 //! The id is `apiVersion=<v>,kind=<k>,namespace=<ns>,name=<n>` (no `namespace=` part for
 //! cluster-scoped kinds), as `import` takes it.
 
-use async_trait::async_trait;
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 use serde::{Deserialize, Serialize};
@@ -188,7 +187,6 @@ fn check_object(object: &Json) -> Vec<(String, String)> {
     problems
 }
 
-#[async_trait]
 impl ResourceType for ManifestType {
     type Context = Kubernetes;
     type Inputs = ManifestInputs;

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock};
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::{CreatedLookup, ProviderError};
@@ -134,7 +133,6 @@ fn check_metadata<K: Kind>(kube: &Kubernetes, c: &mut Check<K::Inputs>) {
     }
 }
 
-#[async_trait]
 impl<K: Kind> ResourceType for Managed<K> {
     type Context = Kubernetes;
     type Inputs = K::Inputs;

@@ -1,6 +1,5 @@
 //! `kubernetes:core:Namespace`, and `Namespace::existing` for namespaces made outside the program.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
@@ -41,7 +40,6 @@ impl Kind for NamespaceKind {
 /// A namespace looked up, not managed: `labels` and `annotations` are refused with what to do.
 pub(crate) struct ExistingNamespaceType;
 
-#[async_trait]
 impl DataSourceType for ExistingNamespaceType {
     type Context = Kubernetes;
     type Inputs = NamespaceInputs;

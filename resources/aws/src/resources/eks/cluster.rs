@@ -1,7 +1,6 @@
 //! `aws:eks:Cluster`: a data source that looks up an existing EKS cluster by name, for its
 //! endpoint, certificate authority and OIDC issuer (e.g. to trust the cluster's service accounts).
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
@@ -64,7 +63,6 @@ fn check_cluster_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[async_trait]
 impl DataSourceType for ClusterType {
     type Context = Aws;
     type Inputs = ClusterQuery;

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ProviderError};
@@ -271,7 +270,6 @@ async fn converge(aws: &Aws, arn: &str, now: &GetOpenIdConnectProviderOutput, wa
     Ok(())
 }
 
-#[async_trait]
 impl ResourceType for OpenIdConnectProviderType {
     type Context = Aws;
     type Inputs = OidcProviderInputs;

@@ -4,7 +4,6 @@
 //! oldest non-default one is deleted first when the limit is reached. Name, path and description
 //! cannot change in IAM: changing them replaces the policy.
 
-use async_trait::async_trait;
 use aws_sdk_iam::types::PolicyVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -138,7 +137,6 @@ async fn delete_version(aws: &Aws, arn: &str, version: &str) -> Result<(), Provi
     found(deleted, "iam:DeletePolicyVersion").map(drop)
 }
 
-#[async_trait]
 impl ResourceType for PolicyType {
     type Context = Aws;
     type Inputs = PolicyInputs;

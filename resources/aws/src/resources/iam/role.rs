@@ -1,6 +1,5 @@
 //! `aws:iam:Role`: an IAM role with its trust (assume-role) policy.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::{CreatedLookup, ProviderError};
@@ -117,7 +116,6 @@ async fn get(aws: &Aws, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, 
     got.map(|r| r.role.ok_or_else(|| ProviderError::permanent("iam:GetRole returned no role"))).transpose()
 }
 
-#[async_trait]
 impl ResourceType for RoleType {
     type Context = Aws;
     type Inputs = RoleInputs;

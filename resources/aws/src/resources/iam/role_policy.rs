@@ -1,7 +1,6 @@
 //! `aws:iam:RolePolicy`: an inline policy embedded in a role. Its id is `<role name>:<policy
 //! name>`; a new role or name is another policy, a new document is put in place.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::{CreatedLookup, ProviderError};
@@ -62,7 +61,6 @@ fn parse_id(id: &str) -> Result<(&str, &str), ProviderError> {
         .ok_or_else(|| ProviderError::permanent(format!("`{id}` is not an inline role policy id; use `<role name>:<policy name>`")))
 }
 
-#[async_trait]
 impl ResourceType for RolePolicyType {
     type Context = Aws;
     type Inputs = RolePolicyInputs;

@@ -1,7 +1,6 @@
 //! `aws:iam:RolePolicyAttachment`: a managed policy attached to a role. Its id is
 //! `<role name>/<policy ARN>`; any change is a new attachment.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
@@ -64,7 +63,6 @@ async fn attached(aws: &Aws, role: &str, policy_arn: &str) -> Result<Option<bool
     }
 }
 
-#[async_trait]
 impl ResourceType for RolePolicyAttachmentType {
     type Context = Aws;
     type Inputs = Attachment;

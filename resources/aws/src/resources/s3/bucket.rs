@@ -5,7 +5,6 @@
 //! that Strake does not record (another stack, made by hand) is never silently adopted, and
 //! another account's bucket is reported as such.
 
-use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete as DeleteBatch, ObjectIdentifier, Tag, Tagging};
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ProviderError};
@@ -164,7 +163,6 @@ async fn delete_objects(client: &aws_sdk_s3::Client, name: &str, ids: Vec<Object
     Ok(count)
 }
 
-#[async_trait]
 impl ResourceType for BucketType {
     type Context = Aws;
     type Inputs = BucketInputs;

@@ -3,7 +3,6 @@
 //! The document is kept in canonical form, so a policy rewritten outside Strake with other
 //! ordering, single values for lists or other white space shows no change.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use strake::provider::ProviderError;
@@ -75,7 +74,6 @@ fn check_resources(bucket: &str, doc: &Json) -> Vec<String> {
     problems
 }
 
-#[async_trait]
 impl BucketSetting for Policy {
     type Inputs = BucketPolicyInputs;
     const TYPE: &'static str = TYPE;

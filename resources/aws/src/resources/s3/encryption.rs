@@ -1,7 +1,6 @@
 //! `aws:s3:BucketServerSideEncryption`: the default encryption of new objects in a bucket. Its
 //! id is the bucket's name. Deleting it returns the bucket to S3's default (SSE-S3, `AES256`).
 
-use async_trait::async_trait;
 use aws_sdk_s3::types::{ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
@@ -47,7 +46,6 @@ pub struct BucketServerSideEncryption(Resource);
 /// Default encryption, as a kind of bucket setting.
 pub(crate) struct Encryption;
 
-#[async_trait]
 impl BucketSetting for Encryption {
     type Inputs = EncryptionInputs;
     const TYPE: &'static str = TYPE;

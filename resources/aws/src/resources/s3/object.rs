@@ -8,7 +8,6 @@
 
 use std::io::Read as _;
 
-use async_trait::async_trait;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType};
@@ -177,7 +176,6 @@ async fn current_sha256(aws: &Aws, bucket: &str, key: &str, stored: Option<&str>
     Ok(hex(&hasher.finalize()))
 }
 
-#[async_trait]
 impl ResourceType for ObjectType {
     type Context = Aws;
     type Inputs = ObjectInputs;

@@ -1,7 +1,6 @@
 //! `aws:s3:BucketPublicAccessBlock`: a bucket's public access block. Its id is the bucket's name.
 //! Every setting defaults to `true`, the safe setting; deleting it removes the block.
 
-use async_trait::async_trait;
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
@@ -47,7 +46,6 @@ impl BucketPublicAccessBlock {}
 /// The public access block, as a kind of bucket setting.
 pub(crate) struct PublicAccessBlock;
 
-#[async_trait]
 impl BucketSetting for PublicAccessBlock {
     type Inputs = PublicAccessBlockInputs;
     const TYPE: &'static str = TYPE;

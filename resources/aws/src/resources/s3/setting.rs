@@ -4,7 +4,6 @@
 
 use std::marker::PhantomData;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::{CreatedLookup, ProviderError};
 use strake::typed::*;
@@ -20,7 +19,6 @@ pub struct OnBucket {
 }
 
 /// One kind of bucket setting.
-#[async_trait]
 pub(crate) trait BucketSetting: Send + Sync + 'static {
     /// Its inputs, with the bucket's name in a field marked `replace_on`: another bucket is
     /// another setting, and the bucket keeps one of each kind, put in place.
@@ -39,14 +37,14 @@ pub(crate) trait BucketSetting: Send + Sync + 'static {
     fn check(_c: &mut Check<Self::Inputs>) {}
 
     /// Sets the bucket's setting to `inputs` (create and update alike).
-    async fn put(aws: &Aws, inputs: &Self::Inputs) -> Result<(), ProviderError>;
+    fn put(aws: &Aws, inputs: &Self::Inputs) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// The bucket's setting now, in the form `declared` (the program's inputs, when known) gives
     /// it: `None` when the bucket has none of this kind (or the bucket is gone).
-    async fn get(aws: &Aws, bucket: &str, declared: Option<&Self::Inputs>) -> Result<Option<Self::Inputs>, ProviderError>;
+    fn get(aws: &Aws, bucket: &str, declared: Option<&Self::Inputs>) -> impl Future<Output = Result<Option<Self::Inputs>, ProviderError>> + Send;
 
     /// Takes the setting off the bucket; a bucket that is gone has none.
-    async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError>;
+    fn remove(aws: &Aws, bucket: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
 /// The resource type of a bucket setting of kind `S`.
@@ -58,7 +56,6 @@ impl<S> Setting<S> {
     }
 }
 
-#[async_trait]
 impl<S: BucketSetting> ResourceType for Setting<S> {
     type Context = Aws;
     type Inputs = S::Inputs;

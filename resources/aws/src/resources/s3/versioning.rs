@@ -2,7 +2,6 @@
 //! bucket's name. S3 cannot turn versioning off once it was on: deleting this resource suspends
 //! it (as Terraform does), and the versions already kept stay.
 
-use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
@@ -47,7 +46,6 @@ impl BucketVersioning {
 /// Versioning, as a kind of bucket setting.
 pub(crate) struct Versioning;
 
-#[async_trait]
 impl BucketSetting for Versioning {
     type Inputs = VersioningInputs;
     const TYPE: &'static str = TYPE;

@@ -1,7 +1,6 @@
 //! `aws:sts:CallerIdentity`: a data source with the account, ARN and user id the provider's
 //! credentials resolve to (resolved when the provider is configured; no extra call).
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use strake::provider::ProviderError;
 use strake::typed::*;
@@ -45,7 +44,6 @@ impl CallerIdentity {
 
 pub(crate) struct CallerIdentityType;
 
-#[async_trait]
 impl DataSourceType for CallerIdentityType {
     type Context = Aws;
     type Inputs = NoInputs;
