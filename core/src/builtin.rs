@@ -96,7 +96,7 @@ impl Provider for BuiltinProvider {
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Ok(UpdateResponse { outputs: data_outputs(&req.new_inputs) })
+        Ok(UpdateResponse { outputs: data_outputs(&req.compared.new_inputs) })
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {

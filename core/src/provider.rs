@@ -195,22 +195,13 @@ pub enum ReadResponse {
     Gone,
 }
 
-/// Update an object in place.
+/// Update an object in place: what the diff compared (the recorded object and its new inputs,
+/// all known, secrets still marked) and the changes it found.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct UpdateRequest {
-    /// The resource's URN.
-    pub urn: Urn,
-    /// The resource's type token, e.g. `aws:iam:Role`.
-    pub type_token: String,
-    /// The object's physical id.
-    pub id: ResourceId,
-    /// The inputs recorded in state.
-    pub old_inputs: Value,
-    /// The outputs recorded in state.
-    pub old_outputs: Value,
-    /// The new inputs, all known; secrets still marked.
-    pub new_inputs: Value,
+    /// The recorded object and its new inputs, as the diff compared them.
+    pub compared: DiffRequest,
     /// The changed paths from `diff`.
     pub changes: Vec<String>,
     /// The resource's update timeout, if it sets one; the engine stops the call (retries included)
@@ -221,9 +212,8 @@ pub struct UpdateRequest {
 impl UpdateRequest {
     /// The update in place of what `diff` compared, to its new inputs: `changes` are the changed
     /// paths the diff found, `timeout` the resource's update timeout.
-    pub fn new(diff: DiffRequest, changes: Vec<String>, timeout: Option<Duration>) -> Self {
-        let DiffRequest { urn, type_token, id, old_inputs, old_outputs, new_inputs } = diff;
-        UpdateRequest { urn, type_token, id, old_inputs, old_outputs, new_inputs, changes, timeout }
+    pub fn new(compared: DiffRequest, changes: Vec<String>, timeout: Option<Duration>) -> Self {
+        UpdateRequest { compared, changes, timeout }
     }
 }
 
@@ -511,7 +501,7 @@ pub enum CreatedLookup {
 ///     }
 ///
 ///     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-///         self.0.lock().unwrap().insert(req.id, req.new_inputs);
+///         self.0.lock().unwrap().insert(req.compared.id, req.compared.new_inputs);
 ///         Ok(UpdateResponse::new(Value::map()))
 ///     }
 ///

@@ -432,6 +432,7 @@ impl Provider for ThingProvider {
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
+        let req = req.compared;
         self.cloud.begin(Op::Update, req.urn.name(), Some(req.id.clone()), &self.account).await?;
         let mut inner = self.cloud.inner();
         let Some(object) = inner.objects.get_mut(&req.id) else {

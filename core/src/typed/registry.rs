@@ -156,7 +156,7 @@ impl<C: ProviderContext> Provider for TypedProvider<C> {
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let t = self.types.get(&req.type_token)?;
+        let t = self.types.get(&req.compared.type_token)?;
         self.context.scope(t.update(&self.context, req)).await
     }
 
@@ -313,18 +313,12 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
     }
 
     async fn update(&self, ctx: &R::Context, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        let old: R::Inputs = typed(&req.old_inputs, &req.urn, "recorded inputs")?;
-        let new: R::Inputs = typed(&req.new_inputs, &req.urn, "inputs")?;
-        let old_outputs = typed_opt::<R::Outputs>(&req.old_outputs);
-        let update = Update {
-            urn: &req.urn,
-            id: &req.id,
-            old: &old,
-            new: &new,
-            old_outputs: old_outputs.as_ref(),
-            changes: &req.changes,
-            timeout: req.timeout,
-        };
+        let c = &req.compared;
+        let old: R::Inputs = typed(&c.old_inputs, &c.urn, "recorded inputs")?;
+        let new: R::Inputs = typed(&c.new_inputs, &c.urn, "inputs")?;
+        let old_outputs = typed_opt::<R::Outputs>(&c.old_outputs);
+        let update =
+            Update { urn: &c.urn, id: &c.id, old: &old, new: &new, old_outputs: old_outputs.as_ref(), changes: &req.changes, timeout: req.timeout };
         let outputs = self.0.update(ctx, update).await?;
         Ok(UpdateResponse { outputs: outputs_value(&outputs) })
     }

@@ -339,16 +339,7 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     let mut bigger = inputs.clone();
     bigger.set_path("size", Some(Value::from(5)));
     let updated = p
-        .update(UpdateRequest {
-            urn: urn("w"),
-            type_token: WIDGET.into(),
-            id: "w1".into(),
-            old_inputs: inputs.clone(),
-            old_outputs: created.outputs.clone(),
-            new_inputs: bigger,
-            changes: vec!["size".into()],
-            timeout: None,
-        })
+        .update(UpdateRequest::new(DiffRequest::new(urn("w"), "w1", inputs.clone(), created.outputs.clone(), bigger), vec!["size".into()], None))
         .await
         .unwrap();
     assert_eq!(updated.outputs, created.outputs);

@@ -232,7 +232,7 @@ impl Provider for SlowProvider {
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
         tokio::time::sleep(self.latency).await;
-        Ok(UpdateResponse::new(slow_outputs(&req.new_inputs)))
+        Ok(UpdateResponse::new(slow_outputs(&req.compared.new_inputs)))
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {

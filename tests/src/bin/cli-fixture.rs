@@ -32,7 +32,7 @@ impl Provider for SleepProvider {
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<UpdateResponse, ProviderError> {
-        Ok(UpdateResponse::new(req.new_inputs))
+        Ok(UpdateResponse::new(req.compared.new_inputs))
     }
 
     async fn delete(&self, _req: DeleteRequest) -> Result<(), ProviderError> {
