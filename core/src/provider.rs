@@ -362,9 +362,14 @@ impl ProviderError {
         ProviderError::with_kind(ErrorKind::Permanent, Some(code.to_string()), message)
     }
 
+    /// Whether the error has this code.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
     /// Adds `advice` (what to do about it) to the message when the error has `code`.
     pub fn advise(mut self, code: &str, advice: impl FnOnce() -> String) -> Self {
-        if self.code.as_deref() == Some(code) {
+        if self.has_code(code) {
             self.message.push_str(&advice());
         }
         self

@@ -69,7 +69,7 @@ async fn placement_of(kube: &Kubernetes, change: &PlannedChange) -> Result<Optio
     let (Some(api_version), Some(kind)) = (manifest::text(&object, "/apiVersion"), manifest::text(&object, "/kind")) else { return Ok(None) };
     let placement = match manifest::discover(kube, &api_version, &kind).await {
         Ok(p) => p,
-        Err(e) if e.code.as_deref() == Some(manifest::KIND_NOT_SERVED) => return Ok(None),
+        Err(e) if e.has_code(manifest::KIND_NOT_SERVED) => return Ok(None),
         Err(e) => return Err(e),
     };
     let namespace = namespace_in(manifest::text(&object, "/metadata/namespace").as_deref(), placement.namespaced);

@@ -279,7 +279,7 @@ impl ResourceType for ManifestType {
         let placement = match discover(kube, &api_version, &kind).await {
             Ok(p) => p,
             // A kind the cluster no longer serves has no objects left.
-            Err(e) if e.code.as_deref() == Some(KIND_NOT_SERVED) => return Ok(()),
+            Err(e) if e.has_code(KIND_NOT_SERVED) => return Ok(()),
             Err(e) => return Err(e),
         };
         placement.delete(kube, namespace.as_deref(), &name, req.timeout).await

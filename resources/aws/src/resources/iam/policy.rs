@@ -253,7 +253,7 @@ impl ResourceType for PolicyType {
         // IAM deletes a policy only once its non-default versions are gone.
         let all = match versions(aws, arn).await {
             Ok(v) => v,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
+            Err(e) if e.has_code("NoSuchEntity") => return Ok(()),
             Err(e) => return Err(e),
         };
         for v in all.iter().filter(|v| !v.is_default_version()) {

@@ -299,7 +299,7 @@ impl ResourceType for BucketType {
         if req.inputs.force_destroy {
             match empty_bucket(&client, name).await {
                 Ok(_) => {}
-                Err(e) if e.code.as_deref() == Some("NoSuchBucket") => return Ok(()),
+                Err(e) if e.has_code("NoSuchBucket") => return Ok(()),
                 Err(e) => return Err(e),
             }
         }

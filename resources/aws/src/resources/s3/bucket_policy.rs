@@ -98,11 +98,8 @@ impl BucketSetting for Policy {
     async fn put(aws: &Aws, inputs: &BucketPolicyInputs) -> Result<(), ProviderError> {
         let (bucket, policy) = (&inputs.bucket, policy_text(&inputs.policy));
         in_bucket_region(aws, |c| c.put_bucket_policy().bucket(bucket).policy(&policy).send()).await.map(drop).map_err(|e| {
-            let mut err = aws_error("s3:PutBucketPolicy")(e);
-            if err.code.as_deref() == Some("NoSuchBucket") {
-                err.message.push_str(&format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the policy waits for it)"));
-            }
-            err
+            aws_error("s3:PutBucketPolicy")(e)
+                .advise("NoSuchBucket", || format!(" (`{bucket}`: create the bucket first, e.g. pass `bucket.name()` so the policy waits for it)"))
         })
     }
 

@@ -75,7 +75,7 @@ impl BucketSetting for Versioning {
     /// S3 cannot turn versioning off: it is suspended.
     async fn remove(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
         match put(aws, bucket, SUSPENDED).await {
-            Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Ok(()),
+            Err(e) if e.has_code("NoSuchBucket") => Ok(()),
             other => other,
         }
     }
