@@ -306,8 +306,8 @@ impl ResourceType for BucketType {
         found(client.delete_bucket().bucket(name).send().await, "s3:DeleteBucket").map_err(|e| {
             e.advise("BucketNotEmpty", || {
                 format!(
-                    "; bucket `{name}` was not deleted, nor its objects: empty it first, or set `force_destroy(true)` on it and \
-                     apply before deleting it to delete its objects with it"
+                    "; bucket `{name}` is not empty, so it was not deleted (nor its objects): empty it first, or set \
+                     `force_destroy(true)` on it and apply before deleting it to delete its objects with it"
                 )
             })
         })?;
