@@ -200,7 +200,7 @@ impl<'de> de::Deserializer<'de> for Root<'_> {
             }
         }
         let present: Vec<&'static str> = fields.iter().copied().filter(|f| children.iter().any(|c| c == f)).collect();
-        visitor.visit_map(Fields { config: self.config, key: &self.key, present, at: 0 }).map_err(|e| match e.missing {
+        visitor.visit_map(Keys { config: self.config, key: &self.key, keys: present, at: 0 }).map_err(|e| match e.missing {
             Some(field) => DeError::keyed(self.config.missing(&join(&self.key, field))),
             None if !e.keyed => {
                 DeError::keyed(format!("configuration `{}`: {}", if self.key.is_empty() { "(top level)" } else { &self.key }, e.message))
@@ -214,7 +214,7 @@ impl<'de> de::Deserializer<'de> for Root<'_> {
         for child in &children {
             self.config.note_read(&join(&self.key, child), "any");
         }
-        visitor.visit_map(Entries { config: self.config, key: &self.key, children, at: 0 })
+        visitor.visit_map(Keys { config: self.config, key: &self.key, keys: children, at: 0 })
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -308,53 +308,28 @@ fn one_of(variants: &[&str]) -> String {
     format!("one of {}", variants.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
 }
 
-/// The fields of a struct that are set, in order.
-struct Fields<'a> {
+/// Keys set under a table, in order: the fields of a struct that are set, or every key of a map.
+struct Keys<'a, K> {
     config: &'a Config,
     key: &'a str,
-    present: Vec<&'static str>,
+    keys: Vec<K>,
     at: usize,
 }
 
-impl<'de> MapAccess<'de> for Fields<'_> {
+impl<'de, K: AsRef<str>> MapAccess<'de> for Keys<'_, K> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        match self.present.get(self.at) {
-            Some(field) => seed.deserialize((*field).into_deserializer()).map(Some),
+    fn next_key_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, DeError> {
+        match self.keys.get(self.at) {
+            Some(key) => seed.deserialize(key.as_ref().into_deserializer()).map(Some),
             None => Ok(None),
         }
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
-        let field = self.present[self.at];
+        let key = join(self.key, self.keys[self.at].as_ref());
         self.at += 1;
-        seed.deserialize(node(self.config, join(self.key, field)))
-    }
-}
-
-/// Every key set under a table, for a map.
-struct Entries<'a> {
-    config: &'a Config,
-    key: &'a str,
-    children: Vec<String>,
-    at: usize,
-}
-
-impl<'de> MapAccess<'de> for Entries<'_> {
-    type Error = DeError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
-        match self.children.get(self.at) {
-            Some(child) => seed.deserialize(child.clone().into_deserializer()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
-        let child = self.children[self.at].clone();
-        self.at += 1;
-        seed.deserialize(node(self.config, join(self.key, &child)))
+        seed.deserialize(node(self.config, key))
     }
 }
 

@@ -79,6 +79,18 @@ fn error(file: &str, flags: &[&str]) -> String {
 }
 
 #[test]
+fn a_map_reads_every_key_set_under_its_table() {
+    #[derive(Debug, Deserialize)]
+    struct Tagged {
+        tags: std::collections::BTreeMap<String, u8>,
+    }
+    let c = config("[tags]\nteam = 1\ncost = 2\n", &["tags.owner=3"]);
+    let t: Tagged = c.parse().unwrap();
+    assert_eq!(t.tags.into_iter().collect::<Vec<_>>(), [("cost".to_string(), 2), ("owner".to_string(), 3), ("team".to_string(), 1)]);
+    c.check_all_read().unwrap();
+}
+
+#[test]
 fn a_misspelt_key_is_named_with_the_closest_one() {
     let e = error(&GOOD.replace("namespace", "namspace"), &[]);
     assert!(e.contains("unknown configuration key `app.namspace` (in ") && e.contains("did you mean `app.namespace`?"), "{e}");
