@@ -101,7 +101,8 @@ use crate::provider::{PreflightRequest, ProviderError, ResourceId, Target};
 use crate::{Urn, Value};
 
 /// A managed resource type: created, read, updated and deleted through a provider's
-/// [`Self::Context`] (its configured clients).
+/// [`Self::Context`] (its configured clients). An implementation writes the four operations as
+/// plain `async fn`s; what they hold across an `.await` must be `Send`.
 pub trait ResourceType: Send + Sync + 'static {
     /// What the configured provider hands every operation (its clients, account, cluster).
     type Context: Send + Sync + 'static;
