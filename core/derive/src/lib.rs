@@ -25,7 +25,8 @@
 //! A field's rules, which core applies (see `strake::typed::Rules`): `#[strake(replace_on)]` (a
 //! change replaces the object), `unique` (names the object in the cloud), `generated_name = 64`
 //! (generated when absent, at most 64 characters), `create_only`, `internal` (never sent to the
-//! cloud) on inputs; `secret` on outputs.
+//! cloud) on inputs; `secret` and `echo` (the input of the same name, known at plan time with it)
+//! on outputs.
 //!
 //! The handle implements `strake::ResourceHandle`, which `#[derive(ResourceHandle)]` writes for a
 //! handle that wraps its `Resource` (`struct Role(Resource)`, or a field named `resource`).
@@ -47,7 +48,7 @@ use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, LitStr, PathA
 /// `resource = TYPE` (or `data_source = TYPE`) beside `handle`, the fields marked `#[strake(new)]`
 /// are the arguments of the handle's constructor `new` (a data source's: `lookup`). The rules
 /// marked on fields (`replace_on`, `unique`, `generated_name = <length>`, `create_only`,
-/// `internal`, `secret`) are listed in `Schema::RULES`.
+/// `internal`, `secret`, `echo`) are listed in `Schema::RULES`.
 #[proc_macro_derive(Schema, attributes(strake))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -208,14 +209,14 @@ struct FieldAttrs {
     dynamic: bool,
     /// `pairs`: a string map set from any `(key, value)` pairs of strings.
     pairs: bool,
-    /// `replace_on`, `unique`, `create_only`, `internal`, `secret`: the field's rules.
+    /// `replace_on`, `unique`, `create_only`, `internal`, `secret`, `echo`: the field's rules.
     rules: Vec<&'static str>,
     /// `generated_name = <longest length>`.
     generated_name: Option<syn::LitInt>,
 }
 
 /// The rules a field can be marked with, as `strake::typed::Rules` names its lists.
-const RULES: [&str; 5] = ["replace_on", "unique", "create_only", "internal", "secret"];
+const RULES: [&str; 6] = ["replace_on", "unique", "create_only", "internal", "secret", "echo"];
 
 /// What `#[strake(...)]` says of the struct.
 #[derive(Default)]
@@ -342,7 +343,7 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.rules.push(rule);
             } else {
                 return Err(meta.error(
-                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`, `pairs`, `replace_on`, `unique`, `generated_name = <length>`, `create_only`, `internal`, `secret`",
+                    "`strake` field attributes are `default = <expr>`, `set`, `set = \"name\"`, `get`, `get = \"name\"`, `new`, `new = \"name\"`, `dynamic`, `pairs`, `replace_on`, `unique`, `generated_name = <length>`, `create_only`, `internal`, `secret`, `echo`",
                 ));
             }
             Ok(())

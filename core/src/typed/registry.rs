@@ -192,10 +192,15 @@ struct AsDataSource<D>(D);
 pub(crate) fn rules_on_their_side<I: Schema, O: Schema>(type_token: &str) {
     assert!(I::RULES.secret.is_empty(), "type `{type_token}`: `secret` marks outputs; an input is secret when the program gives a secret");
     let outputs_are_inputs = std::any::TypeId::of::<I>() == std::any::TypeId::of::<O>();
+    assert!(!outputs_are_inputs || I::RULES.echo.is_empty(), "type `{type_token}`: outputs that are the inputs echo them all already");
     assert!(
-        outputs_are_inputs || Rules { secret: &[], ..O::RULES }.is_none(),
-        "type `{type_token}`: outputs take only `secret`; the other rules are about inputs"
+        outputs_are_inputs || Rules { secret: &[], echo: &[], ..O::RULES }.is_none(),
+        "type `{type_token}`: outputs take only `secret` and `echo`; the other rules are about inputs"
     );
+    assert!(I::RULES.echo.is_empty() || outputs_are_inputs, "type `{type_token}`: `echo` marks outputs that are the input of the same name");
+    for name in O::RULES.echo {
+        assert!(I::field(name).is_some(), "type `{type_token}`: output `{name}` is marked `echo`, but there is no input `{name}`");
+    }
 }
 
 /// Typed inputs from the engine's known ones (secrets revealed). Checked inputs always fit;
@@ -287,10 +292,16 @@ impl<R: ResourceType> Erased<R::Context> for AsResource<R> {
     fn preview(&self, ctx: &R::Context, req: PreviewRequest) -> Value {
         let inputs = Partial::from_value(req.inputs);
         let prior = req.prior_outputs.map(Partial::from_value);
-        match self.0.preview(ctx, &inputs, prior.as_ref()) {
-            Some(outputs) => outputs.into_value(),
-            None => Value::Unknown,
+        let previewed = self.0.preview(ctx, &inputs, prior.as_ref());
+        let echoed = R::Outputs::RULES.echo.iter().filter_map(|name| Some((*name, inputs.raw(name)?.clone()))).collect::<Vec<_>>();
+        if previewed.is_none() && echoed.is_empty() {
+            return Value::Unknown;
         }
+        let mut outputs = previewed.unwrap_or_default();
+        for (name, value) in echoed {
+            outputs.set_raw(name, Some(value));
+        }
+        outputs.into_value()
     }
 
     async fn create(&self, ctx: &R::Context, req: CreateRequest) -> Result<CreateResponse, ProviderError> {

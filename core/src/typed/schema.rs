@@ -53,7 +53,10 @@ pub struct FieldInfo {
 /// - `#[strake(internal)]`: only the program and the provider use it, never the cloud, so plans
 ///   do not show it as the object's property.
 ///
-/// On outputs, `#[strake(secret)]`: recorded and shown as a secret.
+/// On outputs:
+/// - `#[strake(secret)]`: recorded and shown as a secret;
+/// - `#[strake(echo)]`: the value is the input of the same name, so a plan knows it as soon as
+///   it knows the input (core previews it; the type's own preview need not).
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// Fields whose change replaces the object.
@@ -68,11 +71,13 @@ pub struct Rules {
     pub internal: &'static [&'static str],
     /// Fields recorded and shown as secrets.
     pub secret: &'static [&'static str],
+    /// Outputs that are the input of the same name.
+    pub echo: &'static [&'static str],
 }
 
 impl Rules {
     /// No rules: every change is applied in place, and nothing is secret.
-    pub const NONE: Rules = Rules { replace_on: &[], unique: &[], generated_name: None, create_only: &[], internal: &[], secret: &[] };
+    pub const NONE: Rules = Rules { replace_on: &[], unique: &[], generated_name: None, create_only: &[], internal: &[], secret: &[], echo: &[] };
 
     /// Whether no field has a rule.
     pub const fn is_none(&self) -> bool {
@@ -82,6 +87,7 @@ impl Rules {
             && self.create_only.is_empty()
             && self.internal.is_empty()
             && self.secret.is_empty()
+            && self.echo.is_empty()
     }
 }
 

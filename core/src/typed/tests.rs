@@ -37,6 +37,9 @@ struct WidgetOutputs {
     serial: String,
     #[strake(secret)]
     password: String,
+    /// The shelf, as given.
+    #[strake(echo)]
+    shelf: String,
 }
 
 /// The program-side handle, its accessors written by the derives.
@@ -75,7 +78,8 @@ impl ResourceType for Widget {
 
     async fn create(&self, shop: &Shop, req: Create<'_, WidgetInputs>) -> Result<Created<WidgetOutputs>, ProviderError> {
         shop.0.lock().unwrap().insert(req.inputs.name.clone(), req.inputs.clone());
-        Ok(Created::new(req.inputs.name.clone(), WidgetOutputs { serial: format!("serial-{}", req.inputs.name), password: "hunter2".into() }))
+        let outputs = WidgetOutputs { serial: format!("serial-{}", req.inputs.name), password: "hunter2".into(), shelf: req.inputs.shelf.clone() };
+        Ok(Created::new(req.inputs.name.clone(), outputs))
     }
 
     async fn read(
@@ -84,12 +88,10 @@ impl ResourceType for Widget {
         req: Read<'_, WidgetInputs, WidgetOutputs>,
     ) -> Result<Option<Observed<WidgetInputs, WidgetOutputs>>, ProviderError> {
         let Some(name) = req.locate(|id| Ok(id.to_string()), |i| i.name.clone())? else { return Ok(None) };
-        Ok(shop
-            .0
-            .lock()
-            .unwrap()
-            .get(&name)
-            .map(|w| Observed::new(name.clone(), w.clone(), WidgetOutputs { serial: format!("serial-{name}"), password: "hunter2".into() })))
+        Ok(shop.0.lock().unwrap().get(&name).map(|w| {
+            let outputs = WidgetOutputs { serial: format!("serial-{name}"), password: "hunter2".into(), shelf: w.shelf.clone() };
+            Observed::new(name.clone(), w.clone(), outputs)
+        }))
     }
 
     async fn update(&self, shop: &Shop, req: Update<'_, WidgetInputs, WidgetOutputs>) -> Result<WidgetOutputs, ProviderError> {
@@ -179,7 +181,7 @@ fn the_rules_marked_on_fields_are_listed_by_rule() {
     assert_eq!(rules.generated_name, Some(("name", 16)));
     assert_eq!(rules.create_only, ["note"]);
     assert!(rules.internal.is_empty() && rules.secret.is_empty());
-    assert_eq!(WidgetOutputs::RULES.secret, ["password"]);
+    assert_eq!((WidgetOutputs::RULES.secret, WidgetOutputs::RULES.echo), (["password"].as_slice(), ["shelf"].as_slice()));
     assert!(SprocketInputs::RULES.is_none());
 }
 
@@ -200,6 +202,19 @@ fn a_rule_on_the_wrong_side_stops_the_registry() {
 #[should_panic(expected = "type `toy:shop:Backwards`: outputs take only `secret`")]
 fn an_input_rule_on_outputs_stops_the_registry() {
     registry::rules_on_their_side::<CountOutputs, WidgetInputs>("toy:shop:Backwards");
+}
+
+/// Outputs that echo an input the type does not have.
+#[derive(Serialize, Deserialize, Schema)]
+struct EchoOutputs {
+    #[strake(echo)]
+    colour: String,
+}
+
+#[test]
+#[should_panic(expected = "type `toy:shop:Echo`: output `colour` is marked `echo`, but there is no input `colour`")]
+fn an_echo_of_no_input_stops_the_registry() {
+    registry::rules_on_their_side::<CountInputs, EchoOutputs>("toy:shop:Echo");
 }
 
 #[test]
@@ -310,10 +325,17 @@ async fn operations_convert_typed_values_and_mark_secret_outputs() {
     let p = provider();
     let inputs = check(&p, "w", value!({"name": "w1", "shelf": "top"}), None).inputs;
     assert_eq!(p.claim(WIDGET, &inputs).as_deref(), Some("widget `w1`"));
-    assert_eq!(
-        p.preview(PreviewRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), prior_outputs: None }),
-        value!({"serial": "serial-w1"})
-    );
+    let preview =
+        |inputs: &Value| p.preview(PreviewRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), prior_outputs: None });
+    assert_eq!(preview(&inputs), value!({"serial": "serial-w1", "shelf": "top"}), "the type's preview, and the echoed input");
+    // An echoed input unknown at plan time is unknown in the outputs; one the type's preview
+    // cannot say (an unknown name) is still echoed.
+    let mut unknown_shelf = inputs.clone();
+    unknown_shelf.set_path("shelf", Some(Value::Unknown));
+    assert_eq!(preview(&unknown_shelf).get("shelf"), Some(&Value::Unknown));
+    let mut unknown_name = inputs.clone();
+    unknown_name.set_path("name", Some(Value::Unknown));
+    assert_eq!(preview(&unknown_name), value!({"shelf": "top"}));
 
     let created = p.create(CreateRequest { urn: urn("w"), type_token: WIDGET.into(), inputs: inputs.clone(), timeout: None }).await.unwrap();
     assert_eq!(created.id, "w1");

@@ -55,9 +55,10 @@ pub struct PolicyOutputs {
     #[strake(get)]
     pub arn: String,
     /// The policy's name in IAM.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub name: String,
     /// The IAM path.
+    #[strake(echo)]
     pub path: String,
     /// IAM's stable unique id (`ANPA...`).
     #[strake(get)]
@@ -66,6 +67,7 @@ pub struct PolicyOutputs {
     #[strake(get)]
     pub default_version_id: String,
     /// The document of the version in force.
+    #[strake(echo)]
     pub document: Json,
 }
 
@@ -160,15 +162,12 @@ impl ResourceType for PolicyType {
     fn preview(&self, aws: &Aws, inputs: &Partial<PolicyInputs>, prior: Option<&Partial<PolicyOutputs>>) -> Option<Partial<PolicyOutputs>> {
         let (name, path) = (inputs.known(PolicyInputs::NAME)?, inputs.known(PolicyInputs::PATH)?);
         let mut out = prior.cloned().unwrap_or_default();
-        let document = inputs.raw(PolicyInputs::DOCUMENT.name()).cloned().unwrap_or(Value::Unknown);
         // A new document is a new default version.
-        if out.raw(PolicyOutputs::DOCUMENT.name()) != Some(&document) || !document.is_known() {
+        let document = inputs.raw(PolicyInputs::DOCUMENT.name());
+        if out.raw(PolicyOutputs::DOCUMENT.name()) != document || !document.is_some_and(Value::is_known) {
             out.set_unknown(PolicyOutputs::DEFAULT_VERSION_ID);
         }
-        out.set_value(PolicyOutputs::DOCUMENT, Some(document));
         out.set(PolicyOutputs::ARN, policy_arn(aws, &path, &name));
-        out.set(PolicyOutputs::NAME, name);
-        out.set(PolicyOutputs::PATH, path);
         Some(out)
     }
 

@@ -58,9 +58,10 @@ pub struct RoleOutputs {
     #[strake(get)]
     pub arn: String,
     /// The role's name in IAM.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub name: String,
     /// The IAM path.
+    #[strake(echo)]
     pub path: String,
     /// IAM's stable unique id (`AROA...`).
     pub unique_id: String,
@@ -152,8 +153,6 @@ impl ResourceType for RoleType {
         let (name, path) = (inputs.known(RoleInputs::NAME)?, inputs.known(RoleInputs::PATH)?);
         let mut out = prior.cloned().unwrap_or_default();
         out.set(RoleOutputs::ARN, aws.iam_arn(&format!("role{path}{name}")));
-        out.set(RoleOutputs::NAME, name);
-        out.set(RoleOutputs::PATH, path);
         Some(out)
     }
 

@@ -37,10 +37,10 @@ pub struct RolePolicyInputs {
 #[strake(handle = RolePolicy)]
 pub struct RolePolicyOutputs {
     /// The role's name.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub role: String,
     /// The policy's name within the role.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub name: String,
 }
 
@@ -71,18 +71,6 @@ impl ResourceType for RolePolicyType {
         c.validate(RolePolicyInputs::ROLE, |r| check_role_reference(r));
         c.validate(RolePolicyInputs::NAME, |n| check_policy_name(n));
         check_policy(c, RolePolicyInputs::POLICY, PolicyKind::Identity);
-    }
-
-    fn preview(
-        &self,
-        _aws: &Aws,
-        inputs: &Partial<RolePolicyInputs>,
-        _prior: Option<&Partial<RolePolicyOutputs>>,
-    ) -> Option<Partial<RolePolicyOutputs>> {
-        let mut out = Partial::new();
-        out.set_value(RolePolicyOutputs::ROLE, inputs.raw(RolePolicyInputs::ROLE.name()).cloned());
-        out.set_value(RolePolicyOutputs::NAME, inputs.raw(RolePolicyInputs::NAME.name()).cloned());
-        Some(out)
     }
 
     fn claim(&self, aws: &Aws, inputs: &Partial<RolePolicyInputs>) -> Option<String> {

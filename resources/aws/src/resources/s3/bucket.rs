@@ -58,7 +58,7 @@ pub struct BucketOutputs {
     #[strake(get)]
     pub name: String,
     /// The bucket's region.
-    #[strake(get = "bucket_region")]
+    #[strake(get = "bucket_region", echo)]
     pub region: String,
     /// `<name>.s3.amazonaws.com`.
     #[strake(get)]
@@ -183,15 +183,8 @@ impl ResourceType for BucketType {
     }
 
     fn preview(&self, _aws: &Aws, inputs: &Partial<BucketInputs>, _prior: Option<&Partial<BucketOutputs>>) -> Option<Partial<BucketOutputs>> {
-        let mut out = match inputs.known(BucketInputs::BUCKET) {
-            Some(name) => Partial::from_typed(&outputs(&name, "")),
-            None => Partial::new(),
-        };
-        match inputs.known(BucketInputs::REGION) {
-            Some(region) => out.set(BucketOutputs::REGION, region),
-            None => out.set_unknown(BucketOutputs::REGION),
-        }
-        Some(out)
+        // The region is the input's (`echo`).
+        inputs.known(BucketInputs::BUCKET).map(|name| Partial::from_typed(&outputs(&name, "")))
     }
 
     fn claim(&self, _aws: &Aws, inputs: &Partial<BucketInputs>) -> Option<String> {

@@ -56,10 +56,10 @@ pub struct ObjectInputs {
 #[strake(handle = Object)]
 pub struct ObjectOutputs {
     /// The bucket's name.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub bucket: String,
     /// The object's key.
-    #[strake(get)]
+    #[strake(get, echo)]
     pub key: String,
     /// The object's ETag.
     #[strake(get)]
@@ -225,13 +225,6 @@ impl ResourceType for ObjectType {
         if let (false, Some(t)) = (c.inputs().is_set(ObjectInputs::CONTENT_TYPE), default_type) {
             c.set(ObjectInputs::CONTENT_TYPE, t.to_string());
         }
-    }
-
-    fn preview(&self, _aws: &Aws, inputs: &Partial<ObjectInputs>, _prior: Option<&Partial<ObjectOutputs>>) -> Option<Partial<ObjectOutputs>> {
-        let mut out = Partial::new();
-        out.set_value(ObjectOutputs::BUCKET, inputs.raw(ObjectInputs::BUCKET.name()).cloned());
-        out.set_value(ObjectOutputs::KEY, inputs.raw(ObjectInputs::KEY.name()).cloned());
-        Some(out)
     }
 
     fn claim(&self, _aws: &Aws, inputs: &Partial<ObjectInputs>) -> Option<String> {

@@ -15,6 +15,7 @@ use crate::validate::check_bucket_name;
 #[derive(Debug, Clone, Serialize, Deserialize, Schema)]
 pub struct OnBucket {
     /// The bucket's name.
+    #[strake(echo)]
     pub bucket: String,
 }
 
@@ -65,12 +66,6 @@ impl<S: BucketSetting> ResourceType for Setting<S> {
     fn check(&self, _aws: &Aws, c: &mut Check<S::Inputs>) {
         c.validate(S::BUCKET, |b| check_bucket_name(b));
         S::check(c);
-    }
-
-    fn preview(&self, _aws: &Aws, inputs: &Partial<S::Inputs>, _prior: Option<&Partial<OnBucket>>) -> Option<Partial<OnBucket>> {
-        let mut out = Partial::new();
-        out.set_value(OnBucket::BUCKET, inputs.raw(S::BUCKET.name()).cloned());
-        Some(out)
     }
 
     fn claim(&self, _aws: &Aws, inputs: &Partial<S::Inputs>) -> Option<String> {
