@@ -16,6 +16,8 @@ pub struct CloudView {
     pub policies: BTreeSet<String>,
     /// `<role name>/<policy ARN>`, as attachment ids are.
     pub attachments: BTreeSet<String>,
+    /// `<role name>:<policy name>`, as inline role policy ids are.
+    pub inline_policies: BTreeSet<String>,
     /// OIDC provider ARNs.
     pub oidc_providers: BTreeSet<String>,
     pub buckets: BTreeSet<String>,
@@ -56,6 +58,8 @@ impl CloudView {
         for role in view.roles.keys() {
             let out = iam.list_attached_role_policies().role_name(role).send().await.expect("iam:ListAttachedRolePolicies on moto");
             view.attachments.extend(out.attached_policies().iter().filter_map(|p| Some(format!("{role}/{}", p.policy_arn()?))));
+            let out = iam.list_role_policies().role_name(role).send().await.expect("iam:ListRolePolicies on moto");
+            view.inline_policies.extend(out.policy_names().iter().map(|name| format!("{role}:{name}")));
         }
         let out = iam.list_open_id_connect_providers().send().await.expect("iam:ListOpenIDConnectProviders on moto");
         view.oidc_providers.extend(out.open_id_connect_provider_list().iter().filter_map(|p| p.arn().map(str::to_string)));
@@ -79,6 +83,9 @@ impl CloudView {
                 "aws:iam:RolePolicyAttachment" => {
                     view.attachments.insert(r.id.clone());
                 }
+                "aws:iam:RolePolicy" => {
+                    view.inline_policies.insert(r.id.clone());
+                }
                 "aws:iam:OpenIdConnectProvider" => {
                     view.oidc_providers.insert(r.id.clone());
                 }
@@ -97,6 +104,7 @@ impl CloudView {
             roles: self.roles.iter().filter(|(k, _)| !baseline.roles.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
             policies: self.policies.difference(&baseline.policies).cloned().collect(),
             attachments: self.attachments.difference(&baseline.attachments).cloned().collect(),
+            inline_policies: self.inline_policies.difference(&baseline.inline_policies).cloned().collect(),
             oidc_providers: self.oidc_providers.difference(&baseline.oidc_providers).cloned().collect(),
             buckets: self.buckets.difference(&baseline.buckets).cloned().collect(),
         }
@@ -108,7 +116,7 @@ impl CloudView {
 
     /// How many objects in all.
     pub fn len(&self) -> usize {
-        self.roles.len() + self.policies.len() + self.attachments.len() + self.oidc_providers.len() + self.buckets.len()
+        self.roles.len() + self.policies.len() + self.attachments.len() + self.inline_policies.len() + self.oidc_providers.len() + self.buckets.len()
     }
 }
 

@@ -7,9 +7,10 @@
 //! `plan` with no changes.
 //!
 //! Each trial resets moto and uses a fresh state directory. The fixture's `roles`, `prefix` and
-//! `path` shape the program: changing `prefix` renames the roles (create-then-delete replacements
-//! of roles and attachments), changing `path` moves them under the same names (delete-then-create,
-//! attachments first).
+//! `path` shape the program, and every role has an inline policy: changing `prefix` renames the
+//! roles (create-then-delete replacements of roles, attachments and inline policies), changing
+//! `path` moves them under the same names (delete-then-create, attachments and inline policies
+//! first).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -42,7 +43,8 @@ struct Shape {
 
 impl Shape {
     fn config(&self) -> Vec<String> {
-        let pairs = [("roles", self.roles.to_string()), ("prefix", self.prefix.to_string()), ("path", self.path.to_string())];
+        let pairs =
+            [("roles", self.roles.to_string()), ("prefix", self.prefix.to_string()), ("path", self.path.to_string()), ("inline", "true".to_string())];
         pairs.into_iter().flat_map(|(k, v)| ["--config".to_string(), format!("{k}={v}")]).collect()
     }
 
@@ -52,6 +54,7 @@ impl Shape {
         for i in 0..self.roles {
             let role = format!("{}-{i}", self.prefix);
             view.roles.insert(role.clone(), self.path.to_string());
+            view.inline_policies.insert(format!("{role}:list"));
             for short in ["get", "put"] {
                 let arn = format!("arn:aws:iam::{ACCOUNT_A}:policy/kill-{i}-{short}");
                 view.attachments.insert(format!("{role}/{arn}"));
@@ -301,6 +304,7 @@ impl Rig {
             orphaned.roles.remove(id);
             orphaned.policies.remove(id);
             orphaned.attachments.remove(id);
+            orphaned.inline_policies.remove(id);
         }
         if !orphaned.is_empty() {
             problems.push(Problem::Orphan(format!("{context}: in moto, but not in state: {orphaned:?}")));

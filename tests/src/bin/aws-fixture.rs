@@ -13,14 +13,16 @@
 //!
 //! - `get` (default `s3:GetObject`): the action of the `get` policies (`s3:Get*` widens them),
 //!   for the access-changes tests (`tests/tests/access_plan.rs`).
+//! - `inline` (default `false`): each role also has an inline policy `list`, which goes with its
+//!   role: replaced when the role is, deleted before it.
 //!
-//! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles and
-//! attachments are ever replaced.
+//! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles, their
+//! attachments and their inline policies are ever replaced.
 
 use std::time::Duration;
 
 use strake::prelude::*;
-use strake_aws::iam::{Policy, Role, RolePolicyAttachment};
+use strake_aws::iam::{Policy, Role, RolePolicy, RolePolicyAttachment};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         let roles: usize = config.get_or("roles", "1").parse().map_err(|_| Error::Config("roles must be a number".into()))?;
         let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
         let get = config.get_or("get", "s3:GetObject");
+        let inline = config.get_or("inline", "false") == "true";
         let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
             let role = Role::new(stack, &format!("role-{i}"), &aws, &trust).role_name(format!("{prefix}-{i}")).path(&path);
@@ -47,6 +50,10 @@ fn main() -> std::process::ExitCode {
                 let doc = PolicyDocument::new().statement(Statement::allow().actions([action.to_string()]).resources(["*"]));
                 let policy = Policy::new(stack, &format!("{short}-{i}"), &aws, doc).policy_name(format!("kill-{i}-{short}"));
                 RolePolicyAttachment::new(stack, &format!("{short}-{i}-attach"), &aws, role.name(), policy.arn());
+            }
+            if inline {
+                let doc = PolicyDocument::new().statement(Statement::allow().actions(["s3:ListBucket"]).resources(["*"]));
+                RolePolicy::new(stack, &format!("list-{i}"), &aws, role.name(), doc).policy_name("list");
             }
         }
         Ok(())
