@@ -6,11 +6,11 @@
 //! interrupted operation left, the dead run's lock broken without `force-unlock`, and a final
 //! `plan` with no changes.
 //!
-//! Each trial resets moto and uses a fresh state directory. The fixture's `roles`, `prefix` and
-//! `path` shape the program, and every role has an inline policy: changing `prefix` renames the
-//! roles (create-then-delete replacements of roles, attachments and inline policies), changing
-//! `path` moves them under the same names (delete-then-create, attachments and inline policies
-//! first).
+//! Each trial resets moto and uses a fresh state directory. The program has an OIDC provider,
+//! and every role has an inline policy. The fixture's `roles`, `prefix` and `path` shape it:
+//! changing `prefix` renames the roles (create-then-delete replacements of roles, attachments and
+//! inline policies), changing `path` moves them under the same names (delete-then-create,
+//! attachments and inline policies first).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -43,14 +43,20 @@ struct Shape {
 
 impl Shape {
     fn config(&self) -> Vec<String> {
-        let pairs =
-            [("roles", self.roles.to_string()), ("prefix", self.prefix.to_string()), ("path", self.path.to_string()), ("inline", "true".to_string())];
+        let pairs = [
+            ("roles", self.roles.to_string()),
+            ("prefix", self.prefix.to_string()),
+            ("path", self.path.to_string()),
+            ("inline", "true".to_string()),
+            ("oidc", "true".to_string()),
+        ];
         pairs.into_iter().flat_map(|(k, v)| ["--config".to_string(), format!("{k}={v}")]).collect()
     }
 
     /// What moto holds once the program is applied.
     fn cloud(&self) -> CloudView {
         let mut view = CloudView::default();
+        view.oidc_providers.insert(format!("arn:aws:iam::{ACCOUNT_A}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/KILLTEST"));
         for i in 0..self.roles {
             let role = format!("{}-{i}", self.prefix);
             view.roles.insert(role.clone(), self.path.to_string());
@@ -305,6 +311,7 @@ impl Rig {
             orphaned.policies.remove(id);
             orphaned.attachments.remove(id);
             orphaned.inline_policies.remove(id);
+            orphaned.oidc_providers.remove(id);
         }
         if !orphaned.is_empty() {
             problems.push(Problem::Orphan(format!("{context}: in moto, but not in state: {orphaned:?}")));
@@ -390,10 +397,11 @@ impl SplitMix {
 }
 
 #[test]
-fn a_replacement_killed_at_any_step_is_finished_by_the_next_apply() {
+fn a_create_or_replacement_killed_at_any_step_is_finished_by_the_next_apply() {
     let rig = Rig::start(None);
     let v1 = Shape { roles: 1, prefix: "app", path: "/" };
     let scenarios = [
+        Scenario { name: "create", start: None, step: Step::Apply(v1) },
         Scenario { name: "rename", start: Some(v1), step: Step::Apply(Shape { prefix: "web", ..v1 }) },
         Scenario { name: "move", start: Some(v1), step: Step::Apply(Shape { path: "/team/", ..v1 }) },
     ];
@@ -415,7 +423,7 @@ fn a_replacement_killed_at_any_step_is_finished_by_the_next_apply() {
         }
     }
     assert_eq!(tally.kills, tally.trials);
-    tally.assert_all_converged("replacement kills");
+    tally.assert_all_converged("create and replacement kills");
 }
 
 #[test]

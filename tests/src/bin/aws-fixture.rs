@@ -15,6 +15,8 @@
 //!   for the access-changes tests (`tests/tests/access_plan.rs`).
 //! - `inline` (default `false`): each role also has an inline policy `list`, which goes with its
 //!   role: replaced when the role is, deleted before it.
+//! - `oidc` (default `false`): an IAM OIDC provider for [`OIDC_ISSUER`] too, found again by its
+//!   URL after an interrupted create.
 //!
 //! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles, their
 //! attachments and their inline policies are ever replaced.
@@ -22,8 +24,11 @@
 use std::time::Duration;
 
 use strake::prelude::*;
-use strake_aws::iam::{Policy, Role, RolePolicy, RolePolicyAttachment};
+use strake_aws::iam::{OpenIdConnectProvider, Policy, Role, RolePolicy, RolePolicyAttachment};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
+
+/// The issuer of the fixture's OIDC provider (`oidc=true`).
+const OIDC_ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/KILLTEST";
 
 fn main() -> std::process::ExitCode {
     strake::run("aws-fixture", |stack| {
@@ -43,6 +48,9 @@ fn main() -> std::process::ExitCode {
         let (prefix, path) = (config.get_or("prefix", "app"), config.get_or("path", "/"));
         let get = config.get_or("get", "s3:GetObject");
         let inline = config.get_or("inline", "false") == "true";
+        if config.get_or("oidc", "false") == "true" {
+            OpenIdConnectProvider::new(stack, "issuer", &aws, OIDC_ISSUER);
+        }
         let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
             let role = Role::new(stack, &format!("role-{i}"), &aws, &trust).role_name(format!("{prefix}-{i}")).path(&path);
