@@ -6,8 +6,8 @@
 //! interrupted operation left, the dead run's lock broken without `force-unlock`, and a final
 //! `plan` with no changes.
 //!
-//! Each trial resets moto and uses a fresh state directory. The program has an OIDC provider,
-//! and every role has an inline policy. The fixture's `roles`, `prefix` and `path` shape it:
+//! Each trial resets moto and uses a fresh state directory. The program has an OIDC provider and
+//! a bucket with a setting and an object, and every role has an inline policy. The fixture's `roles`, `prefix` and `path` shape it:
 //! changing `prefix` renames the roles (create-then-delete replacements of roles, attachments and
 //! inline policies), changing `path` moves them under the same names (delete-then-create,
 //! attachments and inline policies first).
@@ -49,6 +49,7 @@ impl Shape {
             ("path", self.path.to_string()),
             ("inline", "true".to_string()),
             ("oidc", "true".to_string()),
+            ("bucket", "true".to_string()),
         ];
         pairs.into_iter().flat_map(|(k, v)| ["--config".to_string(), format!("{k}={v}")]).collect()
     }
@@ -57,6 +58,7 @@ impl Shape {
     fn cloud(&self) -> CloudView {
         let mut view = CloudView::default();
         view.oidc_providers.insert(format!("arn:aws:iam::{ACCOUNT_A}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/KILLTEST"));
+        view.buckets.insert("strake-kill-fixture".to_string());
         for i in 0..self.roles {
             let role = format!("{}-{i}", self.prefix);
             view.roles.insert(role.clone(), self.path.to_string());
@@ -312,6 +314,7 @@ impl Rig {
             orphaned.attachments.remove(id);
             orphaned.inline_policies.remove(id);
             orphaned.oidc_providers.remove(id);
+            orphaned.buckets.remove(id);
         }
         if !orphaned.is_empty() {
             problems.push(Problem::Orphan(format!("{context}: in moto, but not in state: {orphaned:?}")));

@@ -17,6 +17,9 @@
 //!   role: replaced when the role is, deleted before it.
 //! - `oidc` (default `false`): an IAM OIDC provider for [`OIDC_ISSUER`] too, found again by its
 //!   URL after an interrupted create.
+//! - `bucket` (default `false`): an S3 bucket [`BUCKET`] too (emptied on destroy), with its
+//!   public access blocked and an object `hello.txt`. (Not versioning: moto 5.2.1 answers 500 to
+//!   deleting a delete marker once versioning is suspended, which S3 does not.)
 //!
 //! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles, their
 //! attachments and their inline policies are ever replaced.
@@ -25,10 +28,13 @@ use std::time::Duration;
 
 use strake::prelude::*;
 use strake_aws::iam::{OpenIdConnectProvider, Policy, Role, RolePolicy, RolePolicyAttachment};
+use strake_aws::s3::{Bucket, BucketPublicAccessBlock, Object};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
 
 /// The issuer of the fixture's OIDC provider (`oidc=true`).
 const OIDC_ISSUER: &str = "https://oidc.eks.us-east-1.amazonaws.com/id/KILLTEST";
+/// The fixture's bucket (`bucket=true`).
+const BUCKET: &str = "strake-kill-fixture";
 
 fn main() -> std::process::ExitCode {
     strake::run("aws-fixture", |stack| {
@@ -50,6 +56,11 @@ fn main() -> std::process::ExitCode {
         let inline = config.get_or("inline", "false") == "true";
         if config.get_or("oidc", "false") == "true" {
             OpenIdConnectProvider::new(stack, "issuer", &aws, OIDC_ISSUER);
+        }
+        if config.get_or("bucket", "false") == "true" {
+            let bucket = Bucket::new(stack, "bucket", &aws, BUCKET).force_destroy(true);
+            BucketPublicAccessBlock::new(stack, "private", &aws, bucket.name());
+            Object::new(stack, "hello", &aws, bucket.name(), "hello.txt").content("hello");
         }
         let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
