@@ -1,10 +1,11 @@
 //! A bucket's settings, types added on the typed framework, against moto in account B:
 //! `aws:s3:BucketPublicAccessBlock`, `aws:s3:BucketVersioning` and
-//! `aws:s3:BucketServerSideEncryption`: create, re-plan, update, drift, removal, plan-time checks.
+//! `aws:s3:BucketServerSideEncryption`: create, re-plan, update, drift, removal, plan-time checks;
+//! and an object in a versioned bucket, deleted with every version of its key.
 
-use strake::Program;
 use strake::plan::Action;
-use strake_aws::s3::{Bucket, BucketPublicAccessBlock, BucketServerSideEncryption, BucketVersioning};
+use strake::{Program, ResourceHandle};
+use strake_aws::s3::{Bucket, BucketPublicAccessBlock, BucketServerSideEncryption, BucketVersioning, Object};
 use strake_tests::check::{changes, diagnostics, render};
 use strake_tests::rig::MotoRig;
 
@@ -112,4 +113,38 @@ async fn bad_settings_are_refused_at_plan_with_zero_calls() {
     );
     assert!(text.iter().any(|t| t.contains("BucketPublicAccessBlock::pab") && t.contains("`bucket`") && t.contains("Not_A_Bucket")), "{text:#?}");
     rig.moto.assert_nothing_mutated("a refused plan changes nothing");
+}
+
+/// Every version and delete marker of exactly `key` S3 holds, as `(version id, is a delete marker)`.
+async fn versions_of(s3: &aws_sdk_s3::Client, key: &str) -> Vec<(String, bool)> {
+    let out = s3.list_object_versions().bucket(BUCKET).prefix(key).send().await.unwrap();
+    let versions = out.versions().iter().filter(|v| v.key() == Some(key)).map(|v| (v.version_id().unwrap_or_default().to_string(), false));
+    let markers = out.delete_markers().iter().filter(|m| m.key() == Some(key)).map(|m| (m.version_id().unwrap_or_default().to_string(), true));
+    versions.chain(markers).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_in_a_versioned_bucket_is_deleted_with_every_version_of_its_key() {
+    let rig = MotoRig::start().await;
+    let program = |content: Option<&'static str>| {
+        rig.program(move |stack, b| {
+            let bucket = Bucket::new(stack, "data", b, BUCKET).force_destroy(true);
+            let versioning = BucketVersioning::new(stack, "versions", b, bucket.name());
+            // Uploaded once versioning is on, so each upload is a version. `note.txt.bak` shares
+            // the prefix of `note.txt` and stays.
+            Object::new(stack, "other", b, bucket.name(), "note.txt.bak").content("kept").depends_on(&versioning);
+            if let Some(content) = content {
+                Object::new(stack, "note", b, bucket.name(), "note.txt").content(content).depends_on(&versioning);
+            }
+        })
+    };
+    rig.up(&program(Some("one"))).await;
+    rig.up(&program(Some("two"))).await;
+    assert_eq!(versions_of(&rig.s3, "note.txt").await.len(), 2, "two uploads, two versions");
+
+    rig.up(&program(None)).await;
+    let left = versions_of(&rig.s3, "note.txt").await;
+    assert!(left.is_empty(), "no version and no delete marker of the object is left: {left:?}");
+    assert_eq!(versions_of(&rig.s3, "note.txt.bak").await.len(), 1, "the other key keeps its version");
+    rig.assert_no_changes(&program(None)).await;
 }

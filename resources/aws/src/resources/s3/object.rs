@@ -4,7 +4,8 @@
 //! stays out of state; only its path and hash are recorded). Uploads carry the SHA-256 checksum,
 //! so S3 rejects a body that does not match the planned hash and later reads can compare the
 //! stored checksum without downloading; objects written by others are downloaded and hashed.
-//! The id is `<bucket>/<key>`.
+//! The id is `<bucket>/<key>`. An object uploaded as a version (its bucket is versioned) is
+//! deleted with every version and delete marker of its key, not hidden behind a delete marker.
 
 use std::io::Read as _;
 
@@ -159,6 +160,31 @@ async fn put(aws: &Aws, i: &ObjectInputs) -> Result<ObjectOutputs, ProviderError
     Ok(outputs(bucket, key, out.e_tag(), out.version_id()))
 }
 
+/// Every version and delete marker of exactly `key` (none when the bucket is gone).
+async fn versions_of(aws: &Aws, bucket: &str, key: &str) -> Result<Vec<String>, ProviderError> {
+    let (mut versions, mut next) = (Vec::new(), None::<(String, String)>);
+    loop {
+        let (key_marker, version_marker) = next.clone().unzip();
+        let listed = in_bucket_region(aws, |c| {
+            c.list_object_versions()
+                .bucket(bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+        })
+        .await;
+        let Some(page) = found(listed, "s3:ListObjectVersions")? else { return Ok(versions) };
+        let of_key = |k: Option<&str>, v: Option<&str>| (k == Some(key)).then(|| v.map(str::to_string)).flatten();
+        versions.extend(page.versions().iter().filter_map(|v| of_key(v.key(), v.version_id())));
+        versions.extend(page.delete_markers().iter().filter_map(|m| of_key(m.key(), m.version_id())));
+        match (page.is_truncated(), page.next_key_marker(), page.next_version_id_marker()) {
+            (Some(true), Some(k), Some(v)) => next = Some((k.to_string(), v.to_string())),
+            _ => return Ok(versions),
+        }
+    }
+}
+
 /// The current object's content hash: the stored SHA-256 checksum when S3 has a full one,
 /// otherwise the body, downloaded and hashed in chunks.
 async fn current_sha256(aws: &Aws, bucket: &str, key: &str, stored: Option<&str>) -> Result<String, ProviderError> {
@@ -266,6 +292,15 @@ impl ResourceType for ObjectType {
 
     async fn delete(&self, aws: &Aws, req: Delete<'_, ObjectInputs, ObjectOutputs>) -> Result<(), ProviderError> {
         let Some((bucket, key)) = split_id(req.id) else { return Ok(()) };
+        // In a versioned bucket a plain delete only hides the object behind a delete marker:
+        // an object uploaded as a version goes with every version of its key.
+        if req.outputs.is_some_and(|o| o.version_id.is_some()) {
+            for version in versions_of(aws, bucket, key).await? {
+                let deleted = in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).version_id(&version).send()).await;
+                found(deleted, "s3:DeleteObject").map(drop)?;
+            }
+            return Ok(());
+        }
         // A bucket that is gone has no objects.
         found(in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).send()).await, "s3:DeleteObject").map(drop)
     }
