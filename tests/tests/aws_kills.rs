@@ -7,7 +7,7 @@
 //! `plan` with no changes.
 //!
 //! Each trial resets moto and uses a fresh state directory. The program has an OIDC provider and
-//! a bucket with a setting and an object, and every role has an inline policy. The fixture's `roles`, `prefix` and `path` shape it:
+//! a versioned bucket with an object, and every role has an inline policy. The fixture's `roles`, `prefix` and `path` shape it:
 //! changing `prefix` renames the roles (create-then-delete replacements of roles, attachments and
 //! inline policies), changing `path` moves them under the same names (delete-then-create,
 //! attachments and inline policies first).

@@ -18,8 +18,7 @@
 //! - `oidc` (default `false`): an IAM OIDC provider for [`OIDC_ISSUER`] too, found again by its
 //!   URL after an interrupted create.
 //! - `bucket` (default `false`): an S3 bucket [`BUCKET`] too (emptied on destroy), with its
-//!   public access blocked and an object `hello.txt`. (Not versioning: moto 5.2.1 answers 500 to
-//!   deleting a delete marker once versioning is suspended, which S3 does not.)
+//!   public access blocked, versioning on and an object `hello.txt` (deleted with its versions).
 //!
 //! Policy names (`kill-<i>-get`, `kill-<i>-put`) depend on neither, so only roles, their
 //! attachments and their inline policies are ever replaced.
@@ -28,7 +27,7 @@ use std::time::Duration;
 
 use strake::prelude::*;
 use strake_aws::iam::{OpenIdConnectProvider, Policy, Role, RolePolicy, RolePolicyAttachment};
-use strake_aws::s3::{Bucket, BucketPublicAccessBlock, Object};
+use strake_aws::s3::{Bucket, BucketPublicAccessBlock, BucketVersioning, Object};
 use strake_aws::{AwsProvider, PolicyDocument, Statement};
 
 /// The issuer of the fixture's OIDC provider (`oidc=true`).
@@ -60,7 +59,8 @@ fn main() -> std::process::ExitCode {
         if config.get_or("bucket", "false") == "true" {
             let bucket = Bucket::new(stack, "bucket", &aws, BUCKET).force_destroy(true);
             BucketPublicAccessBlock::new(stack, "private", &aws, bucket.name());
-            Object::new(stack, "hello", &aws, bucket.name(), "hello.txt").content("hello");
+            let versioning = BucketVersioning::new(stack, "versioning", &aws, bucket.name());
+            Object::new(stack, "hello", &aws, bucket.name(), "hello.txt").content("hello").depends_on(&versioning);
         }
         let trust = PolicyDocument::new().statement(Statement::allow().actions(["sts:AssumeRole"]).principal("Service", "ec2.amazonaws.com"));
         for i in 0..roles {
