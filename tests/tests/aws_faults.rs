@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use strake::{Error, Program, StepError, Urn};
+use strake::{Error, Program, ResourceHandle, StepError, Urn};
 use strake_aws::AwsProvider;
 use strake_aws::iam::{OpenIdConnectProvider, Policy, Role, RolePolicy, RolePolicyAttachment};
 use strake_aws::s3::{Bucket, BucketVersioning, Object};
@@ -130,8 +130,8 @@ async fn lost_answers_on_the_other_kinds_of_create_are_adopted_not_duplicated() 
         let role = Role::new(stack, "role", b, trust("ec2.amazonaws.com")).role_name("faults-role");
         RolePolicy::new(stack, "inline", b, role.name(), doc("s3:GetObject")).policy_name("reads");
         let bucket = Bucket::new(stack, "bucket", b, BUCKET).force_destroy(true);
-        BucketVersioning::new(stack, "versioning", b, bucket.name());
-        Object::new(stack, "hello", b, bucket.name(), "hello.txt").content("hello");
+        let versioning = BucketVersioning::new(stack, "versioning", b, bucket.name());
+        Object::new(stack, "hello", b, bucket.name(), "hello.txt").content("hello").depends_on(&versioning);
     });
     rig.try_up(&p).await.unwrap_or_else(|e| panic!("the apply failed: {e}\n{}", proxy.log_text()));
     for (what, id) in &rules {
