@@ -297,7 +297,8 @@ impl ResourceType for ObjectType {
         if req.outputs.is_some_and(|o| o.version_id.is_some()) {
             for version in versions_of(aws, bucket, key).await? {
                 let deleted = in_bucket_region(aws, |c| c.delete_object().bucket(bucket).key(key).version_id(&version).send()).await;
-                found(deleted, "s3:DeleteObject").map(drop)?;
+                let need = || " (deleting a version of an object takes `s3:DeleteObjectVersion`)".to_string();
+                found(deleted, "s3:DeleteObject").map_err(|e| e.advise("AccessDenied", need))?;
             }
             return Ok(());
         }
