@@ -87,7 +87,7 @@ impl HasStatus for aws_sdk_iam::config::http::HttpResponse {
 }
 
 impl AwsFailure {
-    pub fn is_code(&self, code: &str) -> bool {
+    pub fn has_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
 
@@ -129,9 +129,9 @@ impl AwsFailure {
     /// IAM has not yet propagated a principal or provider created moments ago.
     fn is_propagation(&self) -> bool {
         let msg = self.message.as_deref().unwrap_or("");
-        (self.is_code("MalformedPolicyDocument") && msg.contains("Invalid principal"))
-            || (self.is_code("InvalidParameterValue") && msg.contains("cannot be assumed"))
-            || (self.is_code("AccessDenied") && msg.contains("AssumeRoleWithWebIdentity") && msg.contains("not authorized"))
+        (self.has_code("MalformedPolicyDocument") && msg.contains("Invalid principal"))
+            || (self.has_code("InvalidParameterValue") && msg.contains("cannot be assumed"))
+            || (self.has_code("AccessDenied") && msg.contains("AssumeRoleWithWebIdentity") && msg.contains("not authorized"))
     }
 }
 

@@ -351,7 +351,7 @@ impl ResourceType for OpenIdConnectProviderType {
             Err(e) => {
                 let f = AwsFailure::from(e);
                 // Created by someone else since we looked.
-                let now = if f.is_code("EntityAlreadyExists") { find_by_url(aws, &i.url).await? } else { None };
+                let now = if f.has_code("EntityAlreadyExists") { find_by_url(aws, &i.url).await? } else { None };
                 let Some((arn, existing)) = now else { return Err(f.into_error("iam:CreateOpenIDConnectProvider")) };
                 take_over(aws, &req, arn, &existing).await?
             }

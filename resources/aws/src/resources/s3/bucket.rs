@@ -109,7 +109,7 @@ async fn current_tags(client: &aws_sdk_s3::Client, name: &str) -> Result<Vec<(St
         Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
         Err(e) => {
             let f = AwsFailure::from(e);
-            if f.is_code("NoSuchTagSet") { Ok(Vec::new()) } else { Err(f) }
+            if f.has_code("NoSuchTagSet") { Ok(Vec::new()) } else { Err(f) }
         }
     }
 }
